@@ -1,0 +1,371 @@
+//! Configuration (design §5): environment plus `.env`, parsed once at start
+//! into typed values. A wrong value stops the start naming the variable.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::secret::Secret;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{var}: {problem} (got `{value}`)")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        problem: String,
+    },
+    #[error("{var} is required {why}")]
+    Missing { var: &'static str, why: &'static str },
+}
+
+#[derive(Debug, Clone)]
+pub struct Jkt48ConnectConfig {
+    pub api_key: Secret,
+    pub base_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct KonbiniConfig {
+    pub api_key: Secret,
+    pub base_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct KitkotConfig {
+    pub api_key: Secret,
+    pub session_key: Secret,
+    pub base_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct RealtimeKitConfig {
+    pub api_token: Secret,
+    pub account_id: String,
+    pub app_id: String,
+    pub base_url: Url,
+}
+
+/// Everything the bot reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub discord_token: Option<Secret>,
+    pub discord_api_url: Option<Url>,
+    pub dev_guild_id: Option<u64>,
+    pub database_url: String,
+    pub poll_interval: Duration,
+    pub end_grace: Duration,
+    pub discord_global_rps: u32,
+    pub jkt48connect: Option<Jkt48ConnectConfig>,
+    pub konbini: Option<KonbiniConfig>,
+    pub kitkot: Option<KitkotConfig>,
+    pub realtimekit: Option<RealtimeKitConfig>,
+}
+
+impl Config {
+    /// Read `.env` (when present; existing variables win) and the process
+    /// environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        Self::from_map(&vars)
+    }
+
+    /// Parse from an explicit map (tests use this; no process state).
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| {
+            vars.get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+
+        let discord_token = get("DISCORD_TOKEN").map(Secret::new);
+        let discord_api_url = get("DISCORD_API_URL")
+            .map(|v| parse_url("DISCORD_API_URL", &v))
+            .transpose()?;
+        let dev_guild_id = get("DEV_GUILD_ID")
+            .map(|v| parse_snowflake("DEV_GUILD_ID", &v))
+            .transpose()?;
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://onair.db".into());
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            return Err(ConfigError::Invalid {
+                var: "DATABASE_URL",
+                value: redact_db_url(&database_url),
+                problem: "must start with sqlite:// or postgres://".into(),
+            });
+        }
+        let poll_interval =
+            parse_secs(get("POLL_INTERVAL_SECS"), "POLL_INTERVAL_SECS", 30, 1, 86_400)?;
+        let end_grace = parse_secs(get("END_GRACE_SECS"), "END_GRACE_SECS", 180, 0, 86_400)?;
+        let discord_global_rps = match get("DISCORD_GLOBAL_RPS") {
+            None => 40,
+            Some(v) => parse_range("DISCORD_GLOBAL_RPS", &v, 1, 10_000)? as u32,
+        };
+
+        let base = |var: &'static str, default: &str| -> Result<Url, ConfigError> {
+            parse_url(var, &get(var).unwrap_or_else(|| default.to_string()))
+        };
+
+        let jkt48connect = match get("JKT48CONNECT_API_KEY") {
+            Some(k) => Some(Jkt48ConnectConfig {
+                api_key: Secret::new(k),
+                base_url: base("JKT48CONNECT_URL", "https://v2.jkt48connect.com")?,
+            }),
+            None => None,
+        };
+        let konbini = match get("KONBINI_API_KEY") {
+            Some(k) => Some(KonbiniConfig {
+                api_key: Secret::new(k),
+                base_url: base("KONBINI_URL", "https://api.konbiniapi.com")?,
+            }),
+            None => None,
+        };
+        let kitkot = match (get("KITKOT_API_KEY"), get("KITKOT_SESSION_KEY")) {
+            (Some(k), Some(s)) => Some(KitkotConfig {
+                api_key: Secret::new(k),
+                session_key: Secret::new(s),
+                base_url: base("KITKOT_URL", "https://kitkot.xyz/api")?,
+            }),
+            (Some(_), None) => {
+                return Err(ConfigError::Missing {
+                    var: "KITKOT_SESSION_KEY",
+                    why: "when KITKOT_API_KEY is set",
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Missing {
+                    var: "KITKOT_API_KEY",
+                    why: "when KITKOT_SESSION_KEY is set",
+                })
+            }
+            (None, None) => None,
+        };
+        let realtimekit = match get("CLOUDFLARE_API_TOKEN") {
+            Some(t) => {
+                let account_id = get("CLOUDFLARE_ACCOUNT_ID").ok_or(ConfigError::Missing {
+                    var: "CLOUDFLARE_ACCOUNT_ID",
+                    why: "when CLOUDFLARE_API_TOKEN is set",
+                })?;
+                let app_id = get("REALTIMEKIT_APP_ID").ok_or(ConfigError::Missing {
+                    var: "REALTIMEKIT_APP_ID",
+                    why: "when CLOUDFLARE_API_TOKEN is set",
+                })?;
+                check_id("CLOUDFLARE_ACCOUNT_ID", &account_id)?;
+                check_id("REALTIMEKIT_APP_ID", &app_id)?;
+                Some(RealtimeKitConfig {
+                    api_token: Secret::new(t),
+                    account_id,
+                    app_id,
+                    base_url: base(
+                        "CLOUDFLARE_API_URL",
+                        "https://api.cloudflare.com/client/v4",
+                    )?,
+                })
+            }
+            None => None,
+        };
+
+        Ok(Config {
+            discord_token,
+            discord_api_url,
+            dev_guild_id,
+            database_url,
+            poll_interval,
+            end_grace,
+            discord_global_rps,
+            jkt48connect,
+            konbini,
+            kitkot,
+            realtimekit,
+        })
+    }
+
+    /// One line per provider: on, or off and which variable turns it on.
+    pub fn provider_summary(&self) -> Vec<(&'static str, bool, &'static str)> {
+        vec![
+            (
+                "JKT48Connect",
+                self.jkt48connect.is_some(),
+                "JKT48CONNECT_API_KEY",
+            ),
+            ("KonbiniAPI", self.konbini.is_some(), "KONBINI_API_KEY"),
+            (
+                "kitkot",
+                self.kitkot.is_some(),
+                "KITKOT_API_KEY and KITKOT_SESSION_KEY",
+            ),
+            (
+                "Cloudflare RealtimeKit",
+                self.realtimekit.is_some(),
+                "CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID and REALTIMEKIT_APP_ID",
+            ),
+        ]
+    }
+}
+
+fn parse_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| ConfigError::Invalid {
+        var,
+        value: value.to_string(),
+        problem: format!("not a valid URL ({e})"),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::Invalid {
+            var,
+            value: value.to_string(),
+            problem: "must be an http:// or https:// URL".into(),
+        });
+    }
+    if url.query().is_some() {
+        return Err(ConfigError::Invalid {
+            var,
+            value: url.path().to_string(),
+            problem: "must not carry a query string (keys go in their own variables)".into(),
+        });
+    }
+    Ok(url)
+}
+
+fn parse_range(var: &'static str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+    let n: u64 = value.parse().map_err(|_| ConfigError::Invalid {
+        var,
+        value: value.to_string(),
+        problem: "expected a whole number".into(),
+    })?;
+    if n < min || n > max {
+        return Err(ConfigError::Invalid {
+            var,
+            value: value.to_string(),
+            problem: format!("must be between {min} and {max}"),
+        });
+    }
+    Ok(n)
+}
+
+fn parse_secs(
+    value: Option<String>,
+    var: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<Duration, ConfigError> {
+    match value {
+        None => Ok(Duration::from_secs(default)),
+        Some(v) => Ok(Duration::from_secs(parse_range(var, &v, min, max)?)),
+    }
+}
+
+fn parse_snowflake(var: &'static str, value: &str) -> Result<u64, ConfigError> {
+    match value.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            var,
+            value: value.to_string(),
+            problem: "expected a Discord id (a positive number)".into(),
+        }),
+    }
+}
+
+fn check_id(var: &'static str, value: &str) -> Result<(), ConfigError> {
+    let ok = value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            var,
+            value: value.to_string(),
+            problem: "expected an id of letters, digits, '-' or '_'".into(),
+        })
+    }
+}
+
+/// A database URL with any password removed, for messages.
+fn redact_db_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => "<unparsable>".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_map(&map(&[])).unwrap();
+        assert_eq!(c.poll_interval, Duration::from_secs(30));
+        assert_eq!(c.end_grace, Duration::from_secs(180));
+        assert_eq!(c.discord_global_rps, 40);
+        assert_eq!(c.database_url, "sqlite://onair.db");
+        assert!(c.jkt48connect.is_none() && c.konbini.is_none());
+        assert!(c.kitkot.is_none() && c.realtimekit.is_none());
+    }
+
+    #[test]
+    fn provider_on_when_key_set() {
+        let c = Config::from_map(&map(&[
+            ("JKT48CONNECT_API_KEY", "k"),
+            ("JKT48CONNECT_URL", "http://127.0.0.1:9/"),
+        ]))
+        .unwrap();
+        let j = c.jkt48connect.unwrap();
+        assert_eq!(j.base_url.as_str(), "http://127.0.0.1:9/");
+        assert_eq!(j.api_key.expose(), "k");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (k, v) in [
+            ("POLL_INTERVAL_SECS", "soon"),
+            ("POLL_INTERVAL_SECS", "0"),
+            ("END_GRACE_SECS", "-5"),
+            ("DISCORD_GLOBAL_RPS", "1e3"),
+            ("DEV_GUILD_ID", "abc"),
+            ("DISCORD_API_URL", "not a url"),
+            ("DATABASE_URL", "mysql://x"),
+        ] {
+            let err = Config::from_map(&map(&[(k, v)])).unwrap_err();
+            assert!(err.to_string().starts_with(k), "{err}");
+        }
+        let err = Config::from_map(&map(&[
+            ("JKT48CONNECT_API_KEY", "k"),
+            ("JKT48CONNECT_URL", "ftp://x"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().starts_with("JKT48CONNECT_URL"), "{err}");
+    }
+
+    #[test]
+    fn partial_credentials_are_errors() {
+        let err = Config::from_map(&map(&[("KITKOT_API_KEY", "a")])).unwrap_err();
+        assert!(err.to_string().contains("KITKOT_SESSION_KEY"));
+        let err = Config::from_map(&map(&[("CLOUDFLARE_API_TOKEN", "t")])).unwrap_err();
+        assert!(err.to_string().contains("CLOUDFLARE_ACCOUNT_ID"));
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let c = Config::from_map(&map(&[
+            ("DISCORD_TOKEN", "tok-SECRET"),
+            ("KONBINI_API_KEY", "kon-SECRET"),
+        ]))
+        .unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("SECRET"), "{dbg}");
+    }
+}

@@ -1,0 +1,10 @@
+//! onair: a Discord bot that tells a server who is live right now and
+//! announces new lives in the channels its admins chose.
+
+pub mod config;
+pub mod live;
+pub mod providers;
+pub mod secret;
+
+#[path = "../commands/mod.rs"]
+pub mod commands;
