@@ -8,3 +8,13 @@ pub mod secret;
 
 #[path = "../commands/mod.rs"]
 pub mod commands;
+pub mod embeds;
+pub mod messages;
+pub mod snapshot;
+pub mod watch;
+pub mod bot;
+pub mod tiktok_cache;
+pub mod types;
+pub mod cli;
+pub mod tracker;
+pub mod discord_rest;

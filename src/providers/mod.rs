@@ -7,6 +7,7 @@
 pub mod jkt48connect;
 pub mod kitkot;
 pub mod konbini;
+pub mod lenient;
 pub mod realtimekit;
 
 use std::fmt;
@@ -62,7 +63,7 @@ pub enum ProviderError {
         provider: ProviderName,
         reason: String,
     },
-    #[error("{provider}: the API key was refused (HTTP {status})")]
+    #[error("{provider}: the API key was refused (HTTP {status}){}", unauthorized_hint(*provider))]
     Unauthorized {
         provider: ProviderName,
         status: u16,
@@ -103,6 +104,21 @@ pub enum ProviderError {
         provider: ProviderName,
         what: Option<String>,
     },
+    /// Refused before any request was made (a malformed username, id or name).
+    #[error("{provider}: {what}")]
+    InvalidInput {
+        provider: ProviderName,
+        what: String,
+    },
+}
+
+fn unauthorized_hint(provider: ProviderName) -> &'static str {
+    match provider {
+        ProviderName::RealtimeKit => {
+            "; the Cloudflare API token needs the Realtime or Realtime Admin permission"
+        }
+        _ => "",
+    }
 }
 
 impl ProviderError {
@@ -118,8 +134,49 @@ impl ProviderError {
             | ProviderError::NotJson { provider, .. }
             | ProviderError::Shape { provider, .. }
             | ProviderError::Api { provider, .. }
-            | ProviderError::NotFound { provider, .. } => *provider,
+            | ProviderError::NotFound { provider, .. }
+            | ProviderError::InvalidInput { provider, .. } => *provider,
         }
+    }
+
+    /// A short English hint on what the operator can do about this error.
+    pub fn user_hint(&self) -> &'static str {
+        match self {
+            ProviderError::Unauthorized {
+                provider: ProviderName::RealtimeKit,
+                ..
+            } => "Give the Cloudflare API token the Realtime (or Realtime Admin) permission for this account.",
+            ProviderError::Unauthorized { .. } => "Check the provider's API key in the bot's configuration.",
+            ProviderError::CreditsExhausted { .. } => "The provider's credits are used up; top them up or wait for the next period.",
+            ProviderError::RateLimited { .. } => "The provider is rate limiting the bot; it will retry later.",
+            ProviderError::Timeout { .. } | ProviderError::Connect { .. } => {
+                "The provider could not be reached; it will be retried."
+            }
+            ProviderError::InvalidInput { .. } => "Check the value you entered.",
+            ProviderError::NotFound { .. } => "Check the id or name.",
+            _ => "The provider answered unexpectedly; it will be retried.",
+        }
+    }
+}
+
+/// An `Authorization: Bearer …` header value, marked sensitive so that it is
+/// never shown by `Debug` of a request or header map.
+pub fn bearer(provider: ProviderName, token: &crate::secret::Secret) -> Result<reqwest::header::HeaderValue, ProviderError> {
+    let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        .map_err(|_| ProviderError::InvalidInput {
+            provider,
+            what: "the configured API token contains characters not allowed in an HTTP header".into(),
+        })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// Apply an explicit per-request timeout when one was configured; returns the
+/// timeout to report in a [`ProviderError::Timeout`].
+pub fn with_timeout(request: RequestBuilder, timeout: Option<Duration>) -> (RequestBuilder, Duration) {
+    match timeout {
+        Some(t) => (request.timeout(t), t),
+        None => (request, REQUEST_TIMEOUT),
     }
 }
 

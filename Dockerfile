@@ -1,0 +1,24 @@
+# syntax=docker/dockerfile:1
+# Build stage: compile onair in release mode.
+FROM rust:1-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY commands ./commands
+COPY migrations* ./migrations/
+RUN cargo build --release --locked --bin onair
+
+# Runtime stage: a slim image running as a non-root user.
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates tini \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /data --create-home onair
+COPY --from=build /src/target/release/onair /usr/local/bin/onair
+USER onair
+WORKDIR /data
+ENV DATABASE_URL=sqlite:///data/onair.db \
+    RUST_LOG=info
+VOLUME ["/data"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/onair"]
+CMD ["run"]

@@ -1,0 +1,69 @@
+//! `/help`: what the bot does, each provider on/off with the age of its data,
+//! the version.
+
+use chrono::Utc;
+
+use crate::embeds::Embed;
+use crate::messages::{human_duration, t};
+use crate::providers::ProviderName;
+use crate::snapshot::freshness_of;
+use crate::snapshot::Freshness;
+use crate::types::{Context, Data, Error};
+
+/// What onair does and how fresh its data is
+#[poise::command(slash_command)]
+pub async fn help(ctx: Context<'_>) -> Result<(), Error> {
+    let embed = help_embed(ctx.data(), Utc::now());
+    ctx.send(poise::CreateReply::default().embed(embed.to_create()))
+        .await?;
+    Ok(())
+}
+
+/// Pure: the help embed from the data's config and snapshot.
+pub fn help_embed(data: &Data, now: chrono::DateTime<Utc>) -> Embed {
+    let interval = data.config.poll_interval;
+    let lines: Vec<String> = ProviderName::ALL
+        .iter()
+        .map(|&p| {
+            let on = match p {
+                ProviderName::Jkt48Connect => data.providers.jkt48connect.is_some(),
+                ProviderName::Konbini => data.providers.konbini.is_some(),
+                ProviderName::Kitkot => data.providers.kitkot.is_some(),
+                ProviderName::RealtimeKit => data.providers.realtimekit.is_some(),
+            };
+            let status = if !on {
+                t("help.provider-off", &[])
+            } else {
+                match data.snapshot.state(p) {
+                    None => t("help.provider-on-demand", &[]),
+                    Some(state) => match (freshness_of(&state, interval, now), &state.last_error) {
+                        (Freshness::Never, _) => t("help.provider-on-never", &[]),
+                        (Freshness::Fresh(age) | Freshness::Stale(age), Some(_)) => {
+                            t("help.provider-on-failing", &[("age", &human_duration(age))])
+                        }
+                        (Freshness::Fresh(age) | Freshness::Stale(age), None) => {
+                            t("help.provider-on", &[("age", &human_duration(age))])
+                        }
+                    },
+                }
+            };
+            format!("**{}**: {status}", p.as_str())
+        })
+        .collect();
+    Embed {
+        title: Some(t("help.title", &[])),
+        description: Some(format!(
+            "{}\n\n{}",
+            t("help.about", &[]),
+            t("help.commands", &[])
+        )),
+        fields: vec![crate::embeds::Field {
+            name: t("help.providers", &[]),
+            value: lines.join("\n"),
+            inline: false,
+        }],
+        footer: Some(t("help.version", &[("version", &env!("CARGO_PKG_VERSION"))])),
+        colour: Some(0x5865F2),
+        ..Embed::default()
+    }
+}

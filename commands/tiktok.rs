@@ -1,0 +1,153 @@
+//! `/tiktok user:<username>`: KonbiniAPI on demand (cached briefly per
+//! username), enriched with kitkot's HLS links when kitkot is configured.
+
+use poise::serenity_prelude as serenity;
+
+use crate::embeds::{stream_embed, watch_button};
+use crate::live::LiveStream;
+use crate::messages::t;
+use crate::providers::ProviderError;
+use crate::tiktok_cache::TiktokLookup;
+use crate::types::{Context, Data, Error, UserError};
+
+/// Is this TikTok user live right now?
+#[poise::command(slash_command)]
+pub async fn tiktok(
+    ctx: Context<'_>,
+    #[description = "TikTok username, with or without @"]
+    #[max_length = 100]
+    user: String,
+) -> Result<(), Error> {
+    let data = ctx.data();
+    let Some(konbini) = data.providers.konbini.as_ref() else {
+        return Err(UserError(t("tiktok.off", &[])).into());
+    };
+    let Ok(username) = crate::providers::konbini::normalize_username(&user) else {
+        let shown = crate::embeds::clean_text(&user, 40).replace('`', "'");
+        return Err(UserError(t("tiktok.bad-user", &[("value", &shown)])).into());
+    };
+
+    // A cached answer goes out at once; otherwise defer first so the
+    // 3-second interaction deadline holds however slow upstream is.
+    let lookup = match data.tiktok.peek(&username) {
+        Some(hit) => Ok(hit),
+        None => {
+            ctx.defer().await?;
+            data.tiktok
+                .get_or_fetch(&username, || fetch(data, konbini, username.clone()))
+                .await
+        }
+    };
+
+    match lookup {
+        Ok(TiktokLookup::NotLive) => {
+            ctx.send(
+                poise::CreateReply::default()
+                    .content(t("tiktok.not-live", &[("user", &username)]))
+                    .allowed_mentions(serenity::CreateAllowedMentions::new()),
+            )
+            .await?;
+        }
+        Ok(TiktokLookup::Live(stream)) => {
+            let mut reply = poise::CreateReply::default()
+                .content(t("tiktok.live", &[("user", &username)]))
+                .embed(stream_embed(&stream).to_create())
+                .allowed_mentions(serenity::CreateAllowedMentions::new());
+            if let Some(b) = watch_button(&stream, false) {
+                reply = reply.components(vec![serenity::CreateActionRow::Buttons(vec![b])]);
+            }
+            ctx.send(reply).await?;
+        }
+        Err(message) => {
+            // The deferred "thinking" message is public: remove it and say
+            // what went wrong to the asker only.
+            if let poise::Context::Application(app) = ctx {
+                if let Err(e) = app.interaction.delete_response(ctx.http()).await {
+                    tracing::debug!(error = %e, "could not delete the deferred response");
+                }
+            }
+            ctx.send(
+                poise::CreateReply::default()
+                    .content(message.to_string())
+                    .ephemeral(true)
+                    .allowed_mentions(serenity::CreateAllowedMentions::new()),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The upstream calls behind one lookup. Errors come back as the text to
+/// show the user; the details are logged here.
+async fn fetch(
+    data: &Data,
+    konbini: &crate::providers::konbini::Konbini,
+    username: String,
+) -> Result<TiktokLookup, String> {
+    let answer = match konbini.user_live(&username).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, user = %username, "/tiktok lookup failed");
+            return Err(match e {
+                ProviderError::CreditsExhausted { .. } => t("tiktok.credits", &[]),
+                _ => t("tiktok.upstream", &[]),
+            });
+        }
+    };
+    let Some(mut stream) = answer.live else {
+        return Ok(TiktokLookup::NotLive);
+    };
+    if let (Some(kitkot), Some(room)) = (data.providers.kitkot.as_ref(), answer.room_id.as_deref()) {
+        match kitkot.room(room, None).await {
+            Ok(details) => merge_streams(&mut stream, details.streams),
+            Err(e) => tracing::warn!(error = %e, "kitkot enrichment failed; answering without HLS"),
+        }
+    }
+    Ok(TiktokLookup::Live(Box::new(stream)))
+}
+
+/// Add kitkot's URLs that the stream does not have yet, HLS first.
+pub fn merge_streams(stream: &mut LiveStream, extra: Vec<crate::live::StreamUrl>) {
+    for s in extra {
+        if !stream.streams.iter().any(|have| have.url == s.url) {
+            stream.streams.push(s);
+        }
+    }
+    stream
+        .streams
+        .sort_by_key(|s| s.kind != crate::live::StreamKind::Hls);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::{Platform, StreamKind, StreamUrl};
+
+    #[test]
+    fn merge_puts_hls_first_and_dedupes() {
+        let mut s = LiveStream::new(Platform::Tiktok, "k", "K");
+        s.streams.push(StreamUrl {
+            label: "flv".into(),
+            kind: StreamKind::Flv,
+            url: "https://a/x.flv".into(),
+        });
+        merge_streams(
+            &mut s,
+            vec![
+                StreamUrl {
+                    label: "flv".into(),
+                    kind: StreamKind::Flv,
+                    url: "https://a/x.flv".into(),
+                },
+                StreamUrl {
+                    label: "1080p".into(),
+                    kind: StreamKind::Hls,
+                    url: "https://a/x.m3u8".into(),
+                },
+            ],
+        );
+        assert_eq!(s.streams.len(), 2);
+        assert_eq!(s.streams[0].kind, StreamKind::Hls);
+    }
+}

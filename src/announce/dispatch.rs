@@ -1,0 +1,471 @@
+//! Sending, fairly and politely: a queue per channel (one message in flight
+//! per channel), channels served round-robin by a fixed pool of workers,
+//! every request paced by one token bucket under Discord's global limit.
+//! 429s park only the channel that got them (or everyone, for a global
+//! 429); 5xx and network errors retry with bounded backoff; channels that
+//! are gone or forbidden count toward disabling their subscription.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::message::{announcement_body, ended_body};
+use super::AnnouncerOptions;
+use crate::discord_rest::{DiscordError, DiscordRest};
+use crate::store::{Delivery, DeliveryStatus, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Send,
+    EndEdit,
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub kind: JobKind,
+    pub delivery_id: i64,
+    pub stream_row: i64,
+    pub subscription_id: i64,
+    pub guild_id: u64,
+    pub channel_id: u64,
+    pub attempts: u32,
+}
+
+impl Job {
+    pub fn from_delivery(d: &Delivery, kind: JobKind) -> Self {
+        Job {
+            kind,
+            delivery_id: d.id,
+            stream_row: d.stream_row,
+            subscription_id: d.subscription_id,
+            guild_id: d.guild_id,
+            channel_id: d.channel_id,
+            attempts: 0,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Queues {
+    jobs: HashMap<u64, VecDeque<Job>>,
+    /// Channels with work, not busy, not cooling down: served in order.
+    ready: VecDeque<u64>,
+    busy: HashSet<u64>,
+    cooling: HashSet<u64>,
+    /// Jobs queued or in flight.
+    outstanding: usize,
+}
+
+/// Counters a test or benchmark reads.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DispatchStats {
+    pub sent: u64,
+    pub edited: u64,
+    pub rate_limited: u64,
+    pub failed: u64,
+    pub retried: u64,
+}
+
+enum Outcome {
+    Done,
+    /// Try again after this long (the channel waits; others go on).
+    Retry(Duration),
+}
+
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    rest: DiscordRest,
+    options: AnnouncerOptions,
+    limiter: DefaultDirectRateLimiter,
+    queues: Mutex<Queues>,
+    work: Notify,
+    idle: Notify,
+    paused_until: Mutex<Option<Instant>>,
+    invalid: Mutex<VecDeque<Instant>>,
+    stats: Mutex<DispatchStats>,
+    shutdown: CancellationToken,
+}
+
+const INVALID_WINDOW: Duration = Duration::from_secs(600);
+
+impl Dispatcher {
+    pub fn start(store: Arc<dyn Store>, rest: DiscordRest, options: AnnouncerOptions) -> Arc<Self> {
+        let rps = NonZeroU32::new(options.global_rps.max(1)).unwrap_or(NonZeroU32::MIN);
+        // Burst of 1: requests are spread evenly, never bunched.
+        let quota = Quota::per_second(rps).allow_burst(NonZeroU32::MIN);
+        let workers = options.concurrency.max(1);
+        let d = Arc::new(Dispatcher {
+            store,
+            rest,
+            options,
+            limiter: RateLimiter::direct(quota),
+            queues: Mutex::new(Queues::default()),
+            work: Notify::new(),
+            idle: Notify::new(),
+            paused_until: Mutex::new(None),
+            invalid: Mutex::new(VecDeque::new()),
+            stats: Mutex::new(DispatchStats::default()),
+            shutdown: CancellationToken::new(),
+        });
+        for _ in 0..workers {
+            tokio::spawn(Arc::clone(&d).worker());
+        }
+        d
+    }
+
+    pub fn stats(&self) -> DispatchStats {
+        lock(&self.stats).clone()
+    }
+
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+        self.work.notify_waiters();
+    }
+
+    pub fn enqueue(&self, job: Job) {
+        let mut q = lock(&self.queues);
+        let ch = job.channel_id;
+        q.outstanding += 1;
+        q.jobs.entry(ch).or_default().push_back(job);
+        if !q.busy.contains(&ch) && !q.cooling.contains(&ch) && !q.ready.contains(&ch) {
+            q.ready.push_back(ch);
+        }
+        drop(q);
+        self.work.notify_one();
+    }
+
+    /// Resolves when nothing is queued or in flight, or after `timeout`.
+    pub async fn idle(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.idle.notified();
+            if lock(&self.queues).outstanding == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return lock(&self.queues).outstanding == 0;
+            }
+        }
+    }
+
+    fn take_ready(&self) -> Option<Job> {
+        let mut q = lock(&self.queues);
+        while let Some(ch) = q.ready.pop_front() {
+            let job = q.jobs.get_mut(&ch).and_then(VecDeque::pop_front);
+            if let Some(job) = job {
+                q.busy.insert(ch);
+                return Some(job);
+            }
+            q.jobs.remove(&ch);
+        }
+        None
+    }
+
+    /// Finish a job: the channel goes back in line (at the back, for
+    /// fairness) or waits out its cooldown.
+    fn finish(self: &Arc<Self>, job: Job, outcome: Outcome) {
+        let ch = job.channel_id;
+        let mut q = lock(&self.queues);
+        q.busy.remove(&ch);
+        match outcome {
+            Outcome::Done => {
+                q.outstanding = q.outstanding.saturating_sub(1);
+                let more = q.jobs.get(&ch).is_some_and(|j| !j.is_empty());
+                if more {
+                    if !q.cooling.contains(&ch) && !q.ready.contains(&ch) {
+                        q.ready.push_back(ch);
+                    }
+                } else {
+                    q.jobs.remove(&ch);
+                }
+            }
+            Outcome::Retry(after) => {
+                q.jobs.entry(ch).or_default().push_front(job);
+                q.cooling.insert(ch);
+                let me = Arc::clone(self);
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = tokio::time::sleep(after) => {}
+                        _ = me.shutdown.cancelled() => return,
+                    }
+                    let mut q = lock(&me.queues);
+                    q.cooling.remove(&ch);
+                    if !q.busy.contains(&ch) && !q.ready.contains(&ch) {
+                        q.ready.push_back(ch);
+                    }
+                    drop(q);
+                    me.work.notify_one();
+                });
+            }
+        }
+        let idle = q.outstanding == 0;
+        drop(q);
+        self.work.notify_one();
+        if idle {
+            self.idle.notify_waiters();
+        }
+    }
+
+    async fn worker(self: Arc<Self>) {
+        loop {
+            let notified = self.work.notified();
+            let job = match self.take_ready() {
+                Some(job) => job,
+                None => {
+                    tokio::select! {
+                        _ = notified => continue,
+                        _ = self.shutdown.cancelled() => return,
+                    }
+                }
+            };
+            let span = tracing::info_span!(
+                "delivery",
+                delivery = job.delivery_id,
+                channel = job.channel_id,
+                kind = ?job.kind
+            );
+            let outcome = tracing::Instrument::instrument(self.run(&job), span).await;
+            self.finish(job, outcome);
+        }
+    }
+
+    async fn wait_turn(&self) {
+        loop {
+            let pause = *lock(&self.paused_until);
+            match pause {
+                Some(until) if until > Instant::now() => {
+                    tokio::time::sleep_until(until.into()).await;
+                }
+                _ => break,
+            }
+        }
+        self.limiter.until_ready().await;
+    }
+
+    async fn run(self: &Arc<Self>, job: &Job) -> Outcome {
+        match self.attempt(job).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::error!(error = %e, "store error; retrying the delivery later");
+                Outcome::Retry(self.options.backoff.max(Duration::from_millis(100)))
+            }
+        }
+    }
+
+    async fn attempt(self: &Arc<Self>, job: &Job) -> Result<Outcome, crate::store::StoreError> {
+        let Some(delivery) = self
+            .store
+            .deliveries_for_stream(job.stream_row)
+            .await?
+            .into_iter()
+            .find(|d| d.id == job.delivery_id)
+        else {
+            return Ok(Outcome::Done);
+        };
+        let Some(stream) = self.store.get_stream(job.stream_row).await? else {
+            return Ok(Outcome::Done);
+        };
+        let sub = self
+            .store
+            .get_subscription(job.guild_id, job.subscription_id)
+            .await?;
+        match job.kind {
+            JobKind::Send => {
+                if delivery.status != DeliveryStatus::Pending {
+                    return Ok(Outcome::Done);
+                }
+                if stream.ended_at.is_some() {
+                    self.store
+                        .mark_failed(delivery.id, "the stream ended before it could be announced")
+                        .await?;
+                    return Ok(Outcome::Done);
+                }
+                let Some(sub) = sub.filter(|s| s.disabled_reason.is_none()) else {
+                    self.store
+                        .mark_failed(delivery.id, "the subscription was removed or disabled")
+                        .await?;
+                    return Ok(Outcome::Done);
+                };
+                let body = announcement_body(&sub, &stream.stream, &format!("onair-{}", delivery.id));
+                self.wait_turn().await;
+                match self.rest.create_message(job.channel_id, &body).await {
+                    Ok(message_id) => {
+                        self.store.mark_sent(delivery.id, message_id, Utc::now()).await?;
+                        self.store.record_delivery_success(sub.id).await?;
+                        lock(&self.stats).sent += 1;
+                        tracing::info!(message = message_id, "announced");
+                        // Ended while we were sending? Edit right away.
+                        if let Some(s) = self.store.get_stream(job.stream_row).await? {
+                            if s.ended_at.is_some() {
+                                let mut edit = job.clone();
+                                edit.kind = JobKind::EndEdit;
+                                edit.attempts = 0;
+                                self.enqueue(edit);
+                            }
+                        }
+                        Ok(Outcome::Done)
+                    }
+                    Err(e) => self.failed(job, Some(sub.id), e).await,
+                }
+            }
+            JobKind::EndEdit => {
+                let (Some(message_id), Some(ended_at)) = (delivery.message_id, stream.ended_at) else {
+                    return Ok(Outcome::Done);
+                };
+                if delivery.end_edited_at.is_some() {
+                    return Ok(Outcome::Done);
+                }
+                let body = ended_body(sub.as_ref(), &stream.stream, ended_at);
+                self.wait_turn().await;
+                match self.rest.edit_message(job.channel_id, message_id, &body).await {
+                    Ok(()) => {
+                        self.store.mark_end_edited(delivery.id, Utc::now()).await?;
+                        lock(&self.stats).edited += 1;
+                        Ok(Outcome::Done)
+                    }
+                    Err(e) if !e.is_transient() => {
+                        // Message or channel gone: nothing left to edit.
+                        tracing::warn!(error = %e, "end edit impossible; giving up on it");
+                        self.count_invalid(&e);
+                        self.store.mark_end_edited(delivery.id, Utc::now()).await?;
+                        Ok(Outcome::Done)
+                    }
+                    Err(e) => self.failed(job, None, e).await,
+                }
+            }
+        }
+    }
+
+    /// Decide what a failed request means for the job.
+    async fn failed(
+        self: &Arc<Self>,
+        job: &Job,
+        subscription: Option<i64>,
+        error: DiscordError,
+    ) -> Result<Outcome, crate::store::StoreError> {
+        self.count_invalid(&error);
+        let attempts = job.attempts + 1;
+        let mut retry_job = job.clone();
+        retry_job.attempts = attempts;
+        match &error {
+            DiscordError::RateLimited { retry_after, global } => {
+                lock(&self.stats).rate_limited += 1;
+                tracing::warn!(?retry_after, global, "rate limited; waiting as told");
+                if *global {
+                    let until = Instant::now() + *retry_after;
+                    let mut p = lock(&self.paused_until);
+                    *p = Some(p.map_or(until, |cur| cur.max(until)));
+                }
+                self.requeue(retry_job, *retry_after);
+                return Ok(Outcome::Done);
+            }
+            e if e.is_channel_unusable() => {
+                let reason = error.to_string();
+                if let Some(sub) = subscription {
+                    let disabled = self
+                        .store
+                        .record_delivery_failure(sub, &reason, self.options.disable_after)
+                        .await?;
+                    if disabled {
+                        tracing::warn!(subscription = sub, %reason, "subscription disabled");
+                        self.store.mark_failed(job.delivery_id, &reason).await?;
+                        lock(&self.stats).failed += 1;
+                        return Ok(Outcome::Done);
+                    }
+                }
+                self.store.note_attempt(job.delivery_id, Some(&reason)).await?;
+            }
+            DiscordError::Unauthorized => {
+                tracing::error!("Discord refused the bot token; deliveries stay pending");
+                self.store.note_attempt(job.delivery_id, Some(&error.to_string())).await?;
+                self.requeue(retry_job, Duration::from_secs(60));
+                return Ok(Outcome::Done);
+            }
+            _ => {
+                self.store
+                    .note_attempt(job.delivery_id, Some(&error.to_string()))
+                    .await?;
+            }
+        }
+        if attempts >= self.options.max_attempts {
+            tracing::warn!(error = %error, attempts, "delivery failed for good");
+            self.store.mark_failed(job.delivery_id, &error.to_string()).await?;
+            if let Some(sub) = subscription {
+                if !error.is_channel_unusable() {
+                    self.store
+                        .record_delivery_failure(sub, &error.to_string(), u32::MAX)
+                        .await?;
+                }
+            }
+            lock(&self.stats).failed += 1;
+            return Ok(Outcome::Done);
+        }
+        lock(&self.stats).retried += 1;
+        let backoff = self.options.backoff.saturating_mul(1 << attempts.min(6));
+        tracing::info!(error = %error, attempts, ?backoff, "retrying");
+        self.requeue(retry_job, backoff);
+        Ok(Outcome::Done)
+    }
+
+    /// Put a job back at the front of its channel's queue after `after`.
+    fn requeue(self: &Arc<Self>, job: Job, after: Duration) {
+        // Counted again by enqueue; the current one finishes as Done.
+        let ch = job.channel_id;
+        let mut q = lock(&self.queues);
+        q.outstanding += 1;
+        q.jobs.entry(ch).or_default().push_front(job);
+        q.cooling.insert(ch);
+        q.ready.retain(|c| *c != ch);
+        drop(q);
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(after) => {}
+                _ = me.shutdown.cancelled() => return,
+            }
+            let mut q = lock(&me.queues);
+            q.cooling.remove(&ch);
+            if !q.busy.contains(&ch) && !q.ready.contains(&ch) {
+                q.ready.push_back(ch);
+            }
+            drop(q);
+            me.work.notify_one();
+        });
+    }
+
+    /// Count 401/403/429 answers; near Discord's ban threshold, stop sending
+    /// for the rest of the window and say so loudly.
+    fn count_invalid(&self, e: &DiscordError) {
+        if !e.counts_as_invalid() {
+            return;
+        }
+        let now = Instant::now();
+        let mut w = lock(&self.invalid);
+        w.push_back(now);
+        while w.front().is_some_and(|t| now.duration_since(*t) > INVALID_WINDOW) {
+            w.pop_front();
+        }
+        if w.len() >= self.options.invalid_limit {
+            let resume = w.front().map_or(now + INVALID_WINDOW, |t| *t + INVALID_WINDOW);
+            tracing::error!(
+                invalid_requests = w.len(),
+                limit = self.options.invalid_limit,
+                "too many 401/403/429 answers from Discord: pausing all sends to avoid an IP ban"
+            );
+            let mut p = lock(&self.paused_until);
+            *p = Some(p.map_or(resume, |cur| cur.max(resume)));
+        }
+    }
+}
+
+/// A poisoned lock only means another task panicked mid-update; the data
+/// is still the best we have.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,174 @@
+//! Decide: which subscriptions a stream matches, and the exact messages
+//! (announcement and end edit) as Discord request bodies. Pure functions.
+
+use chrono::{DateTime, Utc};
+use poise::serenity_prelude as serenity;
+use serde_json::Value;
+
+use crate::embeds::{self, clean_text, stream_embed, Embed, Field, MAX_CONTENT};
+use crate::live::{LiveStream, Platform};
+use crate::messages::{human_duration, t};
+use crate::store::Subscription;
+
+/// Does this subscription want an announcement for this stream?
+pub fn matches(sub: &Subscription, stream: &LiveStream) -> bool {
+    if sub.disabled_reason.is_some() {
+        return false;
+    }
+    if sub.platform.is_some_and(|p| p != stream.platform) {
+        return false;
+    }
+    if let Some(user) = &sub.tiktok {
+        if stream.platform != Platform::Tiktok || !stream.key.eq_ignore_ascii_case(user) {
+            return false;
+        }
+    }
+    if let Some(id) = &sub.realtimekit_id {
+        if stream.platform != Platform::Realtimekit || stream.key != *id {
+            return false;
+        }
+    }
+    if let Some(member) = &sub.member {
+        let m = member.trim().to_lowercase();
+        let hit = stream.name.to_lowercase() == m
+            || stream.handle.as_deref().is_some_and(|h| h.to_lowercase() == m)
+            || stream.key.to_lowercase() == m;
+        if !hit {
+            return false;
+        }
+    }
+    true
+}
+
+/// Fill an admin's template: `{name}`, `{platform}`, `{title}`, `{url}`,
+/// `{role}`. Unknown placeholders stay as written. Provider text is cleaned;
+/// the result is capped at Discord's 2000-character content limit.
+pub fn render_template(template: &str, stream: &LiveStream, role_id: Option<u64>) -> String {
+    let name = embeds::escape_markdown(&clean_text(&stream.name, 100));
+    let title = embeds::escape_markdown(&clean_text(stream.title.as_deref().unwrap_or(""), 300));
+    let url = crate::live::web_url(stream.watch_url.as_deref()).unwrap_or_default();
+    let role = role_id.map(|r| format!("<@&{r}>")).unwrap_or_default();
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find('}');
+        let key = close.map(|c| &after[..c]);
+        let value = match key {
+            Some("name") => Some(name.as_str()),
+            Some("platform") => Some(stream.platform.display_name()),
+            Some("title") => Some(title.as_str()),
+            Some("url") => Some(url.as_str()),
+            Some("role") => Some(role.as_str()),
+            _ => None,
+        };
+        match (value, close) {
+            (Some(v), Some(c)) => {
+                out.push_str(v);
+                rest = &after[c + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    crate::providers::truncate_chars(out.trim(), MAX_CONTENT)
+}
+
+/// The default announcement line: "**Fritzy** is live on IDN Live" (+ role).
+pub fn default_line(stream: &LiveStream, role_id: Option<u64>) -> String {
+    let name = embeds::escape_markdown(&clean_text(&stream.name, 100));
+    let line = t(
+        "announce.line",
+        &[("name", &name), ("platform", &stream.platform.display_name())],
+    );
+    match role_id {
+        Some(r) => format!("<@&{r}> {line}"),
+        None => line,
+    }
+}
+
+/// Only the subscription's role may be pinged; nothing else, ever.
+pub fn allowed_mentions(role_id: Option<u64>) -> serenity::CreateAllowedMentions {
+    let am = serenity::CreateAllowedMentions::new();
+    match role_id {
+        Some(r) => am.roles([serenity::RoleId::new(r)]),
+        None => am,
+    }
+}
+
+/// The announcement body for `POST /channels/{id}/messages`. `nonce` makes
+/// Discord drop a duplicate if the same delivery is sent twice (restart).
+pub fn announcement_body(sub: &Subscription, stream: &LiveStream, nonce: &str) -> Value {
+    let content = match &sub.template {
+        Some(tpl) if !tpl.trim().is_empty() => render_template(tpl, stream, sub.role_id),
+        _ => default_line(stream, sub.role_id),
+    };
+    let mut msg = serenity::CreateMessage::new()
+        .content(content)
+        .embed(stream_embed(stream).to_create())
+        .allowed_mentions(allowed_mentions(sub.role_id))
+        .nonce(serenity::Nonce::String(nonce.chars().take(25).collect()))
+        .enforce_nonce(true);
+    if let Some(b) = embeds::watch_button(stream, false) {
+        msg = msg.components(vec![serenity::CreateActionRow::Buttons(vec![b])]);
+    }
+    serde_json::to_value(&msg).unwrap_or(Value::Null)
+}
+
+/// The end edit: "ended", how long it lasted, no HLS links (they are dead),
+/// no Watch button.
+pub fn ended_embed(stream: &LiveStream, ended_at: DateTime<Utc>) -> Embed {
+    let mut e = stream_embed(stream);
+    let streams_label = t("embed.streams", &[]);
+    e.fields.retain(|f| f.name != streams_label);
+    let viewers_label = t("embed.viewers", &[]);
+    e.fields.retain(|f| f.name != viewers_label);
+    let lasted = stream
+        .started_at
+        .map(|s| human_duration((ended_at - s).to_std().unwrap_or_default()));
+    let value = match lasted {
+        Some(d) => t(
+            "announce.ended-after",
+            &[("duration", &d), ("when", &format!("<t:{}:R>", ended_at.timestamp()))],
+        ),
+        None => t(
+            "announce.ended-at",
+            &[("when", &format!("<t:{}:R>", ended_at.timestamp()))],
+        ),
+    };
+    e.fields.push(Field {
+        name: t("announce.ended", &[]),
+        value,
+        inline: false,
+    });
+    e.colour = Some(0x4F_54_5C);
+    e
+}
+
+/// The body for `PATCH /channels/{id}/messages/{mid}` when a stream ended.
+pub fn ended_body(sub: Option<&Subscription>, stream: &LiveStream, ended_at: DateTime<Utc>) -> Value {
+    let name = embeds::escape_markdown(&clean_text(&stream.name, 100));
+    let content = t(
+        "announce.ended-line",
+        &[("name", &name), ("platform", &stream.platform.display_name())],
+    );
+    let msg = serenity::EditMessage::new()
+        .content(content)
+        .embed(ended_embed(stream, ended_at).to_create())
+        .components(vec![])
+        .allowed_mentions(allowed_mentions(sub.and_then(|s| s.role_id)).empty_roles());
+    serde_json::to_value(&msg).unwrap_or(Value::Null)
+}
+
+/// A clearly marked sample for `/subscription test`.
+pub fn sample_stream() -> LiveStream {
+    let mut s = LiveStream::new(Platform::Idn, "onair-sample", t("announce.sample-name", &[]));
+    s.title = Some(t("announce.sample-title", &[]));
+    s.started_at = Some(Utc::now());
+    s.watch_url = Some("https://www.idn.app/".into());
+    s
+}

@@ -1,0 +1,158 @@
+//! The announcer: matches watch events against subscriptions, writes the
+//! deliveries to the store first (outbox), then sends them paced under
+//! Discord's global limit, one message at a time per channel, channels
+//! picked round-robin. On `Ended` it edits every sent announcement.
+
+pub mod dispatch;
+pub mod message;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::discord_rest::DiscordRest;
+use crate::live::LiveStream;
+use crate::store::Store;
+use crate::tracker::WatchEvent;
+
+pub use dispatch::{Dispatcher, Job, JobKind};
+
+/// Tunables (tests shorten the delays).
+#[derive(Debug, Clone)]
+pub struct AnnouncerOptions {
+    /// The announcer's own cap on Discord requests per second.
+    pub global_rps: u32,
+    /// Deliveries in flight at once (each to a different channel).
+    pub concurrency: usize,
+    /// Attempts for 5xx / network failures before a delivery is failed.
+    pub max_attempts: u32,
+    /// First retry delay after a 5xx / network failure (doubles each time).
+    pub backoff: Duration,
+    /// Consecutive "channel unusable" failures before a subscription is disabled.
+    pub disable_after: u32,
+    /// 401/403/429 answers per 10 minutes at which sending stops (Discord
+    /// bans an IP at 10,000).
+    pub invalid_limit: usize,
+}
+
+impl Default for AnnouncerOptions {
+    fn default() -> Self {
+        AnnouncerOptions {
+            global_rps: 40,
+            concurrency: 16,
+            max_attempts: 5,
+            backoff: Duration::from_secs(2),
+            disable_after: 3,
+            invalid_limit: 5_000,
+        }
+    }
+}
+
+/// Turns events into deliveries and hands them to the dispatcher.
+pub struct Announcer {
+    store: Arc<dyn Store>,
+    dispatcher: Arc<Dispatcher>,
+}
+
+impl Announcer {
+    pub fn new(store: Arc<dyn Store>, rest: DiscordRest, options: AnnouncerOptions) -> Self {
+        let dispatcher = Dispatcher::start(Arc::clone(&store), rest, options);
+        Announcer { store, dispatcher }
+    }
+
+    pub fn dispatcher(&self) -> &Arc<Dispatcher> {
+        &self.dispatcher
+    }
+
+    /// After a restart: send what was not sent, edit what ended.
+    pub async fn resume(&self) -> Result<(), crate::store::StoreError> {
+        let pending = self.store.pending_deliveries().await?;
+        let ended = self.store.deliveries_needing_end_edit().await?;
+        if !pending.is_empty() || !ended.is_empty() {
+            tracing::info!(
+                pending = pending.len(),
+                end_edits = ended.len(),
+                "resuming deliveries from the store"
+            );
+        }
+        for d in pending {
+            self.dispatcher.enqueue(Job::from_delivery(&d, JobKind::Send));
+        }
+        for (d, _) in ended {
+            self.dispatcher.enqueue(Job::from_delivery(&d, JobKind::EndEdit));
+        }
+        Ok(())
+    }
+
+    /// Handle one watch event. Store errors are logged; the event is retried
+    /// by the caller only through the next poll (a started stream that could
+    /// not be written is seen again and written then).
+    pub async fn handle(&self, event: WatchEvent) {
+        let result = match event {
+            WatchEvent::Started(stream) => self.started(&stream).await,
+            WatchEvent::Updated(stream) => self.store.upsert_stream(&stream).await.map(|_| ()),
+            WatchEvent::Ended { stream, ended_at } => self.ended(&stream, ended_at).await,
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "announcer could not record an event");
+        }
+    }
+
+    async fn started(&self, stream: &LiveStream) -> Result<(), crate::store::StoreError> {
+        let row = self.store.upsert_stream(stream).await?;
+        let subs = self.store.active_subscriptions().await?;
+        let targets: Vec<(i64, u64, u64)> = subs
+            .iter()
+            .filter(|s| message::matches(s, stream))
+            .map(|s| (s.id, s.guild_id, s.channel_id))
+            .collect();
+        tracing::info!(
+            stream = %stream.id(),
+            name = %stream.name,
+            channels = targets.len(),
+            "stream started"
+        );
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let deliveries = self.store.create_deliveries(row.id, &targets).await?;
+        for d in deliveries {
+            if d.status == crate::store::DeliveryStatus::Pending {
+                self.dispatcher.enqueue(Job::from_delivery(&d, JobKind::Send));
+            }
+        }
+        Ok(())
+    }
+
+    async fn ended(
+        &self,
+        stream: &LiveStream,
+        ended_at: DateTime<Utc>,
+    ) -> Result<(), crate::store::StoreError> {
+        let row = self.store.upsert_stream(stream).await?;
+        self.store.end_stream(row.id, ended_at).await?;
+        let deliveries = self.store.deliveries_for_stream(row.id).await?;
+        tracing::info!(stream = %stream.id(), messages = deliveries.len(), "stream ended");
+        for d in deliveries {
+            // Sent ones get their edit; pending ones are dropped by the
+            // dispatcher when it sees the stream ended. Both go through the
+            // channel's queue, so an edit never overtakes its send.
+            let kind = match d.status {
+                crate::store::DeliveryStatus::Sent => JobKind::EndEdit,
+                _ => continue,
+            };
+            self.dispatcher.enqueue(Job::from_delivery(&d, kind));
+        }
+        Ok(())
+    }
+
+    /// Wait until nothing is queued or in flight (tests, shutdown).
+    pub async fn idle(&self, timeout: Duration) -> bool {
+        self.dispatcher.idle(timeout).await
+    }
+
+    pub fn shutdown(&self) {
+        self.dispatcher.shutdown();
+    }
+}

@@ -1,0 +1,227 @@
+//! The announcer's own Discord REST client: create and edit channel
+//! messages with full control over 429 (`retry_after`, global or not) and
+//! Discord's error codes. Serenity's `Http` hides the rate-limit body when
+//! its ratelimiter is off (proxy mode), so the announcer talks to REST here.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use url::Url;
+
+use crate::secret::Secret;
+
+/// Discord JSON error codes that mean "this channel is not usable".
+pub const UNKNOWN_CHANNEL: u64 = 10003;
+pub const UNKNOWN_MESSAGE: u64 = 10008;
+pub const UNKNOWN_WEBHOOK: u64 = 10015;
+pub const MISSING_ACCESS: u64 = 50001;
+pub const MISSING_PERMISSIONS: u64 = 50013;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DiscordError {
+    #[error("rate limited for {retry_after:?}{}", if *global { " (global)" } else { "" })]
+    RateLimited { retry_after: Duration, global: bool },
+    /// 401: the token is wrong. Nothing will work.
+    #[error("Discord refused the bot token (HTTP 401)")]
+    Unauthorized,
+    /// A 4xx with a Discord error code (403 Missing Access, 404 Unknown Channel, ...).
+    #[error("HTTP {status}, Discord code {code}: {message}")]
+    Refused {
+        status: u16,
+        code: u64,
+        message: String,
+    },
+    #[error("Discord server error (HTTP {0})")]
+    Server(u16),
+    #[error("could not reach Discord: {0}")]
+    Transport(String),
+}
+
+impl DiscordError {
+    /// The channel is gone or forbidden: retrying will not help.
+    pub fn is_channel_unusable(&self) -> bool {
+        matches!(self, DiscordError::Refused { code, .. }
+            if matches!(*code, UNKNOWN_CHANNEL | MISSING_ACCESS | MISSING_PERMISSIONS | UNKNOWN_WEBHOOK))
+    }
+
+    /// Worth trying again later (rate limit, 5xx, network).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            DiscordError::RateLimited { .. } | DiscordError::Server(_) | DiscordError::Transport(_)
+        )
+    }
+
+    /// Counts toward Discord's invalid-request limit (401, 403, 429).
+    pub fn counts_as_invalid(&self) -> bool {
+        match self {
+            DiscordError::Unauthorized => true,
+            DiscordError::RateLimited { global, .. } => !global,
+            DiscordError::Refused { status, .. } => *status == 403,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct DiscordRest {
+    client: reqwest::Client,
+    base: Url,
+    auth: Secret,
+}
+
+impl DiscordRest {
+    /// `base` is the Discord origin (`https://discord.com` or a test server).
+    pub fn new(client: reqwest::Client, base: &Url, token: &Secret) -> Self {
+        let mut base = base.clone();
+        base.set_path("/api/v10/");
+        DiscordRest {
+            client,
+            base,
+            auth: Secret::new(format!("Bot {}", token.expose())),
+        }
+    }
+
+    fn url(&self, path: &str) -> Result<Url, DiscordError> {
+        self.base
+            .join(path)
+            .map_err(|e| DiscordError::Transport(format!("bad path: {e}")))
+    }
+
+    /// POST /channels/{id}/messages; returns the new message id.
+    pub async fn create_message(&self, channel_id: u64, body: &Value) -> Result<u64, DiscordError> {
+        let url = self.url(&format!("channels/{channel_id}/messages"))?;
+        let v = self.send(self.client.post(url).json(body)).await?;
+        message_id(&v)
+    }
+
+    /// PATCH /channels/{id}/messages/{mid}.
+    pub async fn edit_message(
+        &self,
+        channel_id: u64,
+        message_id: u64,
+        body: &Value,
+    ) -> Result<(), DiscordError> {
+        let url = self.url(&format!("channels/{channel_id}/messages/{message_id}"))?;
+        self.send(self.client.patch(url).json(body)).await.map(|_| ())
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, DiscordError> {
+        let resp = req
+            .header(reqwest::header::AUTHORIZATION, self.auth.expose())
+            .send()
+            .await
+            .map_err(|e| DiscordError::Transport(e.without_url().to_string()))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| DiscordError::Transport(e.without_url().to_string()))?;
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(body);
+        }
+        Err(classify(status, &headers, &body))
+    }
+}
+
+fn message_id(v: &Value) -> Result<u64, DiscordError> {
+    v.get("id")
+        .and_then(|id| id.as_str())
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| DiscordError::Transport("message answer without an id".into()))
+}
+
+/// Map a failed answer to a [`DiscordError`].
+pub fn classify(status: StatusCode, headers: &reqwest::header::HeaderMap, body: &Value) -> DiscordError {
+    let header_f64 = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    match status.as_u16() {
+        429 => {
+            let secs = body
+                .get("retry_after")
+                .and_then(Value::as_f64)
+                .or_else(|| header_f64("retry-after"))
+                .or_else(|| header_f64("x-ratelimit-reset-after"))
+                .unwrap_or(1.0)
+                .clamp(0.0, 3600.0);
+            let global = body.get("global").and_then(Value::as_bool).unwrap_or(false)
+                || headers.contains_key("x-ratelimit-global");
+            DiscordError::RateLimited {
+                retry_after: Duration::from_secs_f64(secs),
+                global,
+            }
+        }
+        401 => DiscordError::Unauthorized,
+        s if s >= 500 => DiscordError::Server(s),
+        s => DiscordError::Refused {
+            status: s,
+            code: body.get("code").and_then(Value::as_u64).unwrap_or(0),
+            message: body
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+    use serde_json::json;
+
+    #[test]
+    fn classifies_rate_limits() {
+        let e = classify(
+            StatusCode::TOO_MANY_REQUESTS,
+            &HeaderMap::new(),
+            &json!({"message": "You are being rate limited.", "retry_after": 0.25, "global": false}),
+        );
+        assert_eq!(
+            e,
+            DiscordError::RateLimited {
+                retry_after: Duration::from_millis(250),
+                global: false
+            }
+        );
+        assert!(e.counts_as_invalid() && e.is_transient());
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("2"));
+        h.insert("x-ratelimit-global", HeaderValue::from_static("true"));
+        let e = classify(StatusCode::TOO_MANY_REQUESTS, &h, &Value::Null);
+        assert_eq!(
+            e,
+            DiscordError::RateLimited {
+                retry_after: Duration::from_secs(2),
+                global: true
+            }
+        );
+    }
+
+    #[test]
+    fn classifies_refusals() {
+        let e = classify(
+            StatusCode::NOT_FOUND,
+            &HeaderMap::new(),
+            &json!({"message": "Unknown Channel", "code": 10003}),
+        );
+        assert!(e.is_channel_unusable() && !e.is_transient() && !e.counts_as_invalid());
+        let e = classify(
+            StatusCode::FORBIDDEN,
+            &HeaderMap::new(),
+            &json!({"message": "Missing Permissions", "code": 50013}),
+        );
+        assert!(e.is_channel_unusable() && e.counts_as_invalid());
+        assert!(classify(StatusCode::BAD_GATEWAY, &HeaderMap::new(), &Value::Null).is_transient());
+    }
+}
