@@ -51,6 +51,12 @@ impl Jkt48Connect {
     }
 
     async fn fetch(&self, path: &[&str]) -> Result<Vec<LiveStream>, ProviderError> {
+        self.fetch_inner(path)
+            .await
+            .map_err(|e| e.redact(&[self.cfg.api_key.expose()]))
+    }
+
+    async fn fetch_inner(&self, path: &[&str]) -> Result<Vec<LiveStream>, ProviderError> {
         let url = endpoint(&self.cfg.base_url, path);
         let request = self
             .client
@@ -281,8 +287,7 @@ fn youtube_video_id(url: &str) -> Option<String> {
     }
     parsed
         .path_segments()?
-        .filter(|s| !s.is_empty())
-        .next_back()
+        .rfind(|s| !s.is_empty())
         .filter(|s| *s != "watch")
         .map(str::to_string)
 }
@@ -376,7 +381,13 @@ mod tests {
 
     #[test]
     fn non_list_shapes_are_errors() {
-        for body in [json!({"data": {"x": 1}}), json!("hello"), json!(3), Value::Null, json!({})] {
+        for body in [
+            json!({"data": {"x": 1}}),
+            json!("hello"),
+            json!(3),
+            Value::Null,
+            json!({}),
+        ] {
             let err = parse_live(&body).unwrap_err();
             assert!(matches!(err, ProviderError::Shape { .. }), "{body}: {err}");
             assert!(err.to_string().starts_with("JKT48Connect"));
@@ -402,7 +413,10 @@ mod tests {
         second["room_id"] = json!("777");
         list.push(second);
         let got = parse_live(&Value::Array(list)).unwrap();
-        assert_eq!(got.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["Fritzy", "Second"]);
+        assert_eq!(
+            got.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            ["Fritzy", "Second"]
+        );
         assert_eq!(got[1].key, "777");
     }
 
@@ -500,7 +514,10 @@ mod tests {
         assert_eq!(s.title.as_deref(), Some("Hello"));
         assert_eq!(s.started_at, DateTime::from_timestamp(1_743_941_038, 0));
         assert!(s.streams.is_empty());
-        assert_eq!(s.watch_url.as_deref(), Some("https://www.showroom-live.com/r/JKT48_Gita"));
+        assert_eq!(
+            s.watch_url.as_deref(),
+            Some("https://www.showroom-live.com/r/JKT48_Gita")
+        );
     }
 
     #[test]
@@ -526,11 +543,17 @@ mod tests {
         assert_eq!(s.handle.as_deref(), Some("UCadv-UfEyjjwOPcZHc2QvIQ"));
         assert_eq!(s.avatar_url, None);
         assert_eq!(s.title.as_deref(), Some("SHOWROOM & Talk \"Live\""));
-        assert_eq!(s.thumbnail_url.as_deref(), Some("https://i.ytimg.com/vi/abc123/hqdefault.jpg"));
+        assert_eq!(
+            s.thumbnail_url.as_deref(),
+            Some("https://i.ytimg.com/vi/abc123/hqdefault.jpg")
+        );
         assert_eq!(s.started_at, None);
         assert_eq!(s.viewers, None);
         assert!(s.streams.is_empty());
-        assert_eq!(s.watch_url.as_deref(), Some("https://www.youtube.com/watch?v=abc123"));
+        assert_eq!(
+            s.watch_url.as_deref(),
+            Some("https://www.youtube.com/watch?v=abc123")
+        );
     }
 
     #[test]
@@ -539,13 +562,19 @@ mod tests {
         let s = &parse_live(&mk(json!("https://youtu.be/XyZ"), Value::Null)).unwrap()[0];
         assert_eq!(s.key, "XyZ");
         assert_eq!(s.thumbnail_url.as_deref(), Some("https://i/d.jpg"));
-        let s = &parse_live(&mk(json!("https://www.youtube.com/live/LIVEID?si=1"), Value::Null)).unwrap()[0];
+        let s = &parse_live(&mk(
+            json!("https://www.youtube.com/live/LIVEID?si=1"),
+            Value::Null,
+        ))
+        .unwrap()[0];
         assert_eq!(s.key, "LIVEID");
         let s = &parse_live(&mk(json!("https://www.youtube.com/watch"), Value::Null)).unwrap()[0];
         assert_eq!(s.key, "https://www.youtube.com/watch");
         let s = &parse_live(&mk(Value::Null, json!("E1"))).unwrap()[0];
         assert_eq!((s.key.as_str(), s.watch_url.as_deref()), ("E1", None));
-        assert!(parse_live(&mk(Value::Null, Value::Null)).unwrap().is_empty());
+        assert!(parse_live(&mk(Value::Null, Value::Null))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -558,8 +587,10 @@ mod tests {
             {"channelTitle": "YT", "url": "https://www.youtube.com/watch?v=q"}
         ]);
         let got = parse_live(&body).unwrap();
-        let summary: Vec<(Platform, &str, &str)> =
-            got.iter().map(|s| (s.platform, s.key.as_str(), s.name.as_str())).collect();
+        let summary: Vec<(Platform, &str, &str)> = got
+            .iter()
+            .map(|s| (s.platform, s.key.as_str(), s.name.as_str()))
+            .collect();
         assert_eq!(
             summary,
             [

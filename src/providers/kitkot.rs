@@ -57,6 +57,20 @@ impl Kitkot {
         room_id: &str,
         anchor_id: Option<&str>,
     ) -> Result<KitkotRoom, ProviderError> {
+        self.room_inner(room_id, anchor_id)
+            .await
+            .map_err(|e| e.redact(&self.secrets()))
+    }
+
+    fn secrets(&self) -> [&str; 2] {
+        [self.cfg.api_key.expose(), self.cfg.session_key.expose()]
+    }
+
+    async fn room_inner(
+        &self,
+        room_id: &str,
+        anchor_id: Option<&str>,
+    ) -> Result<KitkotRoom, ProviderError> {
         let room_id = check_id("room_id", room_id)?;
         let anchor_id = anchor_id
             .map(str::trim)
@@ -114,7 +128,10 @@ impl Kitkot {
         };
         match outcome {
             Ok(()) => tracing::debug!(provider = %PROVIDER, room_id, "left kitkot room"),
-            Err(e) => tracing::warn!(provider = %PROVIDER, room_id, error = %e, "leaving the kitkot room failed"),
+            Err(e) => {
+                let e = e.redact(&self.secrets());
+                tracing::warn!(provider = %PROVIDER, room_id, error = %e, "leaving the kitkot room failed")
+            }
         }
     }
 }
@@ -167,7 +184,8 @@ fn check_code(body: &Value) -> Result<(), ProviderError> {
             Some(200) => Ok(()),
             Some(n) => {
                 // Only `msg`/`message`: a numeric `code` is not a message.
-                let only = serde_json::json!({"message": body.get("message"), "msg": body.get("msg")});
+                let only =
+                    serde_json::json!({"message": body.get("message"), "msg": body.get("msg")});
                 Err(ProviderError::Api {
                     provider: PROVIDER,
                     message: error_message(&only).unwrap_or_else(|| format!("error code {n}")),
@@ -184,15 +202,20 @@ fn check_code(body: &Value) -> Result<(), ProviderError> {
 /// The join answer: room details and stream URLs.
 pub fn parse_join(body: &Value) -> Result<KitkotRoom, ProviderError> {
     check_code(body)?;
-    let room = body.get("data").filter(|d| d.get("stream_url").is_some()).unwrap_or(body);
+    let room = body
+        .get("data")
+        .filter(|d| d.get("stream_url").is_some())
+        .unwrap_or(body);
     let owner = room.get("owner").unwrap_or(&Value::Null);
     Ok(KitkotRoom {
         title: lenient::text(room.get("title")),
-        viewers: lenient::u64(room.get("viewers"))
-            .or_else(|| lenient::u64(room.get("user_count"))),
+        viewers: lenient::u64(room.get("viewers")).or_else(|| lenient::u64(room.get("user_count"))),
         owner_name: lenient::text(owner.get("nickname"))
             .or_else(|| lenient::text(owner.get("display_id"))),
-        streams: room.get("stream_url").map(parse_stream_urls).unwrap_or_default(),
+        streams: room
+            .get("stream_url")
+            .map(parse_stream_urls)
+            .unwrap_or_default(),
     })
 }
 
@@ -201,7 +224,13 @@ pub fn parse_stream_urls(stream_url: &Value) -> Vec<StreamUrl> {
     let names = stream_url.get("resolution_name");
     let label_of = |key: &str| -> String {
         lenient::text(names.and_then(|n| n.get(key)))
-            .map(|l| if l.eq_ignore_ascii_case("original") { "original".into() } else { l })
+            .map(|l| {
+                if l.eq_ignore_ascii_case("original") {
+                    "original".into()
+                } else {
+                    l
+                }
+            })
             .unwrap_or_else(|| quality_label(key))
     };
     let mut found: Vec<Candidate> = Vec::new();
@@ -284,7 +313,12 @@ fn sdk_streams(pull: &Value, found: &mut Vec<Candidate>) {
     let named: Vec<(String, String)> = match lenient::path(pull, &["options", "qualities"]) {
         Some(Value::Array(qs)) => qs
             .iter()
-            .filter_map(|q| Some((lenient::text(q.get("sdk_key"))?, lenient::text(q.get("name"))?)))
+            .filter_map(|q| {
+                Some((
+                    lenient::text(q.get("sdk_key"))?,
+                    lenient::text(q.get("name"))?,
+                ))
+            })
             .collect(),
         _ => Vec::new(),
     };
@@ -295,8 +329,18 @@ fn sdk_streams(pull: &Value, found: &mut Vec<Candidate>) {
             .map(|(_, n)| n.clone())
             .unwrap_or_else(|| quality_label(key));
         let main = q.get("main").unwrap_or(q);
-        push(found, label.clone(), StreamKind::Hls, main.get("hls").and_then(Value::as_str));
-        push(found, label, StreamKind::Flv, main.get("flv").and_then(Value::as_str));
+        push(
+            found,
+            label.clone(),
+            StreamKind::Hls,
+            main.get("hls").and_then(Value::as_str),
+        );
+        push(
+            found,
+            label,
+            StreamKind::Flv,
+            main.get("flv").and_then(Value::as_str),
+        );
     }
 }
 
@@ -324,7 +368,11 @@ fn rank(label: &str) -> i64 {
     if l == "audio" || l == "ao" {
         return -1;
     }
-    let digits: String = l.chars().skip_while(|c| !c.is_ascii_digit()).take_while(char::is_ascii_digit).collect();
+    let digits: String = l
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
     match digits.parse::<i64>() {
         // "1080p60" above "1080p".
         Ok(h) => h * 10 + i64::from(l.ends_with("60")),
@@ -352,7 +400,9 @@ mod tests {
     }
 
     fn urls(v: &[StreamUrl]) -> Vec<(&str, StreamKind, &str)> {
-        v.iter().map(|s| (s.label.as_str(), s.kind, s.url.as_str())).collect()
+        v.iter()
+            .map(|s| (s.label.as_str(), s.kind, s.url.as_str()))
+            .collect()
     }
 
     #[test]
@@ -386,7 +436,9 @@ mod tests {
         }}});
         let got = parse_stream_urls(&su);
         assert_eq!(got[0].label, "Original");
-        assert!(got.iter().any(|s| s.label == "HD 720" && s.url == "https://pull/hd.m3u8"));
+        assert!(got
+            .iter()
+            .any(|s| s.label == "HD 720" && s.url == "https://pull/hd.m3u8"));
     }
 
     #[test]
@@ -442,7 +494,10 @@ mod tests {
         assert_eq!(room.title.as_deref(), Some("Hello"));
         assert_eq!(room.viewers, Some(10));
         assert_eq!(room.owner_name.as_deref(), Some("Khaby"));
-        assert_eq!(urls(&room.streams), [("720p", StreamKind::Hls, "https://pull/x.m3u8")]);
+        assert_eq!(
+            urls(&room.streams),
+            [("720p", StreamKind::Hls, "https://pull/x.m3u8")]
+        );
 
         // The document's own example: empty strings everywhere.
         let empty = json!({"code": 200, "msg": "success", "owner": {"nickname": "", "display_id": ""},
@@ -450,7 +505,12 @@ mod tests {
             "title": "", "viewers": 10});
         assert_eq!(
             parse_join(&empty).unwrap(),
-            KitkotRoom { title: None, viewers: Some(10), owner_name: None, streams: vec![] }
+            KitkotRoom {
+                title: None,
+                viewers: Some(10),
+                owner_name: None,
+                streams: vec![]
+            }
         );
     }
 
@@ -463,9 +523,18 @@ mod tests {
         assert_eq!(err.to_string(), "kitkot: error code 500");
         assert!(parse_join(&json!({"code": "200"})).is_ok());
         assert!(parse_join(&json!({"title": "no code"})).is_ok());
-        assert!(matches!(parse_join(&json!({"code": "ok"})), Err(ProviderError::Shape { .. })));
-        assert!(matches!(parse_join(&json!([])), Err(ProviderError::Shape { .. })));
-        assert!(matches!(parse_join(&Value::Null), Err(ProviderError::Shape { .. })));
+        assert!(matches!(
+            parse_join(&json!({"code": "ok"})),
+            Err(ProviderError::Shape { .. })
+        ));
+        assert!(matches!(
+            parse_join(&json!([])),
+            Err(ProviderError::Shape { .. })
+        ));
+        assert!(matches!(
+            parse_join(&Value::Null),
+            Err(ProviderError::Shape { .. })
+        ));
     }
 
     #[test]

@@ -54,6 +54,12 @@ impl Konbini {
 
     /// Is `username` live? Invalid usernames are refused without a request.
     pub async fn user_live(&self, username: &str) -> Result<KonbiniAnswer, ProviderError> {
+        self.user_live_inner(username)
+            .await
+            .map_err(|e| e.redact(&[self.cfg.api_key.expose()]))
+    }
+
+    async fn user_live_inner(&self, username: &str) -> Result<KonbiniAnswer, ProviderError> {
         let user = normalize_username(username)?;
         let url = endpoint(
             &self.cfg.base_url,
@@ -191,8 +197,8 @@ fn parse_attachments(v: Option<&Value>) -> Vec<StreamUrl> {
     };
     let mut out: Vec<StreamUrl> = Vec::new();
     for item in items {
-        let is_video = lenient::text(item.get("type"))
-            .is_some_and(|t| t.eq_ignore_ascii_case("video"));
+        let is_video =
+            lenient::text(item.get("type")).is_some_and(|t| t.eq_ignore_ascii_case("video"));
         if !is_video {
             continue;
         }
@@ -236,7 +242,11 @@ fn parse_attachments(v: Option<&Value>) -> Vec<StreamUrl> {
 
 fn stream_kind(media: &str, name: Option<&str>, url: &str) -> Option<StreamKind> {
     let name = name.unwrap_or_default().to_ascii_lowercase();
-    let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .to_ascii_lowercase();
     if media.contains("flv") || name == "flv" || path.ends_with(".flv") {
         Some(StreamKind::Flv)
     } else if media.contains("mpegurl")
@@ -309,7 +319,9 @@ mod tests {
 
     #[test]
     fn document_example_field_by_field() {
-        let (s, room) = parse_user_live(&doc_example(), "khaby.lame").unwrap().unwrap();
+        let (s, room) = parse_user_live(&doc_example(), "khaby.lame")
+            .unwrap()
+            .unwrap();
         assert_eq!(room.as_deref(), Some("7600000000000000001"));
         assert_eq!(s.platform, Platform::Tiktok);
         assert_eq!(s.key, "khaby.lame");
@@ -325,7 +337,9 @@ mod tests {
         assert_eq!(s.viewers, Some(15000));
         assert_eq!(
             s.started_at,
-            DateTime::parse_from_rfc3339("2026-02-27T18:36:42Z").ok().map(|t| t.to_utc())
+            DateTime::parse_from_rfc3339("2026-02-27T18:36:42Z")
+                .ok()
+                .map(|t| t.to_utc())
         );
         assert_eq!(
             s.streams,
@@ -335,7 +349,10 @@ mod tests {
                 url: "https://webcast.tiktok.com/live/pull/l4/stream.flv".into()
             }]
         );
-        assert_eq!(s.watch_url.as_deref(), Some("https://www.tiktok.com/@khaby.lame/live"));
+        assert_eq!(
+            s.watch_url.as_deref(),
+            Some("https://www.tiktok.com/@khaby.lame/live")
+        );
     }
 
     #[test]
@@ -345,7 +362,12 @@ mod tests {
         assert!(parse_user_live(&body, "khaby.lame").unwrap().is_none());
         body["data"]["isLive"] = json!("false");
         assert!(parse_user_live(&body, "khaby.lame").unwrap().is_none());
-        for bad in [json!({"data": null}), json!({"data": []}), json!([1]), Value::Null] {
+        for bad in [
+            json!({"data": null}),
+            json!({"data": []}),
+            json!([1]),
+            Value::Null,
+        ] {
             let err = parse_user_live(&bad, "x").unwrap_err();
             assert!(matches!(err, ProviderError::Shape { .. }), "{bad}");
         }
@@ -359,12 +381,18 @@ mod tests {
         assert_eq!(s.key, "some.user");
         assert_eq!(s.name, "some.user");
         assert_eq!(s.handle.as_deref(), Some("some.user"));
-        assert_eq!((s.avatar_url.clone(), s.thumbnail_url.clone()), (None, None));
+        assert_eq!(
+            (s.avatar_url.clone(), s.thumbnail_url.clone()),
+            (None, None)
+        );
         assert_eq!(s.title, None);
         assert_eq!(s.viewers, Some(12));
         assert_eq!(s.started_at, None);
         assert!(s.streams.is_empty());
-        assert_eq!(s.watch_url.as_deref(), Some("https://www.tiktok.com/@some.user/live"));
+        assert_eq!(
+            s.watch_url.as_deref(),
+            Some("https://www.tiktok.com/@some.user/live")
+        );
     }
 
     #[test]
@@ -379,8 +407,11 @@ mod tests {
             {"type": "Video", "url": ["https://h/e.m3u8?x=1"]}
         ]);
         let (s, _) = parse_user_live(&body, "khaby.lame").unwrap().unwrap();
-        let got: Vec<(&str, StreamKind, &str)> =
-            s.streams.iter().map(|s| (s.label.as_str(), s.kind, s.url.as_str())).collect();
+        let got: Vec<(&str, StreamKind, &str)> = s
+            .streams
+            .iter()
+            .map(|s| (s.label.as_str(), s.kind, s.url.as_str()))
+            .collect();
         assert_eq!(
             got,
             [
@@ -397,7 +428,17 @@ mod tests {
         assert_eq!(normalize_username(" @Khaby.Lame ").unwrap(), "khaby.lame");
         assert_eq!(normalize_username("a_b.c9").unwrap(), "a_b.c9");
         assert_eq!(normalize_username(&"a".repeat(24)).unwrap().len(), 24);
-        for bad in ["", "@", "   ", "a b", "a/b", "x?y=1", "ünï", "https://tiktok.com/@x", &"a".repeat(25)] {
+        for bad in [
+            "",
+            "@",
+            "   ",
+            "a b",
+            "a/b",
+            "x?y=1",
+            "ünï",
+            "https://tiktok.com/@x",
+            &"a".repeat(25),
+        ] {
             let err = normalize_username(bad).unwrap_err();
             assert!(matches!(err, ProviderError::InvalidInput { .. }), "{bad}");
             assert!(err.to_string().starts_with("KonbiniAPI: "));

@@ -40,7 +40,7 @@ pub fn id(v: Option<&Value>) -> Option<String> {
 /// A non-negative whole number: `12`, `12.0`, `"12"`, `" 12 "`, `"12.7"` (truncated).
 pub fn u64(v: Option<&Value>) -> Option<u64> {
     let f = f64(v)?;
-    (f >= 0.0 && f < 1.8e19).then_some(f as u64)
+    (0.0..1.8e19).contains(&f).then_some(f as u64)
 }
 
 /// A finite number: JSON number or numeric string.

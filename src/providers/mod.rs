@@ -64,10 +64,7 @@ pub enum ProviderError {
         reason: String,
     },
     #[error("{provider}: the API key was refused (HTTP {status}){}", unauthorized_hint(*provider))]
-    Unauthorized {
-        provider: ProviderName,
-        status: u16,
-    },
+    Unauthorized { provider: ProviderName, status: u16 },
     #[error("{provider}: API credits are exhausted (HTTP 402){}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
     CreditsExhausted {
         provider: ProviderName,
@@ -139,6 +136,34 @@ impl ProviderError {
         }
     }
 
+    /// Replace every occurrence of these secret values in the error's texts
+    /// (a provider may echo a key back in its error body) with `[redacted]`.
+    pub fn redact(mut self, secrets: &[&str]) -> Self {
+        let fix = |s: &mut String| {
+            for k in secrets.iter().filter(|k| !k.is_empty()) {
+                if s.contains(*k) {
+                    *s = s.replace(*k, "[redacted]");
+                }
+            }
+        };
+        match &mut self {
+            ProviderError::Connect { reason: s, .. }
+            | ProviderError::NotJson { snippet: s, .. }
+            | ProviderError::Shape { detail: s, .. }
+            | ProviderError::Api { message: s, .. }
+            | ProviderError::InvalidInput { what: s, .. }
+            | ProviderError::CreditsExhausted {
+                detail: Some(s), ..
+            }
+            | ProviderError::Status {
+                message: Some(s), ..
+            }
+            | ProviderError::NotFound { what: Some(s), .. } => fix(s),
+            _ => {}
+        }
+        self
+    }
+
     /// A short English hint on what the operator can do about this error.
     pub fn user_hint(&self) -> &'static str {
         match self {
@@ -161,11 +186,15 @@ impl ProviderError {
 
 /// An `Authorization: Bearer …` header value, marked sensitive so that it is
 /// never shown by `Debug` of a request or header map.
-pub fn bearer(provider: ProviderName, token: &crate::secret::Secret) -> Result<reqwest::header::HeaderValue, ProviderError> {
+pub fn bearer(
+    provider: ProviderName,
+    token: &crate::secret::Secret,
+) -> Result<reqwest::header::HeaderValue, ProviderError> {
     let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
         .map_err(|_| ProviderError::InvalidInput {
             provider,
-            what: "the configured API token contains characters not allowed in an HTTP header".into(),
+            what: "the configured API token contains characters not allowed in an HTTP header"
+                .into(),
         })?;
     v.set_sensitive(true);
     Ok(v)
@@ -173,7 +202,10 @@ pub fn bearer(provider: ProviderName, token: &crate::secret::Secret) -> Result<r
 
 /// Apply an explicit per-request timeout when one was configured; returns the
 /// timeout to report in a [`ProviderError::Timeout`].
-pub fn with_timeout(request: RequestBuilder, timeout: Option<Duration>) -> (RequestBuilder, Duration) {
+pub fn with_timeout(
+    request: RequestBuilder,
+    timeout: Option<Duration>,
+) -> (RequestBuilder, Duration) {
     match timeout {
         Some(t) => (request.timeout(t), t),
         None => (request, REQUEST_TIMEOUT),
@@ -441,7 +473,10 @@ mod tests {
     #[test]
     fn endpoint_keeps_base_path() {
         let b = reqwest::Url::parse("https://kitkot.xyz/api").unwrap();
-        assert_eq!(endpoint(&b, &["live", "join"]).as_str(), "https://kitkot.xyz/api/live/join");
+        assert_eq!(
+            endpoint(&b, &["live", "join"]).as_str(),
+            "https://kitkot.xyz/api/live/join"
+        );
         let b = reqwest::Url::parse("http://127.0.0.1:1/").unwrap();
         assert_eq!(
             endpoint(&b, &["v1", "tiktok", "users", "a/b?x", "live"]).as_str(),
@@ -466,6 +501,19 @@ mod tests {
         let v: Value = serde_json::json!({"success":false,"errors":[{"code":10000,"message":"Authentication error"}]});
         assert_eq!(error_message(&v).as_deref(), Some("Authentication error"));
         assert_eq!(error_message(&Value::Null), None);
+    }
+
+    #[test]
+    fn redacts_echoed_secrets() {
+        let e = ProviderError::NotJson {
+            provider: ProviderName::Konbini,
+            status: 401,
+            snippet: "bad key KEY-1 for KEY-1".into(),
+        };
+        assert_eq!(
+            e.redact(&["KEY-1", ""]).to_string(),
+            "KonbiniAPI: answered with a body that is not JSON (HTTP 401): bad key [redacted] for [redacted]"
+        );
     }
 
     #[test]

@@ -152,7 +152,9 @@ impl RealtimeKit {
 
     /// Every livestream of the app; malformed entries are skipped (logged).
     pub async fn list_livestreams(&self) -> Result<Vec<Livestream>, ProviderError> {
-        let data = self.call(reqwest::Method::GET, &["livestreams"], None, None).await?;
+        let data = self
+            .call(reqwest::Method::GET, &["livestreams"], None, None)
+            .await?;
         parse_livestream_list(&data)
     }
 
@@ -160,7 +162,12 @@ impl RealtimeKit {
     pub async fn get_livestream(&self, id: &str) -> Result<LivestreamDetail, ProviderError> {
         let id = check_id("livestream id", id)?;
         let data = self
-            .call(reqwest::Method::GET, &["livestreams", id], None, Some("no such livestream"))
+            .call(
+                reqwest::Method::GET,
+                &["livestreams", id],
+                None,
+                Some("no such livestream"),
+            )
             .await?;
         parse_detail(&data)
     }
@@ -170,7 +177,12 @@ impl RealtimeKit {
         let id = check_id("livestream id", id)?;
         let path = ["livestreams", id, "active-livestream-session"];
         let data = self
-            .call(reqwest::Method::GET, &path, None, Some("no active session for this livestream"))
+            .call(
+                reqwest::Method::GET,
+                &path,
+                None,
+                Some("no active session for this livestream"),
+            )
             .await?;
         parse_detail(&data)
     }
@@ -204,7 +216,12 @@ impl RealtimeKit {
         let id = check_id("meeting id", meeting_id)?;
         let path = ["meetings", id, "active-livestream"];
         let data = self
-            .call(reqwest::Method::GET, &path, None, Some("no active livestream for this meeting"))
+            .call(
+                reqwest::Method::GET,
+                &path,
+                None,
+                Some("no active livestream for this meeting"),
+            )
             .await?;
         let data = data.get("livestream").unwrap_or(&data);
         parse_livestream(data).map_err(shape)
@@ -215,7 +232,12 @@ impl RealtimeKit {
         let id = check_id("meeting id", meeting_id)?;
         let path = ["meetings", id, "active-livestream", "stop"];
         let data = self
-            .call(reqwest::Method::POST, &path, None, Some("no active livestream for this meeting"))
+            .call(
+                reqwest::Method::POST,
+                &path,
+                None,
+                Some("no active livestream for this meeting"),
+            )
             .await?;
         Ok(lenient::text(data.get("message"))
             .or_else(|| lenient::text(Some(&data)))
@@ -269,6 +291,16 @@ impl RealtimeKit {
 
     /// Auth, send, status mapping, envelope: the `data` of a success.
     async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        not_found: Option<&str>,
+    ) -> Result<Value, ProviderError> {
+        self.send_inner(request, not_found)
+            .await
+            .map_err(|e| e.redact(&[self.cfg.api_token.expose()]))
+    }
+
+    async fn send_inner(
         &self,
         request: reqwest::RequestBuilder,
         not_found: Option<&str>,
@@ -353,7 +385,9 @@ pub fn parse_livestream_list(data: &Value) -> Result<Vec<Livestream>, ProviderEr
     for (index, item) in items.into_iter().enumerate() {
         match parse_livestream(item) {
             Ok(l) => out.push(l),
-            Err(reason) => tracing::warn!(provider = %PROVIDER, index, %reason, "skipping malformed livestream"),
+            Err(reason) => {
+                tracing::warn!(provider = %PROVIDER, index, %reason, "skipping malformed livestream")
+            }
         }
     }
     Ok(out)
@@ -458,7 +492,10 @@ mod tests {
         assert_eq!(l.status, LivestreamStatus::Idle);
         assert_eq!(l.disabled, Some(false));
         assert_eq!(l.meeting_id, None);
-        assert_eq!(l.ingest_server.as_deref(), Some("rtmps://live.cloudflare.com:443/live/"));
+        assert_eq!(
+            l.ingest_server.as_deref(),
+            Some("rtmps://live.cloudflare.com:443/live/")
+        );
         assert_eq!(l.stream_key.as_ref().map(Secret::expose), Some(KEY));
         assert_eq!(l.playback_url.as_deref(), Some(PLAYBACK));
         assert_eq!(l.created_at, t("2023-07-15T11:48:34.753Z"));
@@ -469,13 +506,24 @@ mod tests {
     #[test]
     fn list_shapes() {
         let one = json!({"id": "a", "status": "live"});
-        for data in [json!([one]), json!({"livestreams": [one]}), json!({"data": [one]}), one.clone()] {
+        for data in [
+            json!([one]),
+            json!({"livestreams": [one]}),
+            json!({"data": [one]}),
+            one.clone(),
+        ] {
             let list = parse_livestream_list(&data).unwrap();
             assert_eq!(list.len(), 1, "{data}");
             assert_eq!(list[0].status, LivestreamStatus::Live);
         }
-        let list = parse_livestream_list(&json!([one, 5, {"name": "no id"}, {"id": 42, "status": "PAUSED"}])).unwrap();
-        assert_eq!(list.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(), ["a", "42"]);
+        let list = parse_livestream_list(
+            &json!([one, 5, {"name": "no id"}, {"id": 42, "status": "PAUSED"}]),
+        )
+        .unwrap();
+        assert_eq!(
+            list.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
+            ["a", "42"]
+        );
         assert_eq!(list[1].status, LivestreamStatus::Unknown("PAUSED".into()));
         assert!(parse_livestream_list(&json!({"paging": {}})).is_err());
         assert!(parse_livestream_list(&json!("x")).is_err());
@@ -484,16 +532,29 @@ mod tests {
     #[test]
     fn envelopes() {
         let d = json!({"id": "a"});
-        for body in [json!({"success": true, "data": d}), json!({"success": true, "result": d}),
-                     json!({"success": true, "result": {"data": d}}), json!({"data": d})] {
+        for body in [
+            json!({"success": true, "data": d}),
+            json!({"success": true, "result": d}),
+            json!({"success": true, "result": {"data": d}}),
+            json!({"data": d}),
+        ] {
             assert_eq!(unwrap_envelope(&body).unwrap(), d, "{body}");
         }
         let err = unwrap_envelope(&json!({"success": false, "errors": [{"code": 10000, "message": "Authentication error"}]})).unwrap_err();
-        assert_eq!(err.to_string(), "Cloudflare RealtimeKit: Authentication error");
+        assert_eq!(
+            err.to_string(),
+            "Cloudflare RealtimeKit: Authentication error"
+        );
         let err = unwrap_envelope(&json!({"success": "false"})).unwrap_err();
         assert!(matches!(err, ProviderError::Api { .. }));
-        assert!(matches!(unwrap_envelope(&json!({"success": true})), Err(ProviderError::Shape { .. })));
-        assert!(matches!(unwrap_envelope(&json!([])), Err(ProviderError::Shape { .. })));
+        assert!(matches!(
+            unwrap_envelope(&json!({"success": true})),
+            Err(ProviderError::Shape { .. })
+        ));
+        assert!(matches!(
+            unwrap_envelope(&json!([])),
+            Err(ProviderError::Shape { .. })
+        ));
     }
 
     #[test]
@@ -520,7 +581,10 @@ mod tests {
         let at = t("2019-12-27T18:11:19.117Z");
         assert_eq!(s.id.as_deref(), Some("id"));
         assert_eq!(s.livestream_id.as_deref(), Some("livestream_id"));
-        assert_eq!((s.started_time, s.stopped_time, s.invoked_time), (at, at, at));
+        assert_eq!(
+            (s.started_time, s.stopped_time, s.invoked_time),
+            (at, at, at)
+        );
         assert_eq!((s.ingest_seconds, s.viewer_seconds), (None, None));
         assert_eq!(s.err_message.as_deref(), Some("err_message"));
     }
@@ -539,14 +603,27 @@ mod tests {
         assert_eq!(d.livestream.disabled, Some(true));
         let s = d.session.clone().unwrap();
         assert_eq!(s.id.as_deref(), Some("now"));
-        assert_eq!((s.ingest_seconds, s.viewer_seconds), (Some(12.5), Some(60.0)));
+        assert_eq!(
+            (s.ingest_seconds, s.viewer_seconds),
+            (Some(12.5), Some(60.0))
+        );
         let ls = d.livestream.to_live_stream(d.session.as_ref());
         assert_eq!(ls.platform, Platform::Realtimekit);
         assert_eq!((ls.key.as_str(), ls.name.as_str()), ("b60", "b60"));
         assert_eq!(ls.started_at, t("2023-07-15T07:08:39Z"));
-        assert_eq!(ls.streams, vec![StreamUrl { label: "hls".into(), kind: StreamKind::Hls, url: PLAYBACK.into() }]);
+        assert_eq!(
+            ls.streams,
+            vec![StreamUrl {
+                label: "hls".into(),
+                kind: StreamKind::Hls,
+                url: PLAYBACK.into()
+            }]
+        );
         assert_eq!(ls.watch_url.as_deref(), Some(PLAYBACK));
-        assert_eq!((ls.handle.clone(), ls.title.clone(), ls.viewers), (None, None, None));
+        assert_eq!(
+            (ls.handle.clone(), ls.title.clone(), ls.viewers),
+            (None, None, None)
+        );
         // A bare livestream object as detail.
         let d = parse_detail(&json!({"id": "x", "status": "IDLE", "name": "Show"})).unwrap();
         assert_eq!(d.session, None);
@@ -556,12 +633,20 @@ mod tests {
 
     #[test]
     fn statuses() {
-        for (raw, want) in [("LIVE", LivestreamStatus::Live), ("live", LivestreamStatus::Live),
-            (" Idle ", LivestreamStatus::Idle), ("ERRORED", LivestreamStatus::Errored),
-            ("invoked", LivestreamStatus::Invoked), ("STOPPED", LivestreamStatus::Unknown("STOPPED".into()))] {
+        for (raw, want) in [
+            ("LIVE", LivestreamStatus::Live),
+            ("live", LivestreamStatus::Live),
+            (" Idle ", LivestreamStatus::Idle),
+            ("ERRORED", LivestreamStatus::Errored),
+            ("invoked", LivestreamStatus::Invoked),
+            ("STOPPED", LivestreamStatus::Unknown("STOPPED".into())),
+        ] {
             assert_eq!(LivestreamStatus::parse(raw), want, "{raw}");
         }
-        assert_eq!(LivestreamStatus::Unknown(String::new()).to_string(), "UNKNOWN");
+        assert_eq!(
+            LivestreamStatus::Unknown(String::new()).to_string(),
+            "UNKNOWN"
+        );
         let l = parse_livestream(&json!({"id": "a", "status": 5})).unwrap();
         assert_eq!(l.status, LivestreamStatus::Unknown(String::new()));
     }
@@ -569,18 +654,33 @@ mod tests {
     #[test]
     fn analytics() {
         assert_eq!(
-            parse_analytics(&json!({"count": 4, "total_ingest_seconds": 531, "total_viewer_seconds": 116})),
-            Analytics { count: 4, total_ingest_seconds: 531.0, total_viewer_seconds: 116.0 }
+            parse_analytics(
+                &json!({"count": 4, "total_ingest_seconds": 531, "total_viewer_seconds": 116})
+            ),
+            Analytics {
+                count: 4,
+                total_ingest_seconds: 531.0,
+                total_viewer_seconds: 116.0
+            }
         );
         assert_eq!(
-            parse_analytics(&json!({"count": "*integer*", "total_ingest_seconds": "12.5", "total_viewer_seconds": null})),
-            Analytics { count: 0, total_ingest_seconds: 12.5, total_viewer_seconds: 0.0 }
+            parse_analytics(
+                &json!({"count": "*integer*", "total_ingest_seconds": "12.5", "total_viewer_seconds": null})
+            ),
+            Analytics {
+                count: 0,
+                total_ingest_seconds: 12.5,
+                total_viewer_seconds: 0.0
+            }
         );
     }
 
     #[test]
     fn unauthorized_mentions_the_permission() {
-        let e = ProviderError::Unauthorized { provider: PROVIDER, status: 403 };
+        let e = ProviderError::Unauthorized {
+            provider: PROVIDER,
+            status: 403,
+        };
         assert!(e.to_string().contains("Realtime"), "{e}");
         assert!(e.user_hint().contains("Realtime"));
     }
