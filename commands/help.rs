@@ -62,7 +62,10 @@ pub fn help_embed(data: &Data, now: chrono::DateTime<Utc>) -> Embed {
             value: lines.join("\n"),
             inline: false,
         }],
-        footer: Some(t("help.version", &[("version", &env!("CARGO_PKG_VERSION"))])),
+        footer: Some(t(
+            "help.version",
+            &[("version", &env!("CARGO_PKG_VERSION"))],
+        )),
         colour: Some(0x5865F2),
         ..Embed::default()
     }

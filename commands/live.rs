@@ -58,7 +58,9 @@ impl LiveFilter {
             Some(m) => {
                 let m = m.to_lowercase();
                 s.name.to_lowercase().contains(&m)
-                    || s.handle.as_deref().is_some_and(|h| h.to_lowercase().contains(&m))
+                    || s.handle
+                        .as_deref()
+                        .is_some_and(|h| h.to_lowercase().contains(&m))
             }
         }
     }
@@ -66,7 +68,10 @@ impl LiveFilter {
     fn describe(&self) -> String {
         let mut parts = Vec::new();
         if let Some(m) = &self.member {
-            parts.push(format!("“{}”", embeds::escape_markdown(&embeds::clean_text(m, 50))));
+            parts.push(format!(
+                "“{}”",
+                embeds::escape_markdown(&embeds::clean_text(m, 50))
+            ));
         }
         if let Some(p) = self.platform {
             parts.push(p.display_name().to_string());
@@ -119,10 +124,7 @@ pub fn render(
 
     content_lines.push(summary_line(&owned));
     if pages > 1 {
-        content_lines.push(t(
-            "live.page",
-            &[("page", &(page + 1)), ("pages", &pages)],
-        ));
+        content_lines.push(t("live.page", &[("page", &(page + 1)), ("pages", &pages)]));
     }
     content_lines.extend(notes.iter().cloned());
 
@@ -311,7 +313,10 @@ mod tests {
             member: Some("Gracia".into()),
         };
         let v = render(&[stream(1, Platform::Idn)], &f, 0, 1, &[]);
-        assert_eq!(v.content, "Nobody matching “Gracia” on Showroom is live right now.");
+        assert_eq!(
+            v.content,
+            "Nobody matching “Gracia” on Showroom is live right now."
+        );
     }
 
     #[test]
@@ -354,7 +359,10 @@ mod tests {
         let id = page_id(3, 123456789012345678, &f);
         assert!(id.len() <= 100);
         let (page, invoker, back) = parse_page_id(&id).unwrap();
-        assert_eq!((page, invoker, back.platform), (3, 123456789012345678, f.platform));
+        assert_eq!(
+            (page, invoker, back.platform),
+            (3, 123456789012345678, f.platform)
+        );
         assert!(f.member.unwrap().starts_with(&back.member.unwrap()));
         assert_eq!(parse_page_id("live:x"), None);
         let plain = page_id(0, 1, &LiveFilter::default());

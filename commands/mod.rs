@@ -42,7 +42,9 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             };
             reply_ephemeral(ctx, text).await;
         }
-        poise::FrameworkError::ArgumentParse { error, input, ctx, .. } => {
+        poise::FrameworkError::ArgumentParse {
+            error, input, ctx, ..
+        } => {
             tracing::info!(command = %ctx.command().qualified_name, ?input, error = %error, "bad argument");
             let detail = crate::providers::truncate_chars(&error.to_string(), 200);
             let text = t("error.bad-argument", &[("detail", &detail)]);
@@ -59,7 +61,10 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             let permissions = missing_permissions
                 .map(|p| p.to_string())
                 .unwrap_or_else(|| "Manage Server".into());
-            let text = t("error.missing-permissions", &[("permissions", &permissions)]);
+            let text = t(
+                "error.missing-permissions",
+                &[("permissions", &permissions)],
+            );
             reply_ephemeral(ctx, text).await;
         }
         poise::FrameworkError::CooldownHit {

@@ -98,7 +98,8 @@ async fn fetch(
     let Some(mut stream) = answer.live else {
         return Ok(TiktokLookup::NotLive);
     };
-    if let (Some(kitkot), Some(room)) = (data.providers.kitkot.as_ref(), answer.room_id.as_deref()) {
+    if let (Some(kitkot), Some(room)) = (data.providers.kitkot.as_ref(), answer.room_id.as_deref())
+    {
         match kitkot.room(room, None).await {
             Ok(details) => merge_streams(&mut stream, details.streams),
             Err(e) => tracing::warn!(error = %e, "kitkot enrichment failed; answering without HLS"),

@@ -52,7 +52,11 @@ pub async fn collect_live(
         let mut out = Vec::new();
         if let Some(k) = &providers.konbini {
             for u in tiktok_users {
-                out.push(k.user_live(u).await.map(|a| a.live.into_iter().collect::<Vec<_>>()));
+                out.push(
+                    k.user_live(u)
+                        .await
+                        .map(|a| a.live.into_iter().collect::<Vec<_>>()),
+                );
             }
         }
         out
@@ -69,7 +73,12 @@ pub async fn collect_live(
 }
 
 /// `onair live`: print who is live now as a table or JSON. Returns the exit code.
-pub async fn live(config: &Config, args: &LiveArgs, out: &mut impl Write, err: &mut impl Write) -> i32 {
+pub async fn live(
+    config: &Config,
+    args: &LiveArgs,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> i32 {
     if config.jkt48connect.is_none() && config.realtimekit.is_none() && config.konbini.is_none() {
         let _ = writeln!(
             err,
@@ -108,7 +117,11 @@ pub async fn live(config: &Config, args: &LiveArgs, out: &mut impl Write, err: &
 }
 
 /// A readable table: name, platform, started, viewers, HLS URL.
-pub fn write_table(streams: &[LiveStream], now: DateTime<Utc>, out: &mut impl Write) -> std::io::Result<()> {
+pub fn write_table(
+    streams: &[LiveStream],
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     if streams.is_empty() {
         return writeln!(out, "Nobody is live right now.");
     }
@@ -128,8 +141,13 @@ pub fn write_table(streams: &[LiveStream], now: DateTime<Utc>, out: &mut impl Wr
                         )
                     })
                     .unwrap_or_else(|| "-".into()),
-                s.viewers.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
-                s.hls().next().map(|u| u.url.clone()).unwrap_or_else(|| "-".into()),
+                s.viewers
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                s.hls()
+                    .next()
+                    .map(|u| u.url.clone())
+                    .unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
@@ -160,7 +178,9 @@ pub fn write_table(streams: &[LiveStream], now: DateTime<Utc>, out: &mut impl Wr
 }
 
 fn one_line(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// `onair check`: reach every configured provider once and report.
@@ -184,10 +204,14 @@ pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
     };
     report(ProviderName::Jkt48Connect, jkt);
     let kon = match &providers.konbini {
-        Some(k) => Some(k.user_live("tiktok").await.map(|a| match a.credits_remaining {
-            Some(c) => format!("reachable, {c} credits left"),
-            None => "reachable".to_string(),
-        })),
+        Some(k) => Some(
+            k.user_live("tiktok")
+                .await
+                .map(|a| match a.credits_remaining {
+                    Some(c) => format!("reachable, {c} credits left"),
+                    None => "reachable".to_string(),
+                }),
+        ),
         None => None,
     };
     report(ProviderName::Konbini, kon);
@@ -196,7 +220,9 @@ pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
         // the service answers and the keys are accepted.
         Some(k) => Some(match k.room("0", None).await {
             Ok(_) => Ok("reachable".to_string()),
-            Err(ProviderError::Api { message, .. }) => Ok(format!("reachable (test room: {message})")),
+            Err(ProviderError::Api { message, .. }) => {
+                Ok(format!("reachable (test room: {message})"))
+            }
             Err(e) => Err(e),
         }),
         None => None,
@@ -204,7 +230,10 @@ pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
     report(ProviderName::Kitkot, kit);
     let rtk = match &providers.realtimekit {
         Some(r) => Some(r.list_livestreams().await.map(|v| {
-            let live = v.iter().filter(|l| l.status == LivestreamStatus::Live).count();
+            let live = v
+                .iter()
+                .filter(|l| l.status == LivestreamStatus::Live)
+                .count();
             format!("{} livestreams, {live} live", v.len())
         })),
         None => None,

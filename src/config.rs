@@ -17,7 +17,10 @@ pub enum ConfigError {
         problem: String,
     },
     #[error("{var} is required {why}")]
-    Missing { var: &'static str, why: &'static str },
+    Missing {
+        var: &'static str,
+        why: &'static str,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -95,8 +98,13 @@ impl Config {
                 problem: "must start with sqlite:// or postgres://".into(),
             });
         }
-        let poll_interval =
-            parse_secs(get("POLL_INTERVAL_SECS"), "POLL_INTERVAL_SECS", 30, 1, 86_400)?;
+        let poll_interval = parse_secs(
+            get("POLL_INTERVAL_SECS"),
+            "POLL_INTERVAL_SECS",
+            30,
+            1,
+            86_400,
+        )?;
         let end_grace = parse_secs(get("END_GRACE_SECS"), "END_GRACE_SECS", 180, 0, 86_400)?;
         let discord_global_rps = match get("DISCORD_GLOBAL_RPS") {
             None => 40,
@@ -157,10 +165,7 @@ impl Config {
                     api_token: Secret::new(t),
                     account_id,
                     app_id,
-                    base_url: base(
-                        "CLOUDFLARE_API_URL",
-                        "https://api.cloudflare.com/client/v4",
-                    )?,
+                    base_url: base("CLOUDFLARE_API_URL", "https://api.cloudflare.com/client/v4")?,
                 })
             }
             None => None,

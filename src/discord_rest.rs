@@ -104,7 +104,9 @@ impl DiscordRest {
         body: &Value,
     ) -> Result<(), DiscordError> {
         let url = self.url(&format!("channels/{channel_id}/messages/{message_id}"))?;
-        self.send(self.client.patch(url).json(body)).await.map(|_| ())
+        self.send(self.client.patch(url).json(body))
+            .await
+            .map(|_| ())
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, DiscordError> {
@@ -135,7 +137,11 @@ fn message_id(v: &Value) -> Result<u64, DiscordError> {
 }
 
 /// Map a failed answer to a [`DiscordError`].
-pub fn classify(status: StatusCode, headers: &reqwest::header::HeaderMap, body: &Value) -> DiscordError {
+pub fn classify(
+    status: StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    body: &Value,
+) -> DiscordError {
     let header_f64 = |name: &str| {
         headers
             .get(name)

@@ -6,8 +6,8 @@
 
 use chrono::{DateTime, Utc};
 use serenity::all::{
-    ButtonStyle, CreateActionRow, CreateButton, CreateEmbed, CreateEmbedAuthor,
-    CreateEmbedFooter, Timestamp,
+    ButtonStyle, CreateActionRow, CreateButton, CreateEmbed, CreateEmbedAuthor, CreateEmbedFooter,
+    Timestamp,
 };
 
 use crate::live::{web_url, LiveStream, Platform, StreamKind};
@@ -138,7 +138,14 @@ pub fn cache_busted(url: &str, stream: &LiveStream) -> Option<String> {
     let v = stream
         .started_at
         .map(|t| t.timestamp().to_string())
-        .unwrap_or_else(|| stream.key.chars().filter(|c| c.is_ascii_alphanumeric()).take(32).collect());
+        .unwrap_or_else(|| {
+            stream
+                .key
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(32)
+                .collect()
+        });
     if v.is_empty() {
         return Some(url);
     }
@@ -162,7 +169,11 @@ pub fn hls_links(stream: &LiveStream, max: usize) -> Option<String> {
             continue;
         };
         let label = clean_text(&s.label, 40).replace(['[', ']'], "");
-        let link = format!("[{}]({})", if label.is_empty() { "stream" } else { &label }, url);
+        let link = format!(
+            "[{}]({})",
+            if label.is_empty() { "stream" } else { &label },
+            url
+        );
         let sep = if out.is_empty() { "" } else { " · " };
         if out.chars().count() + sep.len() + link.chars().count() > max {
             break;
@@ -180,7 +191,10 @@ pub fn stream_embed(stream: &LiveStream) -> Embed {
     let title = match stream.title.as_deref().map(|t| clean_text(t, MAX_TITLE)) {
         Some(t) if !t.is_empty() => t,
         _ => clean_text(
-            &t("embed.title-fallback", &[("name", &name), ("platform", &platform)]),
+            &t(
+                "embed.title-fallback",
+                &[("name", &name), ("platform", &platform)],
+            ),
             MAX_TITLE,
         ),
     };
@@ -236,7 +250,10 @@ pub fn stream_embed(stream: &LiveStream) -> Embed {
 pub fn watch_button(stream: &LiveStream, with_name: bool) -> Option<CreateButton> {
     let url = web_url(stream.watch_url.as_deref())?;
     let label = if with_name {
-        t("button.watch-name", &[("name", &clean_text(&stream.name, 60))])
+        t(
+            "button.watch-name",
+            &[("name", &clean_text(&stream.name, 60))],
+        )
     } else {
         t("button.watch", &[])
     };
@@ -359,7 +376,12 @@ mod tests {
             Some("https://www.idn.app/jkt48_fritzy/live/yuk-diborong")
         );
         assert_eq!(e.colour, Some(Platform::Idn.colour()));
-        let field = |n: &str| e.fields.iter().find(|f| f.name == n).map(|f| f.value.clone());
+        let field = |n: &str| {
+            e.fields
+                .iter()
+                .find(|f| f.name == n)
+                .map(|f| f.value.clone())
+        };
         assert_eq!(field("Platform").as_deref(), Some("IDN Live"));
         assert_eq!(
             field("Started").as_deref(),

@@ -6,15 +6,15 @@ pub mod live;
 pub mod providers;
 pub mod secret;
 
+pub mod bot;
+pub mod cli;
 #[path = "../commands/mod.rs"]
 pub mod commands;
+pub mod discord_rest;
 pub mod embeds;
 pub mod messages;
 pub mod snapshot;
-pub mod watch;
-pub mod bot;
 pub mod tiktok_cache;
-pub mod types;
-pub mod cli;
 pub mod tracker;
-pub mod discord_rest;
+pub mod types;
+pub mod watch;

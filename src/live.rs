@@ -212,7 +212,10 @@ mod tests {
 
     #[test]
     fn web_url_drops_other_schemes() {
-        assert_eq!(web_url(Some("https://a.b/c.m3u8")).as_deref(), Some("https://a.b/c.m3u8"));
+        assert_eq!(
+            web_url(Some("https://a.b/c.m3u8")).as_deref(),
+            Some("https://a.b/c.m3u8")
+        );
         assert_eq!(web_url(Some("javascript:alert(1)")), None);
         assert_eq!(web_url(Some("data:text/html,hi")), None);
         assert_eq!(web_url(Some("")), None);

@@ -8,7 +8,11 @@ use onair::config::Config;
 use onair::live::Platform;
 
 #[derive(Parser)]
-#[command(name = "onair", version, about = "Tells a Discord server who is live right now")]
+#[command(
+    name = "onair",
+    version,
+    about = "Tells a Discord server who is live right now"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -35,8 +39,9 @@ enum Command {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,serenity=warn,tracing::span=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,serenity=warn,tracing::span=warn")
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -66,7 +71,13 @@ async fn main() {
                 json,
                 tiktok,
             };
-            cli::live(&config, &args, &mut std::io::stdout(), &mut std::io::stderr()).await
+            cli::live(
+                &config,
+                &args,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            )
+            .await
         }
         Command::Check => cli::check(&config, &mut std::io::stdout()).await,
     };

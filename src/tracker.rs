@@ -175,7 +175,10 @@ mod tests {
     #[test]
     fn zero_grace_ends_on_first_absence_and_dupes_ignored() {
         let mut t = Tracker::new(Duration::ZERO);
-        assert_eq!(kinds(&t.observe(&[s("a", 1), s("a", 1)], at(0))), ["start a"]);
+        assert_eq!(
+            kinds(&t.observe(&[s("a", 1), s("a", 1)], at(0))),
+            ["start a"]
+        );
         assert_eq!(kinds(&t.observe(&[], at(1))), ["end a"]);
     }
 

@@ -24,7 +24,9 @@ pub fn next_delay(interval: Duration, failures: u32, jitter_unit: f64) -> Durati
         interval
     } else {
         let factor = 2u32.saturating_pow(failures.min(16));
-        interval.saturating_mul(factor).min(MAX_BACKOFF.max(interval))
+        interval
+            .saturating_mul(factor)
+            .min(MAX_BACKOFF.max(interval))
     };
     // jitter_unit in [0, 1): spread polls of many bots/sources over ±10%.
     let jitter = (jitter_unit.clamp(0.0, 1.0) - 0.5) * 0.2;

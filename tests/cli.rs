@@ -1,0 +1,198 @@
+//! The `onair` binary in a terminal: `onair live` against a local
+//! JKT48Connect-shaped server, `onair check`, and exit codes.
+
+mod support;
+
+use std::process::Output;
+use std::time::Duration;
+
+use serde_json::json;
+use support::fake_providers::{FakeProvider, Reply};
+
+/// Run the real binary with only the given variables (no inherited
+/// provider keys, no `.env` from the developer's checkout).
+async fn onair(args: &[&str], env: &[(&str, String)]) -> Output {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"));
+    cmd.args(args)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .await
+        .expect("onair finished in time")
+        .expect("onair ran")
+}
+
+fn live_body() -> serde_json::Value {
+    json!([
+        {
+            "name": "Fritzy", "img": "https://cdn.test/fritzy.jpg",
+            "img_alt": "https://cdn.test/fritzy-avatar.webp",
+            "url_key": "jkt48_fritzy", "slug": "yuk-diborong-250406190348",
+            "room_id": 510011, "is_graduate": false, "is_group": false,
+            "chat_room_id": null, "started_at": "2025-04-06T12:03:58.000Z",
+            "streaming_url_list": [{"label": "original", "quality": 1, "url": "https://cdn.test/fritzy.m3u8"}],
+            "type": "idn"
+        },
+        {
+            "name": "Gracia", "img": "https://cdn.test/gracia.jpg", "url_key": "jkt48_gracia",
+            "room_id": "317727", "started_at": 1743941000,
+            "streaming_url_list": [{"label": "720p", "quality": 2, "url": "https://cdn.test/gracia-720.m3u8"}],
+            "type": "showroom"
+        },
+        "garbage entry",
+        {"name": "Nobody", "type": "twitch", "room_id": 1}
+    ])
+}
+
+#[tokio::test]
+async fn live_prints_each_member_with_platform_start_and_hls() {
+    let fake = FakeProvider::start().await;
+    fake.set("GET /api/jkt48/live", Reply::json(live_body()));
+    let out = onair(
+        &["live"],
+        &[
+            ("JKT48CONNECT_API_KEY", "KEY-IN-CLI-TEST".into()),
+            ("JKT48CONNECT_URL", fake.url()),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let fritzy = stdout
+        .lines()
+        .find(|l| l.starts_with("Fritzy"))
+        .expect("Fritzy row");
+    assert!(fritzy.contains("IDN Live"), "{fritzy}");
+    assert!(fritzy.contains("2025-04-06 12:03 UTC"), "{fritzy}");
+    assert!(fritzy.ends_with("https://cdn.test/fritzy.m3u8"), "{fritzy}");
+    let gracia = stdout
+        .lines()
+        .find(|l| l.starts_with("Gracia"))
+        .expect("Gracia row");
+    assert!(gracia.contains("Showroom") && gracia.ends_with("https://cdn.test/gracia-720.m3u8"));
+    assert!(stdout.contains("2 live"), "{stdout}");
+    assert!(!stdout.contains("Nobody"));
+    assert!(!stdout.contains("KEY-IN-CLI-TEST") && !stderr.contains("KEY-IN-CLI-TEST"));
+    // The key went in the query, as JKT48Connect wants it.
+    let req = &fake.requests_to("/api/jkt48/live")[0];
+    assert_eq!(
+        req.query.get("apikey").map(String::as_str),
+        Some("KEY-IN-CLI-TEST")
+    );
+}
+
+#[tokio::test]
+async fn live_json_and_platform_filter() {
+    let fake = FakeProvider::start().await;
+    fake.set("GET /api/jkt48/live", Reply::json(live_body()));
+    let out = onair(
+        &["live", "--json", "--platform", "showroom"],
+        &[
+            ("JKT48CONNECT_API_KEY", "k".into()),
+            ("JKT48CONNECT_URL", fake.url()),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let list = v.as_array().expect("array");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["name"], "Gracia");
+    assert_eq!(list[0]["platform"], "showroom");
+    assert_eq!(
+        list[0]["watch_url"],
+        "https://www.showroom-live.com/r/jkt48_gracia"
+    );
+}
+
+#[tokio::test]
+async fn live_exits_1_when_the_provider_fails() {
+    let fake = FakeProvider::start().await;
+    fake.set("GET /api/jkt48/live", Reply::html(502));
+    let out = onair(
+        &["live"],
+        &[
+            ("JKT48CONNECT_API_KEY", "k".into()),
+            ("JKT48CONNECT_URL", fake.url()),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("JKT48Connect") && stderr.contains("HTML"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn check_with_unparsable_interval_exits_2_naming_the_variable() {
+    let out = onair(&["check"], &[("POLL_INTERVAL_SECS", "every minute".into())]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("POLL_INTERVAL_SECS"), "{stderr}");
+}
+
+#[tokio::test]
+async fn check_reports_each_provider() {
+    let fake = FakeProvider::start().await;
+    fake.set("GET /api/jkt48/live", Reply::json(live_body()));
+    let out = onair(
+        &["check"],
+        &[
+            ("JKT48CONNECT_API_KEY", "k".into()),
+            ("JKT48CONNECT_URL", fake.url()),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("JKT48Connect") && stdout.contains("ok") && stdout.contains("2 live now"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("KonbiniAPI") && l.ends_with("off")),
+        "{stdout}"
+    );
+
+    fake.set(
+        "GET /api/jkt48/live",
+        Reply::status(401, "{\"error\":\"bad key\"}"),
+    );
+    let out = onair(
+        &["check"],
+        &[
+            ("JKT48CONNECT_API_KEY", "k".into()),
+            ("JKT48CONNECT_URL", fake.url()),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("FAIL") && stdout.contains("refused"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn run_without_token_exits_2() {
+    let out = onair(&[], &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DISCORD_TOKEN"));
+}
