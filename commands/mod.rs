@@ -1,8 +1,10 @@
 //! Slash commands, one file per command group (design §3). Every command is
 //! registered in [`all`], where shared rules are applied.
 
+pub mod admin;
 pub mod help;
 pub mod live;
+pub mod stream;
 pub mod tiktok;
 
 use poise::serenity_prelude as serenity;
@@ -12,7 +14,12 @@ use crate::types::{Data, Error, UserError};
 
 /// Every command the bot registers.
 pub fn all() -> Vec<poise::Command<Data, Error>> {
-    vec![live::live(), tiktok::tiktok(), help::help()]
+    vec![
+        live::live(),
+        tiktok::tiktok(),
+        help::help(),
+        stream::stream(),
+    ]
 }
 
 /// Component interactions (buttons) the commands own.
@@ -21,8 +28,19 @@ pub async fn on_component(
     data: &Data,
     component: &serenity::ComponentInteraction,
 ) -> Result<(), Error> {
-    if component.data.custom_id.starts_with(live::PAGE_PREFIX) {
+    let id = component.data.custom_id.as_str();
+    if id.starts_with(live::PAGE_PREFIX) {
         return live::on_page_button(ctx, data, component).await;
+    }
+    if [
+        stream::LIST_PREFIX,
+        stream::STOP_PREFIX,
+        stream::CANCEL_PREFIX,
+    ]
+    .iter()
+    .any(|p| id.starts_with(p))
+    {
+        return stream::on_button(ctx, data, component).await;
     }
     tracing::debug!(custom_id = %component.data.custom_id, "unhandled component");
     Ok(())
