@@ -5,6 +5,7 @@ pub mod admin;
 pub mod help;
 pub mod live;
 pub mod stream;
+pub mod subscriptions;
 pub mod tiktok;
 
 use poise::serenity_prelude as serenity;

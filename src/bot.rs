@@ -7,17 +7,23 @@ use std::time::{Duration, Instant};
 use poise::serenity_prelude as serenity;
 use tokio_util::sync::CancellationToken;
 
+use crate::announce::{Announcer, AnnouncerOptions};
 use crate::config::{Config, ConfigError};
-use crate::live::LiveStream;
+use crate::discord_rest::DiscordRest;
+use crate::live::{LiveStream, Platform};
 use crate::providers::realtimekit::LivestreamStatus;
 use crate::providers::{http_client, ProviderName, REQUEST_TIMEOUT};
 use crate::snapshot::Snapshot;
+use crate::store::Store;
 use crate::tiktok_cache::TiktokCache;
+use crate::tracker::{Tracker, WatchEvent};
 use crate::types::{Data, Error, Providers};
 use crate::watch::poll_loop;
 
 /// How long a `/tiktok` answer is reused.
 pub const TIKTOK_CACHE_TTL: Duration = Duration::from_secs(30);
+/// How long shutdown waits for in-flight deliveries.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -25,6 +31,57 @@ pub enum RunError {
     Config(#[from] ConfigError),
     #[error("Discord: {0}")]
     Discord(#[from] serenity::Error),
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Which polled source reports streams of a platform.
+pub fn source_of(platform: Platform) -> ProviderName {
+    match platform {
+        Platform::Idn | Platform::Showroom | Platform::Youtube => ProviderName::Jkt48Connect,
+        Platform::Tiktok => ProviderName::Konbini,
+        Platform::Realtimekit => ProviderName::RealtimeKit,
+    }
+}
+
+/// What every poller needs to turn answers into events.
+#[derive(Clone)]
+pub struct WatchContext {
+    pub snapshot: Arc<Snapshot>,
+    pub interval: Duration,
+    pub grace: Duration,
+    pub events: tokio::sync::mpsc::UnboundedSender<WatchEvent>,
+    pub seen_members: Arc<dashmap::DashSet<String>>,
+    pub shutdown: CancellationToken,
+    /// Streams announced before a restart, still open in the store.
+    pub seeds: Arc<Vec<LiveStream>>,
+}
+
+impl WatchContext {
+    /// The success hook of one source: diff against the last answer, emit
+    /// events, remember member names for autocomplete.
+    fn on_success(&self, source: ProviderName) -> impl FnMut(&[LiveStream]) + Send + 'static {
+        let mut tracker = Tracker::new(self.grace);
+        tracker.seed(
+            self.seeds
+                .iter()
+                .filter(|s| source_of(s.platform) == source)
+                .cloned(),
+            chrono::Utc::now(),
+        );
+        let events = self.events.clone();
+        let seen = Arc::clone(&self.seen_members);
+        move |streams: &[LiveStream]| {
+            for s in streams {
+                if seen.len() < 10_000 && !seen.contains(&s.name) {
+                    seen.insert(s.name.clone());
+                }
+            }
+            for e in tracker.observe(streams, chrono::Utc::now()) {
+                let _ = events.send(e);
+            }
+        }
+    }
 }
 
 /// The serenity `Http`: proxy mode (our own pacing, serenity's ratelimiter
@@ -48,29 +105,28 @@ pub fn discord_http(config: &Config) -> Result<serenity::Http, ConfigError> {
 /// Start one poll loop per configured polled source.
 pub fn spawn_pollers(
     providers: &Providers,
-    snapshot: &Arc<Snapshot>,
-    interval: Duration,
-    shutdown: &CancellationToken,
+    store: &Arc<dyn Store>,
+    watch: &WatchContext,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     if let Some(j) = providers.jkt48connect.clone() {
         tasks.push(tokio::spawn(poll_loop(
             ProviderName::Jkt48Connect,
-            interval,
-            Arc::clone(snapshot),
+            watch.interval,
+            Arc::clone(&watch.snapshot),
             move || {
                 let j = j.clone();
                 async move { j.live().await }
             },
-            |_| {},
-            shutdown.clone(),
+            watch.on_success(ProviderName::Jkt48Connect),
+            watch.shutdown.clone(),
         )));
     }
     if let Some(r) = providers.realtimekit.clone() {
         tasks.push(tokio::spawn(poll_loop(
             ProviderName::RealtimeKit,
-            interval,
-            Arc::clone(snapshot),
+            watch.interval,
+            Arc::clone(&watch.snapshot),
             move || {
                 let r = r.clone();
                 async move {
@@ -82,8 +138,22 @@ pub fn spawn_pollers(
                         .collect::<Vec<LiveStream>>())
                 }
             },
-            |_| {},
-            shutdown.clone(),
+            watch.on_success(ProviderName::RealtimeKit),
+            watch.shutdown.clone(),
+        )));
+    }
+    if let Some(k) = providers.konbini.clone() {
+        let poller = Arc::new(crate::tiktok_poll::TiktokPoller::new(k, Arc::clone(store)));
+        tasks.push(tokio::spawn(poll_loop(
+            ProviderName::Konbini,
+            watch.interval,
+            Arc::clone(&watch.snapshot),
+            move || {
+                let p = Arc::clone(&poller);
+                async move { p.poll().await }
+            },
+            watch.on_success(ProviderName::Konbini),
+            watch.shutdown.clone(),
         )));
     }
     tasks
@@ -101,7 +171,58 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     let client = http_client(REQUEST_TIMEOUT);
     let providers = Providers::from_config(&config, &client);
     let snapshot = Arc::new(Snapshot::new());
-    let pollers = spawn_pollers(&providers, &snapshot, config.poll_interval, &shutdown);
+    let store = crate::store::connect(&config.database_url).await?;
+
+    let discord_base = config
+        .discord_api_url
+        .clone()
+        .unwrap_or_else(|| url::Url::parse("https://discord.com").expect("static URL"));
+    let token = config.discord_token.clone().ok_or(ConfigError::Missing {
+        var: "DISCORD_TOKEN",
+        why: "to run the bot",
+    })?;
+    let rest = DiscordRest::new(client.clone(), &discord_base, &token);
+    let announcer = Arc::new(Announcer::new(
+        Arc::clone(&store),
+        rest.clone(),
+        AnnouncerOptions {
+            global_rps: config.discord_global_rps,
+            ..AnnouncerOptions::default()
+        },
+    ));
+    if let Err(e) = announcer.resume().await {
+        tracing::error!(error = %e, "could not resume deliveries from the store");
+    }
+    let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let events_task = {
+        let announcer = Arc::clone(&announcer);
+        tokio::spawn(async move {
+            while let Some(event) = events_rx.recv().await {
+                announcer.handle(event).await;
+            }
+        })
+    };
+    let seeds = store
+        .open_streams()
+        .await?
+        .into_iter()
+        .map(|s| s.stream)
+        .collect::<Vec<_>>();
+    let seen_members = Arc::new(dashmap::DashSet::new());
+    for s in &seeds {
+        seen_members.insert(s.name.clone());
+    }
+    let watch = WatchContext {
+        snapshot: Arc::clone(&snapshot),
+        interval: config.poll_interval,
+        grace: config.end_grace,
+        events: events_tx,
+        seen_members: Arc::clone(&seen_members),
+        shutdown: shutdown.clone(),
+        seeds: Arc::new(seeds),
+    };
+    let pollers = spawn_pollers(&providers, &store, &watch);
+    drop(watch);
 
     let data = Data {
         config: Arc::clone(&config),
@@ -109,6 +230,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         providers,
         tiktok: TiktokCache::new(TIKTOK_CACHE_TTL),
         started: Instant::now(),
+        store,
+        rest,
+        announcer: Arc::clone(&announcer),
+        seen_members,
     };
     let dev_guild = config.dev_guild_id;
     let framework = poise::Framework::builder()
@@ -164,6 +289,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     for p in pollers {
         let _ = p.await;
     }
+    // Pollers are gone, so the event channel closes once drained.
+    let _ = events_task.await;
+    // Deliveries are in the store already; give in-flight ones a moment.
+    if !announcer.idle(SHUTDOWN_GRACE).await {
+        tracing::warn!("shutting down with deliveries still queued; they resume at next start");
+    }
+    announcer.shutdown();
     result.map_err(RunError::from)
 }
 

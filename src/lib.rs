@@ -6,6 +6,7 @@ pub mod live;
 pub mod providers;
 pub mod secret;
 
+pub mod announce;
 pub mod bot;
 pub mod cli;
 #[path = "../commands/mod.rs"]
@@ -14,7 +15,9 @@ pub mod discord_rest;
 pub mod embeds;
 pub mod messages;
 pub mod snapshot;
+pub mod store;
 pub mod tiktok_cache;
+pub mod tiktok_poll;
 pub mod tracker;
 pub mod types;
 pub mod watch;

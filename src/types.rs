@@ -51,6 +51,12 @@ pub struct Data {
     pub providers: Providers,
     pub tiktok: TiktokCache,
     pub started: Instant,
+    pub store: Arc<dyn crate::store::Store>,
+    /// Discord REST for announcements and test posts.
+    pub rest: crate::discord_rest::DiscordRest,
+    pub announcer: Arc<crate::announce::Announcer>,
+    /// Member names seen in any poll, for autocomplete.
+    pub seen_members: Arc<dashmap::DashSet<String>>,
 }
 
 /// A failure the user caused or can act on: shown to them (ephemerally) as is.

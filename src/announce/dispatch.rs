@@ -292,11 +292,14 @@ impl Dispatcher {
                         .await?;
                     return Ok(Outcome::Done);
                 };
-                let body = announcement_body(&sub, &stream.stream, &format!("onair-{}", delivery.id));
+                let body =
+                    announcement_body(&sub, &stream.stream, &format!("onair-{}", delivery.id));
                 self.wait_turn().await;
                 match self.rest.create_message(job.channel_id, &body).await {
                     Ok(message_id) => {
-                        self.store.mark_sent(delivery.id, message_id, Utc::now()).await?;
+                        self.store
+                            .mark_sent(delivery.id, message_id, Utc::now())
+                            .await?;
                         self.store.record_delivery_success(sub.id).await?;
                         lock(&self.stats).sent += 1;
                         tracing::info!(message = message_id, "announced");
@@ -315,7 +318,8 @@ impl Dispatcher {
                 }
             }
             JobKind::EndEdit => {
-                let (Some(message_id), Some(ended_at)) = (delivery.message_id, stream.ended_at) else {
+                let (Some(message_id), Some(ended_at)) = (delivery.message_id, stream.ended_at)
+                else {
                     return Ok(Outcome::Done);
                 };
                 if delivery.end_edited_at.is_some() {
@@ -323,7 +327,11 @@ impl Dispatcher {
                 }
                 let body = ended_body(sub.as_ref(), &stream.stream, ended_at);
                 self.wait_turn().await;
-                match self.rest.edit_message(job.channel_id, message_id, &body).await {
+                match self
+                    .rest
+                    .edit_message(job.channel_id, message_id, &body)
+                    .await
+                {
                     Ok(()) => {
                         self.store.mark_end_edited(delivery.id, Utc::now()).await?;
                         lock(&self.stats).edited += 1;
@@ -354,7 +362,10 @@ impl Dispatcher {
         let mut retry_job = job.clone();
         retry_job.attempts = attempts;
         match &error {
-            DiscordError::RateLimited { retry_after, global } => {
+            DiscordError::RateLimited {
+                retry_after,
+                global,
+            } => {
                 lock(&self.stats).rate_limited += 1;
                 tracing::warn!(?retry_after, global, "rate limited; waiting as told");
                 if *global {
@@ -379,11 +390,15 @@ impl Dispatcher {
                         return Ok(Outcome::Done);
                     }
                 }
-                self.store.note_attempt(job.delivery_id, Some(&reason)).await?;
+                self.store
+                    .note_attempt(job.delivery_id, Some(&reason))
+                    .await?;
             }
             DiscordError::Unauthorized => {
                 tracing::error!("Discord refused the bot token; deliveries stay pending");
-                self.store.note_attempt(job.delivery_id, Some(&error.to_string())).await?;
+                self.store
+                    .note_attempt(job.delivery_id, Some(&error.to_string()))
+                    .await?;
                 self.requeue(retry_job, Duration::from_secs(60));
                 return Ok(Outcome::Done);
             }
@@ -395,7 +410,9 @@ impl Dispatcher {
         }
         if attempts >= self.options.max_attempts {
             tracing::warn!(error = %error, attempts, "delivery failed for good");
-            self.store.mark_failed(job.delivery_id, &error.to_string()).await?;
+            self.store
+                .mark_failed(job.delivery_id, &error.to_string())
+                .await?;
             if let Some(sub) = subscription {
                 if !error.is_channel_unusable() {
                     self.store
@@ -448,11 +465,16 @@ impl Dispatcher {
         let now = Instant::now();
         let mut w = lock(&self.invalid);
         w.push_back(now);
-        while w.front().is_some_and(|t| now.duration_since(*t) > INVALID_WINDOW) {
+        while w
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > INVALID_WINDOW)
+        {
             w.pop_front();
         }
         if w.len() >= self.options.invalid_limit {
-            let resume = w.front().map_or(now + INVALID_WINDOW, |t| *t + INVALID_WINDOW);
+            let resume = w
+                .front()
+                .map_or(now + INVALID_WINDOW, |t| *t + INVALID_WINDOW);
             tracing::error!(
                 invalid_requests = w.len(),
                 limit = self.options.invalid_limit,

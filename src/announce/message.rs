@@ -31,7 +31,10 @@ pub fn matches(sub: &Subscription, stream: &LiveStream) -> bool {
     if let Some(member) = &sub.member {
         let m = member.trim().to_lowercase();
         let hit = stream.name.to_lowercase() == m
-            || stream.handle.as_deref().is_some_and(|h| h.to_lowercase() == m)
+            || stream
+                .handle
+                .as_deref()
+                .is_some_and(|h| h.to_lowercase() == m)
             || stream.key.to_lowercase() == m;
         if !hit {
             return false;
@@ -83,7 +86,10 @@ pub fn default_line(stream: &LiveStream, role_id: Option<u64>) -> String {
     let name = embeds::escape_markdown(&clean_text(&stream.name, 100));
     let line = t(
         "announce.line",
-        &[("name", &name), ("platform", &stream.platform.display_name())],
+        &[
+            ("name", &name),
+            ("platform", &stream.platform.display_name()),
+        ],
     );
     match role_id {
         Some(r) => format!("<@&{r}> {line}"),
@@ -133,7 +139,10 @@ pub fn ended_embed(stream: &LiveStream, ended_at: DateTime<Utc>) -> Embed {
     let value = match lasted {
         Some(d) => t(
             "announce.ended-after",
-            &[("duration", &d), ("when", &format!("<t:{}:R>", ended_at.timestamp()))],
+            &[
+                ("duration", &d),
+                ("when", &format!("<t:{}:R>", ended_at.timestamp())),
+            ],
         ),
         None => t(
             "announce.ended-at",
@@ -150,11 +159,18 @@ pub fn ended_embed(stream: &LiveStream, ended_at: DateTime<Utc>) -> Embed {
 }
 
 /// The body for `PATCH /channels/{id}/messages/{mid}` when a stream ended.
-pub fn ended_body(sub: Option<&Subscription>, stream: &LiveStream, ended_at: DateTime<Utc>) -> Value {
+pub fn ended_body(
+    sub: Option<&Subscription>,
+    stream: &LiveStream,
+    ended_at: DateTime<Utc>,
+) -> Value {
     let name = embeds::escape_markdown(&clean_text(&stream.name, 100));
     let content = t(
         "announce.ended-line",
-        &[("name", &name), ("platform", &stream.platform.display_name())],
+        &[
+            ("name", &name),
+            ("platform", &stream.platform.display_name()),
+        ],
     );
     let msg = serenity::EditMessage::new()
         .content(content)
@@ -166,7 +182,11 @@ pub fn ended_body(sub: Option<&Subscription>, stream: &LiveStream, ended_at: Dat
 
 /// A clearly marked sample for `/subscription test`.
 pub fn sample_stream() -> LiveStream {
-    let mut s = LiveStream::new(Platform::Idn, "onair-sample", t("announce.sample-name", &[]));
+    let mut s = LiveStream::new(
+        Platform::Idn,
+        "onair-sample",
+        t("announce.sample-name", &[]),
+    );
     s.title = Some(t("announce.sample-title", &[]));
     s.started_at = Some(Utc::now());
     s.watch_url = Some("https://www.idn.app/".into());

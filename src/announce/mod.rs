@@ -77,10 +77,12 @@ impl Announcer {
             );
         }
         for d in pending {
-            self.dispatcher.enqueue(Job::from_delivery(&d, JobKind::Send));
+            self.dispatcher
+                .enqueue(Job::from_delivery(&d, JobKind::Send));
         }
         for (d, _) in ended {
-            self.dispatcher.enqueue(Job::from_delivery(&d, JobKind::EndEdit));
+            self.dispatcher
+                .enqueue(Job::from_delivery(&d, JobKind::EndEdit));
         }
         Ok(())
     }
@@ -119,7 +121,8 @@ impl Announcer {
         let deliveries = self.store.create_deliveries(row.id, &targets).await?;
         for d in deliveries {
             if d.status == crate::store::DeliveryStatus::Pending {
-                self.dispatcher.enqueue(Job::from_delivery(&d, JobKind::Send));
+                self.dispatcher
+                    .enqueue(Job::from_delivery(&d, JobKind::Send));
             }
         }
         Ok(())

@@ -1,0 +1,368 @@
+//! Admin setup (guild only, Manage Server, replies ephemeral):
+//! `/subscribe`, `/subscriptions`, `/unsubscribe`, `/subscription test`.
+
+use poise::serenity_prelude as serenity;
+
+use super::admin::{require_admin, say};
+use super::live::PlatformChoice;
+use crate::announce::message::{announcement_body, sample_stream};
+use crate::embeds::clean_text;
+use crate::live::Platform;
+use crate::messages::t;
+use crate::store::{NewSubscription, Subscription};
+use crate::types::{Context, Error, UserError};
+
+/// Longest template an admin may save (content is capped at 2000 anyway).
+pub const MAX_TEMPLATE: usize = 1000;
+
+/// What the bot lacks in a channel to announce there.
+pub fn missing_permissions(
+    have: serenity::Permissions,
+    wants_role_ping: bool,
+) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if have.administrator() {
+        return missing;
+    }
+    if !have.view_channel() {
+        missing.push("View Channel");
+    }
+    if !have.send_messages() {
+        missing.push("Send Messages");
+    }
+    if !have.embed_links() {
+        missing.push("Embed Links");
+    }
+    if wants_role_ping && !have.mention_everyone() {
+        missing.push("Mention @everyone, @here and All Roles");
+    }
+    missing
+}
+
+/// The bot's effective permissions in `channel` (REST: guild, member, channel).
+async fn bot_permissions(
+    ctx: Context<'_>,
+    guild_id: serenity::GuildId,
+    channel: &serenity::GuildChannel,
+) -> Result<serenity::Permissions, Error> {
+    let http = ctx.http();
+    let bot_id = ctx.framework().bot_id();
+    let guild = http.get_guild(guild_id).await?;
+    let member = http.get_member(guild_id, bot_id).await?;
+    Ok(guild.user_permissions_in(channel, &member))
+}
+
+async fn autocomplete_member(
+    ctx: Context<'_>,
+    partial: &str,
+) -> serenity::CreateAutocompleteResponse {
+    let partial = partial.to_lowercase();
+    let mut names: Vec<String> = ctx
+        .data()
+        .snapshot
+        .streams()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    names.extend(ctx.data().seen_members.iter().map(|e| e.key().clone()));
+    names.retain(|n| n.to_lowercase().contains(&partial));
+    names.sort_by_key(|n| n.to_lowercase());
+    names.dedup_by_key(|n| n.to_lowercase());
+    let choices = names
+        .into_iter()
+        .take(25)
+        .map(|n| {
+            let n = crate::providers::truncate_chars(&n, 100);
+            serenity::AutocompleteChoice::new(n.clone(), n)
+        })
+        .collect();
+    serenity::CreateAutocompleteResponse::new().set_choices(choices)
+}
+
+/// Announce new lives in a channel
+#[allow(clippy::too_many_arguments)]
+#[poise::command(
+    slash_command,
+    guild_only,
+    default_member_permissions = "MANAGE_GUILD",
+    required_permissions = "MANAGE_GUILD"
+)]
+pub async fn subscribe(
+    ctx: Context<'_>,
+    #[description = "Channel to announce in"]
+    #[channel_types("Text", "News")]
+    channel: serenity::GuildChannel,
+    #[description = "Only this platform"] platform: Option<PlatformChoice>,
+    #[description = "Only this member"]
+    #[autocomplete = "autocomplete_member"]
+    #[max_length = 100]
+    member: Option<String>,
+    #[description = "A TikTok username to follow"]
+    #[max_length = 100]
+    tiktok: Option<String>,
+    #[description = "A Cloudflare RealtimeKit livestream id to follow"]
+    #[max_length = 64]
+    livestream: Option<String>,
+    #[description = "Role to ping"] role: Option<serenity::Role>,
+    #[description = "Message template: {name} {platform} {title} {url} {role}"]
+    #[max_length = 1000]
+    template: Option<String>,
+) -> Result<(), Error> {
+    let guild_id = require_admin(ctx).await?;
+    if channel.guild_id != guild_id {
+        return Err(UserError(t("subscribe.other-guild", &[])).into());
+    }
+    let tiktok = match tiktok.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(raw) => match crate::providers::konbini::normalize_username(raw) {
+            Ok(u) => Some(u),
+            Err(_) => {
+                let shown = clean_text(raw, 40).replace('`', "'");
+                return Err(UserError(t("tiktok.bad-user", &[("value", &shown)])).into());
+            }
+        },
+    };
+    let livestream = match livestream
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(id)
+            if id.len() <= 64
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+        {
+            Some(id.to_string())
+        }
+        Some(id) => {
+            let shown = clean_text(id, 40).replace('`', "'");
+            return Err(UserError(t("subscribe.bad-livestream", &[("value", &shown)])).into());
+        }
+    };
+    let template = template
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    if template
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_TEMPLATE)
+    {
+        return Err(UserError(t("subscribe.template-too-long", &[("max", &MAX_TEMPLATE)])).into());
+    }
+    let member = member
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty());
+    let mut platform = platform.map(Platform::from);
+    if tiktok.is_some() {
+        platform = Some(Platform::Tiktok);
+    }
+    if livestream.is_some() {
+        platform = Some(Platform::Realtimekit);
+    }
+
+    let wants_ping = role.as_ref().is_some_and(|r| !r.mentionable);
+    let have = bot_permissions(ctx, guild_id, &channel).await?;
+    let missing = missing_permissions(have, wants_ping);
+    if !missing.is_empty() {
+        let text = t(
+            "subscribe.missing",
+            &[
+                ("channel", &format!("<#{}>", channel.id)),
+                ("missing", &missing.join(", ")),
+            ],
+        );
+        return say(ctx, text).await;
+    }
+
+    let sub = ctx
+        .data()
+        .store
+        .add_subscription(NewSubscription {
+            guild_id: guild_id.get(),
+            channel_id: channel.id.get(),
+            platform,
+            member,
+            tiktok,
+            realtimekit_id: livestream,
+            role_id: role.map(|r| r.id.get()),
+            template,
+            language: None,
+            created_by: ctx.author().id.get(),
+        })
+        .await?;
+    tracing::info!(
+        subscription = sub.id,
+        guild = guild_id.get(),
+        channel = sub.channel_id,
+        "subscribed"
+    );
+    say(
+        ctx,
+        t(
+            "subscribe.saved",
+            &[("id", &sub.id), ("what", &describe(&sub))],
+        ),
+    )
+    .await
+}
+
+/// One line describing a subscription's filters.
+pub fn describe(sub: &Subscription) -> String {
+    let mut parts = vec![format!("<#{}>", sub.channel_id)];
+    match (&sub.tiktok, &sub.realtimekit_id, sub.platform) {
+        (Some(u), _, _) => parts.push(format!("TikTok @{u}")),
+        (_, Some(id), _) => parts.push(format!("RealtimeKit `{id}`")),
+        (_, _, Some(p)) => parts.push(p.display_name().to_string()),
+        _ => parts.push(t("subscribe.all-platforms", &[])),
+    }
+    if let Some(m) = &sub.member {
+        parts.push(format!(
+            "“{}”",
+            crate::embeds::escape_markdown(&clean_text(m, 60))
+        ));
+    }
+    if let Some(r) = sub.role_id {
+        parts.push(format!("→ <@&{r}>"));
+    }
+    if sub.template.is_some() {
+        parts.push(t("subscribe.custom-template", &[]));
+    }
+    parts.join(" · ")
+}
+
+/// This server's subscriptions with their health
+#[poise::command(
+    slash_command,
+    guild_only,
+    default_member_permissions = "MANAGE_GUILD",
+    required_permissions = "MANAGE_GUILD"
+)]
+pub async fn subscriptions(ctx: Context<'_>) -> Result<(), Error> {
+    let guild_id = require_admin(ctx).await?;
+    let subs = ctx.data().store.list_subscriptions(guild_id.get()).await?;
+    if subs.is_empty() {
+        return say(ctx, t("subscriptions.none", &[])).await;
+    }
+    let mut lines = Vec::new();
+    for s in &subs {
+        let health = match (&s.disabled_reason, &s.last_error, s.last_delivery_at) {
+            (Some(why), _, _) => t(
+                "subscriptions.disabled",
+                &[("reason", &clean_text(why, 200))],
+            ),
+            (None, Some(err), _) => t(
+                "subscriptions.last-error",
+                &[("error", &clean_text(err, 200))],
+            ),
+            (None, None, Some(at)) => t(
+                "subscriptions.last-ok",
+                &[("when", &format!("<t:{}:R>", at.timestamp()))],
+            ),
+            (None, None, None) => t("subscriptions.no-delivery", &[]),
+        };
+        lines.push(format!("`#{}` {}\n   {health}", s.id, describe(s)));
+    }
+    let mut text = t("subscriptions.title", &[("count", &subs.len())]);
+    for l in lines {
+        if text.chars().count() + l.chars().count() + 1 > 1900 {
+            text.push_str("\n…");
+            break;
+        }
+        text.push('\n');
+        text.push_str(&l);
+    }
+    say(ctx, text).await
+}
+
+/// Stop announcing for one subscription
+#[poise::command(
+    slash_command,
+    guild_only,
+    default_member_permissions = "MANAGE_GUILD",
+    required_permissions = "MANAGE_GUILD"
+)]
+pub async fn unsubscribe(
+    ctx: Context<'_>,
+    #[description = "Subscription id (see /subscriptions)"]
+    #[min = 1]
+    id: i64,
+) -> Result<(), Error> {
+    let guild_id = require_admin(ctx).await?;
+    let removed = ctx
+        .data()
+        .store
+        .remove_subscription(guild_id.get(), id)
+        .await?;
+    let text = if removed {
+        t("unsubscribe.done", &[("id", &id)])
+    } else {
+        t("subscription.unknown", &[("id", &id)])
+    };
+    say(ctx, text).await
+}
+
+/// Manage one subscription
+#[poise::command(
+    slash_command,
+    guild_only,
+    subcommands("test"),
+    subcommand_required,
+    default_member_permissions = "MANAGE_GUILD",
+    required_permissions = "MANAGE_GUILD"
+)]
+pub async fn subscription(_ctx: Context<'_>) -> Result<(), Error> {
+    Ok(())
+}
+
+/// Post a clearly marked sample announcement to prove the setup works
+#[poise::command(
+    slash_command,
+    guild_only,
+    default_member_permissions = "MANAGE_GUILD",
+    required_permissions = "MANAGE_GUILD"
+)]
+pub async fn test(
+    ctx: Context<'_>,
+    #[description = "Subscription id (see /subscriptions)"]
+    #[min = 1]
+    id: i64,
+) -> Result<(), Error> {
+    let guild_id = require_admin(ctx).await?;
+    let data = ctx.data();
+    let Some(sub) = data.store.get_subscription(guild_id.get(), id).await? else {
+        return say(ctx, t("subscription.unknown", &[("id", &id)])).await;
+    };
+    ctx.defer_ephemeral().await?;
+    let mut body = announcement_body(&sub, &sample_stream(), &format!("onair-test-{id}"));
+    if let Some(obj) = body.as_object_mut() {
+        let content = obj
+            .get("content")
+            .and_then(|c| c.as_str())
+            .unwrap_or("")
+            .to_string();
+        obj.insert(
+            "content".into(),
+            format!("{} {content}", t("test.marker", &[])).into(),
+        );
+        obj.remove("nonce");
+        obj.remove("enforce_nonce");
+    }
+    let text = match data.rest.create_message(sub.channel_id, &body).await {
+        Ok(_) => t(
+            "test.sent",
+            &[("channel", &format!("<#{}>", sub.channel_id))],
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, subscription = id, "test announcement failed");
+            t(
+                "test.failed",
+                &[
+                    ("channel", &format!("<#{}>", sub.channel_id)),
+                    ("error", &e),
+                ],
+            )
+        }
+    };
+    say(ctx, text).await
+}

@@ -1,0 +1,195 @@
+//! The store: subscriptions, the broadcasts seen, and every delivery (the
+//! outbox). Callers hold an `Arc<dyn Store>`; SQLite serves it today and a
+//! PostgreSQL implementation can serve the same trait later.
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::live::{LiveStream, Platform};
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("could not open the database: {0}")]
+    Open(String),
+    #[error("database migration failed: {0}")]
+    Migrate(String),
+    #[error("{0}")]
+    Unsupported(&'static str),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    pub id: i64,
+    pub guild_id: u64,
+    pub channel_id: u64,
+    pub platform: Option<Platform>,
+    pub member: Option<String>,
+    pub tiktok: Option<String>,
+    pub realtimekit_id: Option<String>,
+    pub role_id: Option<u64>,
+    pub template: Option<String>,
+    pub language: Option<String>,
+    pub created_by: u64,
+    pub created_at: DateTime<Utc>,
+    pub disabled_reason: Option<String>,
+    pub consecutive_failures: u32,
+    pub last_delivery_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewSubscription {
+    pub guild_id: u64,
+    pub channel_id: u64,
+    pub platform: Option<Platform>,
+    pub member: Option<String>,
+    pub tiktok: Option<String>,
+    pub realtimekit_id: Option<String>,
+    pub role_id: Option<u64>,
+    pub template: Option<String>,
+    pub language: Option<String>,
+    pub created_by: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredStream {
+    pub id: i64,
+    /// `StreamId` as text: `platform:key@start`.
+    pub stream_id: String,
+    pub platform: Platform,
+    pub started_at: Option<DateTime<Utc>>,
+    pub first_seen: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub stream: LiveStream,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Sent,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "pending" => Ok(DeliveryStatus::Pending),
+            "sent" => Ok(DeliveryStatus::Sent),
+            "failed" => Ok(DeliveryStatus::Failed),
+            other => Err(StoreError::Corrupt(format!("delivery status `{other}`"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: i64,
+    pub stream_row: i64,
+    pub subscription_id: i64,
+    pub guild_id: u64,
+    pub channel_id: u64,
+    pub status: DeliveryStatus,
+    pub message_id: Option<u64>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub end_edited_at: Option<DateTime<Utc>>,
+}
+
+/// Everything the bot persists.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    // subscriptions
+    async fn add_subscription(&self, new: NewSubscription) -> Result<Subscription, StoreError>;
+    /// None when the id belongs to another guild (guild isolation).
+    async fn get_subscription(
+        &self,
+        guild_id: u64,
+        id: i64,
+    ) -> Result<Option<Subscription>, StoreError>;
+    async fn list_subscriptions(&self, guild_id: u64) -> Result<Vec<Subscription>, StoreError>;
+    /// false when the id is not this guild's.
+    async fn remove_subscription(&self, guild_id: u64, id: i64) -> Result<bool, StoreError>;
+    /// Not disabled, all guilds.
+    async fn active_subscriptions(&self) -> Result<Vec<Subscription>, StoreError>;
+    async fn tiktok_usernames(&self) -> Result<Vec<String>, StoreError>;
+    async fn realtimekit_ids(&self) -> Result<Vec<String>, StoreError>;
+    async fn record_delivery_success(&self, subscription_id: i64) -> Result<(), StoreError>;
+    /// Returns whether the subscription is now disabled.
+    async fn record_delivery_failure(
+        &self,
+        subscription_id: i64,
+        reason: &str,
+        disable_after: u32,
+    ) -> Result<bool, StoreError>;
+    async fn count_subscriptions(&self) -> Result<u64, StoreError>;
+
+    // streams
+    async fn upsert_stream(&self, stream: &LiveStream) -> Result<StoredStream, StoreError>;
+    async fn end_stream(&self, row: i64, ended_at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn open_streams(&self) -> Result<Vec<StoredStream>, StoreError>;
+    async fn get_stream(&self, row: i64) -> Result<Option<StoredStream>, StoreError>;
+
+    // deliveries (outbox)
+    /// Idempotent: one delivery per (stream, channel); returns all of that
+    /// stream's deliveries to those channels.
+    async fn create_deliveries(
+        &self,
+        stream_row: i64,
+        targets: &[(i64, u64, u64)],
+    ) -> Result<Vec<Delivery>, StoreError>;
+    async fn pending_deliveries(&self) -> Result<Vec<Delivery>, StoreError>;
+    async fn get_delivery(&self, id: i64) -> Result<Option<Delivery>, StoreError>;
+    async fn mark_sent(
+        &self,
+        id: i64,
+        message_id: u64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn mark_failed(&self, id: i64, reason: &str) -> Result<(), StoreError>;
+    async fn note_attempt(&self, id: i64, error: Option<&str>) -> Result<(), StoreError>;
+    async fn deliveries_for_stream(&self, stream_row: i64) -> Result<Vec<Delivery>, StoreError>;
+    async fn deliveries_needing_end_edit(
+        &self,
+    ) -> Result<Vec<(Delivery, StoredStream)>, StoreError>;
+    async fn mark_end_edited(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
+/// Open the store named by `DATABASE_URL` and run the migrations.
+pub async fn connect(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if database_url.starts_with("postgres") {
+        return Err(StoreError::Unsupported(
+            "PostgreSQL support is not built yet: use a sqlite:// DATABASE_URL",
+        ));
+    }
+    if database_url.starts_with("sqlite:") {
+        return Ok(Arc::new(SqliteStore::connect(database_url).await?));
+    }
+    Err(StoreError::Unsupported(
+        "DATABASE_URL must start with sqlite:// or postgres://",
+    ))
+}
