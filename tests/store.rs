@@ -1,0 +1,183 @@
+//! The store: round trips, guild isolation, the idempotent outbox, restart
+//! on the same file, disabling after repeated failures.
+
+use chrono::{DateTime, Utc};
+use onair::live::{LiveStream, Platform};
+use onair::store::{connect, DeliveryStatus, NewSubscription, Store};
+use std::sync::Arc;
+
+async fn mem() -> Arc<dyn Store> {
+    connect("sqlite::memory:").await.expect("in-memory store")
+}
+
+fn new_sub(guild: u64, channel: u64) -> NewSubscription {
+    NewSubscription {
+        guild_id: guild,
+        channel_id: channel,
+        created_by: 42,
+        ..Default::default()
+    }
+}
+
+fn stream(key: &str, start: i64) -> LiveStream {
+    let mut s = LiveStream::new(Platform::Idn, key, "Fritzy");
+    s.started_at = DateTime::from_timestamp(start, 0);
+    s
+}
+
+#[tokio::test]
+async fn subscriptions_round_trip_and_guild_isolation() {
+    let store = mem().await;
+    let mut n = new_sub(1, 10);
+    n.platform = Some(Platform::Showroom);
+    n.member = Some("Gracia".into());
+    n.tiktok = Some("Khaby.Lame".into());
+    n.role_id = Some(u64::MAX >> 1);
+    n.template = Some("{name} live!".into());
+    let a = store.add_subscription(n).await.unwrap();
+    assert_eq!(a.platform, Some(Platform::Showroom));
+    assert_eq!(a.tiktok.as_deref(), Some("khaby.lame"));
+    assert_eq!(a.role_id, Some(u64::MAX >> 1));
+    let b = store.add_subscription(new_sub(2, 20)).await.unwrap();
+
+    assert_eq!(
+        store.get_subscription(1, a.id).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store.get_subscription(2, a.id).await.unwrap(),
+        None,
+        "other guild"
+    );
+    assert!(
+        !store.remove_subscription(2, a.id).await.unwrap(),
+        "other guild"
+    );
+    assert_eq!(store.list_subscriptions(1).await.unwrap().len(), 1);
+    assert_eq!(store.active_subscriptions().await.unwrap().len(), 2);
+    assert_eq!(store.tiktok_usernames().await.unwrap(), ["khaby.lame"]);
+    assert_eq!(store.count_subscriptions().await.unwrap(), 2);
+    assert!(store.remove_subscription(2, b.id).await.unwrap());
+    assert_eq!(store.count_subscriptions().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn disabled_after_three_failures_and_reset_by_success() {
+    let store = mem().await;
+    let s = store.add_subscription(new_sub(1, 10)).await.unwrap();
+    assert!(!store
+        .record_delivery_failure(s.id, "Unknown Channel", 3)
+        .await
+        .unwrap());
+    store.record_delivery_success(s.id).await.unwrap();
+    for i in 1..=3 {
+        let disabled = store
+            .record_delivery_failure(s.id, "Unknown Channel", 3)
+            .await
+            .unwrap();
+        assert_eq!(disabled, i == 3);
+    }
+    let got = store.get_subscription(1, s.id).await.unwrap().unwrap();
+    assert_eq!(got.disabled_reason.as_deref(), Some("Unknown Channel"));
+    assert!(store.active_subscriptions().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn streams_keep_identity_and_first_seen() {
+    let store = mem().await;
+    let a = store.upsert_stream(&stream("510011", 100)).await.unwrap();
+    let mut titled = stream("510011", 100);
+    titled.title = Some("new".into());
+    let again = store.upsert_stream(&titled).await.unwrap();
+    assert_eq!(a.id, again.id);
+    assert_eq!(a.first_seen, again.first_seen);
+    assert_eq!(again.stream.title.as_deref(), Some("new"));
+    let other = store.upsert_stream(&stream("510011", 200)).await.unwrap();
+    assert_ne!(other.id, a.id, "a new start is a new broadcast");
+    store.end_stream(a.id, Utc::now()).await.unwrap();
+    let open: Vec<_> = store
+        .open_streams()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(open, [other.id]);
+}
+
+#[tokio::test]
+async fn outbox_is_idempotent_one_per_channel() {
+    let store = mem().await;
+    let s1 = store.add_subscription(new_sub(1, 10)).await.unwrap();
+    let s2 = store.add_subscription(new_sub(1, 10)).await.unwrap(); // same channel
+    let s3 = store.add_subscription(new_sub(1, 11)).await.unwrap();
+    let row = store.upsert_stream(&stream("a", 1)).await.unwrap();
+    let targets = [(s1.id, 1, 10), (s2.id, 1, 10), (s3.id, 1, 11)];
+    let first = store.create_deliveries(row.id, &targets).await.unwrap();
+    assert_eq!(first.len(), 2);
+    let second = store.create_deliveries(row.id, &targets).await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(store.pending_deliveries().await.unwrap().len(), 2);
+
+    store.mark_sent(first[0].id, 999, Utc::now()).await.unwrap();
+    let d = store.get_delivery(first[0].id).await.unwrap().unwrap();
+    assert_eq!((d.status, d.message_id), (DeliveryStatus::Sent, Some(999)));
+    store.mark_failed(first[1].id, "gone").await.unwrap();
+    assert!(store.pending_deliveries().await.unwrap().is_empty());
+
+    assert!(store
+        .deliveries_needing_end_edit()
+        .await
+        .unwrap()
+        .is_empty());
+    store.end_stream(row.id, Utc::now()).await.unwrap();
+    let needing = store.deliveries_needing_end_edit().await.unwrap();
+    assert_eq!(needing.len(), 1);
+    assert_eq!(needing[0].0.id, first[0].id);
+    store
+        .mark_end_edited(first[0].id, Utc::now())
+        .await
+        .unwrap();
+    assert!(store
+        .deliveries_needing_end_edit()
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_file_database_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("onair.db").display());
+    let (pending_id, sub_id) = {
+        let store = connect(&url).await.unwrap();
+        let s = store.add_subscription(new_sub(1, 10)).await.unwrap();
+        let row = store.upsert_stream(&stream("a", 1)).await.unwrap();
+        let ds = store
+            .create_deliveries(row.id, &[(s.id, 1, 10), (s.id, 1, 11)])
+            .await
+            .unwrap();
+        store.mark_sent(ds[1].id, 5, Utc::now()).await.unwrap();
+        (ds[0].id, s.id)
+    };
+    let store = connect(&url).await.expect("reopen and re-run migrations");
+    let pending = store.pending_deliveries().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, pending_id);
+    assert!(store.get_subscription(1, sub_id).await.unwrap().is_some());
+    assert_eq!(store.open_streams().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn clear_errors_for_bad_urls() {
+    let err = connect("postgres://u:SECRETPW@h/db")
+        .await
+        .err()
+        .expect("unsupported");
+    assert!(!err.to_string().contains("SECRETPW"), "{err}");
+    let err = connect("sqlite:///nonexistent-dir-onair/x/y.db")
+        .await
+        .err()
+        .expect("bad path");
+    assert!(err.to_string().contains("could not open"), "{err}");
+}
