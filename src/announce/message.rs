@@ -192,3 +192,117 @@ pub fn sample_stream() -> LiveStream {
     s.watch_url = Some("https://www.idn.app/".into());
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Subscription;
+
+    fn sub() -> Subscription {
+        Subscription {
+            id: 1,
+            guild_id: 1,
+            channel_id: 10,
+            platform: None,
+            member: None,
+            tiktok: None,
+            realtimekit_id: None,
+            role_id: None,
+            template: None,
+            language: None,
+            created_by: 2,
+            created_at: Utc::now(),
+            disabled_reason: None,
+            consecutive_failures: 0,
+            last_delivery_at: None,
+            last_error: None,
+        }
+    }
+
+    fn fritzy() -> LiveStream {
+        let mut s = LiveStream::new(Platform::Idn, "510011", "Fritzy");
+        s.handle = Some("jkt48_fritzy".into());
+        s.title = Some("@everyone come <@&999>".into());
+        s.started_at = DateTime::from_timestamp(1_700_000_000, 0);
+        s.watch_url = Some("https://www.idn.app/jkt48_fritzy/live/x".into());
+        s.streams.push(crate::live::StreamUrl {
+            label: "original".into(),
+            kind: crate::live::StreamKind::Hls,
+            url: "https://cdn.test/a.m3u8".into(),
+        });
+        s
+    }
+
+    #[test]
+    fn filters_match() {
+        let s = fritzy();
+        assert!(matches(&sub(), &s));
+        let mut f = sub();
+        f.platform = Some(Platform::Showroom);
+        assert!(!matches(&f, &s));
+        f.platform = Some(Platform::Idn);
+        f.member = Some("fritzy".into());
+        assert!(matches(&f, &s));
+        f.member = Some("JKT48_Fritzy".into());
+        assert!(matches(&f, &s), "handle matches too");
+        f.member = Some("Fritz".into());
+        assert!(!matches(&f, &s), "member is an exact name, not a prefix");
+        let mut t = sub();
+        t.tiktok = Some("khaby.lame".into());
+        assert!(!matches(&t, &s));
+        let mut tt = LiveStream::new(Platform::Tiktok, "khaby.lame", "Khaby");
+        assert!(matches(&t, &tt));
+        tt.key = "other".into();
+        assert!(!matches(&t, &tt));
+        let mut d = sub();
+        d.disabled_reason = Some("gone".into());
+        assert!(!matches(&d, &s));
+    }
+
+    #[test]
+    fn templates() {
+        let s = fritzy();
+        let out = render_template(
+            "{role} {name} on {platform}: {title} {url} {nope} {",
+            &s,
+            Some(5),
+        );
+        assert_eq!(
+            out,
+            "<@&5> Fritzy on IDN Live: @everyone come <@&999\\> https://www.idn.app/jkt48_fritzy/live/x {nope} {"
+        );
+        let long = render_template(&"{name}".repeat(2000), &s, None);
+        assert!(long.chars().count() <= 2000);
+    }
+
+    #[test]
+    fn only_the_role_may_ping() {
+        let mut s = sub();
+        s.role_id = Some(77);
+        s.template = Some("@everyone {role} {title}".into());
+        let body = announcement_body(&s, &fritzy(), "onair-1");
+        assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]));
+        assert_eq!(body["allowed_mentions"]["roles"], serde_json::json!(["77"]));
+        assert_eq!(body["nonce"], "onair-1");
+        assert_eq!(body["enforce_nonce"], true);
+        assert_eq!(
+            body["components"][0]["components"][0]["url"],
+            "https://www.idn.app/jkt48_fritzy/live/x"
+        );
+        let plain = announcement_body(&sub(), &fritzy(), "n");
+        assert_eq!(plain["content"], "**Fritzy** is live on IDN Live");
+        assert_eq!(plain["allowed_mentions"]["roles"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn end_edit_drops_links_and_says_how_long() {
+        let s = fritzy();
+        let ended = DateTime::from_timestamp(1_700_007_500, 0).unwrap();
+        let body = ended_body(Some(&sub()), &s, ended);
+        let text = body.to_string();
+        assert!(!text.contains("a.m3u8"), "dead HLS links removed");
+        assert!(text.contains("after 2 h 5 min"), "{text}");
+        assert_eq!(body["components"], serde_json::json!([]));
+        assert_eq!(body["content"], "**Fritzy** was live on IDN Live");
+    }
+}
