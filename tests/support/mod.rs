@@ -1,2 +1,5 @@
 #![allow(dead_code)]
+pub mod bot;
+pub mod discord;
 pub mod fake_providers;
+pub mod spec;

@@ -1,0 +1,376 @@
+//! The real bot against the fake Discord and fake providers: `/live`,
+//! `/tiktok`, `/help`, paging buttons, autocomplete, stale providers.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::bot::{env, TestBot};
+use support::discord::{FakeDiscord, Invoker};
+use support::fake_providers::{FakeProvider, Reply};
+
+const T: Duration = Duration::from_secs(15);
+
+fn member(i: usize, kind: &str) -> Value {
+    json!({
+        "name": format!("Member {i:02}"), "img": format!("https://cdn.test/thumb{i}.jpg"),
+        "img_alt": format!("https://cdn.test/avatar{i}.webp"),
+        "url_key": format!("jkt48_m{i}"), "slug": format!("live-{i}"),
+        "room_id": 500000 + i, "chat_room_id": null,
+        "started_at": "2025-04-06T12:03:58.000Z",
+        "streaming_url_list": [{"label": "original", "quality": 1, "url": format!("https://cdn.test/{i}.m3u8")}],
+        "type": kind
+    })
+}
+
+struct World {
+    discord: FakeDiscord,
+    jkt: FakeProvider,
+    konbini: FakeProvider,
+    bot: TestBot,
+    _dir: tempfile::TempDir,
+}
+
+async fn world(live: Value) -> World {
+    let discord = FakeDiscord::start().await;
+    let jkt = FakeProvider::start().await;
+    let konbini = FakeProvider::start().await;
+    jkt.set("GET /api/jkt48/live", Reply::json(live));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut vars = env(&discord, dir.path());
+    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
+    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    vars.insert("KONBINI_API_KEY".into(), "KONBINI-SECRET".into());
+    vars.insert("KONBINI_URL".into(), konbini.url());
+    vars.insert(
+        "DEV_GUILD_ID".into(),
+        support::discord::GUILD_ID.to_string(),
+    );
+    let bot = TestBot::start(&discord, &vars).await;
+    // Registration happened, in the dev guild.
+    let reg = discord
+        .wait_request(T, "command registration", |r| {
+            r.method == "PUT" && r.path.ends_with("/commands")
+        })
+        .await;
+    assert!(reg.path.contains("/guilds/"), "{}", reg.path);
+    // First poll landed.
+    jkt_wait(&jkt).await;
+    World {
+        discord,
+        jkt,
+        konbini,
+        bot,
+        _dir: dir,
+    }
+}
+
+async fn jkt_wait(jkt: &FakeProvider) {
+    let deadline = tokio::time::Instant::now() + T;
+    while jkt.hits("/api/jkt48/live") == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bot never polled JKT48Connect"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Let the snapshot be written after the answer.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+fn embeds(answer: &Value) -> Vec<Value> {
+    answer["embeds"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_with_three_streams_answers_with_valid_embeds() {
+    let w = world(json!([
+        member(1, "idn"),
+        member(2, "showroom"),
+        member(3, "idn")
+    ]))
+    .await;
+    let calls_before = w.jkt.hits("/api/jkt48/live");
+    let p = w
+        .discord
+        .slash("live", json!([]), None, &Invoker::default());
+    let answer = w.discord.answer(&p, T).await;
+    let es = embeds(&answer);
+    assert_eq!(es.len(), 3, "{answer}");
+    let content = answer["content"].as_str().unwrap();
+    assert!(
+        content.contains("3 live now")
+            && content.contains("IDN Live 2")
+            && content.contains("Showroom 1"),
+        "{content}"
+    );
+    for e in &es {
+        assert!(
+            e["thumbnail"]["url"]
+                .as_str()
+                .unwrap()
+                .contains("?v=1743941038"),
+            "{e}"
+        );
+        assert!(e["author"]["name"].as_str().unwrap().starts_with("Member"));
+        let fields = e["fields"].to_string();
+        assert!(fields.contains("<t:1743941038:R>"), "{fields}");
+        assert!(fields.contains(".m3u8"), "{fields}");
+    }
+    // Watch buttons, and no pings.
+    assert_eq!(answer["components"][0]["components"][0]["style"], 5);
+    assert_eq!(answer["allowed_mentions"]["parse"], json!([]));
+    // No provider call on the command path (polls go on in the background
+    // at 1/s, so allow at most the poller's own ticks).
+    let calls_after = w.jkt.hits("/api/jkt48/live");
+    assert!(calls_after - calls_before <= 2);
+    w.discord.assert_spec_clean();
+    w.bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_live_is_a_plain_answer_and_filters_work() {
+    let w = world(json!([member(1, "idn"), member(2, "showroom")])).await;
+    let p = w.discord.slash(
+        "live",
+        json!([{"name": "member", "type": 3, "value": "member 02"}]),
+        None,
+        &Invoker::default(),
+    );
+    let a = w.discord.answer(&p, T).await;
+    assert_eq!(embeds(&a).len(), 1);
+    assert_eq!(embeds(&a)[0]["author"]["name"], "Member 02");
+
+    w.jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let p = w
+        .discord
+        .slash("live", json!([]), None, &Invoker::default());
+    let a = w.discord.answer(&p, T).await;
+    assert!(embeds(&a).is_empty());
+    assert_eq!(a["content"], "Nobody is live right now. Check back later!");
+    w.discord.assert_spec_clean();
+    w.bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_five_streams_page_with_buttons_only_for_the_invoker() {
+    let all: Vec<Value> = (1..=25)
+        .map(|i| member(i, if i % 2 == 0 { "showroom" } else { "idn" }))
+        .collect();
+    let w = world(Value::Array(all)).await;
+    let who = Invoker::default();
+    let p = w.discord.slash("live", json!([]), None, &who);
+    let a = w.discord.answer(&p, T).await;
+    assert_eq!(embeds(&a).len(), 10);
+    assert!(a["content"].as_str().unwrap().contains("Page 1/3"));
+    let rows = a["components"].as_array().unwrap();
+    let pager = rows.last().unwrap();
+    let next_id = pager["components"][1]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        pager["components"][0]["disabled"], true,
+        "no previous on page 1"
+    );
+
+    // Someone else presses Next: an ephemeral refusal.
+    let stranger = Invoker {
+        user_id: 1400000000000000999,
+        ..Invoker::default()
+    };
+    let b = w.discord.button(&next_id, 1, &stranger);
+    let cb = w.discord.callback(&b, T).await.body.unwrap();
+    assert_eq!(cb["type"], 4);
+    assert_eq!(cb["data"]["flags"], 64);
+
+    // The invoker presses Next: the message updates to page 2.
+    let b = w.discord.button(&next_id, 1, &who);
+    let cb = w.discord.callback(&b, T).await.body.unwrap();
+    assert_eq!(cb["type"], 7, "{cb}");
+    assert_eq!(cb["data"]["embeds"].as_array().unwrap().len(), 10);
+    assert!(cb["data"]["content"].as_str().unwrap().contains("Page 2/3"));
+    w.discord.assert_spec_clean();
+    w.bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autocomplete_offers_live_members() {
+    let w = world(json!([
+        member(1, "idn"),
+        member(2, "showroom"),
+        member(13, "idn")
+    ]))
+    .await;
+    let p = w.discord.autocomplete(
+        "live",
+        json!([{"name": "member", "type": 3, "value": "1", "focused": true}]),
+        &Invoker::default(),
+    );
+    let cb = w.discord.callback(&p, T).await.body.unwrap();
+    assert_eq!(cb["type"], 8, "{cb}");
+    let names: Vec<&str> = cb["data"]["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Member 01", "Member 13"]);
+    w.discord.assert_spec_clean();
+    w.bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_provider_is_named_with_its_age() {
+    let w = world(json!([member(1, "idn")])).await;
+    w.jkt.set("GET /api/jkt48/live", Reply::status(500, "{}"));
+    // Older than twice the 1 s interval.
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let p = w
+        .discord
+        .slash("live", json!([]), None, &Invoker::default());
+    let a = w.discord.answer(&p, T).await;
+    assert_eq!(embeds(&a).len(), 1, "last good data kept");
+    let content = a["content"].as_str().unwrap();
+    assert!(
+        content.contains("JKT48Connect data is") && content.contains(" s old"),
+        "{content}"
+    );
+    w.discord.assert_spec_clean();
+    w.bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_title_is_truncated_and_pings_nobody() {
+    let mut m = member(1, "idn");
+    m["title"] = json!(format!("@everyone <@&1> {}", "x".repeat(500)));
+    m["name"] = json!(format!("@here {}", "n".repeat(300)));
+    let w = world(json!([m])).await;
+    let p = w
+        .discord
+        .slash("live", json!([]), None, &Invoker::default());
+    let a = w.discord.answer(&p, T).await;
+    let e = &embeds(&a)[0];
+    assert!(e["title"].as_str().unwrap().chars().count() <= 256);
+    assert!(e["author"]["name"].as_str().unwrap().chars().count() <= 256);
+    assert_eq!(a["allowed_mentions"]["parse"], json!([]));
+    w.discord.assert_spec_clean();
+    w.bot.stop().await;
+}
+
+fn konbini_live() -> Value {
+    json!({"data": {
+        "type": "Video", "url": "https://www.tiktok.com/@khaby.lame/live", "entityId": "7600000000000000001",
+        "published": "2026-02-27T18:36:42.000Z", "isLive": true, "viewerCount": 15000,
+        "content": "When you realize",
+        "attributedTo": {"name": "Khabane Lame", "preferredUsername": "khaby.lame",
+            "icon": {"type": "Image", "url": "https://p16.test/avatar.jpeg"}},
+        "image": {"type": "Image", "url": "https://p16.test/cover.jpeg"},
+        "attachment": [{"type": "Video", "url": ["https://pull.test/stream.m3u8"], "mediaType": "application/x-mpegURL", "name": "hls", "height": 1024, "width": 576}]
+    }})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiktok_live_not_live_error_and_slow() {
+    let w = world(json!([])).await;
+    let route = "GET /v1/tiktok/users/khaby.lame/live";
+    // Slow upstream: the bot defers first.
+    w.konbini.set(
+        route,
+        Reply::json(konbini_live()).delay(Duration::from_millis(3500)),
+    );
+    let p = w.discord.slash(
+        "tiktok",
+        json!([{"name": "user", "type": 3, "value": "@Khaby.Lame"}]),
+        None,
+        &Invoker::default(),
+    );
+    let cb = w.discord.callback(&p, T).await;
+    assert_eq!(cb.body.as_ref().unwrap()["type"], 5, "deferred");
+    assert!(cb.at.duration_since(p.sent_at) < Duration::from_secs(3));
+    let a = w.discord.answer(&p, T).await;
+    assert!(a["content"].as_str().unwrap().contains("@khaby.lame"));
+    assert!(embeds(&a)[0]["fields"].to_string().contains("stream.m3u8"), "{a}");
+
+    // Cached: a second ask costs no upstream call.
+    let hits = w.konbini.hits("/v1/tiktok/users/khaby.lame/live");
+    let p = w.discord.slash(
+        "tiktok",
+        json!([{"name": "user", "type": 3, "value": "khaby.lame"}]),
+        None,
+        &Invoker::default(),
+    );
+    let a = w.discord.answer(&p, T).await;
+    assert_eq!(embeds(&a).len(), 1);
+    assert_eq!(w.konbini.hits("/v1/tiktok/users/khaby.lame/live"), hits);
+
+    // Not live (404) is a normal answer.
+    w.konbini.set(
+        "GET /v1/tiktok/users/nobody_here/live",
+        Reply::status(404, r#"{"errors":[{"message":"not live"}]}"#),
+    );
+    let p = w.discord.slash(
+        "tiktok",
+        json!([{"name": "user", "type": 3, "value": "nobody_here"}]),
+        None,
+        &Invoker::default(),
+    );
+    let a = w.discord.answer(&p, T).await;
+    assert_eq!(
+        a["content"],
+        "**@nobody_here** is not live on TikTok right now."
+    );
+
+    // Upstream error: short, ephemeral.
+    w.konbini
+        .set("GET /v1/tiktok/users/broken/live", Reply::html(502));
+    let p = w.discord.slash(
+        "tiktok",
+        json!([{"name": "user", "type": 3, "value": "broken"}]),
+        None,
+        &Invoker::default(),
+    );
+    let token = p.token.clone();
+    let f = w
+        .discord
+        .wait_request(T, "the ephemeral error follow-up", |r| {
+            r.method == "POST" && r.path.ends_with(&token)
+        })
+        .await;
+    let body = f.body.unwrap();
+    assert_eq!(body["flags"], 64, "{body}");
+    assert!(body["content"].as_str().unwrap().contains("try again"));
+
+    // A username that cannot be one: explained, no upstream call.
+    let p = w.discord.slash(
+        "tiktok",
+        json!([{"name": "user", "type": 3, "value": "https://evil.test/?x=@everyone"}]),
+        None,
+        &Invoker::default(),
+    );
+    let cb = w.discord.callback(&p, T).await.body.unwrap();
+    assert_eq!(cb["data"]["flags"], 64);
+    assert!(cb["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("is not a TikTok username"));
+    w.discord.assert_spec_clean();
+    w.bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_lists_providers_and_version() {
+    let w = world(json!([member(1, "idn")])).await;
+    let p = w
+        .discord
+        .slash("help", json!([]), None, &Invoker::default());
+    let a = w.discord.answer(&p, T).await;
+    let text = a.to_string();
+    assert!(text.contains("JKT48Connect**: on, data"), "{text}");
+    assert!(text.contains("kitkot**: off"), "{text}");
+    assert!(text.contains(env!("CARGO_PKG_VERSION")));
+    w.discord.assert_spec_clean();
+    w.bot.stop().await;
+}

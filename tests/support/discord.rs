@@ -1,0 +1,993 @@
+//! A fake Discord on 127.0.0.1 that the real serenity/poise bot connects
+//! to: REST under `/api/v10` and a JSON gateway websocket. It records every
+//! request, keeps the messages it was sent per channel, checks every JSON
+//! body against Discord's OpenAPI document (`spec.rs`), pushes
+//! `GUILD_CREATE` / `INTERACTION_CREATE` on demand and injects faults (429
+//! with Discord's headers and body, 403/404 with Discord's codes, 5xx).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, Notify};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use super::spec;
+
+const SAMPLES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/discord/gateway-samples.json"
+);
+pub const APP_ID: u64 = 1100000000000000001;
+pub const BOT_ID: u64 = 1100000000000000001;
+pub const GUILD_ID: u64 = 1200000000000000001;
+pub const CHANNEL_ID: u64 = 1300000000000000001;
+pub const USER_ID: u64 = 1400000000000000001;
+/// Every permission a server owner has (as Discord sends it).
+pub const ALL_PERMISSIONS: u64 = 2248473465835073;
+pub const MANAGE_GUILD: u64 = 1 << 5;
+pub const VIEW_CHANNEL: u64 = 1 << 10;
+pub const SEND_MESSAGES: u64 = 1 << 11;
+pub const EMBED_LINKS: u64 = 1 << 14;
+pub const MENTION_EVERYONE: u64 = 1 << 17;
+pub const ADMINISTRATOR: u64 = 1 << 3;
+
+/// One request the bot made.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub body: Option<Value>,
+    pub status: u16,
+    pub at: Instant,
+}
+
+/// A message the bot posted in a channel (with its latest content).
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    pub id: u64,
+    pub channel_id: u64,
+    pub body: Value,
+    pub edits: usize,
+    pub at: Instant,
+}
+
+/// A fault to inject.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    RateLimited {
+        retry_after: f64,
+        global: bool,
+    },
+    Discord {
+        status: u16,
+        code: u64,
+        message: &'static str,
+    },
+    Server(u16),
+}
+
+#[derive(Debug, Clone)]
+struct FaultRule {
+    method: String,
+    path_prefix: String,
+    fault: Fault,
+    times: usize,
+}
+
+/// A channel of a fake guild; `deny_everyone` are permission bits denied to
+/// @everyone in this channel.
+#[derive(Debug, Clone)]
+pub struct ChannelSpec {
+    pub id: u64,
+    pub name: String,
+    pub deny_everyone: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct GuildSpec {
+    pub id: u64,
+    pub name: String,
+    pub locale: String,
+    pub channels: Vec<ChannelSpec>,
+    /// Permissions of @everyone (the bot has no other role).
+    pub everyone_permissions: u64,
+    /// Extra roles: (id, name, mentionable).
+    pub roles: Vec<(u64, String, bool)>,
+}
+
+impl GuildSpec {
+    pub fn new(id: u64, channels: &[u64]) -> Self {
+        GuildSpec {
+            id,
+            name: format!("Guild {id}"),
+            locale: "en-US".into(),
+            channels: channels
+                .iter()
+                .map(|c| ChannelSpec {
+                    id: *c,
+                    name: format!("channel-{c}"),
+                    deny_everyone: 0,
+                })
+                .collect(),
+            everyone_permissions: VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | 1 << 16,
+            roles: vec![],
+        }
+    }
+}
+
+/// Who sends an interaction and from where.
+#[derive(Debug, Clone)]
+pub struct Invoker {
+    pub user_id: u64,
+    pub guild_id: u64,
+    pub channel_id: u64,
+    pub permissions: u64,
+    pub locale: String,
+}
+
+impl Default for Invoker {
+    fn default() -> Self {
+        Invoker {
+            user_id: USER_ID,
+            guild_id: GUILD_ID,
+            channel_id: CHANNEL_ID,
+            permissions: ALL_PERMISSIONS,
+            locale: "en-US".into(),
+        }
+    }
+}
+
+/// A pushed interaction: its id and token, and when the frame left.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    pub id: u64,
+    pub token: String,
+    pub sent_at: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<Recorded>,
+    violations: Vec<String>,
+    messages: HashMap<u64, Vec<StoredMessage>>,
+    originals: HashMap<String, Value>,
+    followups: HashMap<String, Vec<Value>>,
+    next_id: u64,
+    faults: Vec<FaultRule>,
+    deleted: HashSet<u64>,
+    nonces: HashMap<(u64, String), u64>,
+    guilds: HashMap<u64, GuildSpec>,
+    identified: usize,
+    seq: u64,
+    channel_limit: Option<(usize, Duration)>,
+    channel_sends: HashMap<u64, VecDeque<Instant>>,
+    global_limit: Option<usize>,
+    global_window: VecDeque<Instant>,
+    rate_limited: usize,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    changed: Notify,
+    frames: broadcast::Sender<String>,
+    samples: Value,
+    gateway_url: String,
+}
+
+pub struct FakeDiscord {
+    inner: Arc<Inner>,
+    pub rest_addr: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for FakeDiscord {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn samples() -> Value {
+    let text = std::fs::read_to_string(SAMPLES)
+        .unwrap_or_else(|e| panic!("read {SAMPLES}: {e} (../shared must sit beside the checkout)"));
+    serde_json::from_str(&text).expect("gateway samples are JSON")
+}
+
+fn discord_error(status: u16, code: u64, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        axum::Json(json!({"message": message, "code": code})),
+    )
+        .into_response()
+}
+
+fn rate_limited(retry_after: f64, global: bool) -> Response {
+    let mut headers = HeaderMap::new();
+    let set = |h: &mut HeaderMap, k: &'static str, v: String| {
+        h.insert(k, v.parse().expect("header value"));
+    };
+    set(&mut headers, "x-ratelimit-limit", "5".into());
+    set(&mut headers, "x-ratelimit-remaining", "0".into());
+    set(
+        &mut headers,
+        "x-ratelimit-reset-after",
+        format!("{retry_after:.3}"),
+    );
+    set(
+        &mut headers,
+        "x-ratelimit-reset",
+        format!("{:.3}", chrono::Utc::now().timestamp() as f64 + retry_after),
+    );
+    set(&mut headers, "x-ratelimit-bucket", "fakebucket".into());
+    set(
+        &mut headers,
+        "retry-after",
+        format!("{}", retry_after.ceil() as u64),
+    );
+    set(
+        &mut headers,
+        "x-ratelimit-scope",
+        if global { "global" } else { "user" }.into(),
+    );
+    if global {
+        set(&mut headers, "x-ratelimit-global", "true".into());
+    }
+    let body = json!({"message": "You are being rate limited.", "retry_after": retry_after, "global": global});
+    (StatusCode::TOO_MANY_REQUESTS, headers, axum::Json(body)).into_response()
+}
+
+impl FakeDiscord {
+    pub async fn start() -> FakeDiscord {
+        let rest = TcpListener::bind("127.0.0.1:0").await.expect("bind REST");
+        let gw = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind gateway");
+        let rest_addr = rest.local_addr().expect("addr");
+        let gw_addr = gw.local_addr().expect("addr");
+        let (frames, _) = broadcast::channel(4096);
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State {
+                next_id: 1_700_000_000_000_000_000,
+                ..State::default()
+            }),
+            changed: Notify::new(),
+            frames,
+            samples: samples(),
+            gateway_url: format!("ws://{gw_addr}"),
+        });
+        let app_inner = Arc::clone(&inner);
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
+            let inner = Arc::clone(&app_inner);
+            async move { inner.handle(method, uri, body) }
+        });
+        let rest_task = tokio::spawn(async move {
+            let _ = axum::serve(rest, app).await;
+        });
+        let gw_inner = Arc::clone(&inner);
+        let gw_task = tokio::spawn(async move {
+            while let Ok((stream, _)) = gw.accept().await {
+                tokio::spawn(Arc::clone(&gw_inner).session(stream));
+            }
+        });
+        let fd = FakeDiscord {
+            inner,
+            rest_addr,
+            tasks: vec![rest_task, gw_task],
+        };
+        fd.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID]));
+        fd
+    }
+
+    /// The value for the bot's `DISCORD_API_URL`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.rest_addr)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wait until a client identified (and got READY).
+    pub async fn wait_ready(&self, timeout: Duration) {
+        self.wait_until(timeout, "the bot to identify", |s| s.identified > 0)
+            .await;
+    }
+
+    async fn wait_until(&self, timeout: Duration, what: &str, f: impl Fn(&State) -> bool) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.changed.notified();
+            if f(&self.state()) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                if f(&self.state()) {
+                    return;
+                }
+                let seen: Vec<String> = self
+                    .requests()
+                    .iter()
+                    .map(|r| format!("{} {} -> {}", r.method, r.path, r.status))
+                    .collect();
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; requests seen:\n{}",
+                    seen.join("\n")
+                );
+            }
+        }
+    }
+
+    /// Wait for a request matching `pred` (made at or after `since`).
+    pub async fn wait_request(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&Recorded) -> bool,
+    ) -> Recorded {
+        self.wait_until(timeout, what, |s| s.requests.iter().any(&pred))
+            .await;
+        self.requests()
+            .into_iter()
+            .find(|r| pred(r))
+            .expect("request present")
+    }
+
+    /// Wait until `f` holds over the state of messages and requests.
+    pub async fn wait_for(&self, timeout: Duration, what: &str, f: impl Fn(&FakeDiscord) -> bool) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.changed.notified();
+            if f(self) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() && !f(self) {
+                panic!("timed out after {timeout:?} waiting for {what}");
+            }
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state().requests.clone()
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.state().violations.clone()
+    }
+
+    /// Panic listing every body Discord would have refused.
+    pub fn assert_spec_clean(&self) {
+        let v = self.violations();
+        assert!(
+            v.is_empty(),
+            "bodies Discord would refuse:\n{}",
+            v.join("\n")
+        );
+    }
+
+    pub fn messages(&self, channel: u64) -> Vec<StoredMessage> {
+        self.state()
+            .messages
+            .get(&channel)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn all_messages(&self) -> Vec<StoredMessage> {
+        let s = self.state();
+        s.messages.values().flatten().cloned().collect()
+    }
+
+    /// The current `@original` response of an interaction.
+    pub fn original(&self, token: &str) -> Option<Value> {
+        self.state().originals.get(token).cloned()
+    }
+
+    pub fn followups(&self, token: &str) -> Vec<Value> {
+        self.state()
+            .followups
+            .get(token)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn rate_limited_count(&self) -> usize {
+        self.state().rate_limited
+    }
+
+    pub fn fail_next(&self, method: &str, path_prefix: &str, fault: Fault, times: usize) {
+        self.state().faults.push(FaultRule {
+            method: method.into(),
+            path_prefix: path_prefix.into(),
+            fault,
+            times,
+        });
+    }
+
+    pub fn delete_channel(&self, id: u64) {
+        self.state().deleted.insert(id);
+    }
+
+    /// At most `n` messages per `window` per channel, 429 past it.
+    pub fn set_channel_limit(&self, n: usize, window: Duration) {
+        self.state().channel_limit = Some((n, window));
+    }
+
+    /// At most `rps` requests per second overall, global 429 past it.
+    pub fn set_global_limit(&self, rps: usize) {
+        self.state().global_limit = Some(rps);
+    }
+
+    pub fn add_guild(&self, g: GuildSpec) {
+        self.state().guilds.insert(g.id, g);
+    }
+
+    fn next_seq(&self) -> u64 {
+        let mut s = self.state();
+        s.seq += 1;
+        s.seq
+    }
+
+    /// Push a dispatch to every connected gateway session.
+    pub fn dispatch(&self, t: &str, d: Value) -> Instant {
+        let frame = json!({"op": 0, "t": t, "s": self.next_seq(), "d": d}).to_string();
+        let at = Instant::now();
+        let _ = self.inner.frames.send(frame);
+        at
+    }
+
+    /// Announce a guild (its channels, roles and the bot's membership).
+    pub fn push_guild_create(&self, g: &GuildSpec) {
+        self.add_guild(g.clone());
+        let mut d = self.inner.samples["gateway_events"]["guild_create"]["d"].clone();
+        d["id"] = g.id.to_string().into();
+        d["name"] = g.name.clone().into();
+        d["preferred_locale"] = g.locale.clone().into();
+        d["roles"] = Value::Array(role_objects(g));
+        d["channels"] = Value::Array(g.channels.iter().map(|c| channel_object(g, c)).collect());
+        self.dispatch("GUILD_CREATE", d);
+    }
+
+    fn interaction_base(&self, who: &Invoker) -> (Value, u64, String) {
+        let mut d = self.inner.samples["gateway_events"]["interaction_create_command"]["d"].clone();
+        let id = {
+            let mut s = self.state();
+            s.next_id += 1;
+            s.next_id
+        };
+        let token = format!("fake-token-{id}");
+        d["id"] = id.to_string().into();
+        d["token"] = token.clone().into();
+        d["guild_id"] = who.guild_id.to_string().into();
+        d["channel_id"] = who.channel_id.to_string().into();
+        d["channel"]["id"] = who.channel_id.to_string().into();
+        d["channel"]["guild_id"] = who.guild_id.to_string().into();
+        d["member"]["user"]["id"] = who.user_id.to_string().into();
+        d["member"]["permissions"] = who.permissions.to_string().into();
+        d["locale"] = who.locale.clone().into();
+        d["authorizing_integration_owners"] = json!({"0": who.guild_id.to_string()});
+        (d, id, token)
+    }
+
+    fn push(&self, d: Value, id: u64, token: String) -> Pushed {
+        let sent_at = self.dispatch("INTERACTION_CREATE", d);
+        Pushed { id, token, sent_at }
+    }
+
+    /// A slash command with `options` (and optional `resolved` data).
+    pub fn slash(
+        &self,
+        name: &str,
+        options: Value,
+        resolved: Option<Value>,
+        who: &Invoker,
+    ) -> Pushed {
+        let (mut d, id, token) = self.interaction_base(who);
+        d["data"] =
+            json!({"id": "1600000000000000001", "name": name, "type": 1, "options": options});
+        if let Some(r) = resolved {
+            d["data"]["resolved"] = r;
+        }
+        self.push(d, id, token)
+    }
+
+    /// `/name sub options…`
+    pub fn subcommand(&self, name: &str, sub: &str, options: Value, who: &Invoker) -> Pushed {
+        self.slash(
+            name,
+            json!([{"name": sub, "type": 1, "options": options}]),
+            None,
+            who,
+        )
+    }
+
+    /// An autocomplete request for `name`, with `options` (one `focused`).
+    pub fn autocomplete(&self, name: &str, options: Value, who: &Invoker) -> Pushed {
+        let (mut d, id, token) = self.interaction_base(who);
+        d["type"] = 4.into();
+        d["data"] =
+            json!({"id": "1600000000000000001", "name": name, "type": 1, "options": options});
+        self.push(d, id, token)
+    }
+
+    /// A button press on a message.
+    pub fn button(&self, custom_id: &str, message_id: u64, who: &Invoker) -> Pushed {
+        let mut d = self.inner.samples["gateway_events"]["interaction_create_component_button"]
+            ["d"]
+            .clone();
+        let (base, id, token) = self.interaction_base(who);
+        for k in [
+            "id",
+            "token",
+            "guild_id",
+            "channel_id",
+            "channel",
+            "member",
+            "locale",
+        ] {
+            d[k] = base[k].clone();
+        }
+        d["data"]["custom_id"] = custom_id.into();
+        d["message"]["id"] = message_id.to_string().into();
+        d["message"]["channel_id"] = who.channel_id.to_string().into();
+        self.push(d, id, token)
+    }
+
+    /// The interaction callback body the bot sent for `token`.
+    pub async fn callback(&self, p: &Pushed, timeout: Duration) -> Recorded {
+        let path = format!("/api/v10/interactions/{}/{}/callback", p.id, p.token);
+        self.wait_request(timeout, &format!("callback of interaction {}", p.id), |r| {
+            r.path == path
+        })
+        .await
+    }
+
+    /// The final visible answer to an interaction: the callback's message,
+    /// or after a deferral the `@original` edit / first follow-up.
+    pub async fn answer(&self, p: &Pushed, timeout: Duration) -> Value {
+        let cb = self.callback(p, timeout).await;
+        let body = cb.body.clone().unwrap_or(Value::Null);
+        let kind = body["type"].as_u64().unwrap_or(0);
+        if kind == 5 || kind == 6 {
+            let token = p.token.clone();
+            self.wait_request(timeout, "the deferred answer", |r| {
+                r.path.contains(&token)
+                    && !r.path.ends_with("/callback")
+                    && matches!(r.method.as_str(), "PATCH" | "POST")
+            })
+            .await
+            .body
+            .unwrap_or(Value::Null)
+        } else {
+            body["data"].clone()
+        }
+    }
+}
+
+fn role_objects(g: &GuildSpec) -> Vec<Value> {
+    let mut roles = vec![role_object(
+        g.id,
+        "@everyone",
+        g.everyone_permissions,
+        false,
+    )];
+    for (id, name, mentionable) in &g.roles {
+        roles.push(role_object(*id, name, 0, *mentionable));
+    }
+    roles
+}
+
+fn role_object(id: u64, name: &str, permissions: u64, mentionable: bool) -> Value {
+    json!({
+        "id": id.to_string(), "name": name, "color": 0,
+        "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
+        "hoist": false, "icon": null, "unicode_emoji": null, "position": 0,
+        "permissions": permissions.to_string(), "managed": false, "mentionable": mentionable, "flags": 0
+    })
+}
+
+fn channel_object(g: &GuildSpec, c: &ChannelSpec) -> Value {
+    let overwrites = if c.deny_everyone != 0 {
+        json!([{"id": g.id.to_string(), "type": 0, "allow": "0", "deny": c.deny_everyone.to_string()}])
+    } else {
+        json!([])
+    };
+    json!({
+        "id": c.id.to_string(), "type": 0, "guild_id": g.id.to_string(), "name": c.name,
+        "position": 0, "permission_overwrites": overwrites, "parent_id": null, "topic": null,
+        "nsfw": false, "last_message_id": null, "rate_limit_per_user": 0, "flags": 0
+    })
+}
+
+impl Inner {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn session(self: Arc<Self>, stream: tokio::net::TcpStream) {
+        let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+            return;
+        };
+        let (mut tx, mut rx) = ws.split();
+        let mut pushes = self.frames.subscribe();
+        let hello = json!({"op": 10, "d": {"heartbeat_interval": 41250}, "s": null, "t": null});
+        if tx.send(WsMessage::text(hello.to_string())).await.is_err() {
+            return;
+        }
+        let mut ready = false;
+        loop {
+            tokio::select! {
+                frame = rx.next() => {
+                    let Some(Ok(frame)) = frame else { return };
+                    let Ok(text) = frame.to_text() else { continue };
+                    let Ok(v) = serde_json::from_str::<Value>(text) else { continue };
+                    match v["op"].as_u64() {
+                        Some(1) => {
+                            let ack = json!({"op": 11}).to_string();
+                            if tx.send(WsMessage::text(ack)).await.is_err() { return; }
+                        }
+                        Some(2) | Some(6) => {
+                            let mut d = self.samples["gateway_events"]["ready"]["d"].clone();
+                            d["resume_gateway_url"] = self.gateway_url.clone().into();
+                            let seq = { let mut s = self.state(); s.seq += 1; s.seq };
+                            let frame = json!({"op": 0, "t": "READY", "s": seq, "d": d}).to_string();
+                            if tx.send(WsMessage::text(frame)).await.is_err() { return; }
+                            ready = true;
+                            self.state().identified += 1;
+                            self.changed.notify_waiters();
+                        }
+                        _ => {}
+                    }
+                }
+                push = pushes.recv(), if ready => {
+                    match push {
+                        Ok(frame) => if tx.send(WsMessage::text(frame)).await.is_err() { return },
+                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(_) => return,
+                    }
+                }
+            }
+        }
+    }
+
+    fn message_object(&self, id: u64, channel: u64, body: &Value) -> Value {
+        let mut m =
+            self.samples["rest_responses"]["POST /api/v10/channels/{id}/messages (200)"].clone();
+        m["id"] = id.to_string().into();
+        m["channel_id"] = channel.to_string().into();
+        for k in ["content", "embeds", "components"] {
+            if let Some(v) = body.get(k) {
+                m[k] = v.clone();
+            }
+        }
+        m
+    }
+
+    fn record(&self, method: &str, path: &str, body: Option<Value>, status: u16) {
+        let mut s = self.state();
+        if let Some(b) = &body {
+            if matches!(method, "POST" | "PUT" | "PATCH") {
+                for e in spec::check(method, path, b) {
+                    s.violations.push(format!("{method} {path}: {e}"));
+                }
+            }
+        }
+        s.requests.push(Recorded {
+            method: method.into(),
+            path: path.into(),
+            body,
+            status,
+            at: Instant::now(),
+        });
+        drop(s);
+        self.changed.notify_waiters();
+    }
+
+    fn handle(&self, method: Method, uri: Uri, body: Bytes) -> Response {
+        let path = uri.path().to_string();
+        let m = method.as_str().to_string();
+        let json_body: Option<Value> = if body.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::from_slice(&body)
+                    .unwrap_or(Value::String(String::from_utf8_lossy(&body).into())),
+            )
+        };
+        let (status, response) = self.route(&m, &path, json_body.as_ref());
+        self.record(&m, &path, json_body, status);
+        response
+    }
+
+    fn fault_for(&self, method: &str, path: &str) -> Option<Fault> {
+        let mut s = self.state();
+        let i = s
+            .faults
+            .iter()
+            .position(|f| f.times > 0 && f.method == method && path.starts_with(&f.path_prefix))?;
+        s.faults[i].times -= 1;
+        let f = s.faults[i].fault.clone();
+        if s.faults[i].times == 0 {
+            s.faults.remove(i);
+        }
+        Some(f)
+    }
+
+    /// Discord's own limits, when a test or benchmark turned them on.
+    fn limits(&self, method: &str, channel: Option<u64>) -> Option<Response> {
+        let mut s = self.state();
+        let now = Instant::now();
+        if let Some(rps) = s.global_limit {
+            while s
+                .global_window
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+            {
+                s.global_window.pop_front();
+            }
+            if s.global_window.len() >= rps {
+                s.rate_limited += 1;
+                let wait = s
+                    .global_window
+                    .front()
+                    .map_or(0.05, |t| 1.0 - now.duration_since(*t).as_secs_f64());
+                return Some(rate_limited(wait.max(0.001), true));
+            }
+            s.global_window.push_back(now);
+        }
+        if let (Some((n, window)), Some(ch), "POST") = (s.channel_limit, channel, method) {
+            let q = s.channel_sends.entry(ch).or_default();
+            while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
+                q.pop_front();
+            }
+            if q.len() >= n {
+                let wait = q
+                    .front()
+                    .map_or(0.1, |t| (window - now.duration_since(*t)).as_secs_f64());
+                s.rate_limited += 1;
+                return Some(rate_limited(wait.max(0.001), false));
+            }
+            q.push_back(now);
+        }
+        None
+    }
+
+    fn route(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Response) {
+        let segs: Vec<&str> = path
+            .trim_start_matches("/api/v10")
+            .trim_matches('/')
+            .split('/')
+            .collect();
+        let channel = match segs.as_slice() {
+            ["channels", id, ..] => id.parse().ok(),
+            _ => None,
+        };
+        if let Some(f) = self.fault_for(method, path) {
+            let r = match f {
+                Fault::RateLimited {
+                    retry_after,
+                    global,
+                } => {
+                    self.state().rate_limited += 1;
+                    rate_limited(retry_after, global)
+                }
+                Fault::Discord {
+                    status,
+                    code,
+                    message,
+                } => discord_error(status, code, message),
+                Fault::Server(code) => discord_error(code, 0, "Internal Server Error"),
+            };
+            return (r.status().as_u16(), r);
+        }
+        if let Some(r) = self.limits(method, channel) {
+            return (429, r);
+        }
+        if let Some(ch) = channel {
+            if self.state().deleted.contains(&ch) {
+                return (404, discord_error(404, 10003, "Unknown Channel"));
+            }
+        }
+        let ok = |v: Value| (200, axum::Json(v).into_response());
+        let new_id = || {
+            let mut s = self.state();
+            s.next_id += 1;
+            s.next_id
+        };
+        let rest = &self.samples["rest_responses"];
+        match (method, segs.as_slice()) {
+            ("GET", ["gateway"]) => ok(json!({"url": self.gateway_url})),
+            ("GET", ["gateway", "bot"]) => ok(json!({
+                "url": self.gateway_url, "shards": 1,
+                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+            })),
+            ("GET", ["oauth2", "applications", "@me"]) => {
+                ok(rest["GET /api/v10/oauth2/applications/@me"].clone())
+            }
+            ("GET", ["users", "@me"]) => {
+                ok(self.samples["gateway_events"]["ready"]["d"]["user"].clone())
+            }
+            ("PUT", ["applications", _, "commands"])
+            | ("PUT", ["applications", _, "guilds", _, "commands"]) => {
+                let cmds: Vec<Value> = body
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| {
+                        // Discord's echo: the body plus the fields it fills in.
+                        let mut out = json!({
+                            "type": 1, "options": [], "default_member_permissions": null,
+                            "nsfw": false, "integration_types": [0], "contexts": [0]
+                        });
+                        if let (Some(o), Some(c)) = (out.as_object_mut(), c.as_object()) {
+                            for (k, v) in c {
+                                o.insert(k.clone(), v.clone());
+                            }
+                        }
+                        out["id"] = new_id().to_string().into();
+                        out["application_id"] = APP_ID.to_string().into();
+                        out["version"] = new_id().to_string().into();
+                        out
+                    })
+                    .collect();
+                ok(Value::Array(cmds))
+            }
+            ("POST", ["interactions", _, token, "callback"]) => {
+                let b = body.cloned().unwrap_or(Value::Null);
+                let mut s = self.state();
+                match b["type"].as_u64() {
+                    Some(4) | Some(7) => {
+                        s.originals.insert(token.to_string(), b["data"].clone());
+                    }
+                    Some(5) | Some(6) => {
+                        s.originals.entry(token.to_string()).or_insert(json!({}));
+                    }
+                    _ => {}
+                }
+                (204, StatusCode::NO_CONTENT.into_response())
+            }
+            (_, ["webhooks", _, token, "messages", "@original"]) => {
+                let token = token.to_string();
+                let mut s = self.state();
+                match method {
+                    "DELETE" => {
+                        s.originals.remove(&token);
+                        (204, StatusCode::NO_CONTENT.into_response())
+                    }
+                    "PATCH" => {
+                        let cur = s.originals.entry(token).or_insert(json!({}));
+                        if let (Some(cur), Some(b)) =
+                            (cur.as_object_mut(), body.and_then(Value::as_object))
+                        {
+                            for (k, v) in b {
+                                cur.insert(k.clone(), v.clone());
+                            }
+                        }
+                        let v = cur.clone();
+                        drop(s);
+                        ok(self.message_object(1, CHANNEL_ID, &v))
+                    }
+                    _ => match s.originals.get(&token).cloned() {
+                        Some(v) => {
+                            drop(s);
+                            ok(self.message_object(1, CHANNEL_ID, &v))
+                        }
+                        None => (404, discord_error(404, 10008, "Unknown Message")),
+                    },
+                }
+            }
+            ("POST", ["webhooks", _, token]) => {
+                let b = body.cloned().unwrap_or(Value::Null);
+                self.state()
+                    .followups
+                    .entry(token.to_string())
+                    .or_default()
+                    .push(b.clone());
+                let id = new_id();
+                ok(self.message_object(id, CHANNEL_ID, &b))
+            }
+            ("PATCH", ["webhooks", _, _, "messages", _]) => {
+                let b = body.cloned().unwrap_or(Value::Null);
+                ok(self.message_object(new_id(), CHANNEL_ID, &b))
+            }
+            ("POST", ["channels", ch, "messages"]) => {
+                let ch: u64 = ch.parse().unwrap_or(0);
+                let b = body.cloned().unwrap_or(Value::Null);
+                let nonce = b["nonce"].as_str().map(str::to_string);
+                let enforce = b["enforce_nonce"].as_bool().unwrap_or(false);
+                let mut s = self.state();
+                if let (Some(n), true) = (&nonce, enforce) {
+                    if let Some(existing) = s.nonces.get(&(ch, n.clone())).copied() {
+                        drop(s);
+                        return ok(self.message_object(existing, ch, &b));
+                    }
+                }
+                s.next_id += 1;
+                let id = s.next_id;
+                if let (Some(n), true) = (nonce, enforce) {
+                    s.nonces.insert((ch, n), id);
+                }
+                s.messages.entry(ch).or_default().push(StoredMessage {
+                    id,
+                    channel_id: ch,
+                    body: b.clone(),
+                    edits: 0,
+                    at: Instant::now(),
+                });
+                drop(s);
+                ok(self.message_object(id, ch, &b))
+            }
+            ("PATCH", ["channels", ch, "messages", mid]) => {
+                let ch: u64 = ch.parse().unwrap_or(0);
+                let mid: u64 = mid.parse().unwrap_or(0);
+                let b = body.cloned().unwrap_or(Value::Null);
+                let mut s = self.state();
+                let Some(msg) = s
+                    .messages
+                    .get_mut(&ch)
+                    .and_then(|ms| ms.iter_mut().find(|m| m.id == mid))
+                else {
+                    return (404, discord_error(404, 10008, "Unknown Message"));
+                };
+                if let (Some(cur), Some(b)) = (msg.body.as_object_mut(), b.as_object()) {
+                    for (k, v) in b {
+                        cur.insert(k.clone(), v.clone());
+                    }
+                }
+                msg.edits += 1;
+                let v = msg.body.clone();
+                drop(s);
+                ok(self.message_object(mid, ch, &v))
+            }
+            ("GET", ["channels", ch]) => {
+                let ch: u64 = ch.parse().unwrap_or(0);
+                let s = self.state();
+                let found = s.guilds.values().find_map(|g| {
+                    g.channels
+                        .iter()
+                        .find(|c| c.id == ch)
+                        .map(|c| channel_object(g, c))
+                });
+                match found {
+                    Some(c) => ok(c),
+                    None => (404, discord_error(404, 10003, "Unknown Channel")),
+                }
+            }
+            ("GET", ["guilds", g]) => match g.parse().ok().and_then(|g| self.guild_json_inner(g)) {
+                Some(v) => ok(v),
+                None => (404, discord_error(404, 10004, "Unknown Guild")),
+            },
+            ("GET", ["guilds", g, "members", user]) => {
+                let mut m =
+                    self.samples["gateway_events"]["guild_create"]["d"]["members"][0].clone();
+                m["user"]["id"] = user.to_string().into();
+                if user.parse::<u64>().ok() != Some(BOT_ID) {
+                    m["user"]["bot"] = false.into();
+                }
+                m["roles"] = json!([]);
+                let _ = g;
+                ok(m)
+            }
+            _ => (404, discord_error(404, 0, "404: Not Found")),
+        }
+    }
+
+    fn guild_json_inner(&self, id: u64) -> Option<Value> {
+        let g = self.state().guilds.get(&id).cloned()?;
+        let mut d = self.samples["gateway_events"]["guild_create"]["d"].clone();
+        d["id"] = g.id.to_string().into();
+        d["name"] = g.name.clone().into();
+        d["roles"] = Value::Array(role_objects(&g));
+        Some(d)
+    }
+}
