@@ -19,6 +19,10 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         live::live(),
         tiktok::tiktok(),
         help::help(),
+        subscriptions::subscribe(),
+        subscriptions::subscriptions(),
+        subscriptions::unsubscribe(),
+        subscriptions::subscription(),
         stream::stream(),
     ]
 }
@@ -77,9 +81,11 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             ctx,
             ..
         } => {
-            let permissions = missing_permissions
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "Manage Server".into());
+            // Discord's UI calls MANAGE_GUILD "Manage Server".
+            let permissions = match missing_permissions {
+                Some(p) if !p.manage_guild() => p.to_string(),
+                _ => "Manage Server".to_string(),
+            };
             let text = t(
                 "error.missing-permissions",
                 &[("permissions", &permissions)],

@@ -292,7 +292,10 @@ async fn tiktok_live_not_live_error_and_slow() {
     assert!(cb.at.duration_since(p.sent_at) < Duration::from_secs(3));
     let a = w.discord.answer(&p, T).await;
     assert!(a["content"].as_str().unwrap().contains("@khaby.lame"));
-    assert!(embeds(&a)[0]["fields"].to_string().contains("stream.m3u8"), "{a}");
+    assert!(
+        embeds(&a)[0]["fields"].to_string().contains("stream.m3u8"),
+        "{a}"
+    );
 
     // Cached: a second ask costs no upstream call.
     let hits = w.konbini.hits("/v1/tiktok/users/khaby.lame/live");

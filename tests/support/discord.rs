@@ -139,7 +139,8 @@ impl Default for Invoker {
             user_id: USER_ID,
             guild_id: GUILD_ID,
             channel_id: CHANNEL_ID,
-            permissions: ALL_PERMISSIONS,
+            // A server admin (Manage Server) by default.
+            permissions: ALL_PERMISSIONS | MANAGE_GUILD,
             locale: "en-US".into(),
         }
     }
@@ -990,4 +991,19 @@ impl Inner {
         d["roles"] = Value::Array(role_objects(&g));
         Some(d)
     }
+}
+
+/// `resolved` data for a channel option (what Discord sends with it).
+pub fn resolved_channel(channel: u64) -> Value {
+    json!({"channels": {channel.to_string(): {
+        "id": channel.to_string(), "name": format!("channel-{channel}"), "type": 0,
+        "permissions": ALL_PERMISSIONS.to_string(), "parent_id": null
+    }}})
+}
+
+/// `resolved` data for a channel option and a role option.
+pub fn resolved_channel_and_role(channel: u64, role: u64, mentionable: bool) -> Value {
+    let mut r = resolved_channel(channel);
+    r["roles"] = json!({role.to_string(): role_object(role, "Fans", 0, mentionable)});
+    r
 }

@@ -1,0 +1,437 @@
+//! Go-live announcements end to end: the real bot, the fake Discord and a
+//! fake JKT48Connect. Exactly one message per subscribed channel, an edit
+//! when the stream ends, nothing on flaps or provider failures, 429s
+//! waited out, dead channels disabled, and the admin commands' guards.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use onair::live::Platform;
+use onair::store::{NewSubscription, Store};
+use serde_json::{json, Value};
+use support::bot::{env, TestBot};
+use support::discord::{
+    resolved_channel, resolved_channel_and_role, ChannelSpec, FakeDiscord, Fault, GuildSpec,
+    Invoker, GUILD_ID, SEND_MESSAGES,
+};
+use support::fake_providers::{FakeProvider, Reply};
+
+const T: Duration = Duration::from_secs(20);
+
+fn fritzy(start: &str) -> Value {
+    json!({
+        "name": "Fritzy", "img": "https://cdn.test/fritzy.jpg", "img_alt": "https://cdn.test/fritzy-a.webp",
+        "url_key": "jkt48_fritzy", "slug": "yuk-diborong", "room_id": 510011, "chat_room_id": null,
+        "started_at": start, "title": "@everyone come watch",
+        "streaming_url_list": [{"label": "original", "quality": 1, "url": "https://cdn.test/fritzy.m3u8"}],
+        "type": "idn"
+    })
+}
+
+fn gracia() -> Value {
+    json!({
+        "name": "Gracia", "img": "https://cdn.test/gracia.jpg", "url_key": "jkt48_gracia",
+        "room_id": 317727, "started_at": "2025-04-06T13:00:00.000Z", "type": "showroom"
+    })
+}
+
+struct World {
+    discord: FakeDiscord,
+    jkt: FakeProvider,
+    store: Arc<dyn Store>,
+    vars: HashMap<String, String>,
+    _dir: tempfile::TempDir,
+}
+
+async fn world(channels: &[u64]) -> World {
+    let discord = FakeDiscord::start().await;
+    let jkt = FakeProvider::start().await;
+    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut vars = env(&discord, dir.path());
+    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
+    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
+    let mut all = vec![support::discord::CHANNEL_ID];
+    all.extend_from_slice(channels);
+    discord.add_guild(GuildSpec::new(GUILD_ID, &all));
+    let store = onair::store::connect(&vars["DATABASE_URL"])
+        .await
+        .expect("store");
+    World {
+        discord,
+        jkt,
+        store,
+        vars,
+        _dir: dir,
+    }
+}
+
+async fn subscribe(
+    store: &Arc<dyn Store>,
+    channel: u64,
+    f: impl FnOnce(&mut NewSubscription),
+) -> i64 {
+    let mut n = NewSubscription {
+        guild_id: GUILD_ID,
+        channel_id: channel,
+        created_by: 1,
+        ..Default::default()
+    };
+    f(&mut n);
+    store
+        .add_subscription(n)
+        .await
+        .expect("subscription saved")
+        .id
+}
+
+fn count_messages(d: &FakeDiscord, channels: &[u64]) -> Vec<usize> {
+    channels.iter().map(|c| d.messages(*c).len()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_announcement_per_matching_channel_then_one_end_edit() {
+    let w = world(&[11, 12, 13, 14, 15]).await;
+    subscribe(&w.store, 11, |_| {}).await; // everything
+    subscribe(&w.store, 12, |n| n.platform = Some(Platform::Idn)).await;
+    subscribe(&w.store, 13, |n| n.platform = Some(Platform::Showroom)).await; // not Fritzy
+    subscribe(&w.store, 14, |n| n.member = Some("fritzy".into())).await;
+    subscribe(&w.store, 15, |n| n.tiktok = Some("khaby.lame".into())).await; // TikTok only
+    let role = 1900000000000000001;
+    subscribe(&w.store, 11, |n| n.role_id = Some(role)).await; // same channel: still one message
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(json!([fritzy("2025-04-06T12:03:58.000Z")])),
+    );
+    w.discord
+        .wait_for(T, "three announcements", |d| {
+            count_messages(d, &[11, 12, 14]) == [1, 1, 1]
+        })
+        .await;
+    // Flap inside the grace: gone for one poll, back.
+    w.jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(json!([fritzy("2025-04-06T12:03:58.000Z")])),
+    );
+    // Provider trouble for several polls: garbage, 500, HTML.
+    w.jkt.script(
+        "GET /api/jkt48/live",
+        vec![
+            Reply::text(200, "{not json"),
+            Reply::status(500, "{}"),
+            Reply::html(502),
+            Reply::json(json!([fritzy("2025-04-06T12:03:58.000Z")])),
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    assert_eq!(
+        count_messages(&w.discord, &[11, 12, 13, 14, 15]),
+        [1, 1, 0, 1, 0]
+    );
+    assert!(
+        w.discord.all_messages().iter().all(|m| m.edits == 0),
+        "no end during flaps or failures"
+    );
+
+    let msg = &w.discord.messages(11)[0];
+    assert_eq!(msg.body["content"], "**Fritzy** is live on IDN Live");
+    assert_eq!(
+        msg.body["allowed_mentions"]["parse"],
+        json!([]),
+        "the title's @everyone pings no one"
+    );
+    assert!(msg.body["embeds"][0]["fields"]
+        .to_string()
+        .contains("fritzy.m3u8"));
+
+    // She ends: every message edited once, links gone.
+    w.jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
+    w.discord
+        .wait_for(T, "end edits", |d| {
+            [11, 12, 14]
+                .iter()
+                .all(|c| d.messages(*c).first().is_some_and(|m| m.edits == 1))
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for c in [11, 12, 14] {
+        let m = &w.discord.messages(c)[0];
+        assert_eq!(m.edits, 1);
+        let text = m.body.to_string();
+        assert!(
+            !text.contains("fritzy.m3u8") && text.contains("Ended"),
+            "{text}"
+        );
+    }
+    w.discord.assert_spec_clean();
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_ping_and_template_allow_only_that_role() {
+    let w = world(&[21]).await;
+    let role = 1900000000000000001;
+    subscribe(&w.store, 21, |n| {
+        n.role_id = Some(role);
+        n.template = Some("{role} {name} on {platform}! {title} @everyone {unknown}".into());
+    })
+    .await;
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(json!([fritzy("2025-04-06T12:03:58.000Z")])),
+    );
+    w.discord
+        .wait_for(T, "announcement", |d| d.messages(21).len() == 1)
+        .await;
+    let m = &w.discord.messages(21)[0].body;
+    assert_eq!(
+        m["content"],
+        format!("<@&{role}> Fritzy on IDN Live! @everyone come watch @everyone {{unknown}}")
+    );
+    assert_eq!(m["allowed_mentions"]["parse"], json!([]));
+    assert_eq!(m["allowed_mentions"]["roles"], json!([role.to_string()]));
+    w.discord.assert_spec_clean();
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_channels_429_waited_out_and_timings() {
+    let channels: Vec<u64> = (0..100).map(|i| 3000 + i).collect();
+    let w = world(&channels).await;
+    for c in &channels {
+        subscribe(&w.store, *c, |_| {}).await;
+    }
+    // One channel is rate limited twice first.
+    w.discord.fail_next(
+        "POST",
+        "/api/v10/channels/3007/messages",
+        Fault::RateLimited {
+            retry_after: 0.3,
+            global: false,
+        },
+        2,
+    );
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(json!([fritzy("2025-04-06T12:03:58.000Z"), gracia()])),
+    );
+    let t0 = Instant::now();
+    w.discord
+        .wait_for(T, "200 announcements", |d| {
+            channels.iter().all(|c| d.messages(*c).len() == 2)
+        })
+        .await;
+    // The poll that saw the streams: the first request after t0.
+    let poll_at = w.jkt.requests_to("/api/jkt48/live").len();
+    let _ = poll_at;
+    let mut times: Vec<Instant> = w.discord.all_messages().iter().map(|m| m.at).collect();
+    times.sort();
+    let first = times[0].duration_since(t0);
+    let last = times[times.len() - 1].duration_since(t0);
+    eprintln!(
+        "100 channels x 2 streams: first announcement {first:?}, last {last:?} after the provider changed (poll interval 1 s, DISCORD_GLOBAL_RPS 200)"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        channels.iter().all(|c| w.discord.messages(*c).len() == 2),
+        "no duplicates"
+    );
+    let limited: Vec<_> = w
+        .discord
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v10/channels/3007/messages")
+        .map(|r| (r.status, r.at))
+        .collect();
+    assert_eq!(limited.iter().filter(|(s, _)| *s == 429).count(), 2);
+    let ok_at = limited
+        .iter()
+        .find(|(s, _)| *s == 200)
+        .map(|(_, t)| *t)
+        .expect("delivered");
+    let first_429 = limited
+        .iter()
+        .find(|(s, _)| *s == 429)
+        .map(|(_, t)| *t)
+        .expect("limited");
+    assert!(
+        ok_at.duration_since(first_429) >= Duration::from_millis(550),
+        "waited retry_after twice"
+    );
+    w.discord.assert_spec_clean();
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_channel_three_times_disables_and_reports() {
+    let w = world(&[41, 42]).await;
+    let dead = subscribe(&w.store, 41, |_| {}).await;
+    subscribe(&w.store, 42, |_| {}).await;
+    w.discord.delete_channel(41);
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(json!([fritzy("2025-04-06T12:03:58.000Z")])),
+    );
+    w.discord
+        .wait_for(T, "live channel announced", |d| d.messages(42).len() == 1)
+        .await;
+    let deadline = Instant::now() + T;
+    loop {
+        let s = w
+            .store
+            .get_subscription(GUILD_ID, dead)
+            .await
+            .unwrap()
+            .unwrap();
+        if s.disabled_reason.is_some() {
+            assert!(s.disabled_reason.unwrap().contains("10003"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "subscription never disabled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let attempts = w
+        .discord
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v10/channels/41/messages")
+        .count();
+    assert_eq!(attempts, 3, "three tries, then no more hammering");
+
+    // /subscriptions shows it, ephemerally.
+    let p = w
+        .discord
+        .slash("subscriptions", json!([]), None, &Invoker::default());
+    let cb = w.discord.callback(&p, T).await.body.unwrap();
+    assert_eq!(cb["data"]["flags"], 64);
+    let text = cb["data"]["content"].as_str().unwrap();
+    assert!(
+        text.contains("disabled") && text.contains("Unknown Channel"),
+        "{text}"
+    );
+    w.discord.assert_spec_clean();
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_guards_admins_and_permissions() {
+    let w = world(&[51, 52]).await;
+    let mut g = GuildSpec::new(GUILD_ID, &[support::discord::CHANNEL_ID, 51, 52]);
+    g.channels[2] = ChannelSpec {
+        id: 52,
+        name: "read-only".into(),
+        deny_everyone: SEND_MESSAGES,
+    };
+    w.discord.add_guild(g);
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+
+    // A non-admin is refused, even though Discord delivered the command.
+    let member = Invoker {
+        permissions: 0,
+        ..Invoker::default()
+    };
+    let p = w.discord.slash(
+        "subscribe",
+        json!([{"name": "channel", "type": 7, "value": "51"}]),
+        Some(resolved_channel(51)),
+        &member,
+    );
+    let cb = w.discord.callback(&p, T).await.body.unwrap();
+    assert_eq!(cb["data"]["flags"], 64);
+    assert!(
+        cb["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Manage Server"),
+        "{cb}"
+    );
+
+    // Missing Send Messages in the channel: explained, nothing saved.
+    let p = w.discord.slash(
+        "subscribe",
+        json!([{"name": "channel", "type": 7, "value": "52"}]),
+        Some(resolved_channel(52)),
+        &Invoker::default(),
+    );
+    let a = w.discord.answer(&p, T).await;
+    let text = a["content"].as_str().unwrap_or_default().to_string();
+    assert!(
+        text.contains("Send Messages") && text.contains("Nothing was saved"),
+        "{a}"
+    );
+    assert_eq!(w.store.count_subscriptions().await.unwrap(), 0);
+
+    // An admin with a good channel and a role: saved.
+    let role = 1900000000000000002;
+    let p = w.discord.slash(
+        "subscribe",
+        json!([
+            {"name": "channel", "type": 7, "value": "51"},
+            {"name": "member", "type": 3, "value": "Fritzy"},
+            {"name": "role", "type": 8, "value": role.to_string()}
+        ]),
+        Some(resolved_channel_and_role(51, role, true)),
+        &Invoker::default(),
+    );
+    let a = w.discord.answer(&p, T).await;
+    assert!(
+        a["content"]
+            .as_str()
+            .unwrap()
+            .contains("Saved subscription"),
+        "{a}"
+    );
+    let subs = w.store.list_subscriptions(GUILD_ID).await.unwrap();
+    assert_eq!(subs.len(), 1);
+    assert_eq!((subs[0].channel_id, subs[0].role_id), (51, Some(role)));
+
+    // Another guild cannot see or remove it.
+    let outsider = Invoker {
+        guild_id: 1200000000000000999,
+        ..Invoker::default()
+    };
+    let p = w.discord.slash(
+        "unsubscribe",
+        json!([{"name": "id", "type": 4, "value": subs[0].id}]),
+        None,
+        &outsider,
+    );
+    let a = w.discord.answer(&p, T).await;
+    assert!(
+        a["content"]
+            .as_str()
+            .unwrap()
+            .contains("has no subscription"),
+        "{a}"
+    );
+    assert_eq!(w.store.count_subscriptions().await.unwrap(), 1);
+
+    // The sample announcement proves the setup, clearly marked.
+    let p = w.discord.subcommand(
+        "subscription",
+        "test",
+        json!([{"name": "id", "type": 4, "value": subs[0].id}]),
+        &Invoker::default(),
+    );
+    let _ = w.discord.answer(&p, T).await;
+    w.discord
+        .wait_for(T, "test post", |d| d.messages(51).len() == 1)
+        .await;
+    assert!(w.discord.messages(51)[0].body["content"]
+        .as_str()
+        .unwrap()
+        .contains("TEST"));
+    w.discord.assert_spec_clean();
+    bot.stop().await;
+}
