@@ -294,8 +294,8 @@ async fn unknown_channel_three_times_disables_and_reports() {
             .await
             .unwrap()
             .unwrap();
-        if s.disabled_reason.is_some() {
-            assert!(s.disabled_reason.unwrap().contains("10003"));
+        if let Some(reason) = s.disabled_reason {
+            assert!(reason.contains("10003"));
             break;
         }
         assert!(Instant::now() < deadline, "subscription never disabled");
