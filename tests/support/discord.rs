@@ -304,6 +304,12 @@ impl FakeDiscord {
             .await;
     }
 
+    /// Wait until `n` gateway sessions have identified in total.
+    pub async fn wait_identified(&self, n: usize, timeout: Duration) {
+        self.wait_until(timeout, "another identify", |s| s.identified >= n)
+            .await;
+    }
+
     async fn wait_until(&self, timeout: Duration, what: &str, f: impl Fn(&State) -> bool) {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {

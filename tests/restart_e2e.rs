@@ -1,0 +1,110 @@
+//! Crash and restart: the bot binary is killed with SIGKILL in the middle
+//! of a fan-out and started again on the same database. Every channel ends
+//! with exactly one announcement, and a stream that ended while the bot was
+//! down still gets its end edit.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use onair::store::NewSubscription;
+use serde_json::json;
+use support::discord::{FakeDiscord, GuildSpec, GUILD_ID};
+use support::fake_providers::{FakeProvider, Reply};
+
+const T: Duration = Duration::from_secs(30);
+
+fn spawn_bot(vars: &HashMap<String, String>, dir: &std::path::Path) -> tokio::process::Child {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .envs(vars)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    cmd.spawn().expect("start the onair binary")
+}
+
+async fn sigkill(child: &mut tokio::process::Child) {
+    child.start_kill().expect("SIGKILL");
+    let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_fanout_and_restarted_sends_each_message_once() {
+    let discord = FakeDiscord::start().await;
+    let jkt = FakeProvider::start().await;
+    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = support::bot::env(&discord, dir.path());
+    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
+    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    vars.insert("DISCORD_GLOBAL_RPS".into(), "20".into());
+    vars.insert("END_GRACE_SECS".into(), "2".into());
+    let channels: Vec<u64> = (0..60).map(|i| 7000 + i).collect();
+    discord.add_guild(GuildSpec::new(GUILD_ID, &channels));
+    {
+        let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+        for c in &channels {
+            store
+                .add_subscription(NewSubscription {
+                    guild_id: GUILD_ID,
+                    channel_id: *c,
+                    created_by: 1,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+    }
+
+    let mut first = spawn_bot(&vars, dir.path());
+    discord.wait_ready(T).await;
+    jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(json!([{
+            "name": "Fritzy", "url_key": "jkt48_fritzy", "slug": "s", "room_id": 510011,
+            "started_at": "2025-04-06T12:03:58.000Z", "type": "idn",
+            "streaming_url_list": [{"label": "original", "quality": 1, "url": "https://cdn.test/f.m3u8"}]
+        }])),
+    );
+    // Kill it mid-fan-out (20 messages/s, 60 channels).
+    discord
+        .wait_for(T, "the fan-out to start", |d| d.all_messages().len() >= 10)
+        .await;
+    sigkill(&mut first).await;
+    let sent_before = discord.all_messages().len();
+    assert!(sent_before < 60, "killed mid-fan-out ({sent_before} sent)");
+
+    let mut second = spawn_bot(&vars, dir.path());
+    discord.wait_identified(2, T).await;
+    discord
+        .wait_for(T, "every channel announced", |d| {
+            channels.iter().all(|c| !d.messages(*c).is_empty())
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for c in &channels {
+        assert_eq!(discord.messages(*c).len(), 1, "channel {c}: exactly one message");
+    }
+
+    // The stream ends while no bot runs; the next start edits every message.
+    sigkill(&mut second).await;
+    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
+    let mut third = spawn_bot(&vars, dir.path());
+    discord.wait_identified(3, T).await;
+    discord
+        .wait_for(T, "end edits after the restart", |d| {
+            channels.iter().all(|c| d.messages(*c).first().is_some_and(|m| m.edits == 1))
+        })
+        .await;
+    for c in &channels {
+        assert_eq!(discord.messages(*c).len(), 1, "still one message in {c}");
+    }
+    discord.assert_spec_clean();
+    sigkill(&mut third).await;
+}
