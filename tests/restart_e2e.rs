@@ -89,7 +89,11 @@ async fn killed_mid_fanout_and_restarted_sends_each_message_once() {
         .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for c in &channels {
-        assert_eq!(discord.messages(*c).len(), 1, "channel {c}: exactly one message");
+        assert_eq!(
+            discord.messages(*c).len(),
+            1,
+            "channel {c}: exactly one message"
+        );
     }
 
     // The stream ends while no bot runs; the next start edits every message.
@@ -99,7 +103,9 @@ async fn killed_mid_fanout_and_restarted_sends_each_message_once() {
     discord.wait_identified(3, T).await;
     discord
         .wait_for(T, "end edits after the restart", |d| {
-            channels.iter().all(|c| d.messages(*c).first().is_some_and(|m| m.edits == 1))
+            channels
+                .iter()
+                .all(|c| d.messages(*c).first().is_some_and(|m| m.edits == 1))
         })
         .await;
     for c in &channels {

@@ -34,7 +34,7 @@ pub fn env(discord: &FakeDiscord, db_dir: &std::path::Path) -> HashMap<String, S
 pub fn init_logs() {
     if let Ok(filter) = std::env::var("TEST_LOG") {
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_env_filter(onair::logging::filter(&filter))
             .with_test_writer()
             .try_init();
     }
