@@ -16,7 +16,8 @@ use crate::snapshot::Snapshot;
 /// Longest wait between polls while a source keeps failing.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
-/// Delay before the next poll: the interval (±10% jitter) after success,
+/// Delay before the next poll: the interval (minus up to 10% jitter, so a
+/// poll never comes later than the configured interval) after success,
 /// doubling per consecutive failure up to [`MAX_BACKOFF`] (never below the
 /// interval).
 pub fn next_delay(interval: Duration, failures: u32, jitter_unit: f64) -> Duration {
@@ -28,9 +29,9 @@ pub fn next_delay(interval: Duration, failures: u32, jitter_unit: f64) -> Durati
             .saturating_mul(factor)
             .min(MAX_BACKOFF.max(interval))
     };
-    // jitter_unit in [0, 1): spread polls of many bots/sources over ±10%.
-    let jitter = (jitter_unit.clamp(0.0, 1.0) - 0.5) * 0.2;
-    base.mul_f64(1.0 + jitter)
+    // jitter_unit in [0, 1): spread polls of many sources over the last
+    // 10% of the interval, never past it.
+    base.mul_f64(1.0 - jitter_unit.clamp(0.0, 1.0) * 0.1)
 }
 
 /// A cheap, dependency-free jitter source in [0, 1).
@@ -98,13 +99,14 @@ mod tests {
     #[test]
     fn backoff_doubles_and_caps() {
         let i = Duration::from_secs(30);
-        assert_eq!(next_delay(i, 0, 0.5), i);
-        assert_eq!(next_delay(i, 1, 0.5), Duration::from_secs(60));
-        assert_eq!(next_delay(i, 2, 0.5), Duration::from_secs(120));
-        assert_eq!(next_delay(i, 10, 0.5), MAX_BACKOFF);
-        assert_eq!(next_delay(i, 0, 0.0), Duration::from_secs(27));
+        assert_eq!(next_delay(i, 0, 0.0), i);
+        assert_eq!(next_delay(i, 1, 0.0), Duration::from_secs(60));
+        assert_eq!(next_delay(i, 2, 0.0), Duration::from_secs(120));
+        assert_eq!(next_delay(i, 10, 0.0), MAX_BACKOFF);
+        assert_eq!(next_delay(i, 0, 1.0), Duration::from_secs(27));
+        assert!(next_delay(i, 0, 0.99) <= i);
         let long = Duration::from_secs(600);
-        assert_eq!(next_delay(long, 3, 0.5), long);
+        assert_eq!(next_delay(long, 3, 0.0), long);
     }
 
     #[tokio::test]

@@ -259,13 +259,7 @@ impl Dispatcher {
     }
 
     async fn attempt(self: &Arc<Self>, job: &Job) -> Result<Outcome, crate::store::StoreError> {
-        let Some(delivery) = self
-            .store
-            .deliveries_for_stream(job.stream_row)
-            .await?
-            .into_iter()
-            .find(|d| d.id == job.delivery_id)
-        else {
+        let Some(delivery) = self.store.get_delivery(job.delivery_id).await? else {
             return Ok(Outcome::Done);
         };
         let Some(stream) = self.store.get_stream(job.stream_row).await? else {

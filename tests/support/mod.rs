@@ -1,4 +1,5 @@
 #![allow(dead_code)]
+pub mod bench;
 pub mod bot;
 pub mod discord;
 pub mod fake_providers;

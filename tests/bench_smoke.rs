@@ -1,0 +1,35 @@
+//! The benchmark, tiny: every scenario runs and its invariants hold (no
+//! lost or duplicated message, no provider call on the command path, one
+//! request per poll per provider, one per unique TikTok username).
+
+mod support;
+
+use std::time::Duration;
+use support::bench;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_smoke() {
+    let f = bench::fanout(20, 100, 90).await;
+    assert_eq!((f.duplicates, f.missing), (0, 0), "{f:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_latency_smoke() {
+    let l = bench::command_latency(20, 100, 5).await;
+    assert_eq!(l.count, 20);
+    assert_eq!(l.upstream_calls, 0, "no provider call on the command path");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_cost_smoke() {
+    let u = bench::upstream_cost(10, 4, Duration::from_millis(2500)).await;
+    assert!(u.jkt_requests >= 1 && u.jkt_per_poll <= 1.5, "{u:?}");
+    assert_eq!(u.tiktok_users, 4, "{u:?}");
+    assert!((u.konbini_per_poll - 4.0).abs() < 1e-9, "one request per unique username: {u:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_smoke() {
+    let m = bench::memory(10, 10).await;
+    assert!(m.rss_kib > 0, "{m:?}");
+}
