@@ -35,35 +35,57 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("onair benchmark: {cpus} CPUs, scale {scale}, release build, loopback fakes\n");
     let mut failed = false;
+    // ONAIR_BENCH_ONLY=fanout,latency,poll,memory,upstream runs a subset.
+    let only = std::env::var("ONAIR_BENCH_ONLY").unwrap_or_default();
+    let run = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
 
     // 1. Fan-out
-    let (channels, r) = (n(2000), 500);
-    let f = rt.block_on(bench::fanout(channels, r, 480));
-    let target = Duration::from_secs_f64(1.1 * channels as f64 / r as f64);
-    println!("1. Fan-out: {channels} channels in {channels} guilds, fake limit {r} req/s global + 5 msg/5 s per channel, DISCORD_GLOBAL_RPS={}", f.bot_rps);
-    println!("   first announcement {} after the poll that saw the stream, last {}", ms(f.first), ms(f.last));
-    println!(
-        "   last - first = {} (target <= 1.1 x N/R = {}) {}",
-        ms(f.last - f.first),
-        ms(target),
-        if f.last - f.first <= target { "MET" } else { "MISSED" }
-    );
-    let pct429 = 100.0 * f.rate_limited as f64 / f.requests.max(1) as f64;
-    println!(
+    if run("fanout") {
+        let (channels, r): (usize, usize) = (n(2000), 500);
+        let bot_rps = std::env::var("ONAIR_BENCH_BOT_RPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(480);
+        let r = std::env::var("ONAIR_BENCH_R")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(r);
+        let f = rt.block_on(bench::fanout(channels, r, bot_rps));
+        let target = Duration::from_secs_f64(1.1 * channels as f64 / r as f64);
+        println!("1. Fan-out: {channels} channels in {channels} guilds, fake limit {r} req/s global + 5 msg/5 s per channel, DISCORD_GLOBAL_RPS={}", f.bot_rps);
+        println!(
+            "   first announcement {} after the poll that saw the stream, last {}",
+            ms(f.first),
+            ms(f.last)
+        );
+        println!(
+            "   last - first = {} (target <= 1.1 x N/R = {}) {}",
+            ms(f.last - f.first),
+            ms(target),
+            if f.last - f.first <= target {
+                "MET"
+            } else {
+                "MISSED"
+            }
+        );
+        let pct429 = 100.0 * f.rate_limited as f64 / f.requests.max(1) as f64;
+        println!(
         "   achieved rate {:.2} x R; 429 answers {} of {} requests ({pct429:.2} %, target <= 1 %) {}",
         f.achieved_rate,
         f.rate_limited,
         f.requests,
         if pct429 <= 1.0 { "MET" } else { "MISSED" }
     );
-    println!("   duplicates {}, missing {}", f.duplicates, f.missing);
-    failed |= f.duplicates > 0 || f.missing > 0;
+        println!("   duplicates {}, missing {}", f.duplicates, f.missing);
+        failed |= f.duplicates > 0 || f.missing > 0;
+    }
 
     // 2. Command latency
-    let count = n(1000);
-    let l = rt.block_on(bench::command_latency(count, 100, 50));
-    println!("\n2. /live latency: {count} interactions at 100/s, 50 streams in the snapshot (gateway frame out -> callback in)");
-    println!(
+    if run("latency") {
+        let count = n(1000);
+        let l = rt.block_on(bench::command_latency(count, 100, 50));
+        println!("\n2. /live latency: {count} interactions at 100/s, 50 streams in the snapshot (gateway frame out -> callback in)");
+        println!(
         "   p50 {}, p99 {} (target < 20 ms) {}, max {}; provider calls during the run: {} (target 0)",
         ms(l.p50),
         ms(l.p99),
@@ -71,44 +93,67 @@ fn main() {
         ms(l.max),
         l.upstream_calls
     );
-    failed |= l.count != count;
+        failed |= l.count != count;
+    }
 
     // 3. Poll-to-post
-    let p = rt.block_on(bench::poll_to_post(5, 3));
-    let worst = p.rounds.iter().max().copied().unwrap_or_default();
-    println!("\n3. Poll-to-post at POLL_INTERVAL_SECS=5, {} rounds changing at different points of the cycle", p.rounds.len());
-    println!(
-        "   {} ; worst {} (target < interval + 200 ms = 5200 ms) {}",
-        p.rounds.iter().map(|d| ms(*d)).collect::<Vec<_>>().join(", "),
-        ms(worst),
-        if worst < Duration::from_millis(5200) { "MET" } else { "MISSED" }
-    );
+    if run("poll") {
+        let p = rt.block_on(bench::poll_to_post(5, 3));
+        let worst = p.rounds.iter().max().copied().unwrap_or_default();
+        println!("\n3. Poll-to-post at POLL_INTERVAL_SECS=5, {} rounds changing at different points of the cycle", p.rounds.len());
+        println!(
+            "   {} ; worst {} (target < interval + 200 ms = 5200 ms) {}",
+            p.rounds
+                .iter()
+                .map(|d| ms(*d))
+                .collect::<Vec<_>>()
+                .join(", "),
+            ms(worst),
+            if worst < Duration::from_millis(5200) {
+                "MET"
+            } else {
+                "MISSED"
+            }
+        );
+    }
 
     // 4. Memory
-    let small = rt.block_on(bench::memory(1, 1));
-    let big = rt.block_on(bench::memory(n(10_000), n(10_000)));
-    println!("\n4. Resident memory of the onair binary (VmRSS)");
-    println!(
-        "   1 guild: {:.1} MB (target < 40 MB) {}",
-        small.rss_kib as f64 / 1024.0,
-        if small.rss_kib < 40 * 1024 { "MET" } else { "MISSED" }
-    );
-    println!(
-        "   {} guilds by GUILD_CREATE + {} subscriptions: {:.1} MB (target < 120 MB) {}",
-        big.guilds,
-        big.subscriptions,
-        big.rss_kib as f64 / 1024.0,
-        if big.rss_kib < 120 * 1024 { "MET" } else { "MISSED" }
-    );
+    if run("memory") {
+        let small = rt.block_on(bench::memory(1, 1));
+        let big = rt.block_on(bench::memory(n(10_000), n(10_000)));
+        println!("\n4. Resident memory of the onair binary (VmRSS)");
+        println!(
+            "   1 guild: {:.1} MB (target < 40 MB) {}",
+            small.rss_kib as f64 / 1024.0,
+            if small.rss_kib < 40 * 1024 {
+                "MET"
+            } else {
+                "MISSED"
+            }
+        );
+        println!(
+            "   {} guilds by GUILD_CREATE + {} subscriptions: {:.1} MB (target < 120 MB) {}",
+            big.guilds,
+            big.subscriptions,
+            big.rss_kib as f64 / 1024.0,
+            if big.rss_kib < 120 * 1024 {
+                "MET"
+            } else {
+                "MISSED"
+            }
+        );
+    }
 
     // 5. Upstream cost
-    println!("\n5. Upstream requests per poll (POLL_INTERVAL_SECS=1, 5 s window)");
-    for (subs, tiktok) in [(1, 0), (100, 0), (n(10_000), 0), (n(10_000), n(500))] {
-        let u = rt.block_on(bench::upstream_cost(subs, tiktok, Duration::from_secs(5)));
-        println!(
+    if run("upstream") {
+        println!("\n5. Upstream requests per poll (POLL_INTERVAL_SECS=1, 5 s window)");
+        for (subs, tiktok) in [(1, 0), (100, 0), (n(10_000), 0), (n(10_000), n(500))] {
+            let u = rt.block_on(bench::upstream_cost(subs, tiktok, Duration::from_secs(5)));
+            println!(
             "   {:>6} subscriptions, {:>3} TikTok usernames: JKT48Connect {:.2}/poll ({} requests in {:.0} intervals), KonbiniAPI {:.1}/poll",
             u.subscriptions, u.tiktok_users, u.jkt_per_poll, u.jkt_requests, u.intervals, u.konbini_per_poll
         );
+        }
     }
 
     if failed {

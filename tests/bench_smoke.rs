@@ -25,7 +25,10 @@ async fn upstream_cost_smoke() {
     let u = bench::upstream_cost(10, 4, Duration::from_millis(2500)).await;
     assert!(u.jkt_requests >= 1 && u.jkt_per_poll <= 1.5, "{u:?}");
     assert_eq!(u.tiktok_users, 4, "{u:?}");
-    assert!((u.konbini_per_poll - 4.0).abs() < 1e-9, "one request per unique username: {u:?}");
+    assert!(
+        (u.konbini_per_poll - 4.0).abs() < 1e-9,
+        "one request per unique username: {u:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

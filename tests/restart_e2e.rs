@@ -114,3 +114,23 @@ async fn killed_mid_fanout_and_restarted_sends_each_message_once() {
     discord.assert_spec_clean();
     sigkill(&mut third).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_cleanly() {
+    let discord = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let vars = support::bot::env(&discord, dir.path());
+    let mut child = spawn_bot(&vars, dir.path());
+    discord.wait_ready(T).await;
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits within 10 s of SIGTERM")
+        .expect("exit status");
+    assert_eq!(exit.code(), Some(0), "clean exit");
+}

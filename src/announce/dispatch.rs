@@ -97,8 +97,12 @@ const INVALID_WINDOW: Duration = Duration::from_secs(600);
 impl Dispatcher {
     pub fn start(store: Arc<dyn Store>, rest: DiscordRest, options: AnnouncerOptions) -> Arc<Self> {
         let rps = NonZeroU32::new(options.global_rps.max(1)).unwrap_or(NonZeroU32::MIN);
-        // Burst of 1: requests are spread evenly, never bunched.
-        let quota = Quota::per_second(rps).allow_burst(NonZeroU32::MIN);
+        // A burst of 20 ms worth of requests: enough to absorb timer
+        // granularity (a 1 ms timer cannot space 480/s = 2.08 ms apart, and
+        // rounds up to 3 ms = 333/s), small enough that rate + burst stays
+        // under Discord's window.
+        let burst = NonZeroU32::new(rps.get() / 50).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_second(rps).allow_burst(burst);
         let workers = options.concurrency.max(1);
         let d = Arc::new(Dispatcher {
             store,

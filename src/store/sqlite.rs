@@ -118,7 +118,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         // An in-memory database lives per connection: keep exactly one.
-        let max = if url.contains(":memory:") { 1 } else { 4 };
+        let max = if url.contains(":memory:") { 1 } else { 8 };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
             .min_connections(if max == 1 { 1 } else { 0 })

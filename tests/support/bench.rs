@@ -46,7 +46,9 @@ pub async fn rig(extra: &[(&str, String)]) -> Rig {
     for (k, v) in extra {
         vars.insert((*k).into(), v.clone());
     }
-    let store = onair::store::connect(&vars["DATABASE_URL"]).await.expect("store");
+    let store = onair::store::connect(&vars["DATABASE_URL"])
+        .await
+        .expect("store");
     Rig {
         discord,
         jkt,
@@ -58,7 +60,12 @@ pub async fn rig(extra: &[(&str, String)]) -> Rig {
 }
 
 /// Channels `base..base+n`, each in its own guild `base+1_000_000+i`.
-pub async fn subscribe_many(rig: &Rig, base: u64, n: usize, tiktok: Option<&dyn Fn(usize) -> String>) -> Vec<u64> {
+pub async fn subscribe_many(
+    rig: &Rig,
+    base: u64,
+    n: usize,
+    tiktok: Option<&dyn Fn(usize) -> String>,
+) -> Vec<u64> {
     let mut channels = Vec::with_capacity(n);
     for i in 0..n {
         let ch = base + i as u64;
@@ -87,7 +94,10 @@ pub async fn next_poll(p: &FakeProvider, path: &str, timeout: Duration) -> Insta
         if p.hits(path) > before {
             return Instant::now();
         }
-        assert!(Instant::now() < deadline, "no poll of {path} within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no poll of {path} within {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
@@ -115,11 +125,14 @@ pub async fn fanout(n: usize, r: usize, bot_rps: u32) -> Fanout {
     let channels = subscribe_many(&rig, 10_000_000, n, None).await;
     let bot = TestBot::start(&rig.discord, &rig.vars).await;
     next_poll(&rig.jkt, "/api/jkt48/live", Duration::from_secs(10)).await;
-    rig.jkt.set("GET /api/jkt48/live", Reply::json(json!([member(1)])));
+    rig.jkt
+        .set("GET /api/jkt48/live", Reply::json(json!([member(1)])));
     let seen = next_poll(&rig.jkt, "/api/jkt48/live", Duration::from_secs(10)).await;
     let budget = Duration::from_secs_f64(n as f64 / r as f64 * 3.0 + 20.0);
     rig.discord
-        .wait_for(budget, "every announcement", |d| d.all_messages().len() >= n)
+        .wait_for(budget, "every announcement", |d| {
+            d.all_messages().len() >= n
+        })
         .await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let msgs = rig.discord.all_messages();
@@ -131,8 +144,12 @@ pub async fn fanout(n: usize, r: usize, bot_rps: u32) -> Fanout {
     let missing = channels.iter().filter(|c| !per.contains_key(c)).count();
     let mut at: Vec<Instant> = msgs.iter().map(|m| m.at).collect();
     at.sort();
-    let first = at.first().map_or(Duration::ZERO, |t| t.saturating_duration_since(seen));
-    let last = at.last().map_or(Duration::ZERO, |t| t.saturating_duration_since(seen));
+    let first = at
+        .first()
+        .map_or(Duration::ZERO, |t| t.saturating_duration_since(seen));
+    let last = at
+        .last()
+        .map_or(Duration::ZERO, |t| t.saturating_duration_since(seen));
     let spread = (last - first).as_secs_f64().max(1e-9);
     let posts = rig
         .discord
@@ -169,7 +186,8 @@ pub struct Latency {
 pub async fn command_latency(count: usize, rate_per_s: u64, streams: usize) -> Latency {
     let rig = rig(&[("POLL_INTERVAL_SECS", "3600".into())]).await;
     let all: Vec<Value> = (0..streams).map(member).collect();
-    rig.jkt.set("GET /api/jkt48/live", Reply::json(Value::Array(all)));
+    rig.jkt
+        .set("GET /api/jkt48/live", Reply::json(Value::Array(all)));
     let bot = TestBot::start(&rig.discord, &rig.vars).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while rig.jkt.hits("/api/jkt48/live") == 0 {
@@ -188,7 +206,11 @@ pub async fn command_latency(count: usize, rate_per_s: u64, streams: usize) -> L
     }
     rig.discord
         .wait_for(Duration::from_secs(60), "every callback", |d| {
-            d.requests().iter().filter(|r| r.path.ends_with("/callback")).count() >= count
+            d.requests()
+                .iter()
+                .filter(|r| r.path.ends_with("/callback"))
+                .count()
+                >= count
         })
         .await;
     let arrived: HashMap<String, Instant> = rig
@@ -202,11 +224,17 @@ pub async fn command_latency(count: usize, rate_per_s: u64, streams: usize) -> L
         .iter()
         .filter_map(|p| {
             let path = format!("/api/v10/interactions/{}/{}/callback", p.id, p.token);
-            arrived.get(&path).map(|t| t.saturating_duration_since(p.sent_at))
+            arrived
+                .get(&path)
+                .map(|t| t.saturating_duration_since(p.sent_at))
         })
         .collect();
     lat.sort();
-    let pct = |q: f64| lat[((lat.len() as f64 * q).ceil() as usize).saturating_sub(1).min(lat.len() - 1)];
+    let pct = |q: f64| {
+        lat[((lat.len() as f64 * q).ceil() as usize)
+            .saturating_sub(1)
+            .min(lat.len() - 1)]
+    };
     let out = Latency {
         count: lat.len(),
         p50: pct(0.50),
@@ -235,15 +263,26 @@ pub async fn poll_to_post(interval_secs: u64, rounds: usize) -> PollToPost {
         // Change at an arbitrary point of the poll cycle.
         let offset = Duration::from_millis((round as u64 * 1_777) % (interval_secs * 1000).max(1));
         tokio::time::sleep(offset).await;
-        let before = rig.discord.all_messages().len();
-        rig.jkt.set("GET /api/jkt48/live", Reply::json(json!([member(100 + round)])));
+        let before = rig.discord.message_count();
+        rig.jkt.set(
+            "GET /api/jkt48/live",
+            Reply::json(json!([member(100 + round)])),
+        );
         let changed = Instant::now();
         rig.discord
-            .wait_for(Duration::from_secs(interval_secs * 3 + 10), "the announcement", |d| {
-                d.all_messages().len() > before
-            })
+            .wait_for(
+                Duration::from_secs(interval_secs * 3 + 10),
+                "the announcement",
+                |d| d.all_messages().len() > before,
+            )
             .await;
-        let at = rig.discord.all_messages().iter().map(|m| m.at).max().unwrap_or(changed);
+        let at = rig
+            .discord
+            .all_messages()
+            .iter()
+            .map(|m| m.at)
+            .max()
+            .unwrap_or(changed);
         out.push(at.saturating_duration_since(changed));
     }
     bot.stop().await;
@@ -282,7 +321,7 @@ pub async fn upstream_cost(subs: usize, tiktok_users: usize, window: Duration) -
     tokio::time::sleep(window).await;
     let jkt_requests = rig.jkt.hits("/api/jkt48/live") - j0;
     let intervals = window.as_secs_f64() / 1.0; // POLL_INTERVAL_SECS = 1 in the rig
-    // Let the TikTok round in flight finish, then count per username.
+                                                // Let the TikTok round in flight finish, then count per username.
     let users = with_tiktok.min(tiktok_users);
     let deadline = Instant::now() + Duration::from_secs(5);
     while users > 0 && rig.konbini.requests().len() % users != 0 && Instant::now() < deadline {
@@ -301,7 +340,11 @@ pub async fn upstream_cost(subs: usize, tiktok_users: usize, window: Duration) -
         jkt_requests,
         intervals,
         jkt_per_poll: jkt_requests as f64 / intervals,
-        konbini_per_poll: if rounds == 0 { 0.0 } else { total as f64 / rounds as f64 },
+        konbini_per_poll: if rounds == 0 {
+            0.0
+        } else {
+            total as f64 / rounds as f64
+        },
     }
 }
 
@@ -340,7 +383,8 @@ pub async fn memory(guilds: usize, subs: usize) -> Memory {
         .kill_on_drop(true);
     let mut child = cmd.spawn().expect("start onair");
     rig.discord.wait_ready(Duration::from_secs(30)).await;
-    rig.discord.push_guild_create(&GuildSpec::new(GUILD_ID, &[super::discord::CHANNEL_ID]));
+    rig.discord
+        .push_guild_create(&GuildSpec::new(GUILD_ID, &[super::discord::CHANNEL_ID]));
     for i in 1..guilds {
         let g = GuildSpec::new(60_000_000 + i as u64, &[70_000_000 + i as u64]);
         rig.discord.push_guild_create(&g);

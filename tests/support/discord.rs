@@ -363,6 +363,11 @@ impl FakeDiscord {
         }
     }
 
+    /// How many recorded requests match, without copying them.
+    pub fn request_count(&self, pred: impl Fn(&Recorded) -> bool) -> usize {
+        self.state().requests.iter().filter(|r| pred(r)).count()
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.state().requests.clone()
     }
@@ -387,6 +392,11 @@ impl FakeDiscord {
             .get(&channel)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// How many messages were posted, without copying them.
+    pub fn message_count(&self) -> usize {
+        self.state().messages.values().map(Vec::len).sum()
     }
 
     pub fn all_messages(&self) -> Vec<StoredMessage> {
