@@ -190,30 +190,12 @@ pub fn stale_notes(data: &Data) -> Vec<String> {
         .collect()
 }
 
-async fn autocomplete_member<'a>(
-    ctx: Context<'a>,
-    partial: &'a str,
+async fn autocomplete_member(
+    ctx: Context<'_>,
+    partial: &str,
 ) -> serenity::CreateAutocompleteResponse {
-    let partial = partial.to_lowercase();
-    let mut names: Vec<String> = ctx
-        .data()
-        .snapshot
-        .streams()
-        .into_iter()
-        .map(|s| s.name)
-        .filter(|n| n.to_lowercase().contains(&partial))
-        .collect();
-    names.sort_by_key(|n| n.to_lowercase());
-    names.dedup();
-    let choices = names
-        .into_iter()
-        .take(25)
-        .map(|n| {
-            let n = crate::providers::truncate_chars(&n, 100);
-            serenity::AutocompleteChoice::new(n.clone(), n)
-        })
-        .collect();
-    serenity::CreateAutocompleteResponse::new().set_choices(choices)
+    let names = ctx.data().snapshot.streams().into_iter().map(|s| s.name);
+    super::name_choices(names, partial)
 }
 
 /// Who is live right now

@@ -27,6 +27,30 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
     ]
 }
 
+/// Up to 25 autocomplete choices: the names containing `partial`
+/// (case-insensitive), sorted, without duplicates.
+pub fn name_choices(
+    names: impl IntoIterator<Item = String>,
+    partial: &str,
+) -> serenity::CreateAutocompleteResponse {
+    let partial = partial.to_lowercase();
+    let mut names: Vec<String> = names
+        .into_iter()
+        .filter(|n| n.to_lowercase().contains(&partial))
+        .collect();
+    names.sort_by_key(|n| n.to_lowercase());
+    names.dedup_by_key(|n| n.to_lowercase());
+    let choices = names
+        .into_iter()
+        .take(25)
+        .map(|n| {
+            let n = crate::providers::truncate_chars(&n, 100);
+            serenity::AutocompleteChoice::new(n.clone(), n)
+        })
+        .collect();
+    serenity::CreateAutocompleteResponse::new().set_choices(choices)
+}
+
 /// Component interactions (buttons) the commands own.
 pub async fn on_component(
     ctx: &serenity::Context,

@@ -18,6 +18,23 @@ pub const STOP_PREFIX: &str = "stream-stop:";
 pub const CANCEL_PREFIX: &str = "stream-cancel:";
 const PER_PAGE: usize = 10;
 
+/// Send one embed (and components) only to the admin who asked.
+async fn reply_embed(
+    ctx: Context<'_>,
+    embed: &Embed,
+    components: Vec<serenity::CreateActionRow>,
+) -> Result<(), Error> {
+    ctx.send(
+        poise::CreateReply::default()
+            .embed(embed.to_create())
+            .components(components)
+            .ephemeral(true)
+            .allowed_mentions(serenity::CreateAllowedMentions::new()),
+    )
+    .await?;
+    Ok(())
+}
+
 fn client(data: &Data) -> Result<&RealtimeKit, Error> {
     data.providers
         .realtimekit
@@ -116,14 +133,7 @@ pub async fn create(
         .map_err(|e| fail(e, "create"))?;
     tracing::info!(livestream = %ls.id, user = ctx.author().id.get(), "livestream created");
     let embed = created_embed(&ls);
-    ctx.send(
-        poise::CreateReply::default()
-            .embed(embed.to_create())
-            .ephemeral(true)
-            .allowed_mentions(serenity::CreateAllowedMentions::new()),
-    )
-    .await?;
-    Ok(())
+    reply_embed(ctx, &embed, vec![]).await
 }
 
 /// Pure: the ephemeral answer to `/stream create`, with the secret key.
@@ -239,15 +249,7 @@ pub async fn list(ctx: Context<'_>) -> Result<(), Error> {
     ctx.defer_ephemeral().await?;
     let all = rtk.list_livestreams().await.map_err(|e| fail(e, "list"))?;
     let (embed, rows) = list_reply_parts(&all, 0, ctx.author().id.get());
-    ctx.send(
-        poise::CreateReply::default()
-            .embed(embed.to_create())
-            .components(rows)
-            .ephemeral(true)
-            .allowed_mentions(serenity::CreateAllowedMentions::new()),
-    )
-    .await?;
-    Ok(())
+    reply_embed(ctx, &embed, rows).await
 }
 
 /// One livestream with its active session
@@ -329,14 +331,7 @@ pub async fn status(
         colour: Some(crate::live::Platform::Realtimekit.colour()),
         ..Embed::default()
     };
-    ctx.send(
-        poise::CreateReply::default()
-            .embed(embed.to_create())
-            .ephemeral(true)
-            .allowed_mentions(serenity::CreateAllowedMentions::new()),
-    )
-    .await?;
-    Ok(())
+    reply_embed(ctx, &embed, vec![]).await
 }
 
 /// Stop a meeting's active livestream (asks to confirm first)
@@ -411,14 +406,7 @@ pub async fn stats(
         colour: Some(crate::live::Platform::Realtimekit.colour()),
         ..Embed::default()
     };
-    ctx.send(
-        poise::CreateReply::default()
-            .embed(embed.to_create())
-            .ephemeral(true)
-            .allowed_mentions(serenity::CreateAllowedMentions::new()),
-    )
-    .await?;
-    Ok(())
+    reply_embed(ctx, &embed, vec![]).await
 }
 
 /// Buttons of `/stream list` (pages) and `/stream stop` (confirm, cancel).

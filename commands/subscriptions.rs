@@ -56,27 +56,10 @@ async fn autocomplete_member(
     ctx: Context<'_>,
     partial: &str,
 ) -> serenity::CreateAutocompleteResponse {
-    let partial = partial.to_lowercase();
-    let mut names: Vec<String> = ctx
-        .data()
-        .snapshot
-        .streams()
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
-    names.extend(ctx.data().seen_members.iter().map(|e| e.key().clone()));
-    names.retain(|n| n.to_lowercase().contains(&partial));
-    names.sort_by_key(|n| n.to_lowercase());
-    names.dedup_by_key(|n| n.to_lowercase());
-    let choices = names
-        .into_iter()
-        .take(25)
-        .map(|n| {
-            let n = crate::providers::truncate_chars(&n, 100);
-            serenity::AutocompleteChoice::new(n.clone(), n)
-        })
-        .collect();
-    serenity::CreateAutocompleteResponse::new().set_choices(choices)
+    let data = ctx.data();
+    let live = data.snapshot.streams().into_iter().map(|s| s.name);
+    let seen = data.seen_members.iter().map(|e| e.key().clone());
+    super::name_choices(live.chain(seen).collect::<Vec<_>>(), partial)
 }
 
 /// Announce new lives in a channel

@@ -72,12 +72,6 @@ pub struct DispatchStats {
     pub retried: u64,
 }
 
-enum Outcome {
-    Done,
-    /// Try again after this long (the channel waits; others go on).
-    Retry(Duration),
-}
-
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     rest: DiscordRest,
@@ -172,41 +166,19 @@ impl Dispatcher {
     }
 
     /// Finish a job: the channel goes back in line (at the back, for
-    /// fairness) or waits out its cooldown.
-    fn finish(self: &Arc<Self>, job: Job, outcome: Outcome) {
+    /// fairness) unless it is cooling down after a 429 or an error.
+    fn finish(self: &Arc<Self>, job: &Job) {
         let ch = job.channel_id;
         let mut q = lock(&self.queues);
         q.busy.remove(&ch);
-        match outcome {
-            Outcome::Done => {
-                q.outstanding = q.outstanding.saturating_sub(1);
-                let more = q.jobs.get(&ch).is_some_and(|j| !j.is_empty());
-                if more {
-                    if !q.cooling.contains(&ch) && !q.ready.contains(&ch) {
-                        q.ready.push_back(ch);
-                    }
-                } else {
-                    q.jobs.remove(&ch);
-                }
+        q.outstanding = q.outstanding.saturating_sub(1);
+        let more = q.jobs.get(&ch).is_some_and(|j| !j.is_empty());
+        if more {
+            if !q.cooling.contains(&ch) && !q.ready.contains(&ch) {
+                q.ready.push_back(ch);
             }
-            Outcome::Retry(after) => {
-                q.jobs.entry(ch).or_default().push_front(job);
-                q.cooling.insert(ch);
-                let me = Arc::clone(self);
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = tokio::time::sleep(after) => {}
-                        _ = me.shutdown.cancelled() => return,
-                    }
-                    let mut q = lock(&me.queues);
-                    q.cooling.remove(&ch);
-                    if !q.busy.contains(&ch) && !q.ready.contains(&ch) {
-                        q.ready.push_back(ch);
-                    }
-                    drop(q);
-                    me.work.notify_one();
-                });
-            }
+        } else {
+            q.jobs.remove(&ch);
         }
         let idle = q.outstanding == 0;
         drop(q);
@@ -234,8 +206,8 @@ impl Dispatcher {
                 channel = job.channel_id,
                 kind = ?job.kind
             );
-            let outcome = tracing::Instrument::instrument(self.run(&job), span).await;
-            self.finish(job, outcome);
+            tracing::Instrument::instrument(self.run(&job), span).await;
+            self.finish(&job);
         }
     }
 
@@ -252,22 +224,22 @@ impl Dispatcher {
         self.limiter.until_ready().await;
     }
 
-    async fn run(self: &Arc<Self>, job: &Job) -> Outcome {
-        match self.attempt(job).await {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                tracing::error!(error = %e, "store error; retrying the delivery later");
-                Outcome::Retry(self.options.backoff.max(Duration::from_millis(100)))
-            }
+    async fn run(self: &Arc<Self>, job: &Job) {
+        if let Err(e) = self.attempt(job).await {
+            tracing::error!(error = %e, "store error; retrying the delivery later");
+            self.requeue(
+                job.clone(),
+                self.options.backoff.max(Duration::from_millis(100)),
+            );
         }
     }
 
-    async fn attempt(self: &Arc<Self>, job: &Job) -> Result<Outcome, crate::store::StoreError> {
+    async fn attempt(self: &Arc<Self>, job: &Job) -> Result<(), crate::store::StoreError> {
         let Some(delivery) = self.store.get_delivery(job.delivery_id).await? else {
-            return Ok(Outcome::Done);
+            return Ok(());
         };
         let Some(stream) = self.store.get_stream(job.stream_row).await? else {
-            return Ok(Outcome::Done);
+            return Ok(());
         };
         let sub = self
             .store
@@ -276,19 +248,19 @@ impl Dispatcher {
         match job.kind {
             JobKind::Send => {
                 if delivery.status != DeliveryStatus::Pending {
-                    return Ok(Outcome::Done);
+                    return Ok(());
                 }
                 if stream.ended_at.is_some() {
                     self.store
                         .mark_failed(delivery.id, "the stream ended before it could be announced")
                         .await?;
-                    return Ok(Outcome::Done);
+                    return Ok(());
                 }
                 let Some(sub) = sub.filter(|s| s.disabled_reason.is_none()) else {
                     self.store
                         .mark_failed(delivery.id, "the subscription was removed or disabled")
                         .await?;
-                    return Ok(Outcome::Done);
+                    return Ok(());
                 };
                 let body =
                     announcement_body(&sub, &stream.stream, &format!("onair-{}", delivery.id));
@@ -310,7 +282,7 @@ impl Dispatcher {
                                 self.enqueue(edit);
                             }
                         }
-                        Ok(Outcome::Done)
+                        Ok(())
                     }
                     Err(e) => self.failed(job, Some(sub.id), e).await,
                 }
@@ -318,10 +290,10 @@ impl Dispatcher {
             JobKind::EndEdit => {
                 let (Some(message_id), Some(ended_at)) = (delivery.message_id, stream.ended_at)
                 else {
-                    return Ok(Outcome::Done);
+                    return Ok(());
                 };
                 if delivery.end_edited_at.is_some() {
-                    return Ok(Outcome::Done);
+                    return Ok(());
                 }
                 let body = ended_body(sub.as_ref(), &stream.stream, ended_at);
                 self.wait_turn().await;
@@ -333,14 +305,14 @@ impl Dispatcher {
                     Ok(()) => {
                         self.store.mark_end_edited(delivery.id, Utc::now()).await?;
                         lock(&self.stats).edited += 1;
-                        Ok(Outcome::Done)
+                        Ok(())
                     }
                     Err(e) if !e.is_transient() => {
                         // Message or channel gone: nothing left to edit.
                         tracing::warn!(error = %e, "end edit impossible; giving up on it");
                         self.count_invalid(&e);
                         self.store.mark_end_edited(delivery.id, Utc::now()).await?;
-                        Ok(Outcome::Done)
+                        Ok(())
                     }
                     Err(e) => self.failed(job, None, e).await,
                 }
@@ -354,7 +326,7 @@ impl Dispatcher {
         job: &Job,
         subscription: Option<i64>,
         error: DiscordError,
-    ) -> Result<Outcome, crate::store::StoreError> {
+    ) -> Result<(), crate::store::StoreError> {
         self.count_invalid(&error);
         let attempts = job.attempts + 1;
         let mut retry_job = job.clone();
@@ -372,7 +344,7 @@ impl Dispatcher {
                     *p = Some(p.map_or(until, |cur| cur.max(until)));
                 }
                 self.requeue(retry_job, *retry_after);
-                return Ok(Outcome::Done);
+                return Ok(());
             }
             e if e.is_channel_unusable() => {
                 let reason = error.to_string();
@@ -385,7 +357,7 @@ impl Dispatcher {
                         tracing::warn!(subscription = sub, %reason, "subscription disabled");
                         self.store.mark_failed(job.delivery_id, &reason).await?;
                         lock(&self.stats).failed += 1;
-                        return Ok(Outcome::Done);
+                        return Ok(());
                     }
                 }
                 self.store
@@ -398,7 +370,7 @@ impl Dispatcher {
                     .note_attempt(job.delivery_id, Some(&error.to_string()))
                     .await?;
                 self.requeue(retry_job, Duration::from_secs(60));
-                return Ok(Outcome::Done);
+                return Ok(());
             }
             _ => {
                 self.store
@@ -419,13 +391,13 @@ impl Dispatcher {
                 }
             }
             lock(&self.stats).failed += 1;
-            return Ok(Outcome::Done);
+            return Ok(());
         }
         lock(&self.stats).retried += 1;
         let backoff = self.options.backoff.saturating_mul(1 << attempts.min(6));
         tracing::info!(error = %error, attempts, ?backoff, "retrying");
         self.requeue(retry_job, backoff);
-        Ok(Outcome::Done)
+        Ok(())
     }
 
     /// Put a job back at the front of its channel's queue after `after`.
