@@ -445,3 +445,34 @@ async fn subscribe_guards_admins_and_permissions() {
     w.discord.assert_spec_clean();
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_are_retried_with_backoff_then_delivered_once() {
+    let w = world(&[81]).await;
+    subscribe(&w.store, 81, |_| {}).await;
+    w.discord.fail_next(
+        "POST",
+        "/api/v10/channels/81/messages",
+        Fault::Server(502),
+        2,
+    );
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(json!([fritzy("2025-04-06T12:03:58.000Z")])),
+    );
+    w.discord
+        .wait_for(T, "delivery after two 502s", |d| d.messages(81).len() == 1)
+        .await;
+    let tries: Vec<u16> = w
+        .discord
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v10/channels/81/messages")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(tries, [502, 502, 200]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(w.discord.messages(81).len(), 1);
+    bot.stop().await;
+}

@@ -377,3 +377,65 @@ async fn help_lists_providers_and_version() {
     w.discord.assert_spec_clean();
     w.bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiktok_is_enriched_with_kitkot_hls_and_leaves_the_room() {
+    let discord = FakeDiscord::start().await;
+    let konbini = FakeProvider::start().await;
+    let kitkot = FakeProvider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = env(&discord, dir.path());
+    vars.insert("KONBINI_API_KEY".into(), "KONBINI-SECRET".into());
+    vars.insert("KONBINI_URL".into(), konbini.url());
+    vars.insert("KITKOT_API_KEY".into(), "KITKOT-SECRET".into());
+    vars.insert("KITKOT_SESSION_KEY".into(), "KITKOT-SESSION-SECRET".into());
+    vars.insert("KITKOT_URL".into(), format!("{}/api", kitkot.url()));
+    konbini.set(
+        "GET /v1/tiktok/users/khaby.lame/live",
+        Reply::json(konbini_live()),
+    );
+    // A real room: empty hls map, the URLs only in the JSON-in-a-string.
+    let stream_data = json!({"data": {
+        "origin": {"main": {"hls": "https://pull.test/origin.m3u8", "flv": "https://pull.test/origin.flv"}},
+        "hd": {"main": {"hls": "https://pull.test/hd.m3u8", "flv": ""}}
+    }})
+    .to_string();
+    kitkot.set(
+        "GET /api/live/join",
+        Reply::json(
+            json!({"code": 200, "msg": "success", "title": "t", "viewers": 10,
+            "stream_url": {"hls_pull_url_map": {}, "hls_pull_url": "", "flv_pull_url": {},
+                "live_core_sdk_data": {"pull_data": {"stream_data": stream_data}}}}),
+        ),
+    );
+    kitkot.set(
+        "GET /api/live/leave",
+        Reply::json(json!({"code": 200, "msg": "success"})),
+    );
+    let bot = TestBot::start(&discord, &vars).await;
+    let p = discord.slash(
+        "tiktok",
+        json!([{"name": "user", "type": 3, "value": "khaby.lame"}]),
+        None,
+        &Invoker::default(),
+    );
+    let a = discord.answer(&p, T).await;
+    let fields = embeds(&a)[0]["fields"].to_string();
+    assert!(
+        fields.contains("https://pull.test/origin.m3u8")
+            && fields.contains("https://pull.test/hd.m3u8"),
+        "{fields}"
+    );
+    let join = &kitkot.requests_to("/api/live/join")[0];
+    assert_eq!(
+        join.query.get("room_id").map(String::as_str),
+        Some("7600000000000000001")
+    );
+    assert_eq!(
+        kitkot.hits("/api/live/leave"),
+        1,
+        "always leave after joining"
+    );
+    discord.assert_spec_clean();
+    bot.stop().await;
+}

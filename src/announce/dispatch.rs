@@ -394,7 +394,10 @@ impl Dispatcher {
             return Ok(());
         }
         lock(&self.stats).retried += 1;
-        let backoff = self.options.backoff.saturating_mul(1 << attempts.min(6));
+        let backoff = self
+            .options
+            .backoff
+            .saturating_mul(1 << attempts.saturating_sub(1).min(6));
         tracing::info!(error = %error, attempts, ?backoff, "retrying");
         self.requeue(retry_job, backoff);
         Ok(())
