@@ -5,6 +5,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY commands ./commands
+COPY locales ./locales
 COPY migrations* ./migrations/
 RUN cargo build --release --locked --bin onair
 

@@ -4,13 +4,15 @@
 
 use poise::serenity_prelude as serenity;
 
+use super::lang;
 use crate::messages::t;
 use crate::types::{Context, Error, UserError};
 
 /// The guild, if the invoker may manage it; a user error otherwise.
 pub async fn require_admin(ctx: Context<'_>) -> Result<serenity::GuildId, Error> {
+    let lang = lang(ctx);
     let Some(guild_id) = ctx.guild_id() else {
-        return Err(UserError(t("error.guild-only", &[])).into());
+        return Err(UserError(t(lang, "error-guild-only", &[])).into());
     };
     let allowed = match ctx {
         poise::Context::Application(app) => app
@@ -24,7 +26,8 @@ pub async fn require_admin(ctx: Context<'_>) -> Result<serenity::GuildId, Error>
     if !allowed {
         tracing::info!(user = ctx.author().id.get(), command = %ctx.command().qualified_name, "refused: not a server admin");
         return Err(UserError(t(
-            "error.missing-permissions",
+            lang,
+            "error-missing-permissions",
             &[("permissions", &"Manage Server")],
         ))
         .into());

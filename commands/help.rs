@@ -4,7 +4,7 @@
 use chrono::Utc;
 
 use crate::embeds::Embed;
-use crate::messages::{human_duration, t};
+use crate::messages::{human_duration, t, Lang};
 use crate::providers::ProviderName;
 use crate::snapshot::freshness_of;
 use crate::snapshot::Freshness;
@@ -13,14 +13,14 @@ use crate::types::{Context, Data, Error};
 /// What onair does and how fresh its data is
 #[poise::command(slash_command)]
 pub async fn help(ctx: Context<'_>) -> Result<(), Error> {
-    let embed = help_embed(ctx.data(), Utc::now());
+    let embed = help_embed(super::lang(ctx), ctx.data(), Utc::now());
     ctx.send(poise::CreateReply::default().embed(embed.to_create()))
         .await?;
     Ok(())
 }
 
 /// Pure: the help embed from the data's config and snapshot.
-pub fn help_embed(data: &Data, now: chrono::DateTime<Utc>) -> Embed {
+pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed {
     let interval = data.config.poll_interval;
     let lines: Vec<String> = ProviderName::ALL
         .iter()
@@ -32,18 +32,22 @@ pub fn help_embed(data: &Data, now: chrono::DateTime<Utc>) -> Embed {
                 ProviderName::RealtimeKit => data.providers.realtimekit.is_some(),
             };
             let status = if !on {
-                t("help.provider-off", &[])
+                t(lang, "help-provider-off", &[])
             } else {
                 match data.snapshot.state(p) {
-                    None => t("help.provider-on-demand", &[]),
+                    None => t(lang, "help-provider-on-demand", &[]),
                     Some(state) => match (freshness_of(&state, interval, now), &state.last_error) {
-                        (Freshness::Never, _) => t("help.provider-on-never", &[]),
-                        (Freshness::Fresh(age) | Freshness::Stale(age), Some(_)) => {
-                            t("help.provider-on-failing", &[("age", &human_duration(age))])
-                        }
-                        (Freshness::Fresh(age) | Freshness::Stale(age), None) => {
-                            t("help.provider-on", &[("age", &human_duration(age))])
-                        }
+                        (Freshness::Never, _) => t(lang, "help-provider-on-never", &[]),
+                        (Freshness::Fresh(age) | Freshness::Stale(age), Some(_)) => t(
+                            lang,
+                            "help-provider-on-failing",
+                            &[("age", &human_duration(lang, age))],
+                        ),
+                        (Freshness::Fresh(age) | Freshness::Stale(age), None) => t(
+                            lang,
+                            "help-provider-on",
+                            &[("age", &human_duration(lang, age))],
+                        ),
                     },
                 }
             };
@@ -51,19 +55,29 @@ pub fn help_embed(data: &Data, now: chrono::DateTime<Utc>) -> Embed {
         })
         .collect();
     Embed {
-        title: Some(t("help.title", &[])),
+        title: Some(t(lang, "help-title", &[])),
         description: Some(format!(
             "{}\n\n{}",
-            t("help.about", &[]),
-            t("help.commands", &[])
+            t(lang, "help-about", &[]),
+            [
+                "help-cmd-live",
+                "help-cmd-tiktok",
+                "help-cmd-help",
+                "help-cmd-admin"
+            ]
+            .iter()
+            .map(|id| t(lang, id, &[]))
+            .collect::<Vec<_>>()
+            .join("\n")
         )),
         fields: vec![crate::embeds::Field {
-            name: t("help.providers", &[]),
+            name: t(lang, "help-providers", &[]),
             value: lines.join("\n"),
             inline: false,
         }],
         footer: Some(t(
-            "help.version",
+            lang,
+            "help-version",
             &[("version", &env!("CARGO_PKG_VERSION"))],
         )),
         colour: Some(0x5865F2),

@@ -7,7 +7,7 @@ use poise::serenity_prelude as serenity;
 
 use crate::embeds::{self, pager_row, paginate, stream_embed, summary_line, watch_rows, Embed};
 use crate::live::{LiveStream, Platform};
-use crate::messages::{human_duration, t};
+use crate::messages::{human_duration, t, Lang};
 use crate::snapshot::Freshness;
 use crate::types::{Context, Data, Error};
 
@@ -65,18 +65,22 @@ impl LiveFilter {
         }
     }
 
-    fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(m) = &self.member {
-            parts.push(format!(
-                "“{}”",
-                embeds::escape_markdown(&embeds::clean_text(m, 50))
-            ));
+    fn describe(&self, lang: Lang) -> String {
+        let member = self
+            .member
+            .as_ref()
+            .map(|m| embeds::escape_markdown(&embeds::clean_text(m, 50)));
+        let platform = self.platform.map(|p| p.display_name());
+        match (member, platform) {
+            (Some(m), Some(p)) => t(
+                lang,
+                "live-filter-both",
+                &[("member", &m), ("platform", &p)],
+            ),
+            (Some(m), None) => t(lang, "live-filter-member", &[("member", &m)]),
+            (None, Some(p)) => p.to_string(),
+            (None, None) => String::new(),
         }
-        if let Some(p) = self.platform {
-            parts.push(p.display_name().to_string());
-        }
-        parts.join(" on ")
     }
 }
 
@@ -92,6 +96,7 @@ pub struct LiveView {
 /// Pure: render `page` of the streams matching `filter`, with notes about
 /// stale providers. `invoker` is baked into the page buttons' ids.
 pub fn render(
+    lang: Lang,
     all: &[LiveStream],
     filter: &LiveFilter,
     page: usize,
@@ -102,9 +107,13 @@ pub fn render(
     let mut content_lines: Vec<String> = Vec::new();
     if streams.is_empty() {
         content_lines.push(if filter == &LiveFilter::default() {
-            t("live.none", &[])
+            t(lang, "live-none", &[])
         } else {
-            t("live.none-filtered", &[("filter", &filter.describe())])
+            t(
+                lang,
+                "live-none-filtered",
+                &[("filter", &filter.describe(lang))],
+            )
         });
         content_lines.extend(notes.iter().cloned());
         return LiveView {
@@ -116,21 +125,27 @@ pub fn render(
         };
     }
     let owned: Vec<LiveStream> = streams.into_iter().cloned().collect();
-    let all_embeds: Vec<Embed> = owned.iter().map(stream_embed).collect();
+    let all_embeds: Vec<Embed> = owned.iter().map(|s| stream_embed(lang, s)).collect();
     let ranges = paginate(&all_embeds);
     let pages = ranges.len();
     let page = page.min(pages - 1);
     let range = ranges[page].clone();
 
-    content_lines.push(summary_line(&owned));
+    content_lines.push(summary_line(lang, &owned));
     if pages > 1 {
-        content_lines.push(t("live.page", &[("page", &(page + 1)), ("pages", &pages)]));
+        content_lines.push(t(
+            lang,
+            "live-page",
+            &[("page", &(page + 1)), ("pages", &pages)],
+        ));
     }
     content_lines.extend(notes.iter().cloned());
 
-    let mut components = watch_rows(&owned[range.clone()], if pages > 1 { 4 } else { 5 });
+    let mut components = watch_rows(lang, &owned[range.clone()], if pages > 1 { 4 } else { 5 });
     if pages > 1 {
-        components.push(pager_row(page, pages, |p| page_id(p, invoker, filter)));
+        components.push(pager_row(lang, page, pages, |p| {
+            page_id(p, invoker, filter)
+        }));
     }
     LiveView {
         content: embeds::clean_text(&content_lines.join("\n"), embeds::MAX_CONTENT),
@@ -171,20 +186,24 @@ pub fn parse_page_id(id: &str) -> Option<(usize, u64, LiveFilter)> {
 }
 
 /// Notes for providers whose data is older than twice the poll interval.
-pub fn stale_notes(data: &Data) -> Vec<String> {
+pub fn stale_notes(lang: Lang, data: &Data) -> Vec<String> {
     data.snapshot
         .freshness(data.config.poll_interval, Utc::now())
         .into_iter()
         .filter_map(|(p, f)| match f {
             Freshness::Stale(age) => Some(t(
-                "live.stale",
-                &[("provider", &p.as_str()), ("age", &human_duration(age))],
+                lang,
+                "live-stale",
+                &[
+                    ("provider", &p.as_str()),
+                    ("age", &human_duration(lang, age)),
+                ],
             )),
             Freshness::Never => data
                 .snapshot
                 .state(p)
                 .and_then(|s| s.last_error.clone())
-                .map(|_| t("live.never", &[("provider", &p.as_str())])),
+                .map(|_| t(lang, "live-never", &[("provider", &p.as_str())])),
             Freshness::Fresh(_) => None,
         })
         .collect()
@@ -215,12 +234,14 @@ pub async fn live(
             .filter(|m| !m.is_empty()),
     };
     let data = ctx.data();
+    let lang = super::lang(ctx);
     let view = render(
+        lang,
         &data.snapshot.streams(),
         &filter,
         0,
         ctx.author().id.get(),
-        &stale_notes(data),
+        &stale_notes(lang, data),
     );
     let reply = poise::CreateReply::default()
         .content(view.content)
@@ -241,22 +262,24 @@ pub async fn on_page_button(
     data: &Data,
     component: &serenity::ComponentInteraction,
 ) -> Result<(), Error> {
+    let lang = Lang::from_locale(&component.locale);
     let response = match parse_page_id(&component.data.custom_id) {
         Some((_, invoker, _)) if invoker != component.user.id.get() => {
             serenity::CreateInteractionResponse::Message(
                 serenity::CreateInteractionResponseMessage::new()
-                    .content(t("live.not-yours", &[]))
+                    .content(t(lang, "live-not-yours", &[]))
                     .ephemeral(true)
                     .allowed_mentions(serenity::CreateAllowedMentions::new()),
             )
         }
         Some((page, invoker, filter)) => {
             let view = render(
+                lang,
                 &data.snapshot.streams(),
                 &filter,
                 page,
                 invoker,
-                &stale_notes(data),
+                &stale_notes(lang, data),
             );
             serenity::CreateInteractionResponse::UpdateMessage(
                 serenity::CreateInteractionResponseMessage::new()
@@ -287,14 +310,14 @@ mod tests {
 
     #[test]
     fn empty_answer_is_plain() {
-        let v = render(&[], &LiveFilter::default(), 0, 1, &[]);
+        let v = render(Lang::En, &[], &LiveFilter::default(), 0, 1, &[]);
         assert_eq!(v.content, "Nobody is live right now. Check back later!");
         assert!(v.embeds.is_empty() && v.components.is_empty());
         let f = LiveFilter {
             platform: Some(Platform::Showroom),
             member: Some("Gracia".into()),
         };
-        let v = render(&[stream(1, Platform::Idn)], &f, 0, 1, &[]);
+        let v = render(Lang::En, &[stream(1, Platform::Idn)], &f, 0, 1, &[]);
         assert_eq!(
             v.content,
             "Nobody matching “Gracia” on Showroom is live right now."
@@ -304,12 +327,12 @@ mod tests {
     #[test]
     fn pages_of_25() {
         let all: Vec<_> = (0..25).map(|i| stream(i, Platform::Idn)).collect();
-        let v = render(&all, &LiveFilter::default(), 0, 42, &[]);
+        let v = render(Lang::En, &all, &LiveFilter::default(), 0, 42, &[]);
         assert_eq!((v.page, v.pages, v.embeds.len()), (0, 3, 10));
         assert!(v.content.contains("Page 1/3"));
         // 10 watch buttons in 2 rows + pager
         assert_eq!(v.components.len(), 3);
-        let last = render(&all, &LiveFilter::default(), 99, 42, &[]);
+        let last = render(Lang::En, &all, &LiveFilter::default(), 99, 42, &[]);
         assert_eq!((last.page, last.embeds.len()), (2, 5));
     }
 
@@ -322,13 +345,13 @@ mod tests {
             platform: None,
             member: Some("fri".into()),
         };
-        let v = render(&[a.clone(), b.clone()], &f, 0, 1, &[]);
+        let v = render(Lang::En, &[a.clone(), b.clone()], &f, 0, 1, &[]);
         assert_eq!(v.embeds.len(), 1);
         let f = LiveFilter {
             platform: Some(Platform::Showroom),
             member: None,
         };
-        let v = render(&[a, b], &f, 0, 1, &[]);
+        let v = render(Lang::En, &[a, b], &f, 0, 1, &[]);
         assert_eq!(v.embeds[0].author_name.as_deref(), Some("Member 2"));
     }
 

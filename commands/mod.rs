@@ -10,12 +10,18 @@ pub mod tiktok;
 
 use poise::serenity_prelude as serenity;
 
-use crate::messages::t;
+use crate::messages::{t, Lang};
 use crate::types::{Data, Error, UserError};
 
-/// Every command the bot registers.
+/// The invoking user's language (Discord's `locale`).
+pub fn lang(ctx: crate::types::Context<'_>) -> Lang {
+    ctx.locale().map(Lang::from_locale).unwrap_or_default()
+}
+
+/// Every command the bot registers, with its English texts and Indonesian
+/// localizations taken from the catalogue.
 pub fn all() -> Vec<poise::Command<Data, Error>> {
-    vec![
+    let mut commands = vec![
         live::live(),
         tiktok::tiktok(),
         help::help(),
@@ -24,7 +30,56 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         subscriptions::unsubscribe(),
         subscriptions::subscription(),
         stream::stream(),
-    ]
+    ];
+    for c in &mut commands {
+        let path = c.name.to_string();
+        localize(c, &path);
+    }
+    commands
+}
+
+/// Choice ids of the catalogue (matched by their English text).
+const CHOICES: &[&str] = &[
+    "choice-platform-idn",
+    "choice-platform-showroom",
+    "choice-platform-youtube",
+    "choice-platform-tiktok",
+    "choice-platform-realtimekit",
+    "choice-language-en",
+    "choice-language-id",
+];
+
+fn id_pair(
+    id: &str,
+) -> (
+    std::borrow::Cow<'static, str>,
+    std::borrow::Cow<'static, str>,
+) {
+    ("id".into(), t(Lang::Id, id, &[]).into())
+}
+
+/// Descriptions (English) and `id` localizations of a command, its
+/// parameters, their choices and its subcommands, from the catalogue:
+/// `cmd-<path>-name|desc`, `opt-<path>-<param>-name|desc`, `choice-…`.
+fn localize(cmd: &mut poise::Command<Data, Error>, path: &str) {
+    cmd.description = Some(t(Lang::En, &format!("cmd-{path}-desc"), &[]).into());
+    cmd.name_localizations = vec![id_pair(&format!("cmd-{path}-name"))].into();
+    cmd.description_localizations = vec![id_pair(&format!("cmd-{path}-desc"))].into();
+    for p in &mut cmd.parameters {
+        let key = format!("opt-{path}-{}", p.name);
+        p.description = Some(t(Lang::En, &format!("{key}-desc"), &[]).into());
+        p.name_localizations = vec![id_pair(&format!("{key}-name"))].into();
+        p.description_localizations = vec![id_pair(&format!("{key}-desc"))].into();
+        for c in p.choices.to_mut() {
+            if let Some(id) = CHOICES.iter().find(|id| t(Lang::En, id, &[]) == c.name) {
+                c.localizations = vec![id_pair(id)].into();
+            }
+        }
+    }
+    for sub in &mut cmd.subcommands {
+        let sub_path = format!("{path}-{}", sub.name);
+        localize(sub, &sub_path);
+    }
 }
 
 /// Up to 25 autocomplete choices: the names containing `partial`
@@ -80,11 +135,12 @@ pub async fn on_component(
 pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
     match error {
         poise::FrameworkError::Command { error, ctx, .. } => {
+            let lang = lang(ctx);
             let text = match error.downcast_ref::<UserError>() {
                 Some(user) => user.0.clone(),
                 None => {
                     tracing::error!(command = %ctx.command().qualified_name, error = %error, "command failed");
-                    t("error.generic", &[])
+                    t(lang, "error-generic", &[])
                 }
             };
             reply_ephemeral(ctx, text).await;
@@ -92,26 +148,30 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         poise::FrameworkError::ArgumentParse {
             error, input, ctx, ..
         } => {
+            let lang = lang(ctx);
             tracing::info!(command = %ctx.command().qualified_name, ?input, error = %error, "bad argument");
             let detail = crate::providers::truncate_chars(&error.to_string(), 200);
-            let text = t("error.bad-argument", &[("detail", &detail)]);
+            let text = t(lang, "error-bad-argument", &[("detail", &detail)]);
             reply_ephemeral(ctx, text).await;
         }
         poise::FrameworkError::GuildOnly { ctx, .. } => {
-            reply_ephemeral(ctx, t("error.guild-only", &[])).await;
+            let text = t(lang(ctx), "error-guild-only", &[]);
+            reply_ephemeral(ctx, text).await;
         }
         poise::FrameworkError::MissingUserPermissions {
             missing_permissions,
             ctx,
             ..
         } => {
+            let lang = lang(ctx);
             // Discord's UI calls MANAGE_GUILD "Manage Server".
             let permissions = match missing_permissions {
                 Some(p) if !p.manage_guild() => p.to_string(),
                 _ => "Manage Server".to_string(),
             };
             let text = t(
-                "error.missing-permissions",
+                lang,
+                "error-missing-permissions",
                 &[("permissions", &permissions)],
             );
             reply_ephemeral(ctx, text).await;
@@ -121,8 +181,9 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             ctx,
             ..
         } => {
+            let lang = lang(ctx);
             let secs = remaining_cooldown.as_secs().max(1);
-            let text = t("error.cooldown", &[("secs", &secs)]);
+            let text = t(lang, "error-cooldown", &[("secs", &secs)]);
             reply_ephemeral(ctx, text).await;
         }
         poise::FrameworkError::Setup { error, .. } => {

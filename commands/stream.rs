@@ -8,7 +8,7 @@ use poise::serenity_prelude as serenity;
 
 use super::admin::{component_by_admin, require_admin};
 use crate::embeds::{clean_text, Embed, Field};
-use crate::messages::t;
+use crate::messages::{t, Lang};
 use crate::providers::realtimekit::{Livestream, LivestreamStatus, RealtimeKit};
 use crate::providers::ProviderError;
 use crate::types::{Context, Data, Error, UserError};
@@ -35,27 +35,29 @@ async fn reply_embed(
     Ok(())
 }
 
-fn client(data: &Data) -> Result<&RealtimeKit, Error> {
+fn client(lang: Lang, data: &Data) -> Result<&RealtimeKit, Error> {
     data.providers
         .realtimekit
         .as_ref()
-        .ok_or_else(|| UserError(t("stream.off", &[])).into())
+        .ok_or_else(|| UserError(t(lang, "stream-off", &[])).into())
 }
 
 /// What a provider failure means to an admin, in one line.
-pub fn explain(e: &ProviderError) -> String {
+pub fn explain(lang: Lang, e: &ProviderError) -> String {
     match e {
-        ProviderError::Unauthorized { .. } => t("stream.no-permission", &[]),
-        ProviderError::NotFound { .. } => t("stream.not-found", &[]),
-        ProviderError::InvalidInput { what, .. } => t("error.bad-argument", &[("detail", what)]),
-        _ => t("stream.upstream", &[]),
+        ProviderError::Unauthorized { .. } => t(lang, "stream-no-permission", &[]),
+        ProviderError::NotFound { .. } => t(lang, "stream-not-found", &[]),
+        ProviderError::InvalidInput { what, .. } => {
+            t(lang, "error-bad-argument", &[("detail", what)])
+        }
+        _ => t(lang, "stream-upstream", &[]),
     }
 }
 
 /// Map a provider error to a user error, logging the details.
-fn fail(e: ProviderError, what: &str) -> Error {
+fn fail(lang: Lang, e: ProviderError, what: &str) -> Error {
     tracing::warn!(error = %e, operation = what, "RealtimeKit call failed");
-    UserError(explain(&e)).into()
+    UserError(explain(lang, &e)).into()
 }
 
 fn ids_ok(id: &str) -> bool {
@@ -66,17 +68,17 @@ fn ids_ok(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-fn checked_id(id: &str) -> Result<String, Error> {
+fn checked_id(lang: Lang, id: &str) -> Result<String, Error> {
     let id = id.trim();
     if ids_ok(id) {
         Ok(id.to_string())
     } else {
         let shown = clean_text(id, 40).replace('`', "'");
-        Err(UserError(t("stream.bad-id", &[("value", &shown)])).into())
+        Err(UserError(t(lang, "stream-bad-id", &[("value", &shown)])).into())
     }
 }
 
-fn hours_minutes(secs: f64) -> String {
+fn hours_minutes(lang: Lang, secs: f64) -> String {
     let secs = if secs.is_finite() && secs > 0.0 {
         secs
     } else {
@@ -84,7 +86,8 @@ fn hours_minutes(secs: f64) -> String {
     };
     let total_min = (secs / 60.0).round() as u64;
     t(
-        "stream.hours-minutes",
+        lang,
+        "stream-hours-minutes",
         &[("h", &(total_min / 60)), ("m", &(total_min % 60))],
     )
 }
@@ -121,32 +124,33 @@ pub async fn create(
     name: String,
 ) -> Result<(), Error> {
     require_admin(ctx).await?;
-    let rtk = client(ctx.data())?;
+    let lang = super::lang(ctx);
+    let rtk = client(lang, ctx.data())?;
     let name = clean_text(&name, 100);
     if name.is_empty() {
-        return Err(UserError(t("stream.bad-name", &[])).into());
+        return Err(UserError(t(lang, "stream-bad-name", &[])).into());
     }
     ctx.defer_ephemeral().await?;
     let ls = rtk
         .create_livestream(&name)
         .await
-        .map_err(|e| fail(e, "create"))?;
+        .map_err(|e| fail(lang, e, "create"))?;
     tracing::info!(livestream = %ls.id, user = ctx.author().id.get(), "livestream created");
-    let embed = created_embed(&ls);
+    let embed = created_embed(lang, &ls);
     reply_embed(ctx, &embed, vec![]).await
 }
 
 /// Pure: the ephemeral answer to `/stream create`, with the secret key.
-pub fn created_embed(ls: &Livestream) -> Embed {
+pub fn created_embed(lang: Lang, ls: &Livestream) -> Embed {
     let dash = "—".to_string();
     let mut fields = vec![
         Field {
-            name: t("stream.id", &[]),
+            name: t(lang, "stream-id", &[]),
             value: format!("`{}`", ls.id),
             inline: false,
         },
         Field {
-            name: t("stream.ingest", &[]),
+            name: t(lang, "stream-ingest", &[]),
             value: ls
                 .ingest_server
                 .as_deref()
@@ -155,7 +159,7 @@ pub fn created_embed(ls: &Livestream) -> Embed {
             inline: false,
         },
         Field {
-            name: t("stream.key", &[]),
+            name: t(lang, "stream-key", &[]),
             value: ls
                 .stream_key
                 .as_ref()
@@ -164,33 +168,34 @@ pub fn created_embed(ls: &Livestream) -> Embed {
             inline: false,
         },
         Field {
-            name: t("stream.playback", &[]),
+            name: t(lang, "stream-playback", &[]),
             value: ls.playback_url.clone().unwrap_or(dash),
             inline: false,
         },
     ];
     fields.push(Field {
-        name: t("stream.obs-title", &[]),
-        value: t("stream.obs-hint", &[]),
+        name: t(lang, "stream-obs-title", &[]),
+        value: t(lang, "stream-obs-hint", &[]),
         inline: false,
     });
     Embed {
         title: Some(clean_text(
             &t(
-                "stream.created",
+                lang,
+                "stream-created",
                 &[("name", &ls.name.clone().unwrap_or_else(|| ls.id.clone()))],
             ),
             256,
         )),
         fields,
-        footer: Some(t("stream.secret-footer", &[])),
+        footer: Some(t(lang, "stream-secret-footer", &[])),
         colour: Some(crate::live::Platform::Realtimekit.colour()),
         ..Embed::default()
     }
 }
 
 /// Pure: one page of the livestream list.
-pub fn list_page(all: &[Livestream], page: usize) -> (Embed, usize, usize) {
+pub fn list_page(lang: Lang, all: &[Livestream], page: usize) -> (Embed, usize, usize) {
     let pages = all.len().div_ceil(PER_PAGE).max(1);
     let page = page.min(pages - 1);
     let lines: Vec<String> = all
@@ -211,14 +216,20 @@ pub fn list_page(all: &[Livestream], page: usize) -> (Embed, usize, usize) {
         })
         .collect();
     let description = if lines.is_empty() {
-        t("stream.none", &[])
+        t(lang, "stream-none", &[])
     } else {
         lines.join("\n")
     };
     let embed = Embed {
-        title: Some(t("stream.list-title", &[("count", &all.len())])),
+        title: Some(t(lang, "stream-list-title", &[("count", &all.len())])),
         description: Some(clean_text(&description, 4000)),
-        footer: (pages > 1).then(|| t("live.page", &[("page", &(page + 1)), ("pages", &pages)])),
+        footer: (pages > 1).then(|| {
+            t(
+                lang,
+                "live-page",
+                &[("page", &(page + 1)), ("pages", &pages)],
+            )
+        }),
         colour: Some(crate::live::Platform::Realtimekit.colour()),
         ..Embed::default()
     };
@@ -226,13 +237,14 @@ pub fn list_page(all: &[Livestream], page: usize) -> (Embed, usize, usize) {
 }
 
 fn list_reply_parts(
+    lang: Lang,
     all: &[Livestream],
     page: usize,
     invoker: u64,
 ) -> (Embed, Vec<serenity::CreateActionRow>) {
-    let (embed, page, pages) = list_page(all, page);
+    let (embed, page, pages) = list_page(lang, all, page);
     let rows = if pages > 1 {
-        vec![crate::embeds::pager_row(page, pages, |p| {
+        vec![crate::embeds::pager_row(lang, page, pages, |p| {
             format!("{LIST_PREFIX}{p}:{invoker}")
         })]
     } else {
@@ -245,10 +257,14 @@ fn list_reply_parts(
 #[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]
 pub async fn list(ctx: Context<'_>) -> Result<(), Error> {
     require_admin(ctx).await?;
-    let rtk = client(ctx.data())?;
+    let lang = super::lang(ctx);
+    let rtk = client(lang, ctx.data())?;
     ctx.defer_ephemeral().await?;
-    let all = rtk.list_livestreams().await.map_err(|e| fail(e, "list"))?;
-    let (embed, rows) = list_reply_parts(&all, 0, ctx.author().id.get());
+    let all = rtk
+        .list_livestreams()
+        .await
+        .map_err(|e| fail(lang, e, "list"))?;
+    let (embed, rows) = list_reply_parts(lang, &all, 0, ctx.author().id.get());
     reply_embed(ctx, &embed, rows).await
 }
 
@@ -261,10 +277,14 @@ pub async fn status(
     id: String,
 ) -> Result<(), Error> {
     require_admin(ctx).await?;
-    let rtk = client(ctx.data())?;
-    let id = checked_id(&id)?;
+    let lang = super::lang(ctx);
+    let rtk = client(lang, ctx.data())?;
+    let id = checked_id(lang, &id)?;
     ctx.defer_ephemeral().await?;
-    let detail = rtk.get_livestream(&id).await.map_err(|e| fail(e, "get"))?;
+    let detail = rtk
+        .get_livestream(&id)
+        .await
+        .map_err(|e| fail(lang, e, "get"))?;
     // The active session is the live one; without one, the latest known.
     let session = match rtk.active_session(&id).await {
         Ok(active) => active.session.or(detail.session),
@@ -276,19 +296,19 @@ pub async fn status(
     let ls = &detail.livestream;
     let mut fields = vec![
         Field {
-            name: t("stream.status", &[]),
+            name: t(lang, "stream-status", &[]),
             value: status_badge(&ls.status),
             inline: true,
         },
         Field {
-            name: t("stream.id", &[]),
+            name: t(lang, "stream-id", &[]),
             value: format!("`{}`", ls.id),
             inline: true,
         },
     ];
     if let Some(url) = &ls.playback_url {
         fields.push(Field {
-            name: t("stream.playback", &[]),
+            name: t(lang, "stream-playback", &[]),
             value: clean_text(url, 1000),
             inline: false,
         });
@@ -297,31 +317,31 @@ pub async fn status(
         Some(s) => {
             if let Some(start) = s.started_time {
                 fields.push(Field {
-                    name: t("embed.started", &[]),
+                    name: t(lang, "embed-started", &[]),
                     value: crate::embeds::discord_time(start),
                     inline: false,
                 });
             }
             fields.push(Field {
-                name: t("stream.ingest-time", &[]),
+                name: t(lang, "stream-ingest-time", &[]),
                 value: s
                     .ingest_seconds
-                    .map(hours_minutes)
+                    .map(|v| hours_minutes(lang, v))
                     .unwrap_or_else(|| "—".into()),
                 inline: true,
             });
             fields.push(Field {
-                name: t("stream.viewer-time", &[]),
+                name: t(lang, "stream-viewer-time", &[]),
                 value: s
                     .viewer_seconds
-                    .map(hours_minutes)
+                    .map(|v| hours_minutes(lang, v))
                     .unwrap_or_else(|| "—".into()),
                 inline: true,
             });
         }
         None => fields.push(Field {
-            name: t("stream.session", &[]),
-            value: t("stream.no-session", &[]),
+            name: t(lang, "stream-session", &[]),
+            value: t(lang, "stream-no-session", &[]),
             inline: false,
         }),
     }
@@ -343,18 +363,19 @@ pub async fn stop(
     meeting_id: String,
 ) -> Result<(), Error> {
     require_admin(ctx).await?;
-    client(ctx.data())?;
-    let meeting_id = checked_id(&meeting_id)?;
+    let lang = super::lang(ctx);
+    client(lang, ctx.data())?;
+    let meeting_id = checked_id(lang, &meeting_id)?;
     let invoker = ctx.author().id.get();
     let confirm = serenity::CreateButton::new(format!("{STOP_PREFIX}{invoker}:{meeting_id}"))
-        .label(t("stream.stop-confirm", &[]))
+        .label(t(lang, "stream-stop-confirm", &[]))
         .style(serenity::ButtonStyle::Danger);
     let cancel = serenity::CreateButton::new(format!("{CANCEL_PREFIX}{invoker}"))
-        .label(t("stream.stop-cancel", &[]))
+        .label(t(lang, "stream-stop-cancel", &[]))
         .style(serenity::ButtonStyle::Secondary);
     ctx.send(
         poise::CreateReply::default()
-            .content(t("stream.stop-ask", &[("meeting", &meeting_id)]))
+            .content(t(lang, "stream-stop-ask", &[("meeting", &meeting_id)]))
             .components(vec![serenity::CreateActionRow::Buttons(vec![
                 confirm, cancel,
             ])])
@@ -375,7 +396,8 @@ pub async fn stats(
     days: Option<u32>,
 ) -> Result<(), Error> {
     require_admin(ctx).await?;
-    let rtk = client(ctx.data())?;
+    let lang = super::lang(ctx);
+    let rtk = client(lang, ctx.data())?;
     let days = days.unwrap_or(30).clamp(1, 365);
     ctx.defer_ephemeral().await?;
     let end = Utc::now();
@@ -383,23 +405,23 @@ pub async fn stats(
     let a = rtk
         .analytics_overall(Some(start), Some(end))
         .await
-        .map_err(|e| fail(e, "analytics"))?;
+        .map_err(|e| fail(lang, e, "analytics"))?;
     let embed = Embed {
-        title: Some(t("stream.stats-title", &[("days", &days)])),
+        title: Some(t(lang, "stream-stats-title", &[("days", &days)])),
         fields: vec![
             Field {
-                name: t("stream.count", &[]),
+                name: t(lang, "stream-count", &[]),
                 value: a.count.to_string(),
                 inline: true,
             },
             Field {
-                name: t("stream.ingest-time", &[]),
-                value: hours_minutes(a.total_ingest_seconds),
+                name: t(lang, "stream-ingest-time", &[]),
+                value: hours_minutes(lang, a.total_ingest_seconds),
                 inline: true,
             },
             Field {
-                name: t("stream.viewer-time", &[]),
-                value: hours_minutes(a.total_viewer_seconds),
+                name: t(lang, "stream-viewer-time", &[]),
+                value: hours_minutes(lang, a.total_viewer_seconds),
                 inline: true,
             },
         ],
@@ -416,6 +438,7 @@ pub async fn on_button(
     component: &serenity::ComponentInteraction,
 ) -> Result<(), Error> {
     let id = component.data.custom_id.as_str();
+    let lang = Lang::from_locale(&component.locale);
     let presser = component.user.id.get();
     let update = |content: String| {
         serenity::CreateInteractionResponse::UpdateMessage(
@@ -429,7 +452,7 @@ pub async fn on_button(
         if rest.parse::<u64>().ok() != Some(presser) {
             return Ok(());
         }
-        update(t("stream.stop-cancelled", &[]))
+        update(t(lang, "stream-stop-cancelled", &[]))
     } else if let Some(rest) = id.strip_prefix(STOP_PREFIX) {
         let Some((invoker, meeting)) = rest.split_once(':') else {
             return Ok(());
@@ -451,13 +474,14 @@ pub async fn on_button(
             Ok(msg) => {
                 tracing::info!(meeting, user = presser, "livestream stopped");
                 t(
-                    "stream.stopped",
+                    lang,
+                    "stream-stopped",
                     &[("meeting", &meeting), ("message", &clean_text(&msg, 300))],
                 )
             }
             Err(e) => {
                 tracing::warn!(error = %e, meeting, "stop failed");
-                explain(&e)
+                explain(lang, &e)
             }
         };
         component
@@ -483,7 +507,7 @@ pub async fn on_button(
         let page = page.parse().unwrap_or(0);
         match rtk.list_livestreams().await {
             Ok(all) => {
-                let (embed, rows) = list_reply_parts(&all, page, presser);
+                let (embed, rows) = list_reply_parts(lang, &all, page, presser);
                 serenity::CreateInteractionResponse::UpdateMessage(
                     serenity::CreateInteractionResponseMessage::new()
                         .embed(embed.to_create())
@@ -493,7 +517,7 @@ pub async fn on_button(
             }
             Err(e) => {
                 tracing::warn!(error = %e, "list failed");
-                update(explain(&e))
+                update(explain(lang, &e))
             }
         }
     } else {
@@ -525,7 +549,7 @@ mod tests {
 
     #[test]
     fn created_embed_carries_the_key_for_the_admin() {
-        let e = created_embed(&ls(1, LivestreamStatus::Idle));
+        let e = created_embed(Lang::En, &ls(1, LivestreamStatus::Idle));
         let text = format!("{e:?}");
         assert!(text.contains("SK-SECRET"));
         assert!(text.contains("rtmps://live.cloudflare.test:443/live/"));
@@ -536,24 +560,24 @@ mod tests {
     #[test]
     fn list_pages_and_hides_keys() {
         let all: Vec<_> = (0..23).map(|i| ls(i, LivestreamStatus::Live)).collect();
-        let (e, page, pages) = list_page(&all, 5);
+        let (e, page, pages) = list_page(Lang::En, &all, 5);
         assert_eq!((page, pages), (2, 3));
         let d = e.description.unwrap();
         assert!(d.contains("ls-22") && !d.contains("ls-19"));
         assert!(!d.contains("SK-SECRET"));
-        let (e, _, pages) = list_page(&[], 0);
+        let (e, _, pages) = list_page(Lang::En, &[], 0);
         assert_eq!(pages, 1);
         assert!(e.description.unwrap().contains("No livestreams"));
         let odd = ls(1, LivestreamStatus::Unknown("PAUSED".into()));
-        let (e, _, _) = list_page(&[odd], 0);
+        let (e, _, _) = list_page(Lang::En, &[odd], 0);
         assert!(e.description.unwrap().contains("PAUSED"));
     }
 
     #[test]
     fn hours_and_minutes() {
-        assert_eq!(hours_minutes(3_900.0), "1 h 5 min");
-        assert_eq!(hours_minutes(f64::NAN), "0 h 0 min");
-        assert_eq!(hours_minutes(-5.0), "0 h 0 min");
+        assert_eq!(hours_minutes(Lang::En, 3_900.0), "1 h 5 min");
+        assert_eq!(hours_minutes(Lang::En, f64::NAN), "0 h 0 min");
+        assert_eq!(hours_minutes(Lang::En, -5.0), "0 h 0 min");
     }
 
     #[test]

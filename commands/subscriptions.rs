@@ -8,7 +8,7 @@ use super::live::PlatformChoice;
 use crate::announce::message::{announcement_body, sample_stream};
 use crate::embeds::clean_text;
 use crate::live::Platform;
-use crate::messages::t;
+use crate::messages::{t, Lang};
 use crate::store::{NewSubscription, Subscription};
 use crate::types::{Context, Error, UserError};
 
@@ -90,10 +90,14 @@ pub async fn subscribe(
     #[description = "Message template: {name} {platform} {title} {url} {role}"]
     #[max_length = 1000]
     template: Option<String>,
+    #[description = "Language of the announcements (default: the server's)"] language: Option<
+        LanguageChoice,
+    >,
 ) -> Result<(), Error> {
     let guild_id = require_admin(ctx).await?;
+    let lang = super::lang(ctx);
     if channel.guild_id != guild_id {
-        return Err(UserError(t("subscribe.other-guild", &[])).into());
+        return Err(UserError(t(lang, "subscribe-other-guild", &[])).into());
     }
     let tiktok = match tiktok.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
@@ -101,7 +105,7 @@ pub async fn subscribe(
             Ok(u) => Some(u),
             Err(_) => {
                 let shown = clean_text(raw, 40).replace('`', "'");
-                return Err(UserError(t("tiktok.bad-user", &[("value", &shown)])).into());
+                return Err(UserError(t(lang, "tiktok-bad-user", &[("value", &shown)])).into());
             }
         },
     };
@@ -121,7 +125,9 @@ pub async fn subscribe(
         }
         Some(id) => {
             let shown = clean_text(id, 40).replace('`', "'");
-            return Err(UserError(t("subscribe.bad-livestream", &[("value", &shown)])).into());
+            return Err(
+                UserError(t(lang, "subscribe-bad-livestream", &[("value", &shown)])).into(),
+            );
         }
     };
     let template = template
@@ -131,7 +137,12 @@ pub async fn subscribe(
         .as_ref()
         .is_some_and(|s| s.chars().count() > MAX_TEMPLATE)
     {
-        return Err(UserError(t("subscribe.template-too-long", &[("max", &MAX_TEMPLATE)])).into());
+        return Err(UserError(t(
+            lang,
+            "subscribe-template-too-long",
+            &[("max", &MAX_TEMPLATE)],
+        ))
+        .into());
     }
     let member = member
         .map(|m| m.trim().to_string())
@@ -149,7 +160,8 @@ pub async fn subscribe(
     let missing = missing_permissions(have, wants_ping);
     if !missing.is_empty() {
         let text = t(
-            "subscribe.missing",
+            lang,
+            "subscribe-missing",
             &[
                 ("channel", &format!("<#{}>", channel.id)),
                 ("missing", &missing.join(", ")),
@@ -170,7 +182,7 @@ pub async fn subscribe(
             realtimekit_id: livestream,
             role_id: role.map(|r| r.id.get()),
             template,
-            language: None,
+            language: Some(announcement_language(ctx, language).code().to_string()),
             created_by: ctx.author().id.get(),
         })
         .await?;
@@ -183,21 +195,48 @@ pub async fn subscribe(
     say(
         ctx,
         t(
-            "subscribe.saved",
-            &[("id", &sub.id), ("what", &describe(&sub))],
+            lang,
+            "subscribe-saved",
+            &[("id", &sub.id), ("what", &describe(lang, &sub))],
         ),
     )
     .await
 }
 
+/// The announcements' language: the admin's choice, else the server's
+/// locale as Discord reports it.
+fn announcement_language(ctx: Context<'_>, choice: Option<LanguageChoice>) -> Lang {
+    match choice {
+        Some(LanguageChoice::En) => Lang::En,
+        Some(LanguageChoice::Id) => Lang::Id,
+        None => match ctx {
+            poise::Context::Application(app) => app
+                .interaction
+                .guild_locale
+                .as_deref()
+                .map(Lang::from_locale)
+                .unwrap_or_default(),
+            poise::Context::Prefix(_) => Lang::En,
+        },
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poise::ChoiceParameter)]
+pub enum LanguageChoice {
+    #[name = "English"]
+    En,
+    #[name = "Indonesian"]
+    Id,
+}
+
 /// One line describing a subscription's filters.
-pub fn describe(sub: &Subscription) -> String {
+pub fn describe(lang: Lang, sub: &Subscription) -> String {
     let mut parts = vec![format!("<#{}>", sub.channel_id)];
     match (&sub.tiktok, &sub.realtimekit_id, sub.platform) {
         (Some(u), _, _) => parts.push(format!("TikTok @{u}")),
         (_, Some(id), _) => parts.push(format!("RealtimeKit `{id}`")),
         (_, _, Some(p)) => parts.push(p.display_name().to_string()),
-        _ => parts.push(t("subscribe.all-platforms", &[])),
+        _ => parts.push(t(lang, "subscribe-all-platforms", &[])),
     }
     if let Some(m) = &sub.member {
         parts.push(format!(
@@ -209,7 +248,7 @@ pub fn describe(sub: &Subscription) -> String {
         parts.push(format!("→ <@&{r}>"));
     }
     if sub.template.is_some() {
-        parts.push(t("subscribe.custom-template", &[]));
+        parts.push(t(lang, "subscribe-custom-template", &[]));
     }
     parts.join(" · ")
 }
@@ -223,30 +262,34 @@ pub fn describe(sub: &Subscription) -> String {
 )]
 pub async fn subscriptions(ctx: Context<'_>) -> Result<(), Error> {
     let guild_id = require_admin(ctx).await?;
+    let lang = super::lang(ctx);
     let subs = ctx.data().store.list_subscriptions(guild_id.get()).await?;
     if subs.is_empty() {
-        return say(ctx, t("subscriptions.none", &[])).await;
+        return say(ctx, t(lang, "subscriptions-none", &[])).await;
     }
     let mut lines = Vec::new();
     for s in &subs {
         let health = match (&s.disabled_reason, &s.last_error, s.last_delivery_at) {
             (Some(why), _, _) => t(
-                "subscriptions.disabled",
+                lang,
+                "subscriptions-disabled",
                 &[("reason", &clean_text(why, 200))],
             ),
             (None, Some(err), _) => t(
-                "subscriptions.last-error",
+                lang,
+                "subscriptions-last-error",
                 &[("error", &clean_text(err, 200))],
             ),
             (None, None, Some(at)) => t(
-                "subscriptions.last-ok",
+                lang,
+                "subscriptions-last-ok",
                 &[("when", &format!("<t:{}:R>", at.timestamp()))],
             ),
-            (None, None, None) => t("subscriptions.no-delivery", &[]),
+            (None, None, None) => t(lang, "subscriptions-no-delivery", &[]),
         };
-        lines.push(format!("`#{}` {}\n   {health}", s.id, describe(s)));
+        lines.push(format!("`#{}` {}\n   {health}", s.id, describe(lang, s)));
     }
-    let mut text = t("subscriptions.title", &[("count", &subs.len())]);
+    let mut text = t(lang, "subscriptions-title", &[("count", &subs.len())]);
     for l in lines {
         if text.chars().count() + l.chars().count() + 1 > 1900 {
             text.push_str("\n…");
@@ -272,15 +315,16 @@ pub async fn unsubscribe(
     id: i64,
 ) -> Result<(), Error> {
     let guild_id = require_admin(ctx).await?;
+    let lang = super::lang(ctx);
     let removed = ctx
         .data()
         .store
         .remove_subscription(guild_id.get(), id)
         .await?;
     let text = if removed {
-        t("unsubscribe.done", &[("id", &id)])
+        t(lang, "unsubscribe-done", &[("id", &id)])
     } else {
-        t("subscription.unknown", &[("id", &id)])
+        t(lang, "subscription-unknown", &[("id", &id)])
     };
     say(ctx, text).await
 }
@@ -312,12 +356,17 @@ pub async fn test(
     id: i64,
 ) -> Result<(), Error> {
     let guild_id = require_admin(ctx).await?;
+    let lang = super::lang(ctx);
     let data = ctx.data();
     let Some(sub) = data.store.get_subscription(guild_id.get(), id).await? else {
-        return say(ctx, t("subscription.unknown", &[("id", &id)])).await;
+        return say(ctx, t(lang, "subscription-unknown", &[("id", &id)])).await;
     };
     ctx.defer_ephemeral().await?;
-    let mut body = announcement_body(&sub, &sample_stream(), &format!("onair-test-{id}"));
+    let mut body = announcement_body(
+        &sub,
+        &sample_stream(crate::announce::message::sub_lang(&sub)),
+        &format!("onair-test-{id}"),
+    );
     if let Some(obj) = body.as_object_mut() {
         let content = obj
             .get("content")
@@ -326,20 +375,22 @@ pub async fn test(
             .to_string();
         obj.insert(
             "content".into(),
-            format!("{} {content}", t("test.marker", &[])).into(),
+            format!("{} {content}", t(lang, "test-marker", &[])).into(),
         );
         obj.remove("nonce");
         obj.remove("enforce_nonce");
     }
     let text = match data.rest.create_message(sub.channel_id, &body).await {
         Ok(_) => t(
-            "test.sent",
+            lang,
+            "test-sent",
             &[("channel", &format!("<#{}>", sub.channel_id))],
         ),
         Err(e) => {
             tracing::warn!(error = %e, subscription = id, "test announcement failed");
             t(
-                "test.failed",
+                lang,
+                "test-failed",
                 &[
                     ("channel", &format!("<#{}>", sub.channel_id)),
                     ("error", &e),

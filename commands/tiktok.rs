@@ -19,12 +19,13 @@ pub async fn tiktok(
     user: String,
 ) -> Result<(), Error> {
     let data = ctx.data();
+    let lang = super::lang(ctx);
     let Some(konbini) = data.providers.konbini.as_ref() else {
-        return Err(UserError(t("tiktok.off", &[])).into());
+        return Err(UserError(t(lang, "tiktok-off", &[])).into());
     };
     let Ok(username) = crate::providers::konbini::normalize_username(&user) else {
         let shown = crate::embeds::clean_text(&user, 40).replace('`', "'");
-        return Err(UserError(t("tiktok.bad-user", &[("value", &shown)])).into());
+        return Err(UserError(t(lang, "tiktok-bad-user", &[("value", &shown)])).into());
     };
 
     // A cached answer goes out at once; otherwise defer first so the
@@ -43,17 +44,17 @@ pub async fn tiktok(
         Ok(TiktokLookup::NotLive) => {
             ctx.send(
                 poise::CreateReply::default()
-                    .content(t("tiktok.not-live", &[("user", &username)]))
+                    .content(t(lang, "tiktok-not-live", &[("user", &username)]))
                     .allowed_mentions(serenity::CreateAllowedMentions::new()),
             )
             .await?;
         }
         Ok(TiktokLookup::Live(stream)) => {
             let mut reply = poise::CreateReply::default()
-                .content(t("tiktok.live", &[("user", &username)]))
-                .embed(stream_embed(&stream).to_create())
+                .content(t(lang, "tiktok-live", &[("user", &username)]))
+                .embed(stream_embed(lang, &stream).to_create())
                 .allowed_mentions(serenity::CreateAllowedMentions::new());
-            if let Some(b) = watch_button(&stream, false) {
+            if let Some(b) = watch_button(lang, &stream, false) {
                 reply = reply.components(vec![serenity::CreateActionRow::Buttons(vec![b])]);
             }
             ctx.send(reply).await?;
@@ -68,7 +69,7 @@ pub async fn tiktok(
             }
             ctx.send(
                 poise::CreateReply::default()
-                    .content(message.to_string())
+                    .content(t(lang, &message, &[]))
                     .ephemeral(true)
                     .allowed_mentions(serenity::CreateAllowedMentions::new()),
             )
@@ -78,8 +79,8 @@ pub async fn tiktok(
     Ok(())
 }
 
-/// The upstream calls behind one lookup. Errors come back as the text to
-/// show the user; the details are logged here.
+/// The upstream calls behind one lookup. Errors come back as the catalogue
+/// id of the text to show (in each asker's language); details are logged.
 async fn fetch(
     data: &Data,
     konbini: &crate::providers::konbini::Konbini,
@@ -90,8 +91,8 @@ async fn fetch(
         Err(e) => {
             tracing::warn!(error = %e, user = %username, "/tiktok lookup failed");
             return Err(match e {
-                ProviderError::CreditsExhausted { .. } => t("tiktok.credits", &[]),
-                _ => t("tiktok.upstream", &[]),
+                ProviderError::CreditsExhausted { .. } => "tiktok-credits".to_string(),
+                _ => "tiktok-upstream".to_string(),
             });
         }
     };

@@ -137,7 +137,7 @@ pub fn write_table(
                         format!(
                             "{} ({} ago)",
                             t.format("%Y-%m-%d %H:%M UTC"),
-                            crate::messages::human_duration(ago)
+                            crate::messages::human_duration(crate::messages::Lang::En, ago)
                         )
                     })
                     .unwrap_or_else(|| "-".into()),

@@ -11,7 +11,7 @@ use serenity::all::{
 };
 
 use crate::live::{web_url, LiveStream, Platform, StreamKind};
-use crate::messages::{compact_count, t};
+use crate::messages::{compact_count, t, Lang};
 use crate::providers::truncate_chars;
 
 pub const MAX_TITLE: usize = 256;
@@ -185,41 +185,42 @@ pub fn hls_links(stream: &LiveStream, max: usize) -> Option<String> {
 }
 
 /// One embed for one live stream.
-pub fn stream_embed(stream: &LiveStream) -> Embed {
+pub fn stream_embed(lang: Lang, stream: &LiveStream) -> Embed {
     let name = clean_text(&stream.name, MAX_AUTHOR);
     let platform = stream.platform.display_name();
     let title = match stream.title.as_deref().map(|t| clean_text(t, MAX_TITLE)) {
         Some(t) if !t.is_empty() => t,
         _ => clean_text(
             &t(
-                "embed.title-fallback",
+                lang,
+                "embed-title-fallback",
                 &[("name", &name), ("platform", &platform)],
             ),
             MAX_TITLE,
         ),
     };
     let mut fields = vec![Field {
-        name: t("embed.platform", &[]),
+        name: t(lang, "embed-platform", &[]),
         value: platform.to_string(),
         inline: true,
     }];
     if let Some(start) = stream.started_at {
         fields.push(Field {
-            name: t("embed.started", &[]),
+            name: t(lang, "embed-started", &[]),
             value: discord_time(start),
             inline: true,
         });
     }
     if let Some(v) = stream.viewers {
         fields.push(Field {
-            name: t("embed.viewers", &[]),
-            value: compact_count(v),
+            name: t(lang, "embed-viewers", &[]),
+            value: compact_count(lang, v),
             inline: true,
         });
     }
     if let Some(links) = hls_links(stream, MAX_FIELD_VALUE) {
         fields.push(Field {
-            name: t("embed.streams", &[]),
+            name: t(lang, "embed-streams", &[]),
             value: links,
             inline: false,
         });
@@ -247,15 +248,16 @@ pub fn stream_embed(stream: &LiveStream) -> Embed {
 }
 
 /// A link button to the stream's watch page, when it has one.
-pub fn watch_button(stream: &LiveStream, with_name: bool) -> Option<CreateButton> {
+pub fn watch_button(lang: Lang, stream: &LiveStream, with_name: bool) -> Option<CreateButton> {
     let url = web_url(stream.watch_url.as_deref())?;
     let label = if with_name {
         t(
-            "button.watch-name",
+            lang,
+            "button-watch-name",
             &[("name", &clean_text(&stream.name, 60))],
         )
     } else {
-        t("button.watch", &[])
+        t(lang, "button-watch", &[])
     };
     Some(CreateButton::new_link(url).label(truncate_chars(&label, MAX_BUTTON_LABEL)))
 }
@@ -283,7 +285,7 @@ pub fn paginate(embeds: &[Embed]) -> Vec<std::ops::Range<usize>> {
 }
 
 /// "**3 live now**: IDN Live 2 · Showroom 1"
-pub fn summary_line(streams: &[LiveStream]) -> String {
+pub fn summary_line(lang: Lang, streams: &[LiveStream]) -> String {
     let mut counts: Vec<(Platform, usize)> = Vec::new();
     for s in streams {
         match counts.iter_mut().find(|(p, _)| *p == s.platform) {
@@ -298,16 +300,17 @@ pub fn summary_line(streams: &[LiveStream]) -> String {
         .collect::<Vec<_>>()
         .join(" · ");
     t(
-        "live.summary",
+        lang,
+        "live-summary",
         &[("count", &streams.len()), ("platforms", &platforms)],
     )
 }
 
 /// Link buttons for the streams on a page, 5 per row, at most `rows` rows.
-pub fn watch_rows(streams: &[LiveStream], rows: usize) -> Vec<CreateActionRow> {
+pub fn watch_rows(lang: Lang, streams: &[LiveStream], rows: usize) -> Vec<CreateActionRow> {
     let buttons: Vec<CreateButton> = streams
         .iter()
-        .filter_map(|s| watch_button(s, streams.len() > 1))
+        .filter_map(|s| watch_button(lang, s, streams.len() > 1))
         .take(rows * MAX_LINK_BUTTONS_PER_ROW)
         .collect();
     buttons
@@ -317,13 +320,18 @@ pub fn watch_rows(streams: &[LiveStream], rows: usize) -> Vec<CreateActionRow> {
 }
 
 /// Previous / Next buttons carrying their target page in the custom id.
-pub fn pager_row(page: usize, pages: usize, id_for: impl Fn(usize) -> String) -> CreateActionRow {
+pub fn pager_row(
+    lang: Lang,
+    page: usize,
+    pages: usize,
+    id_for: impl Fn(usize) -> String,
+) -> CreateActionRow {
     let prev = CreateButton::new(id_for(page.saturating_sub(1)))
-        .label(t("button.previous", &[]))
+        .label(t(lang, "button-previous", &[]))
         .style(ButtonStyle::Secondary)
         .disabled(page == 0);
     let next = CreateButton::new(id_for((page + 1).min(pages.saturating_sub(1))))
-        .label(t("button.next", &[]))
+        .label(t(lang, "button-next", &[]))
         .style(ButtonStyle::Secondary)
         .disabled(page + 1 >= pages);
     CreateActionRow::Buttons(vec![prev, next])
@@ -360,7 +368,7 @@ mod tests {
 
     #[test]
     fn embed_has_everything() {
-        let e = stream_embed(&fritzy());
+        let e = stream_embed(Lang::En, &fritzy());
         assert_eq!(e.title.as_deref(), Some("Yuk diborong"));
         assert_eq!(e.author_name.as_deref(), Some("Fritzy"));
         assert_eq!(
@@ -397,7 +405,7 @@ mod tests {
     #[test]
     fn fallback_title_and_missing_fields() {
         let s = LiveStream::new(Platform::Showroom, "1", "Gracia");
-        let e = stream_embed(&s);
+        let e = stream_embed(Lang::En, &s);
         assert_eq!(e.title.as_deref(), Some("Gracia is live on Showroom"));
         assert_eq!(e.fields.len(), 1);
         assert!(e.thumbnail.is_none() && e.url.is_none());
@@ -407,7 +415,7 @@ mod tests {
     fn long_hostile_title_is_truncated() {
         let mut s = fritzy();
         s.title = Some(format!("@everyone {}", "x".repeat(490)));
-        let e = stream_embed(&s);
+        let e = stream_embed(Lang::En, &s);
         let title = e.title.unwrap();
         assert_eq!(title.chars().count(), MAX_TITLE);
         assert!(title.ends_with('…'));
@@ -419,10 +427,10 @@ mod tests {
         s.watch_url = Some("javascript:alert(1)".into());
         s.thumbnail_url = Some("data:image/png;base64,xx".into());
         s.streams[0].url = "ftp://x/a.m3u8".into();
-        let e = stream_embed(&s);
+        let e = stream_embed(Lang::En, &s);
         assert!(e.url.is_none() && e.thumbnail.is_none());
         assert!(!e.fields.iter().any(|f| f.name == "Streams (HLS)"));
-        assert!(watch_button(&s, false).is_none());
+        assert!(watch_button(Lang::En, &s, false).is_none());
     }
 
     #[test]
@@ -442,13 +450,13 @@ mod tests {
 
     #[test]
     fn pages_respect_ten_embeds_and_6000_chars() {
-        let small: Vec<Embed> = (0..25).map(|_| stream_embed(&fritzy())).collect();
+        let small: Vec<Embed> = (0..25).map(|_| stream_embed(Lang::En, &fritzy())).collect();
         let pages = paginate(&small);
         assert_eq!(pages, vec![0..10, 10..20, 20..25]);
 
         let mut big = fritzy();
         big.title = Some("t".repeat(300));
-        let mut e = stream_embed(&big);
+        let mut e = stream_embed(Lang::En, &big);
         e.description = Some("d".repeat(2000));
         let bigs = vec![e; 7];
         let pages = paginate(&bigs);
@@ -465,7 +473,7 @@ mod tests {
         let a = fritzy();
         let mut b = fritzy();
         b.platform = Platform::Showroom;
-        let line = summary_line(&[a.clone(), b, a]);
+        let line = summary_line(Lang::En, &[a.clone(), b, a]);
         assert_eq!(line, "**3 live now**: IDN Live 2 · Showroom 1");
     }
 

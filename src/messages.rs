@@ -2,220 +2,241 @@
 //! English is the default language; Indonesian joins it in the same table
 //! shape later, so no command builds user text inline.
 
-/// English catalogue. Placeholders are `{name}` and are filled by [`t`].
-const EN: &[(&str, &str)] = &[
-    // /live
-    ("live.none", "Nobody is live right now. Check back later!"),
-    ("live.none-filtered", "Nobody matching {filter} is live right now."),
-    ("live.summary", "**{count} live now**: {platforms}"),
-    ("live.page", "Page {page}/{pages}"),
-    ("live.stale", "⚠️ {provider} data is {age} old: the provider has not answered lately."),
-    ("live.never", "⚠️ {provider} has not answered yet: the list may be incomplete."),
-    ("live.not-yours", "Only the person who ran /live can turn these pages. Run /live yourself to browse."),
-    ("live.unknown-platform", "Unknown platform `{value}`. Pick one of: {choices}."),
-    // embed
-    ("embed.platform", "Platform"),
-    ("embed.started", "Started"),
-    ("embed.viewers", "Viewers"),
-    ("embed.streams", "Streams (HLS)"),
-    ("embed.title-fallback", "{name} is live on {platform}"),
-    ("button.watch", "Watch"),
-    ("button.watch-name", "Watch {name}"),
-    ("button.previous", "◀ Previous"),
-    ("button.next", "Next ▶"),
-    // /tiktok
-    ("tiktok.off", "TikTok lookups are not configured on this bot (the operator has not set KONBINI_API_KEY)."),
-    ("tiktok.bad-user", "`{value}` is not a TikTok username: use letters, digits, `.` and `_` (up to 24 characters)."),
-    ("tiktok.not-live", "**@{user}** is not live on TikTok right now."),
-    ("tiktok.live", "**@{user}** is live on TikTok!"),
-    ("tiktok.upstream", "Could not reach the TikTok lookup service right now. Please try again in a minute."),
-    ("tiktok.credits", "The TikTok lookup service has run out of credits. The bot operator needs to top them up."),
-    // /help
-    ("help.title", "onair: who is live right now"),
-    ("help.about", "onair shows which JKT48 members (and other streamers) are live on IDN Live, Showroom, YouTube and TikTok, and can announce new lives in channels an admin picks."),
-    ("help.commands", "**/live** [platform] [member]: who is live now\n**/tiktok** user: is a TikTok user live\n**/help**: this page"),
-    ("help.providers", "Providers"),
-    ("help.provider-on", "on, data {age} old"),
-    ("help.provider-on-never", "on, no data yet"),
-    ("help.provider-on-failing", "on, last answer {age} ago, now failing"),
-    ("help.provider-on-demand", "on (asked on demand)"),
-    ("help.provider-off", "off"),
-    ("help.version", "onair v{version}"),
-    // announcements
-    ("announce.line", "**{name}** is live on {platform}"),
-    ("announce.ended-line", "**{name}** was live on {platform}"),
-    ("announce.ended", "Ended"),
-    ("announce.ended-after", "{when}, after {duration}"),
-    ("announce.ended-at", "{when}"),
-    ("announce.sample-name", "onair test"),
-    ("announce.sample-title", "🧪 This is a test announcement from /subscription test"),
-    // admin setup
-    ("subscribe.other-guild", "That channel is not in this server."),
-    ("subscribe.bad-livestream", "`{value}` is not a RealtimeKit livestream id."),
-    ("subscribe.template-too-long", "The template is too long: keep it under {max} characters."),
-    ("subscribe.missing", "I can't announce in {channel}: I am missing **{missing}** there. Nothing was saved; give me those permissions and try again."),
-    ("subscribe.saved", "Saved subscription `#{id}`: {what}. Try `/subscription test id:{id}` to see a sample."),
-    ("subscribe.all-platforms", "all platforms"),
-    ("subscribe.custom-template", "custom message"),
-    ("subscriptions.none", "This server has no subscriptions yet. Add one with `/subscribe`."),
-    ("subscriptions.title", "**{count} subscription(s)**"),
-    ("subscriptions.disabled", "⛔ disabled: {reason}"),
-    ("subscriptions.last-error", "⚠️ last error: {error}"),
-    ("subscriptions.last-ok", "✅ last announcement {when}"),
-    ("subscriptions.no-delivery", "no announcement yet"),
-    ("unsubscribe.done", "Removed subscription `#{id}`."),
-    ("subscription.unknown", "This server has no subscription `#{id}`."),
-    ("test.marker", "🧪 **TEST**"),
-    ("test.sent", "Sent a test announcement to {channel}."),
-    ("test.failed", "Could not post in {channel}: {error}"),
-    // /stream
-    ("stream.off", "Cloudflare RealtimeKit is not configured on this bot (the operator has not set CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID and REALTIMEKIT_APP_ID)."),
-    ("stream.no-permission", "The Cloudflare token lacks Realtime permission: the bot operator needs to give it the Realtime (or Realtime Admin) permission."),
-    ("stream.not-found", "No such livestream (or meeting) in this RealtimeKit app."),
-    ("stream.upstream", "Cloudflare did not answer as expected. Please try again in a minute."),
-    ("stream.bad-id", "`{value}` is not a valid id."),
-    ("stream.bad-name", "Give the livestream a name."),
-    ("stream.created", "Livestream “{name}” created"),
-    ("stream.id", "Id"),
-    ("stream.ingest", "Ingest server (RTMPS)"),
-    ("stream.key", "Stream key (secret: do not share)"),
-    ("stream.playback", "Playback URL (HLS)"),
-    ("stream.obs-title", "Go live with OBS"),
-    ("stream.obs-hint", "Settings → Stream → Service: Custom. Server: the ingest server above. Stream Key: the key above. Then Start Streaming."),
-    ("stream.secret-footer", "Only you can see this message. Anyone with the stream key can broadcast on this livestream."),
-    ("stream.list-title", "RealtimeKit livestreams ({count})"),
-    ("stream.none", "No livestreams in this app yet. Create one with /stream create."),
-    ("stream.status", "Status"),
-    ("stream.session", "Session"),
-    ("stream.no-session", "No active session."),
-    ("stream.ingest-time", "Ingest time"),
-    ("stream.viewer-time", "Viewer time"),
-    ("stream.hours-minutes", "{h} h {m} min"),
-    ("stream.count", "Livestreams"),
-    ("stream.stats-title", "Livestream analytics, last {days} days"),
-    ("stream.stop-ask", "Stop the active livestream of meeting `{meeting}`? Viewers will be cut off."),
-    ("stream.stop-confirm", "Stop livestream"),
-    ("stream.stop-cancel", "Cancel"),
-    ("stream.stop-cancelled", "Cancelled: nothing was stopped."),
-    ("stream.stopped", "Stopped the livestream of meeting `{meeting}`. {message}"),
-    // errors
-    ("error.generic", "Something went wrong while running this command. It has been logged; please try again."),
-    ("error.guild-only", "This command only works inside a server."),
-    ("error.cooldown", "Slow down a little: try again in {secs} s."),
-    ("error.bad-argument", "That option value is not valid: {detail}"),
-    ("error.missing-permissions", "You need the **{permissions}** permission to use this command."),
-];
+//! The message catalogue: every user-facing string, keyed by id, in
+//! English and Indonesian (`locales/<lang>/main.ftl`, Fluent syntax, built
+//! into the binary with fluent-templates). Replies follow the user's
+//! Discord locale; announcements the subscription's language.
 
-/// Look up `id` and fill its `{placeholders}` from `args`.
-pub fn t(id: &str, args: &[(&str, &(dyn std::fmt::Display + Sync))]) -> String {
-    let template = EN
-        .iter()
-        .find(|(k, _)| *k == id)
-        .map(|(_, v)| *v)
-        .unwrap_or_else(|| {
-            tracing::error!(id, "missing message id in catalogue");
-            id
-        });
-    fill(template, args)
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use fluent_templates::fluent_bundle::FluentValue;
+use fluent_templates::Loader;
+use unic_langid::LanguageIdentifier;
+
+fluent_templates::static_loader! {
+    static LOCALES = {
+        locales: "./locales",
+        fallback_language: "en-US",
+        // No Unicode isolation marks around placeholders: Discord shows them.
+        customise: |bundle| bundle.set_use_isolating(false),
+    };
 }
 
-fn fill(template: &str, args: &[(&str, &(dyn std::fmt::Display + Sync))]) -> String {
-    let mut out = String::with_capacity(template.len() + 16);
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find('}') {
-            Some(close) => {
-                let key = &after[..close];
-                match args.iter().find(|(k, _)| *k == key) {
-                    Some((_, v)) => out.push_str(&v.to_string()),
-                    None => {
-                        out.push('{');
-                        out.push_str(key);
-                        out.push('}');
-                    }
-                }
-                rest = &after[close + 1..];
-            }
-            None => {
-                out.push_str(&rest[open..]);
-                rest = "";
-            }
+/// The languages onair speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    Id,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Id];
+
+    /// From a Discord locale (`id`, `en-US`, `en-GB`, ...): Indonesian for
+    /// `id`, English for everything else.
+    pub fn from_locale(locale: &str) -> Lang {
+        let l = locale.trim().to_ascii_lowercase();
+        if l == "id" || l.starts_with("id-") || l == "indonesian" {
+            Lang::Id
+        } else {
+            Lang::En
         }
     }
-    out.push_str(rest);
-    out
+
+    /// The code stored with a subscription and used for Discord localizations.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Id => "id",
+        }
+    }
+
+    fn langid(self) -> LanguageIdentifier {
+        let tag = match self {
+            Lang::En => "en-US",
+            Lang::Id => "id",
+        };
+        tag.parse().unwrap_or_default()
+    }
 }
 
-/// "2 h 5 min", "45 s": a short human age or duration.
-pub fn human_duration(d: std::time::Duration) -> String {
+/// Look up `id` in `lang` and fill its `{ $placeholders }` from `args`.
+/// A missing id is logged and shown as the id (never a panic).
+pub fn t(lang: Lang, id: &str, args: &[(&str, &(dyn std::fmt::Display + Sync))]) -> String {
+    let mut map: HashMap<Cow<'static, str>, FluentValue> = HashMap::new();
+    for (k, v) in args {
+        let text = v.to_string();
+        // Counts select plural forms; everything else stays text (ids must
+        // not be reformatted as numbers).
+        let value = match (*k, text.parse::<f64>()) {
+            ("count", Ok(n)) => FluentValue::from(n),
+            _ => FluentValue::from(text),
+        };
+        map.insert(Cow::Owned((*k).to_string()), value);
+    }
+    match LOCALES.try_lookup_with_args(&lang.langid(), id, &map) {
+        Some(s) => s,
+        None => {
+            tracing::error!(id, "missing message id in catalogue");
+            id.to_string()
+        }
+    }
+}
+
+/// "2 h 5 min" / "2 jam 5 menit": a short human age or duration.
+pub fn human_duration(lang: Lang, d: std::time::Duration) -> String {
     let s = d.as_secs();
     if s < 60 {
-        format!("{s} s")
+        t(lang, "duration-s", &[("s", &s)])
     } else if s < 3600 {
-        format!("{} min", s / 60)
+        t(lang, "duration-min", &[("m", &(s / 60))])
     } else if s < 86_400 {
-        let m = (s % 3600) / 60;
+        let (h, m) = (s / 3600, (s % 3600) / 60);
         if m == 0 {
-            format!("{} h", s / 3600)
+            t(lang, "duration-h", &[("h", &h)])
         } else {
-            format!("{} h {} min", s / 3600, m)
+            t(lang, "duration-h-min", &[("h", &h), ("m", &m)])
         }
     } else {
-        format!("{} d {} h", s / 86_400, (s % 86_400) / 3600)
+        t(
+            lang,
+            "duration-d-h",
+            &[("d", &(s / 86_400)), ("h", &((s % 86_400) / 3600))],
+        )
     }
 }
 
-/// "950", "1.2k", "3.4M": a compact count.
-pub fn compact_count(n: u64) -> String {
+/// "950", "1.2k" / "1.2 rb", "3.4M" / "3.4 jt": a compact count.
+pub fn compact_count(lang: Lang, n: u64) -> String {
     if n < 1000 {
         n.to_string()
     } else if n < 1_000_000 {
-        trim_decimal(n as f64 / 1000.0, "k")
+        t(lang, "count-k", &[("n", &one_decimal(n as f64 / 1000.0))])
     } else {
-        trim_decimal(n as f64 / 1_000_000.0, "M")
+        t(
+            lang,
+            "count-m",
+            &[("n", &one_decimal(n as f64 / 1_000_000.0))],
+        )
     }
 }
 
-fn trim_decimal(v: f64, unit: &str) -> String {
+fn one_decimal(v: f64) -> String {
     let s = format!("{:.1}", (v * 10.0).floor() / 10.0);
-    format!("{}{unit}", s.trim_end_matches(".0"))
+    s.trim_end_matches(".0").to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
     use std::time::Duration;
 
     #[test]
-    fn fills_placeholders() {
+    fn fills_placeholders_in_both_languages() {
         assert_eq!(
-            t("tiktok.not-live", &[("user", &"khaby.lame")]),
+            t(Lang::En, "tiktok-not-live", &[("user", &"khaby.lame")]),
             "**@khaby.lame** is not live on TikTok right now."
         );
-        assert_eq!(fill("{a} and {b}", &[("a", &1)]), "1 and {b}");
-        assert_eq!(fill("open { only", &[]), "open { only");
+        assert_eq!(
+            t(Lang::Id, "tiktok-not-live", &[("user", &"khaby.lame")]),
+            "**@khaby.lame** sedang tidak live di TikTok."
+        );
+        assert_eq!(t(Lang::En, "no-such-id", &[]), "no-such-id");
+        assert_eq!(
+            t(Lang::En, "subscriptions-count", &[("count", &1)]),
+            "**1 subscription**"
+        );
+        assert_eq!(
+            t(Lang::En, "subscriptions-count", &[("count", &3)]),
+            "**3 subscriptions**"
+        );
     }
 
     #[test]
-    fn ids_are_unique_and_placeholders_balanced() {
-        let mut seen = std::collections::HashSet::new();
-        for (k, v) in EN {
-            assert!(seen.insert(*k), "duplicate id {k}");
-            assert_eq!(v.matches('{').count(), v.matches('}').count(), "{k}");
+    fn locales() {
+        assert_eq!(Lang::from_locale("id"), Lang::Id);
+        assert_eq!(Lang::from_locale("en-US"), Lang::En);
+        assert_eq!(Lang::from_locale("ja"), Lang::En);
+    }
+
+    /// Every id exists in both languages with the same placeholders.
+    #[test]
+    fn catalogue_is_complete_and_consistent() {
+        fn parse(path: &str) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+            let text = std::fs::read_to_string(path).expect("catalogue file");
+            let mut out = std::collections::BTreeMap::new();
+            let mut current: Option<String> = None;
+            for line in text.lines() {
+                let starts_entry = line.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                    && line.contains(" =");
+                if starts_entry {
+                    let id = line.split(" =").next().unwrap_or("").trim().to_string();
+                    out.insert(id.clone(), BTreeSet::new());
+                    current = Some(id);
+                } else if line.starts_with('#') || line.trim().is_empty() {
+                    current = None;
+                    continue;
+                }
+                if let Some(id) = &current {
+                    let mut rest = line;
+                    while let Some(i) = rest.find('$') {
+                        let name: String = rest[i + 1..]
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+                            .collect();
+                        out.get_mut(id).map(|set| set.insert(name.clone()));
+                        rest = &rest[i + 1 + name.len()..];
+                    }
+                }
+            }
+            out
+        }
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/locales");
+        let en = parse(&format!("{dir}/en-US/main.ftl"));
+        let id = parse(&format!("{dir}/id/main.ftl"));
+        let en_ids: BTreeSet<_> = en.keys().collect();
+        let id_ids: BTreeSet<_> = id.keys().collect();
+        assert_eq!(en_ids, id_ids, "message ids differ between en-US and id");
+        for (k, v) in &en {
+            assert_eq!(Some(v), id.get(k), "placeholders of `{k}` differ");
+        }
+        assert!(en.len() > 150, "catalogue parsed ({} ids)", en.len());
+        // And the loader renders every id in both languages.
+        for (k, placeholders) in &en {
+            let values: Vec<String> = placeholders.iter().map(|_| "7".to_string()).collect();
+            let args: Vec<(&str, &(dyn std::fmt::Display + Sync))> = placeholders
+                .iter()
+                .zip(&values)
+                .map(|(name, v)| (name.as_str(), v as &(dyn std::fmt::Display + Sync)))
+                .collect();
+            for lang in Lang::ALL {
+                let text = t(lang, k, &args);
+                assert_ne!(&text, k, "{k} does not render in {lang:?}");
+            }
         }
     }
 
     #[test]
     fn durations_and_counts() {
-        assert_eq!(human_duration(Duration::from_secs(45)), "45 s");
-        assert_eq!(human_duration(Duration::from_secs(125)), "2 min");
-        assert_eq!(human_duration(Duration::from_secs(7500)), "2 h 5 min");
-        assert_eq!(human_duration(Duration::from_secs(7200)), "2 h");
-        assert_eq!(compact_count(950), "950");
-        assert_eq!(compact_count(1250), "1.2k");
-        assert_eq!(compact_count(15_000), "15k");
-        assert_eq!(compact_count(3_456_789), "3.4M");
+        assert_eq!(human_duration(Lang::En, Duration::from_secs(45)), "45 s");
+        assert_eq!(human_duration(Lang::En, Duration::from_secs(125)), "2 min");
+        assert_eq!(
+            human_duration(Lang::En, Duration::from_secs(7500)),
+            "2 h 5 min"
+        );
+        assert_eq!(
+            human_duration(Lang::Id, Duration::from_secs(7500)),
+            "2 jam 5 menit"
+        );
+        assert_eq!(human_duration(Lang::En, Duration::from_secs(7200)), "2 h");
+        assert_eq!(compact_count(Lang::En, 950), "950");
+        assert_eq!(compact_count(Lang::En, 1250), "1.2k");
+        assert_eq!(compact_count(Lang::Id, 1250), "1.2 rb");
+        assert_eq!(compact_count(Lang::En, 15_000), "15k");
+        assert_eq!(compact_count(Lang::En, 3_456_789), "3.4M");
+        assert_eq!(compact_count(Lang::Id, 3_456_789), "3.4 jt");
     }
 }

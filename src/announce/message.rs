@@ -7,8 +7,17 @@ use serde_json::Value;
 
 use crate::embeds::{self, clean_text, stream_embed, Embed, Field, MAX_CONTENT};
 use crate::live::{LiveStream, Platform};
-use crate::messages::{human_duration, t};
+use crate::messages::{human_duration, t, Lang};
 use crate::store::Subscription;
+
+/// The language of a subscription's announcements (chosen at
+/// `/subscribe`, defaulting to the server's locale then).
+pub fn sub_lang(sub: &Subscription) -> Lang {
+    sub.language
+        .as_deref()
+        .map(Lang::from_locale)
+        .unwrap_or_default()
+}
 
 /// Does this subscription want an announcement for this stream?
 pub fn matches(sub: &Subscription, stream: &LiveStream) -> bool {
@@ -82,10 +91,11 @@ pub fn render_template(template: &str, stream: &LiveStream, role_id: Option<u64>
 }
 
 /// The default announcement line: "**Fritzy** is live on IDN Live" (+ role).
-pub fn default_line(stream: &LiveStream, role_id: Option<u64>) -> String {
+pub fn default_line(lang: Lang, stream: &LiveStream, role_id: Option<u64>) -> String {
     let name = embeds::escape_markdown(&clean_text(&stream.name, 100));
     let line = t(
-        "announce.line",
+        lang,
+        "announce-line",
         &[
             ("name", &name),
             ("platform", &stream.platform.display_name()),
@@ -109,17 +119,18 @@ pub fn allowed_mentions(role_id: Option<u64>) -> serenity::CreateAllowedMentions
 /// The announcement body for `POST /channels/{id}/messages`. `nonce` makes
 /// Discord drop a duplicate if the same delivery is sent twice (restart).
 pub fn announcement_body(sub: &Subscription, stream: &LiveStream, nonce: &str) -> Value {
+    let lang = sub_lang(sub);
     let content = match &sub.template {
         Some(tpl) if !tpl.trim().is_empty() => render_template(tpl, stream, sub.role_id),
-        _ => default_line(stream, sub.role_id),
+        _ => default_line(lang, stream, sub.role_id),
     };
     let mut msg = serenity::CreateMessage::new()
         .content(content)
-        .embed(stream_embed(stream).to_create())
+        .embed(stream_embed(lang, stream).to_create())
         .allowed_mentions(allowed_mentions(sub.role_id))
         .nonce(serenity::Nonce::String(nonce.chars().take(25).collect()))
         .enforce_nonce(true);
-    if let Some(b) = embeds::watch_button(stream, false) {
+    if let Some(b) = embeds::watch_button(lang, stream, false) {
         msg = msg.components(vec![serenity::CreateActionRow::Buttons(vec![b])]);
     }
     serde_json::to_value(&msg).unwrap_or(Value::Null)
@@ -127,30 +138,32 @@ pub fn announcement_body(sub: &Subscription, stream: &LiveStream, nonce: &str) -
 
 /// The end edit: "ended", how long it lasted, no HLS links (they are dead),
 /// no Watch button.
-pub fn ended_embed(stream: &LiveStream, ended_at: DateTime<Utc>) -> Embed {
-    let mut e = stream_embed(stream);
-    let streams_label = t("embed.streams", &[]);
+pub fn ended_embed(lang: Lang, stream: &LiveStream, ended_at: DateTime<Utc>) -> Embed {
+    let mut e = stream_embed(lang, stream);
+    let streams_label = t(lang, "embed-streams", &[]);
     e.fields.retain(|f| f.name != streams_label);
-    let viewers_label = t("embed.viewers", &[]);
+    let viewers_label = t(lang, "embed-viewers", &[]);
     e.fields.retain(|f| f.name != viewers_label);
     let lasted = stream
         .started_at
-        .map(|s| human_duration((ended_at - s).to_std().unwrap_or_default()));
+        .map(|s| human_duration(lang, (ended_at - s).to_std().unwrap_or_default()));
     let value = match lasted {
         Some(d) => t(
-            "announce.ended-after",
+            lang,
+            "announce-ended-after",
             &[
                 ("duration", &d),
                 ("when", &format!("<t:{}:R>", ended_at.timestamp())),
             ],
         ),
         None => t(
-            "announce.ended-at",
+            lang,
+            "announce-ended-at",
             &[("when", &format!("<t:{}:R>", ended_at.timestamp()))],
         ),
     };
     e.fields.push(Field {
-        name: t("announce.ended", &[]),
+        name: t(lang, "announce-ended", &[]),
         value,
         inline: false,
     });
@@ -164,9 +177,11 @@ pub fn ended_body(
     stream: &LiveStream,
     ended_at: DateTime<Utc>,
 ) -> Value {
+    let lang = sub.map(sub_lang).unwrap_or_default();
     let name = embeds::escape_markdown(&clean_text(&stream.name, 100));
     let content = t(
-        "announce.ended-line",
+        lang,
+        "announce-ended-line",
         &[
             ("name", &name),
             ("platform", &stream.platform.display_name()),
@@ -174,20 +189,20 @@ pub fn ended_body(
     );
     let msg = serenity::EditMessage::new()
         .content(content)
-        .embed(ended_embed(stream, ended_at).to_create())
+        .embed(ended_embed(lang, stream, ended_at).to_create())
         .components(vec![])
         .allowed_mentions(allowed_mentions(sub.and_then(|s| s.role_id)).empty_roles());
     serde_json::to_value(&msg).unwrap_or(Value::Null)
 }
 
 /// A clearly marked sample for `/subscription test`.
-pub fn sample_stream() -> LiveStream {
+pub fn sample_stream(lang: Lang) -> LiveStream {
     let mut s = LiveStream::new(
         Platform::Idn,
         "onair-sample",
-        t("announce.sample-name", &[]),
+        t(lang, "announce-sample-name", &[]),
     );
-    s.title = Some(t("announce.sample-title", &[]));
+    s.title = Some(t(lang, "announce-sample-title", &[]));
     s.started_at = Some(Utc::now());
     s.watch_url = Some("https://www.idn.app/".into());
     s
