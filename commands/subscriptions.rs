@@ -289,7 +289,7 @@ pub async fn subscriptions(ctx: Context<'_>) -> Result<(), Error> {
         };
         lines.push(format!("`#{}` {}\n   {health}", s.id, describe(lang, s)));
     }
-    let mut text = t(lang, "subscriptions-title", &[("count", &subs.len())]);
+    let mut text = t(lang, "subscriptions-count", &[("count", &subs.len())]);
     for l in lines {
         if text.chars().count() + l.chars().count() + 1 > 1900 {
             text.push_str("\n…");

@@ -219,6 +219,50 @@ mod tests {
         }
     }
 
+    /// Every id the code looks up exists in the catalogue.
+    #[test]
+    fn code_uses_only_known_ids() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let en = std::fs::read_to_string(format!("{root}/locales/en-US/main.ftl")).unwrap();
+        let known: BTreeSet<&str> = en
+            .lines()
+            .filter_map(|l| l.split_once(" =").map(|(k, _)| k.trim()))
+            .collect();
+        let mut files = Vec::new();
+        for dir in ["src", "src/announce", "commands"] {
+            for e in std::fs::read_dir(format!("{root}/{dir}"))
+                .unwrap()
+                .flatten()
+            {
+                if e.path().extension().is_some_and(|x| x == "rs")
+                    && !e.path().ends_with("messages.rs")
+                {
+                    files.push(e.path());
+                }
+            }
+        }
+        let mut used = 0;
+        for f in files {
+            // Without whitespace, so calls that rustfmt split over lines match.
+            let text: String = std::fs::read_to_string(&f)
+                .unwrap()
+                .split_whitespace()
+                .collect();
+            for marker in ["t(lang,\"", "t(Lang::En,\"", "t(Lang::Id,\""] {
+                for part in text.split(marker).skip(1) {
+                    let id = part.split('"').next().unwrap_or("");
+                    used += 1;
+                    assert!(
+                        known.contains(id),
+                        "{}: unknown message id `{id}`",
+                        f.display()
+                    );
+                }
+            }
+        }
+        assert!(used > 100, "found {used} lookups");
+    }
+
     #[test]
     fn durations_and_counts() {
         assert_eq!(human_duration(Lang::En, Duration::from_secs(45)), "45 s");

@@ -103,7 +103,6 @@ duration-h-min = { $h } h { $m } min
 duration-d-h = { $d } d { $h } h
 count-k = { $n }k
 count-m = { $n }M
-viewers-count = { $n } viewers
 subscriptions-count = { $count ->
     [one] **1 subscription**
    *[other] **{ $count } subscriptions**

@@ -103,7 +103,6 @@ duration-h-min = { $h } jam { $m } menit
 duration-d-h = { $d } hari { $h } jam
 count-k = { $n } rb
 count-m = { $n } jt
-viewers-count = { $n } penonton
 subscriptions-count = **{ $count } langganan**
 language-name = Bahasa Indonesia
 

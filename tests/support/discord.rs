@@ -131,6 +131,7 @@ pub struct Invoker {
     pub channel_id: u64,
     pub permissions: u64,
     pub locale: String,
+    pub guild_locale: String,
 }
 
 impl Default for Invoker {
@@ -142,6 +143,7 @@ impl Default for Invoker {
             // A server admin (Manage Server) by default.
             permissions: ALL_PERMISSIONS | MANAGE_GUILD,
             locale: "en-US".into(),
+            guild_locale: "en-US".into(),
         }
     }
 }
@@ -491,6 +493,7 @@ impl FakeDiscord {
         d["member"]["user"]["id"] = who.user_id.to_string().into();
         d["member"]["permissions"] = who.permissions.to_string().into();
         d["locale"] = who.locale.clone().into();
+        d["guild_locale"] = who.guild_locale.clone().into();
         d["authorizing_integration_owners"] = json!({"0": who.guild_id.to_string()});
         (d, id, token)
     }
