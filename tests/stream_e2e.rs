@@ -5,8 +5,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use onair::store::NewSubscription;
@@ -20,31 +19,8 @@ const KEY: &str = "SK-STREAM-KEY-SECRET-123";
 const ACC: &str = "acc123";
 const APP: &str = "app456";
 
-/// Every log line of this test binary, at TRACE.
 fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let writer = Arc::clone(&buf);
-        // The bot's own filter at its most verbose.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(onair::logging::filter("trace"))
-            .with_ansi(false)
-            .with_writer(move || Capture(Arc::clone(&writer)))
-            .try_init();
-        buf
-    })
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-impl Write for Capture {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    support::bot::captured_logs()
 }
 
 fn base() -> String {

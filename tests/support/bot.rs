@@ -1,6 +1,8 @@
 //! Start the real bot in-process, pointed at the fakes, and stop it.
 
 use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use onair::config::Config;
@@ -12,6 +14,7 @@ pub const TOKEN: &str = "FAKE-DISCORD-TOKEN-SECRET";
 
 pub struct TestBot {
     pub shutdown: CancellationToken,
+    secrets: Vec<String>,
     task: Option<tokio::task::JoinHandle<Result<(), onair::bot::RunError>>>,
 }
 
@@ -30,25 +33,78 @@ pub fn env(discord: &FakeDiscord, db_dir: &std::path::Path) -> HashMap<String, S
     m
 }
 
-/// Logs for debugging a test: `TEST_LOG=debug cargo test ...`.
-pub fn init_logs() {
-    if let Ok(filter) = std::env::var("TEST_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(onair::logging::filter(&filter))
-            .with_test_writer()
-            .try_init();
+/// Every log line of this test binary, captured at TRACE through the
+/// bot's own filter, so each test can check that no secret was logged.
+/// `TEST_LOG=debug cargo test ...` prints logs instead (no capture).
+pub fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(onair::logging::filter(&filter))
+                .with_test_writer()
+                .try_init();
+        } else {
+            let writer = Arc::clone(&buf);
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(onair::logging::filter("trace"))
+                .with_ansi(false)
+                .with_writer(move || Capture(Arc::clone(&writer)))
+                .try_init();
+        }
+        buf
+    })
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(b);
+        Ok(b.len())
     }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Panic if any of `secrets` appears in the captured logs.
+pub fn assert_no_secret_logged(secrets: &[String]) {
+    let logs = captured_logs().lock().unwrap_or_else(|e| e.into_inner());
+    let text = String::from_utf8_lossy(&logs);
+    for secret in secrets {
+        if let Some(line) = text.lines().find(|l| l.contains(secret.as_str())) {
+            panic!(
+                "secret leaked into the logs: {}",
+                &line[..line.len().min(400)]
+            );
+        }
+    }
+}
+
+/// The secret values among the bot's variables.
+pub fn secrets_of(vars: &HashMap<String, String>) -> Vec<String> {
+    vars.iter()
+        .filter(|(k, _)| k.ends_with("_KEY") || k.ends_with("_TOKEN"))
+        .map(|(_, v)| v.clone())
+        .filter(|v| v.len() >= 6)
+        .collect()
 }
 
 impl TestBot {
     /// Start the bot and wait until it identified on the fake gateway.
     pub async fn start(discord: &FakeDiscord, vars: &HashMap<String, String>) -> TestBot {
-        init_logs();
+        captured_logs();
         let config = Config::from_map(vars).expect("test config is valid");
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(onair::bot::run(config, shutdown.clone()));
         let bot = TestBot {
             shutdown,
+            secrets: secrets_of(vars),
             task: Some(task),
         };
         discord.wait_ready(Duration::from_secs(20)).await;
@@ -66,6 +122,7 @@ impl TestBot {
                 Err(_) => panic!("bot did not shut down within 15 s"),
             }
         }
+        assert_no_secret_logged(&self.secrets);
     }
 
     /// Drop the bot without a clean shutdown (a crash).
