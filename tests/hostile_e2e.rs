@@ -1,0 +1,211 @@
+//! Hostile command options and a broken database: every odd input gets a
+//! clear, ephemeral, mention-free answer that Discord would accept; a
+//! corrupt database stops the start with a clear error before any Discord
+//! request (no crash loop that spams Discord).
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::bot::{env, TestBot};
+use support::discord::{FakeDiscord, Invoker, GUILD_ID};
+use support::fake_providers::{FakeProvider, Reply};
+
+const T: Duration = Duration::from_secs(20);
+
+fn hostile_strings() -> Vec<String> {
+    vec![
+        String::new(),
+        "   ".into(),
+        "x".repeat(5000),
+        "ünïcødé 🎤 ジャカルタ".into(),
+        "ctrl\u{0}\u{7}\u{1b}[31m".into(),
+        "@everyone".into(),
+        "<@&1900000000000000001> <@1400000000000000001>".into(),
+        "https://evil.test/@x?token=1".into(),
+        "line\nbreak".into(),
+        "`code` **bold** ||spoiler||".into(),
+    ]
+}
+
+fn ephemeral_and_safe(cb: &Value) {
+    let data = &cb["data"];
+    assert_eq!(data["flags"], 64, "ephemeral: {cb}");
+    assert_eq!(
+        data["allowed_mentions"]["parse"],
+        json!([]),
+        "pings no one: {cb}"
+    );
+    assert!(
+        !data["content"].as_str().unwrap_or("").is_empty(),
+        "says something: {cb}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_options_get_clear_ephemeral_answers() {
+    let discord = FakeDiscord::start().await;
+    let konbini = FakeProvider::start().await;
+    let cf = FakeProvider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = env(&discord, dir.path());
+    vars.insert("KONBINI_API_KEY".into(), "KONBINI-SECRET".into());
+    vars.insert("KONBINI_URL".into(), konbini.url());
+    vars.insert("CLOUDFLARE_API_TOKEN".into(), "CF-TOKEN-SECRET".into());
+    vars.insert("CLOUDFLARE_ACCOUNT_ID".into(), "acc".into());
+    vars.insert("REALTIMEKIT_APP_ID".into(), "app".into());
+    vars.insert("CLOUDFLARE_API_URL".into(), cf.url());
+    let bot = TestBot::start(&discord, &vars).await;
+    let who = Invoker::default();
+    let mut tried = 0;
+
+    for s in hostile_strings() {
+        let p = discord.slash(
+            "tiktok",
+            json!([{"name": "user", "type": 3, "value": s}]),
+            None,
+            &who,
+        );
+        if s == "@everyone" {
+            // A real username ("everyone"): asked upstream, answered
+            // publicly, and still pings no one.
+            let a = discord.answer(&p, T).await;
+            assert_eq!(
+                a["content"],
+                "**@everyone** is not live on TikTok right now."
+            );
+            assert_eq!(a["allowed_mentions"]["parse"], json!([]));
+        } else {
+            ephemeral_and_safe(&discord.callback(&p, T).await.body.unwrap());
+        }
+        let p = discord.subcommand(
+            "stream",
+            "status",
+            json!([{"name": "id", "type": 3, "value": s}]),
+            &who,
+        );
+        ephemeral_and_safe(&discord.callback(&p, T).await.body.unwrap());
+        tried += 2;
+    }
+    let asked: Vec<String> = konbini.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        asked,
+        ["/v1/tiktok/users/everyone/live"],
+        "no upstream call for an impossible username"
+    );
+    // (The background poller lists livestreams; no command asked for one.)
+    let by_id = cf
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/livestreams/"))
+        .count();
+    assert_eq!(by_id, 0, "no upstream call for an impossible id");
+
+    for n in [-5i64, 0, i64::MAX, i64::MIN] {
+        let p = discord.slash(
+            "unsubscribe",
+            json!([{"name": "id", "type": 4, "value": n}]),
+            None,
+            &who,
+        );
+        let a = discord.answer(&p, T).await;
+        assert!(
+            a["content"]
+                .as_str()
+                .unwrap()
+                .contains("has no subscription"),
+            "{a}"
+        );
+        let p = discord.subcommand(
+            "subscription",
+            "test",
+            json!([{"name": "id", "type": 4, "value": n}]),
+            &who,
+        );
+        let cb = discord.callback(&p, T).await.body.unwrap();
+        ephemeral_and_safe(&cb);
+        tried += 2;
+    }
+
+    // A template far over the limit: explained, nothing saved.
+    let p = discord.slash(
+        "subscribe",
+        json!([{"name": "channel", "type": 7, "value": "1300000000000000001"}, {"name": "template", "type": 3, "value": "{name}".repeat(400)}]),
+        Some(support::discord::resolved_channel(1300000000000000001)),
+        &who,
+    );
+    ephemeral_and_safe(&discord.callback(&p, T).await.body.unwrap());
+    tried += 1;
+    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+    assert_eq!(store.list_subscriptions(GUILD_ID).await.unwrap().len(), 0);
+
+    // /live with hostile member filters: a plain answer, valid for Discord.
+    for s in hostile_strings() {
+        let p = discord.slash(
+            "live",
+            json!([{"name": "member", "type": 3, "value": s}]),
+            None,
+            &who,
+        );
+        let a = discord.answer(&p, T).await;
+        assert_eq!(a["allowed_mentions"]["parse"], json!([]));
+        tried += 1;
+    }
+    assert_eq!(tried, 39, "inputs tried");
+    discord.assert_spec_clean();
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_database_stops_the_start_before_discord() {
+    let discord = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let vars = env(&discord, dir.path());
+    std::fs::write(
+        dir.path().join("onair.db"),
+        b"this is not a sqlite database, it is garbage".repeat(100),
+    )
+    .unwrap();
+    let config = onair::config::Config::from_map(&vars).unwrap();
+    let result = tokio::time::timeout(
+        Duration::from_secs(15),
+        onair::bot::run(config, tokio_util::sync::CancellationToken::new()),
+    )
+    .await
+    .expect("fails fast");
+    let err = result.expect_err("a corrupt database is an error");
+    let text = err.to_string();
+    assert!(
+        text.contains("store") && (text.contains("database") || text.contains("file")),
+        "{text}"
+    );
+    assert!(discord.requests().is_empty(), "nothing sent to Discord");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_survive_a_failed_start() {
+    // A provider that is down at start never costs a subscription.
+    let discord = FakeDiscord::start().await;
+    let jkt = FakeProvider::start().await;
+    jkt.set("GET /api/jkt48/live", Reply::html(503));
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = env(&discord, dir.path());
+    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
+    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+    store
+        .add_subscription(onair::store::NewSubscription {
+            guild_id: GUILD_ID,
+            channel_id: 5,
+            created_by: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let bot = TestBot::start(&discord, &vars).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    bot.stop().await;
+    assert_eq!(store.list_subscriptions(GUILD_ID).await.unwrap().len(), 1);
+    assert!(discord.all_messages().is_empty());
+}
