@@ -87,6 +87,8 @@ pub struct Dispatcher {
 }
 
 const INVALID_WINDOW: Duration = Duration::from_secs(600);
+/// An announcement still waiting this long after its stream ended is dropped.
+const STALE_AFTER_MINUTES: i64 = 15;
 
 impl Dispatcher {
     pub fn start(store: Arc<dyn Store>, rest: DiscordRest, options: AnnouncerOptions) -> Arc<Self> {
@@ -250,9 +252,17 @@ impl Dispatcher {
                 if delivery.status != DeliveryStatus::Pending {
                     return Ok(());
                 }
-                if stream.ended_at.is_some() {
+                // A broadcast that ended while its announcement waited (429s,
+                // 5xx, a restart) is still announced, then edited to ended;
+                // only one that ended long ago is dropped as stale news.
+                if stream.ended_at.is_some_and(|t| {
+                    Utc::now() - t > chrono::Duration::minutes(STALE_AFTER_MINUTES)
+                }) {
                     self.store
-                        .mark_failed(delivery.id, "the stream ended before it could be announced")
+                        .mark_failed(
+                            delivery.id,
+                            "the stream ended long before it could be announced",
+                        )
                         .await?;
                     return Ok(());
                 }

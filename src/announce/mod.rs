@@ -67,6 +67,13 @@ impl Announcer {
 
     /// After a restart: send what was not sent, edit what ended.
     pub async fn resume(&self) -> Result<(), crate::store::StoreError> {
+        // A crash between writing a stream and writing its deliveries leaves
+        // an open stream without any: match it again (idempotent).
+        for open in self.store.open_streams().await? {
+            if self.store.deliveries_for_stream(open.id).await?.is_empty() {
+                self.match_and_record(&open.stream, open.id).await?;
+            }
+        }
         let pending = self.store.pending_deliveries().await?;
         let ended = self.store.deliveries_needing_end_edit().await?;
         if !pending.is_empty() || !ended.is_empty() {
@@ -103,6 +110,20 @@ impl Announcer {
 
     async fn started(&self, stream: &LiveStream) -> Result<(), crate::store::StoreError> {
         let row = self.store.upsert_stream(stream).await?;
+        for d in self.match_and_record(stream, row.id).await? {
+            self.dispatcher
+                .enqueue(Job::from_delivery(&d, JobKind::Send));
+        }
+        Ok(())
+    }
+
+    /// Write one pending delivery per matching channel; returns the pending
+    /// ones (the caller enqueues them, or `resume` finds them in the store).
+    async fn match_and_record(
+        &self,
+        stream: &LiveStream,
+        row: i64,
+    ) -> Result<Vec<crate::store::Delivery>, crate::store::StoreError> {
         let subs = self.store.active_subscriptions().await?;
         let targets: Vec<(i64, u64, u64)> = subs
             .iter()
@@ -116,16 +137,13 @@ impl Announcer {
             "stream started"
         );
         if targets.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        let deliveries = self.store.create_deliveries(row.id, &targets).await?;
-        for d in deliveries {
-            if d.status == crate::store::DeliveryStatus::Pending {
-                self.dispatcher
-                    .enqueue(Job::from_delivery(&d, JobKind::Send));
-            }
-        }
-        Ok(())
+        let deliveries = self.store.create_deliveries(row, &targets).await?;
+        Ok(deliveries
+            .into_iter()
+            .filter(|d| d.status == crate::store::DeliveryStatus::Pending)
+            .collect())
     }
 
     async fn ended(

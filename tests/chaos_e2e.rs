@@ -1,0 +1,426 @@
+//! Fault schedules: the real bot binary against the fake Discord and a fake
+//! JKT48Connect, through seeded random schedules mixing provider 500s,
+//! truncated and non-JSON bodies, slow answers, streams flapping inside and
+//! outside the grace period, Discord 429 (route and global) and 5xx, a
+//! channel deleted mid-run, and the bot killed with SIGKILL and restarted on
+//! the same database. After each schedule:
+//! - every subscribed channel got exactly one announcement per broadcast
+//!   (each broadcast is live for at least two polls),
+//! - every announcement was edited to "ended" (all broadcasts end),
+//! - no message reached a channel that was not subscribed (or filtered out),
+//! - no subscription was lost.
+//!
+//! `ONAIR_CHAOS_SCHEDULES=N` runs more (default 50), `ONAIR_CHAOS_SEED=S`
+//! replays one schedule; a failure prints its seed.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use onair::live::Platform;
+use onair::store::NewSubscription;
+use serde_json::{json, Value};
+use support::discord::{FakeDiscord, Fault, GuildSpec, GUILD_ID};
+use support::fake_providers::{FakeProvider, Reply};
+
+/// A small, seeded PRNG (xorshift64*): schedules replay from their seed.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+const SUBSCRIBED: [u64; 3] = [101, 102, 103];
+const FILTERED: u64 = 104; // subscribed to Showroom only: members are on IDN
+const UNSUBSCRIBED: u64 = 105;
+const MEMBERS: usize = 2;
+
+#[derive(Debug, Default)]
+struct Counts {
+    provider_faults: usize,
+    flaps_inside_grace: usize,
+    gaps_outside_grace: usize,
+    discord_429_route: usize,
+    discord_429_global: usize,
+    discord_5xx: usize,
+    channels_deleted: usize,
+    kills: usize,
+    broadcasts: usize,
+}
+
+struct Schedule {
+    replies: Vec<Reply>,
+    /// Broadcasts per member (each ends by the end of the script).
+    broadcasts: usize,
+    kill_after_poll: Option<usize>,
+    delete_at_poll: Option<(usize, u64)>,
+    discord_faults: Vec<(&'static str, String, Fault)>,
+}
+
+fn member(i: usize, start: i64) -> Value {
+    json!({
+        "name": format!("Member {i}"), "url_key": format!("jkt48_m{i}"), "slug": format!("s{start}"),
+        "room_id": 800 + i, "started_at": start, "type": "idn",
+        "streaming_url_list": [{"label": "original", "quality": 1, "url": format!("https://cdn.test/{i}/{start}.m3u8")}]
+    })
+}
+
+fn build(seed: u64, counts: &mut Counts) -> Schedule {
+    let mut rng = Rng::new(seed);
+    // Per member: a presence timeline of polls, as segments.
+    let mut timelines: Vec<Vec<Option<i64>>> = Vec::new();
+    let mut broadcasts = 0;
+    for m in 0..MEMBERS {
+        let mut t: Vec<Option<i64>> = vec![None; rng.below(2) as usize];
+        let segments = 1 + rng.below(2) as usize;
+        for seg in 0..segments {
+            let start = 1_750_000_000 + (seed as i64 % 1000) * 10_000 + (m * 100 + seg) as i64;
+            let len = 2 + rng.below(3) as usize;
+            for p in 0..len {
+                t.push(Some(start));
+                // A flap inside the grace: one absent poll, same broadcast.
+                if p + 1 < len && rng.chance(15) {
+                    t.push(None);
+                    counts.flaps_inside_grace += 1;
+                }
+            }
+            broadcasts += 1;
+            if seg + 1 < segments {
+                // Absent well past the grace: the next segment is a new broadcast.
+                t.extend(std::iter::repeat_n(None, 5));
+                counts.gaps_outside_grace += 1;
+            }
+        }
+        timelines.push(t);
+    }
+    let polls = timelines.iter().map(Vec::len).max().unwrap_or(0);
+    let mut replies = Vec::new();
+    for p in 0..polls {
+        // Faults between observations change nothing.
+        while rng.chance(20) {
+            counts.provider_faults += 1;
+            replies.push(match rng.below(4) {
+                0 => Reply::status(500, "{}"),
+                1 => Reply::text(200, "[{\"name\": \"Member 0\", \"room_id\""), // truncated
+                2 => Reply::html(502),
+                _ => Reply::text(200, "not json at all"),
+            });
+        }
+        let live: Vec<Value> = timelines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.get(p).copied().flatten().map(|start| member(i, start)))
+            .collect();
+        let reply = Reply::json(Value::Array(live));
+        replies.push(if rng.chance(10) {
+            reply.delay(Duration::from_millis(700))
+        } else {
+            reply
+        });
+    }
+    // Then nobody: everything ends (the last reply repeats).
+    replies.push(Reply::json(json!([])));
+
+    let mut discord_faults = Vec::new();
+    for &ch in &SUBSCRIBED {
+        if rng.chance(30) {
+            counts.discord_429_route += 1;
+            let retry = 0.1 + rng.below(4) as f64 / 10.0;
+            discord_faults.push((
+                "POST",
+                format!("/api/v10/channels/{ch}/messages"),
+                Fault::RateLimited {
+                    retry_after: retry,
+                    global: false,
+                },
+            ));
+        }
+        if rng.chance(20) {
+            counts.discord_5xx += 1;
+            discord_faults.push((
+                "POST",
+                format!("/api/v10/channels/{ch}/messages"),
+                Fault::Server(503),
+            ));
+        }
+        if rng.chance(20) {
+            counts.discord_5xx += 1;
+            discord_faults.push((
+                "PATCH",
+                format!("/api/v10/channels/{ch}/messages/"),
+                Fault::Server(500),
+            ));
+        }
+    }
+    if rng.chance(20) {
+        counts.discord_429_global += 1;
+        discord_faults.push((
+            "POST",
+            "/api/v10/channels/".into(),
+            Fault::RateLimited {
+                retry_after: 0.2,
+                global: true,
+            },
+        ));
+    }
+    let kill_after_poll = rng.chance(40).then(|| 1 + rng.below(polls as u64) as usize);
+    counts.kills += usize::from(kill_after_poll.is_some());
+    let delete_at_poll = rng.chance(20).then(|| {
+        (
+            1 + rng.below(polls as u64) as usize,
+            SUBSCRIBED[rng.below(3) as usize],
+        )
+    });
+    counts.channels_deleted += usize::from(delete_at_poll.is_some());
+    counts.broadcasts += broadcasts;
+    Schedule {
+        replies,
+        broadcasts,
+        kill_after_poll,
+        delete_at_poll,
+        discord_faults,
+    }
+}
+
+fn spawn_bot(vars: &HashMap<String, String>, dir: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .envs(vars)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start onair")
+}
+
+async fn run_schedule(seed: u64) -> Result<Counts, String> {
+    let mut counts = Counts::default();
+    let s = build(seed, &mut counts);
+    if std::env::var_os("ONAIR_CHAOS_DEBUG").is_some() {
+        let replies: Vec<String> = s
+            .replies
+            .iter()
+            .map(|r| format!("{}:{}", r.status, &r.body[..r.body.len().min(300)]))
+            .collect();
+        eprintln!(
+            "seed {seed}: kill after poll {:?}, delete {:?}, faults {:?}\nreplies:\n{}",
+            s.kill_after_poll,
+            s.delete_at_poll,
+            s.discord_faults
+                .iter()
+                .map(|f| (f.0, f.1.clone()))
+                .collect::<Vec<_>>(),
+            replies.join("\n")
+        );
+    }
+    let discord = FakeDiscord::start().await;
+    let jkt = FakeProvider::start().await;
+    jkt.script("GET /api/jkt48/live", s.replies.clone());
+    let script_len = s.replies.len();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut vars = support::bot::env(&discord, dir.path());
+    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
+    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    vars.insert("END_GRACE_SECS".into(), "2".into());
+    let mut all = SUBSCRIBED.to_vec();
+    all.extend([FILTERED, UNSUBSCRIBED]);
+    discord.add_guild(GuildSpec::new(GUILD_ID, &all));
+    let store = onair::store::connect(&vars["DATABASE_URL"])
+        .await
+        .map_err(|e| e.to_string())?;
+    for ch in SUBSCRIBED.iter().chain([&FILTERED]) {
+        store
+            .add_subscription(NewSubscription {
+                guild_id: GUILD_ID,
+                channel_id: *ch,
+                platform: (*ch == FILTERED).then_some(Platform::Showroom),
+                created_by: 1,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    for (method, path, fault) in &s.discord_faults {
+        discord.fail_next(method, path, fault.clone(), 1);
+    }
+
+    let mut bot = spawn_bot(&vars, dir.path());
+    let mut identified = 1;
+    discord.wait_ready(Duration::from_secs(30)).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut killed = false;
+    let mut deleted = None;
+    loop {
+        let polls = jkt.hits("/api/jkt48/live");
+        if let (Some(k), false) = (s.kill_after_poll, killed) {
+            if polls >= k {
+                bot.start_kill().map_err(|e| e.to_string())?;
+                let _ = bot.wait().await;
+                killed = true;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                bot = spawn_bot(&vars, dir.path());
+                identified += 1;
+                discord
+                    .wait_identified(identified, Duration::from_secs(30))
+                    .await;
+            }
+        }
+        if let (Some((at, ch)), None) = (s.delete_at_poll, deleted) {
+            if polls >= at {
+                discord.delete_channel(ch);
+                deleted = Some(ch);
+            }
+        }
+        // Done: script consumed, every expected message posted and edited.
+        let settled = SUBSCRIBED.iter().filter(|c| Some(**c) != deleted).all(|c| {
+            let ms = discord.messages(*c);
+            ms.len() == s.broadcasts && ms.iter().all(|m| m.edits >= 1)
+        });
+        if polls > script_len + 3 && settled {
+            break;
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Quiet period: anything late (a duplicate) would show now.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let _ = bot.start_kill();
+    let _ = bot.wait().await;
+
+    let expected = s.broadcasts;
+    let mut problems = Vec::new();
+    for ch in SUBSCRIBED {
+        let ms = discord.messages(ch);
+        if Some(ch) == deleted {
+            if ms.len() > expected {
+                problems.push(format!(
+                    "deleted channel {ch}: {} messages > {expected} broadcasts",
+                    ms.len()
+                ));
+            }
+            continue;
+        }
+        if ms.len() != expected {
+            problems.push(format!(
+                "channel {ch}: {} announcements, expected {expected}",
+                ms.len()
+            ));
+        }
+        let mut keys: Vec<String> = ms
+            .iter()
+            .map(|m| {
+                m.body["embeds"][0]["timestamp"].to_string()
+                    + &m.body["embeds"][0]["author"]["name"].to_string()
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        if keys.len() != ms.len() {
+            problems.push(format!("channel {ch}: a broadcast announced twice"));
+        }
+        for m in &ms {
+            let ended = m.body["content"]
+                .as_str()
+                .is_some_and(|c| c.contains("was live"));
+            if m.edits == 0 || !ended {
+                problems.push(format!(
+                    "channel {ch}: message {} not edited to ended",
+                    m.id
+                ));
+            }
+        }
+    }
+    for ch in [FILTERED, UNSUBSCRIBED] {
+        if !discord.messages(ch).is_empty() {
+            problems.push(format!(
+                "channel {ch} got a message it did not subscribe to"
+            ));
+        }
+    }
+    let subs = store
+        .list_subscriptions(GUILD_ID)
+        .await
+        .map_err(|e| e.to_string())?;
+    let lost = 4usize.saturating_sub(subs.len());
+    let disabled_ok = subs
+        .iter()
+        .all(|s| s.disabled_reason.is_none() || Some(s.channel_id) == deleted);
+    if lost > 0 {
+        problems.push(format!("{lost} subscriptions lost"));
+    }
+    if !disabled_ok {
+        problems.push("a healthy channel's subscription was disabled".into());
+    }
+    let violations = discord.violations();
+    if !violations.is_empty() {
+        problems.push(format!("bodies Discord would refuse: {violations:?}"));
+    }
+    if problems.is_empty() {
+        Ok(counts)
+    } else {
+        Err(format!("seed {seed}: {}", problems.join("; ")))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_schedules_lose_and_duplicate_nothing() {
+    let n: u64 = std::env::var("ONAIR_CHAOS_SCHEDULES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let seeds: Vec<u64> = match std::env::var("ONAIR_CHAOS_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        Some(seed) => vec![seed],
+        None => (1..=n).collect(),
+    };
+    let parallel = 10;
+    let mut total = Counts::default();
+    let mut failures = Vec::new();
+    for chunk in seeds.chunks(parallel) {
+        let runs = futures::future::join_all(chunk.iter().map(|s| run_schedule(*s))).await;
+        for r in runs {
+            match r {
+                Ok(c) => {
+                    total.provider_faults += c.provider_faults;
+                    total.flaps_inside_grace += c.flaps_inside_grace;
+                    total.gaps_outside_grace += c.gaps_outside_grace;
+                    total.discord_429_route += c.discord_429_route;
+                    total.discord_429_global += c.discord_429_global;
+                    total.discord_5xx += c.discord_5xx;
+                    total.channels_deleted += c.channels_deleted;
+                    total.kills += c.kills;
+                    total.broadcasts += c.broadcasts;
+                }
+                Err(e) => failures.push(e),
+            }
+        }
+    }
+    eprintln!("chaos: {} schedules, injected {total:?}", seeds.len());
+    assert!(
+        failures.is_empty(),
+        "failing schedules (replay with ONAIR_CHAOS_SEED):\n{}",
+        failures.join("\n")
+    );
+}
