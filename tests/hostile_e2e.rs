@@ -209,3 +209,64 @@ async fn subscriptions_survive_a_failed_start() {
     assert_eq!(store.list_subscriptions(GUILD_ID).await.unwrap().len(), 1);
     assert!(discord.all_messages().is_empty());
 }
+
+/// A database another process holds locked, or one opened read-only:
+/// the start stops with a clear error before any Discord request, and
+/// nothing is lost once the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_or_read_only_database_fails_cleanly_and_loses_nothing() {
+    use sqlx::Connection;
+    let discord = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = env(&discord, dir.path());
+    {
+        let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+        store
+            .add_subscription(onair::store::NewSubscription {
+                guild_id: GUILD_ID,
+                channel_id: 5,
+                created_by: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    // Another process holds an exclusive lock.
+    let mut holder = sqlx::SqliteConnection::connect(&vars["DATABASE_URL"])
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let config = onair::config::Config::from_map(&vars).unwrap();
+    let err = tokio::time::timeout(
+        Duration::from_secs(30),
+        onair::bot::run(config, tokio_util::sync::CancellationToken::new()),
+    )
+    .await
+    .expect("gives up within the busy timeout")
+    .expect_err("a locked database is an error");
+    assert!(err.to_string().contains("locked"), "{err}");
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    drop(holder);
+
+    // Read-only: the same.
+    let ro = format!("{}?mode=ro", vars["DATABASE_URL"]);
+    vars.insert("DATABASE_URL".into(), ro);
+    let config = onair::config::Config::from_map(&vars).unwrap();
+    let result = tokio::time::timeout(
+        Duration::from_secs(30),
+        onair::bot::run(config, tokio_util::sync::CancellationToken::new()),
+    )
+    .await
+    .expect("fails fast");
+    let err = result.expect_err("a read-only database is an error");
+    assert!(err.to_string().to_lowercase().contains("read"), "{err}");
+    assert!(discord.requests().is_empty(), "nothing sent to Discord");
+
+    // Recovery: the subscription is still there.
+    let url = format!("sqlite://{}", dir.path().join("onair.db").display());
+    let store = onair::store::connect(&url).await.unwrap();
+    assert_eq!(store.list_subscriptions(GUILD_ID).await.unwrap().len(), 1);
+}

@@ -131,6 +131,15 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        // Prove the file is writable now, not at the first announcement: a
+        // read-only or locked database stops the start with a clear error.
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&pool)
+            .await?;
+        sqlx::query(&format!("PRAGMA user_version = {version}"))
+            .execute(&pool)
+            .await
+            .map_err(|e| StoreError::Open(format!("the database is not writable: {e}")))?;
         Ok(SqliteStore { pool })
     }
 
