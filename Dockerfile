@@ -6,6 +6,8 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY commands ./commands
 COPY locales ./locales
+# Declared in Cargo.toml, so cargo wants it present even for --bin onair.
+COPY benches ./benches
 COPY migrations* ./migrations/
 RUN cargo build --release --locked --bin onair
 
