@@ -476,3 +476,36 @@ async fn server_errors_are_retried_with_backoff_then_delivered_once() {
     assert_eq!(w.discord.messages(81).len(), 1);
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_timing_out_ends_nothing_and_announces_nothing_new() {
+    let w = world(&[71]).await;
+    subscribe(&w.store, 71, |_| {}).await;
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(json!([fritzy("2025-04-06T12:03:58.000Z")])),
+    );
+    w.discord
+        .wait_for(T, "announcement", |d| d.messages(71).len() == 1)
+        .await;
+    // One poll hangs past the 10 s client timeout (five times the grace),
+    // then she is still live.
+    w.jkt.script(
+        "GET /api/jkt48/live",
+        vec![
+            Reply::json(json!([])).delay(Duration::from_millis(10_500)),
+            Reply::json(json!([fritzy("2025-04-06T12:03:58.000Z")])),
+        ],
+    );
+    let before = w.jkt.hits("/api/jkt48/live");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while w.jkt.hits("/api/jkt48/live") < before + 3 {
+        assert!(Instant::now() < deadline, "polling stopped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let m = &w.discord.messages(71);
+    assert_eq!(m.len(), 1, "no new announcement");
+    assert_eq!(m[0].edits, 0, "no end during the timeout");
+    bot.stop().await;
+}

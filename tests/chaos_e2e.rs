@@ -53,6 +53,7 @@ const MEMBERS: usize = 2;
 #[derive(Debug, Default)]
 struct Counts {
     provider_faults: usize,
+    provider_timeouts: usize,
     flaps_inside_grace: usize,
     gaps_outside_grace: usize,
     discord_429_route: usize,
@@ -114,7 +115,12 @@ fn build(seed: u64, counts: &mut Counts) -> Schedule {
         // Faults between observations change nothing.
         while rng.chance(20) {
             counts.provider_faults += 1;
-            replies.push(match rng.below(4) {
+            replies.push(match rng.below(5) {
+                // Slower than the client's 10 s timeout: the poll times out.
+                4 if rng.chance(30) => {
+                    counts.provider_timeouts += 1;
+                    Reply::json(json!([])).delay(Duration::from_millis(10_500))
+                }
                 0 => Reply::status(500, "{}"),
                 1 => Reply::text(200, "[{\"name\": \"Member 0\", \"room_id\""), // truncated
                 2 => Reply::html(502),
@@ -404,6 +410,7 @@ async fn fault_schedules_lose_and_duplicate_nothing() {
             match r {
                 Ok(c) => {
                     total.provider_faults += c.provider_faults;
+                    total.provider_timeouts += c.provider_timeouts;
                     total.flaps_inside_grace += c.flaps_inside_grace;
                     total.gaps_outside_grace += c.gaps_outside_grace;
                     total.discord_429_route += c.discord_429_route;
