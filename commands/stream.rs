@@ -61,11 +61,7 @@ fn fail(lang: Lang, e: ProviderError, what: &str) -> Error {
 }
 
 fn ids_ok(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    crate::providers::plain_id(id, 64)
 }
 
 fn checked_id(lang: Lang, id: &str) -> Result<String, Error> {

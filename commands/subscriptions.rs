@@ -115,14 +115,7 @@ pub async fn subscribe(
         .filter(|s| !s.is_empty())
     {
         None => None,
-        Some(id)
-            if id.len() <= 64
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
-        {
-            Some(id.to_string())
-        }
+        Some(id) if crate::providers::plain_id(id, 64) => Some(id.to_string()),
         Some(id) => {
             let shown = clean_text(id, 40).replace('`', "'");
             return Err(

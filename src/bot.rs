@@ -2,7 +2,7 @@
 //! Tests and the binary start the bot through [`run`].
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
 use tokio_util::sync::CancellationToken;
@@ -87,19 +87,15 @@ impl WatchContext {
 /// The serenity `Http`: proxy mode (our own pacing, serenity's ratelimiter
 /// off, which it must be for the proxy to be honoured) when
 /// `DISCORD_API_URL` is set.
-pub fn discord_http(config: &Config) -> Result<serenity::Http, ConfigError> {
-    let token = config.discord_token.as_ref().ok_or(ConfigError::Missing {
-        var: "DISCORD_TOKEN",
-        why: "to run the bot",
-    })?;
+pub fn discord_http(token: &crate::secret::Secret, api_url: Option<&url::Url>) -> serenity::Http {
     let builder = serenity::HttpBuilder::new(token.expose());
-    Ok(match &config.discord_api_url {
+    match api_url {
         Some(url) => builder
             .proxy(url.as_str().trim_end_matches('/'))
             .ratelimiter_disabled(true)
             .build(),
         None => builder.build(),
-    })
+    }
 }
 
 /// Start one poll loop per configured polled source.
@@ -161,7 +157,11 @@ pub fn spawn_pollers(
 
 /// Run the bot until `shutdown` is cancelled (or the gateway gives up).
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
-    let http = discord_http(&config)?;
+    let token = config.discord_token.clone().ok_or(ConfigError::Missing {
+        var: "DISCORD_TOKEN",
+        why: "to run the bot",
+    })?;
+    let http = discord_http(&token, config.discord_api_url.as_ref());
     for (name, on, var) in config.provider_summary() {
         if !on {
             tracing::info!(provider = name, "provider off (set {var} to turn it on)");
@@ -177,10 +177,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         .discord_api_url
         .clone()
         .unwrap_or_else(|| url::Url::parse("https://discord.com").expect("static URL"));
-    let token = config.discord_token.clone().ok_or(ConfigError::Missing {
-        var: "DISCORD_TOKEN",
-        why: "to run the bot",
-    })?;
     let rest = DiscordRest::new(client.clone(), &discord_base, &token);
     let announcer = Arc::new(Announcer::new(
         Arc::clone(&store),
@@ -229,10 +225,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         snapshot,
         providers,
         tiktok: TiktokCache::new(TIKTOK_CACHE_TTL),
-        started: Instant::now(),
         store,
         rest,
-        announcer: Arc::clone(&announcer),
         seen_members,
     };
     let dev_guild = config.dev_guild_id;

@@ -1,7 +1,6 @@
 //! The framework types, defined once: `Data`, `Context`, `Error`.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::config::Config;
 use crate::providers::jkt48connect::Jkt48Connect;
@@ -50,11 +49,9 @@ pub struct Data {
     pub snapshot: Arc<Snapshot>,
     pub providers: Providers,
     pub tiktok: TiktokCache,
-    pub started: Instant,
     pub store: Arc<dyn crate::store::Store>,
     /// Discord REST for announcements and test posts.
     pub rest: crate::discord_rest::DiscordRest,
-    pub announcer: Arc<crate::announce::Announcer>,
     /// Member names seen in any poll, for autocomplete.
     pub seen_members: Arc<dashmap::DashSet<String>>,
 }

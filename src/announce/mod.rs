@@ -61,10 +61,6 @@ impl Announcer {
         Announcer { store, dispatcher }
     }
 
-    pub fn dispatcher(&self) -> &Arc<Dispatcher> {
-        &self.dispatcher
-    }
-
     /// After a restart: send what was not sent, edit what ended.
     pub async fn resume(&self) -> Result<(), crate::store::StoreError> {
         // A crash between writing a stream and writing its deliveries leaves

@@ -154,19 +154,7 @@ impl Drop for LeaveGuard {
 }
 
 fn check_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ProviderError> {
-    let id = id.trim();
-    let ok = (1..=40).contains(&id.len())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if ok {
-        Ok(id)
-    } else {
-        Err(ProviderError::InvalidInput {
-            provider: PROVIDER,
-            what: format!("`{}` is not a valid {what}", super::truncate_chars(id, 40)),
-        })
-    }
+    super::check_id(PROVIDER, what, id, 40)
 }
 
 /// `code` 200 (number or string) is success; missing code with a body is

@@ -325,19 +325,7 @@ impl RealtimeKit {
 }
 
 fn check_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ProviderError> {
-    let id = id.trim();
-    let ok = (1..=64).contains(&id.len())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(id)
-    } else {
-        Err(ProviderError::InvalidInput {
-            provider: PROVIDER,
-            what: format!("`{}` is not a valid {what}", super::truncate_chars(id, 64)),
-        })
-    }
+    super::check_id(PROVIDER, what, id, 64)
 }
 
 fn shape(detail: String) -> ProviderError {

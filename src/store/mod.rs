@@ -137,7 +137,6 @@ pub trait Store: Send + Sync {
     /// Not disabled, all guilds.
     async fn active_subscriptions(&self) -> Result<Vec<Subscription>, StoreError>;
     async fn tiktok_usernames(&self) -> Result<Vec<String>, StoreError>;
-    async fn realtimekit_ids(&self) -> Result<Vec<String>, StoreError>;
     async fn record_delivery_success(&self, subscription_id: i64) -> Result<(), StoreError>;
     /// Returns whether the subscription is now disabled.
     async fn record_delivery_failure(

@@ -250,16 +250,6 @@ impl Store for SqliteStore {
         rows.iter().map(|r| Ok(r.try_get("u")?)).collect()
     }
 
-    #[tracing::instrument(skip_all)]
-    async fn realtimekit_ids(&self) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT realtimekit_id AS i FROM subscriptions WHERE realtimekit_id IS NOT NULL AND disabled_reason IS NULL ORDER BY i",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get("i")?)).collect()
-    }
-
     #[tracing::instrument(skip_all, fields(subscription = subscription_id))]
     async fn record_delivery_success(&self, subscription_id: i64) -> Result<(), StoreError> {
         sqlx::query(
