@@ -33,6 +33,10 @@ pub enum RunError {
     Discord(#[from] serenity::Error),
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
+    /// A setup step failed for good (after its retries): the process exits
+    /// non-zero instead of staying up without its commands.
+    #[error("start-up failed: {0}")]
+    Startup(String),
 }
 
 /// Which polled source reports streams of a platform.
@@ -230,6 +234,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         seen_members,
     };
     let dev_guild = config.dev_guild_id;
+    let startup_budget = config.startup_retry;
+    let setup_failure: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let setup_failed = Arc::clone(&setup_failure);
+    let stop_on_failure = shutdown.clone();
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {
             commands: crate::commands::all(),
@@ -242,12 +250,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         .setup(move |ctx, ready, framework| {
             Box::pin(async move {
                 let commands = &framework.options().commands;
-                match dev_guild {
-                    Some(g) => {
-                        poise::builtins::register_in_guild(ctx, commands, serenity::GuildId::new(g))
-                            .await?
-                    }
-                    None => poise::builtins::register_globally(ctx, commands).await?,
+                let registered =
+                    crate::startup::register_commands(ctx, commands, dev_guild, startup_budget)
+                        .await;
+                if let Err(e) = registered {
+                    // No commands means a deaf bot: stop, and let the
+                    // supervisor restart the process.
+                    *setup_failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+                    stop_on_failure.cancel();
+                    return Err(e.into());
                 }
                 tracing::info!(
                     user = %ready.user.name,
@@ -277,7 +288,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         shard_manager.shutdown_all().await;
     });
 
-    let result = client.start().await;
+    // Autosharding: Discord tells how many shards the bot needs
+    // (`/gateway/bot`), so growing past 2,500 guilds does not end it.
+    let result = client.start_autosharded().await;
     shutdown.cancel();
     let _ = stop_task.await;
     for p in pollers {
@@ -290,6 +303,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         tracing::warn!("shutting down with deliveries still queued; they resume at next start");
     }
     announcer.shutdown();
+    if let Some(e) = setup_failure
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    {
+        return Err(RunError::Startup(e));
+    }
     result.map_err(RunError::from)
 }
 

@@ -60,6 +60,14 @@ pub struct Config {
     pub poll_interval: Duration,
     pub end_grace: Duration,
     pub discord_global_rps: u32,
+    /// How long start-up keeps retrying Discord (5xx, timeouts) before the
+    /// process exits non-zero for its supervisor to restart it.
+    pub startup_retry: Duration,
+    /// How long after a broadcast ended its announcement is still worth
+    /// retrying (5xx, timeouts); past it the delivery is dropped as stale.
+    pub delivery_stale_after: Duration,
+    /// The longest wait between two retries of one delivery.
+    pub delivery_retry_max: Duration,
     pub jkt48connect: Option<Jkt48ConnectConfig>,
     pub konbini: Option<KonbiniConfig>,
     pub kitkot: Option<KitkotConfig>,
@@ -110,6 +118,28 @@ impl Config {
             None => 40,
             Some(v) => parse_range("DISCORD_GLOBAL_RPS", &v, 1, 10_000)? as u32,
         };
+
+        let startup_retry = parse_secs(
+            get("STARTUP_RETRY_SECS"),
+            "STARTUP_RETRY_SECS",
+            120,
+            0,
+            3_600,
+        )?;
+        let delivery_stale_after = parse_secs(
+            get("DELIVERY_STALE_SECS"),
+            "DELIVERY_STALE_SECS",
+            900,
+            0,
+            86_400,
+        )?;
+        let delivery_retry_max = parse_secs(
+            get("DELIVERY_RETRY_MAX_SECS"),
+            "DELIVERY_RETRY_MAX_SECS",
+            60,
+            1,
+            3_600,
+        )?;
 
         let base = |var: &'static str, default: &str| -> Result<Url, ConfigError> {
             parse_url(var, &get(var).unwrap_or_else(|| default.to_string()))
@@ -179,6 +209,9 @@ impl Config {
             poll_interval,
             end_grace,
             discord_global_rps,
+            startup_retry,
+            delivery_stale_after,
+            delivery_retry_max,
             jkt48connect,
             konbini,
             kitkot,

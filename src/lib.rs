@@ -16,6 +16,7 @@ pub mod embeds;
 pub mod logging;
 pub mod messages;
 pub mod snapshot;
+pub mod startup;
 pub mod store;
 pub mod tiktok_cache;
 pub mod tiktok_poll;

@@ -38,20 +38,10 @@ enum Command {
     Check,
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,serenity=warn,tracing::span=warn")
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    init_tracing();
+    onair::logging::init();
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {

@@ -41,7 +41,7 @@ fn livestream(id: &str, status: &str) -> Value {
 fn assert_cloudflare_routes(cf: &FakeProvider) {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/providers/cloudflare-realtimekit.openapi.json"
+        "/tests/data/cloudflare-realtimekit.openapi.json"
     ))
     .unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();

@@ -72,17 +72,13 @@ impl Write for Capture {
     }
 }
 
-/// Panic if any of `secrets` appears in the captured logs.
+/// Panic if any of `secrets` appears in the captured logs, plainly or in a
+/// byte array a library printed.
 pub fn assert_no_secret_logged(secrets: &[String]) {
     let logs = captured_logs().lock().unwrap_or_else(|e| e.into_inner());
     let text = String::from_utf8_lossy(&logs);
-    for secret in secrets {
-        if let Some(line) = text.lines().find(|l| l.contains(secret.as_str())) {
-            panic!(
-                "secret leaked into the logs: {}",
-                &line[..line.len().min(400)]
-            );
-        }
+    if let Some(leak) = super::secrets::find_leak(&text, secrets) {
+        panic!("secret leaked into the logs: {leak}");
     }
 }
 

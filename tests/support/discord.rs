@@ -23,7 +23,7 @@ use super::spec;
 
 const SAMPLES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/discord/gateway-samples.json"
+    "/tests/data/gateway-samples.json"
 );
 pub const APP_ID: u64 = 1100000000000000001;
 pub const BOT_ID: u64 = 1100000000000000001;
@@ -72,6 +72,11 @@ pub enum Fault {
         message: &'static str,
     },
     Server(u16),
+    /// Any status with this exact JSON body (e.g. a 400 with `errors`).
+    Body {
+        status: u16,
+        body: Value,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +85,8 @@ struct FaultRule {
     path_prefix: String,
     fault: Fault,
     times: usize,
+    /// When set, the rule applies until then (however many times).
+    until: Option<Instant>,
 }
 
 /// A channel of a fake guild; `deny_everyone` are permission bits denied to
@@ -201,7 +208,7 @@ impl Drop for FakeDiscord {
 
 fn samples() -> Value {
     let text = std::fs::read_to_string(SAMPLES)
-        .unwrap_or_else(|e| panic!("read {SAMPLES}: {e} (../shared must sit beside the checkout)"));
+        .unwrap_or_else(|e| panic!("read {SAMPLES}: {e} (vendored test data)"));
     serde_json::from_str(&text).expect("gateway samples are JSON")
 }
 
@@ -429,6 +436,19 @@ impl FakeDiscord {
             path_prefix: path_prefix.into(),
             fault,
             times,
+            until: None,
+        });
+    }
+
+    /// Answer every matching request with `fault` for `duration` from now
+    /// (an incident), then serve normally again.
+    pub fn fail_for(&self, method: &str, path_prefix: &str, fault: Fault, duration: Duration) {
+        self.state().faults.push(FaultRule {
+            method: method.into(),
+            path_prefix: path_prefix.into(),
+            fault,
+            times: usize::MAX,
+            until: Some(Instant::now() + duration),
         });
     }
 
@@ -730,6 +750,8 @@ impl Inner {
 
     fn fault_for(&self, method: &str, path: &str) -> Option<Fault> {
         let mut s = self.state();
+        let now = Instant::now();
+        s.faults.retain(|f| f.until.is_none_or(|u| u > now));
         let i = s
             .faults
             .iter()
@@ -806,6 +828,11 @@ impl Inner {
                     message,
                 } => discord_error(status, code, message),
                 Fault::Server(code) => discord_error(code, 0, "Internal Server Error"),
+                Fault::Body { status, body } => (
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                    axum::Json(body),
+                )
+                    .into_response(),
             };
             return (r.status().as_u16(), r);
         }

@@ -3,4 +3,5 @@ pub mod bench;
 pub mod bot;
 pub mod discord;
 pub mod fake_providers;
+pub mod secrets;
 pub mod spec;

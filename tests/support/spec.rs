@@ -1,5 +1,5 @@
 //! Check request bodies against Discord's official OpenAPI document
-//! (`../shared/discord/openapi.json`): the request schema of the matched
+//! (`tests/data/openapi.json`, vendored): the request schema of the matched
 //! operation, plus the docs' rules the spec cannot express (6000 embed
 //! characters per message).
 
@@ -8,17 +8,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 
-const OPENAPI: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/discord/openapi.json"
-);
+const OPENAPI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/openapi.json");
 
 fn document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
     DOC.get_or_init(|| {
-        let text = std::fs::read_to_string(OPENAPI).unwrap_or_else(|e| {
-            panic!("read {OPENAPI}: {e} (../shared must sit beside the checkout)")
-        });
+        let text = std::fs::read_to_string(OPENAPI)
+            .unwrap_or_else(|e| panic!("read {OPENAPI}: {e} (vendored test data)"));
         serde_json::from_str(&text).expect("openapi.json is JSON")
     })
 }

@@ -1,0 +1,273 @@
+//! Start-up either works or exits: the setup steps that talk to Discord
+//! (command registration) retry transient failures with capped backoff for
+//! a bounded time, and a refusal (4xx) is final and explained, naming the
+//! command and the field Discord refused. The caller stops the process on
+//! any error here, so a supervisor can restart it; nothing stays up deaf.
+
+use std::future::Future;
+use std::time::Duration;
+
+use poise::serenity_prelude as serenity;
+
+/// What one failed setup attempt means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// 5xx, 429, timeout, connection error: try again after a backoff.
+    Retry(String),
+    /// Discord refused the request (4xx): retrying will not change that.
+    Fatal(String),
+}
+
+/// First wait between setup attempts; doubles up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The wait before attempt `n + 1` (n ≥ 1), capped, with up to 20% jitter
+/// taken off (`jitter_unit` in [0, 1)).
+pub fn backoff(n: u32, jitter_unit: f64) -> Duration {
+    let base = FIRST_BACKOFF
+        .saturating_mul(1u32 << n.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF);
+    base.mul_f64(1.0 - 0.2 * jitter_unit.clamp(0.0, 1.0))
+}
+
+/// Classify a serenity error from a registration request. `commands` are
+/// the registered command names in the order they were sent (Discord's
+/// error paths index into that array).
+pub fn classify(error: &serenity::Error, commands: &[String]) -> Attempt {
+    use serenity::HttpError;
+    match error {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
+            let status = r.status_code.as_u16();
+            if status >= 500 || status == 429 || status == 408 {
+                Attempt::Retry(format!("HTTP {status} from Discord"))
+            } else {
+                let fields: Vec<(String, String)> = r
+                    .error
+                    .errors
+                    .iter()
+                    .map(|e| (e.path.clone(), e.message.clone()))
+                    .collect();
+                Attempt::Fatal(describe_refusal(
+                    status,
+                    r.error.code,
+                    &r.error.message,
+                    &fields,
+                    commands,
+                ))
+            }
+        }
+        serenity::Error::Http(HttpError::Request(e)) => {
+            Attempt::Retry(format!("could not reach Discord: {}", redact(e)))
+        }
+        serenity::Error::Io(e) => Attempt::Retry(format!("I/O error: {e}")),
+        other => Attempt::Fatal(other.to_string()),
+    }
+}
+
+fn redact(e: &reqwest::Error) -> String {
+    // reqwest::Error::without_url needs ownership; describe by kind.
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else {
+        "request failed".into()
+    }
+}
+
+/// "Discord refused the command registration (HTTP 400, code 50035: Invalid
+/// Form Body): /live, option 0, field `description`: Must be between 1 and
+/// 100 in length."
+pub fn describe_refusal(
+    status: u16,
+    code: isize,
+    message: &str,
+    fields: &[(String, String)],
+    commands: &[String],
+) -> String {
+    let mut out =
+        format!("Discord refused the command registration (HTTP {status}, code {code}: {message})");
+    for (path, msg) in fields.iter().take(5) {
+        out.push_str("; ");
+        out.push_str(&describe_path(path, commands));
+        out.push_str(": ");
+        out.push_str(msg);
+    }
+    out
+}
+
+/// `0.options.1.description` → "/live, options.1, field `description`".
+fn describe_path(path: &str, commands: &[String]) -> String {
+    let mut parts = path.split('.');
+    let first = parts.next().unwrap_or("");
+    let rest: Vec<&str> = parts.collect();
+    let command = first
+        .parse::<usize>()
+        .ok()
+        .and_then(|i| commands.get(i))
+        .map(|n| format!("command /{n}"));
+    let (head, field) = match rest.split_last() {
+        Some((field, head)) => (head.join("."), Some(*field)),
+        None => (String::new(), None),
+    };
+    let mut out = command.unwrap_or_else(|| format!("`{first}`"));
+    if !head.is_empty() {
+        out.push_str(&format!(", {head}"));
+    }
+    if let Some(f) = field {
+        out.push_str(&format!(", field `{f}`"));
+    }
+    out
+}
+
+/// Run `step` until it succeeds, a failure is fatal, or `budget` has
+/// passed (then the last transient error is returned, with the count).
+pub async fn with_retries<T, F, Fut>(what: &str, budget: Duration, mut step: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Attempt>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut attempts: u32 = 0;
+    loop {
+        attempts += 1;
+        match step().await {
+            Ok(v) => {
+                if attempts > 1 {
+                    tracing::info!(attempts, "{what}: succeeded after retrying");
+                }
+                return Ok(v);
+            }
+            Err(Attempt::Fatal(e)) => return Err(format!("{what} failed: {e}")),
+            Err(Attempt::Retry(e)) => {
+                let wait = backoff(attempts, jitter_unit());
+                if started.elapsed() + wait > budget {
+                    return Err(format!(
+                        "{what} failed {attempts} times in {:.0?} (last: {e}); giving up",
+                        started.elapsed()
+                    ));
+                }
+                tracing::warn!(attempts, error = %e, ?wait, "{what} failed; retrying");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+fn jitter_unit() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    f64::from(nanos % 1000) / 1000.0
+}
+
+/// Register `commands` (in the dev guild, or globally), with retries.
+pub async fn register_commands<U, E>(
+    ctx: &serenity::Context,
+    commands: &[poise::Command<U, E>],
+    dev_guild: Option<u64>,
+    budget: Duration,
+) -> Result<(), String> {
+    let names: Vec<String> = commands.iter().map(|c| c.name.to_string()).collect();
+    let builders = poise::builtins::create_application_commands(commands);
+    with_retries("command registration", budget, || {
+        let builders = builders.clone();
+        let names = &names;
+        async move {
+            let result = match dev_guild {
+                Some(g) => serenity::GuildId::new(g)
+                    .set_commands(ctx, builders)
+                    .await
+                    .map(|_| ()),
+                None => serenity::Command::set_global_commands(ctx, builders)
+                    .await
+                    .map(|_| ()),
+            };
+            result.map_err(|e| classify(&e, names))
+        }
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_caps_and_jitters_down() {
+        assert_eq!(backoff(1, 0.0), Duration::from_millis(500));
+        assert_eq!(backoff(2, 0.0), Duration::from_secs(1));
+        assert_eq!(backoff(3, 0.0), Duration::from_secs(2));
+        assert_eq!(backoff(20, 0.0), MAX_BACKOFF);
+        assert!(backoff(20, 0.99) >= MAX_BACKOFF.mul_f64(0.8));
+        assert!(backoff(20, 0.99) < MAX_BACKOFF);
+    }
+
+    #[test]
+    fn refusal_names_command_and_field() {
+        let names = vec!["live".to_string(), "tiktok".to_string()];
+        let s = describe_refusal(
+            400,
+            50035,
+            "Invalid Form Body",
+            &[(
+                "1.options.0.description".into(),
+                "Must be between 1 and 100 in length.".into(),
+            )],
+            &names,
+        );
+        assert!(s.contains("HTTP 400"), "{s}");
+        assert!(s.contains("50035"), "{s}");
+        assert!(s.contains("command /tiktok"), "{s}");
+        assert!(s.contains("options.0"), "{s}");
+        assert!(s.contains("field `description`"), "{s}");
+        assert!(s.contains("Must be between 1 and 100"), "{s}");
+        // a path that is not an index stays as Discord wrote it
+        let s = describe_refusal(403, 50001, "Missing Access", &[], &names);
+        assert!(s.contains("Missing Access") && s.contains("403"), "{s}");
+    }
+
+    #[tokio::test]
+    async fn retries_transient_until_success_and_stops_on_fatal() {
+        let mut n = 0;
+        let r: Result<u32, String> = with_retries("step", Duration::from_secs(10), || {
+            n += 1;
+            let k = n;
+            async move {
+                if k < 3 {
+                    Err(Attempt::Retry("502".into()))
+                } else {
+                    Ok(k)
+                }
+            }
+        })
+        .await;
+        assert_eq!(r, Ok(3));
+
+        let mut n = 0;
+        let r: Result<(), String> = with_retries("step", Duration::from_secs(10), || {
+            n += 1;
+            async { Err(Attempt::Fatal("400".into())) }
+        })
+        .await;
+        assert_eq!(n, 1, "a refusal is not retried");
+        assert!(r.unwrap_err().contains("400"));
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_the_budget() {
+        let mut n = 0;
+        let started = tokio::time::Instant::now();
+        let r: Result<(), String> = with_retries("step", Duration::from_secs(2), || {
+            n += 1;
+            async { Err(Attempt::Retry("500".into())) }
+        })
+        .await;
+        let e = r.unwrap_err();
+        assert!(e.contains("giving up") && e.contains("500"), "{e}");
+        assert!(n >= 2, "retried before giving up ({n})");
+        assert!(started.elapsed() <= Duration::from_secs(3));
+    }
+}

@@ -1,0 +1,149 @@
+//! The release path, not a test double: the `onair` binary runs at
+//! `RUST_LOG=trace` against the fakes (gateway IDENTIFY, an announcement,
+//! a `/stream create` reply that carries a stream key, provider polls with
+//! keys), and its whole log is searched for every secret, plainly and in
+//! every byte array a library printed, decoded.
+
+mod support;
+
+use std::time::Duration;
+
+use onair::store::NewSubscription;
+use serde_json::json;
+use support::discord::{FakeDiscord, GuildSpec, Invoker, CHANNEL_ID, GUILD_ID};
+use support::fake_providers::{FakeProvider, Reply};
+use support::secrets::find_leak;
+
+const T: Duration = Duration::from_secs(30);
+const STREAM_KEY: &str = "SK-STREAM-KEY-SECRET-789";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_at_trace_logs_no_secret_even_as_bytes() {
+    let discord = FakeDiscord::start().await;
+    let jkt = FakeProvider::start().await;
+    let cf = FakeProvider::start().await;
+    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
+    let base = "/accounts/acc1/realtime/kit/app1";
+    cf.set(
+        &format!("GET {base}/livestreams"),
+        Reply::json(json!({"success": true, "data": []})),
+    );
+    cf.set(
+        &format!("POST {base}/livestreams"),
+        Reply::json_status(
+            201,
+            json!({"success": true, "data": {
+                "id": "ls-new", "name": "Theater", "status": "IDLE", "disabled": "false",
+                "meeting_id": null, "ingest_server": "rtmps://live.cf.test:443/live/",
+                "stream_key": STREAM_KEY, "playback_url": "https://play.cf.test/ls-new.m3u8",
+                "created_at": "2026-11-24T10:00:00.000Z", "updated_at": "2026-11-24T10:00:00.000Z"
+            }}),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = support::bot::env(&discord, dir.path());
+    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET-KEY-42".into());
+    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    vars.insert("CLOUDFLARE_API_TOKEN".into(), "CF-TOKEN-SECRET-42".into());
+    vars.insert("CLOUDFLARE_ACCOUNT_ID".into(), "acc1".into());
+    vars.insert("REALTIMEKIT_APP_ID".into(), "app1".into());
+    vars.insert("CLOUDFLARE_API_URL".into(), cf.url());
+    vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
+    discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID]));
+    {
+        let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+        store
+            .add_subscription(NewSubscription {
+                guild_id: GUILD_ID,
+                channel_id: CHANNEL_ID,
+                created_by: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let log_path = dir.path().join("onair.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "trace")
+        .envs(&vars)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the onair binary");
+    discord.wait_ready(T).await;
+
+    // An announcement (a POST with a body), a poll with a key in its query.
+    jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(json!([{
+            "name": "Fritzy", "url_key": "jkt48_fritzy", "slug": "s", "room_id": 510011,
+            "started_at": "2025-04-06T12:03:58.000Z", "type": "idn",
+            "streaming_url_list": [{"label": "original", "quality": 1, "url": "https://cdn.test/f.m3u8"}]
+        }])),
+    );
+    discord
+        .wait_for(T, "the announcement", |d| {
+            !d.messages(CHANNEL_ID).is_empty()
+        })
+        .await;
+    // A reply that carries the stream key (ephemeral, through serenity).
+    let p = discord.subcommand(
+        "stream",
+        "create",
+        json!([{"name": "name", "type": 3, "value": "Theater"}]),
+        &Invoker::default(),
+    );
+    let answer = discord.answer(&p, T).await.to_string();
+    assert!(
+        answer.contains(STREAM_KEY),
+        "the admin sees the key: {answer}"
+    );
+
+    let pid = child.id().expect("running");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let exit = tokio::time::timeout(T, child.wait())
+        .await
+        .expect("the bot stops on SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "clean exit: {exit:?}");
+
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        text.lines().filter(|l| l.contains("TRACE")).count() > 10,
+        "the binary really logged at trace:\n{}",
+        &text[..text.len().min(2000)]
+    );
+    let mut secrets = support::bot::secrets_of(&vars);
+    secrets.push(STREAM_KEY.into());
+    secrets.push(format!("Bot {}", support::bot::TOKEN));
+    if let Some(leak) = find_leak(&text, &secrets) {
+        panic!("secret in the binary's trace log: {leak}");
+    }
+}
+
+/// The scan itself can fail: a token printed as a byte array is found.
+#[test]
+fn scan_finds_plain_and_byte_array_secrets() {
+    let secrets = vec!["Bot SECRET-TOKEN".to_string()];
+    assert!(find_leak("all fine here [1, 2, 3]", &secrets).is_none());
+    assert!(find_leak("x Bot SECRET-TOKEN y", &secrets).is_some());
+    let frame = r#"{"op":2,"d":{"token":"Bot SECRET-TOKEN"}}"#;
+    let arr = frame
+        .bytes()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let line = format!("TRACE tungstenite: sending frame payload: [{arr}] rest");
+    let leak = find_leak(&line, &secrets).expect("decoded byte array found");
+    assert!(leak.contains("byte array"), "{leak}");
+}

@@ -1,0 +1,118 @@
+//! Start-up either works or exits: a failed command registration is
+//! retried (5xx) and the bot then serves; one that keeps failing, or that
+//! Discord refuses (4xx), ends the process non-zero with a clear message,
+//! so a supervisor restarts it instead of a process that stays up deaf.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::json;
+use support::bot::{env, TestBot};
+use support::discord::{FakeDiscord, Fault, Invoker};
+
+const T: Duration = Duration::from_secs(30);
+const REGISTER: &str = "/api/v10/applications/";
+
+fn is_registration(r: &support::discord::Recorded) -> bool {
+    r.method == "PUT" && r.path.starts_with(REGISTER) && r.path.ends_with("/commands")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_500_is_retried_then_commands_answer() {
+    let discord = FakeDiscord::start().await;
+    discord.fail_next("PUT", REGISTER, Fault::Server(500), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let bot = TestBot::start(&discord, &env(&discord, dir.path())).await;
+    discord
+        .wait_for(T, "a second registration that succeeds", |d| {
+            d.request_count(|r| is_registration(r) && r.status == 200) == 1
+        })
+        .await;
+    assert_eq!(
+        discord.request_count(|r| is_registration(r) && r.status == 500),
+        1
+    );
+    let p = discord.slash("help", json!([]), None, &Invoker::default());
+    let answer = discord.answer(&p, T).await.to_string();
+    assert!(answer.contains("onair"), "/help answered: {answer}");
+    discord.assert_spec_clean();
+    bot.stop().await;
+}
+
+async fn run_binary_until_exit(
+    vars: &HashMap<String, String>,
+    dir: &std::path::Path,
+) -> (std::process::ExitStatus, String) {
+    let log_path = dir.join("onair.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info")
+        .envs(vars)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the onair binary");
+    let status = tokio::time::timeout(T, child.wait())
+        .await
+        .expect("the process ends by itself instead of staying up deaf")
+        .unwrap();
+    (status, std::fs::read_to_string(&log_path).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_failing_past_the_budget_exits_non_zero() {
+    let discord = FakeDiscord::start().await;
+    discord.fail_next("PUT", REGISTER, Fault::Server(502), usize::MAX);
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = env(&discord, dir.path());
+    vars.insert("STARTUP_RETRY_SECS".into(), "3".into());
+    let (status, log) = run_binary_until_exit(&vars, dir.path()).await;
+    assert!(!status.success(), "non-zero exit: {status:?}\n{log}");
+    assert!(
+        log.contains("command registration failed") && log.contains("giving up"),
+        "{log}"
+    );
+    let attempts = discord.request_count(is_registration);
+    assert!(attempts >= 3, "retried before giving up ({attempts})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_refused_is_not_retried_and_names_the_field() {
+    let discord = FakeDiscord::start().await;
+    discord.fail_next(
+        "PUT",
+        REGISTER,
+        Fault::Body {
+            status: 400,
+            body: json!({
+                "code": 50035, "message": "Invalid Form Body",
+                "errors": {"1": {"options": {"0": {"description": {"_errors": [
+                    {"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}
+                ]}}}}}
+            }),
+        },
+        usize::MAX,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let vars = env(&discord, dir.path());
+    let (status, log) = run_binary_until_exit(&vars, dir.path()).await;
+    assert!(!status.success(), "non-zero exit: {status:?}\n{log}");
+    assert_eq!(discord.request_count(is_registration), 1, "not retried");
+    let names: Vec<String> = onair::commands::all()
+        .iter()
+        .map(|c| c.name.to_string())
+        .collect();
+    assert!(
+        log.contains(&format!("command /{}", names[1]))
+            && log.contains("field `description`")
+            && log.contains("Must be between 1 and 100"),
+        "{log}"
+    );
+}
