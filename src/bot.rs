@@ -187,6 +187,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         rest.clone(),
         AnnouncerOptions {
             global_rps: config.discord_global_rps,
+            backoff_max: config.delivery_retry_max,
+            stale_after: config.delivery_stale_after,
             ..AnnouncerOptions::default()
         },
     ));
@@ -196,9 +198,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
     let events_task = {
         let announcer = Arc::clone(&announcer);
+        let stop = shutdown.clone();
         tokio::spawn(async move {
             while let Some(event) = events_rx.recv().await {
-                announcer.handle(event).await;
+                announcer.handle(event, &stop).await;
             }
         })
     };

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod discord_rest;
 pub mod embeds;
+pub mod jitter;
 pub mod logging;
 pub mod messages;
 pub mod snapshot;

@@ -141,7 +141,7 @@ where
             }
             Err(Attempt::Fatal(e)) => return Err(format!("{what} failed: {e}")),
             Err(Attempt::Retry(e)) => {
-                let wait = backoff(attempts, jitter_unit());
+                let wait = backoff(attempts, crate::jitter::unit());
                 if started.elapsed() + wait > budget {
                     return Err(format!(
                         "{what} failed {attempts} times in {:.0?} (last: {e}); giving up",
@@ -153,14 +153,6 @@ where
             }
         }
     }
-}
-
-fn jitter_unit() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    f64::from(nanos % 1000) / 1000.0
 }
 
 /// Register `commands` (in the dev guild, or globally), with retries.

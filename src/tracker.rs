@@ -5,6 +5,17 @@
 //! the grace is the same broadcast (no new `Started`), even if the provider
 //! reports a new start time for it; a room absent for longer than the grace
 //! has `Ended`.
+//!
+//! A broadcast is one continuous period of being live, and its identity
+//! is platform + room + start. A source that gives no start time (a reused
+//! RealtimeKit livestream, some JKT48Connect and TikTok entries) gets the
+//! time the watcher first saw it live after an absence past the grace, so
+//! next week's show on the same livestream is a new broadcast. The start is
+//! stored with the broadcast, so a restart keeps it.
+//!
+//! Streams seeded after a restart were last confirmed before the outage: if
+//! the provider now reports a different start for that room, the old
+//! broadcast ended while the bot was down and this is a new one.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -28,6 +39,8 @@ struct Tracked {
     /// The broadcast as first announced (its identity never changes).
     stream: LiveStream,
     last_seen: DateTime<Utc>,
+    /// Seeded from the store after a restart and not seen since.
+    seeded: bool,
 }
 
 #[derive(Debug)]
@@ -54,6 +67,7 @@ impl Tracker {
                 Tracked {
                     stream: s,
                     last_seen: now,
+                    seeded: true,
                 },
             );
         }
@@ -72,9 +86,23 @@ impl Tracker {
             if !seen.insert(k.clone()) {
                 continue; // a duplicate entry in one answer
             }
+            if let Some(t) = self.known.get(&k) {
+                if t.seeded && starts_differ(&t.stream, s) {
+                    // A new broadcast in this room began while the bot was
+                    // down: the old one ended, at the latest when it began.
+                    if let Some(old) = self.known.remove(&k) {
+                        let ended_at = s.started_at.map_or(old.last_seen, |b| b.min(old.last_seen));
+                        events.push(WatchEvent::Ended {
+                            stream: old.stream,
+                            ended_at,
+                        });
+                    }
+                }
+            }
             match self.known.get_mut(&k) {
                 Some(t) => {
                     t.last_seen = now;
+                    t.seeded = false;
                     let mut updated = s.clone();
                     // Keep the identity of the broadcast as first seen.
                     updated.started_at = t.stream.started_at.or(s.started_at);
@@ -84,14 +112,19 @@ impl Tracker {
                     }
                 }
                 None => {
+                    let mut started = s.clone();
+                    // No start from the provider: the transition we saw is
+                    // the start (this broadcast's identity from now on).
+                    started.started_at = started.started_at.or(Some(now));
                     self.known.insert(
                         k,
                         Tracked {
-                            stream: s.clone(),
+                            stream: started.clone(),
                             last_seen: now,
+                            seeded: false,
                         },
                     );
-                    events.push(WatchEvent::Started(s.clone()));
+                    events.push(WatchEvent::Started(started));
                 }
             }
         }
@@ -111,6 +144,15 @@ impl Tracker {
             }
         }
         events
+    }
+}
+
+/// Both the known broadcast and the new answer carry a start, and they
+/// differ (to the second, as identities compare).
+fn starts_differ(known: &LiveStream, now: &LiveStream) -> bool {
+    match (known.started_at, now.started_at) {
+        (Some(a), Some(b)) => a.timestamp() != b.timestamp(),
+        _ => false,
     }
 }
 
@@ -189,5 +231,70 @@ mod tests {
         assert_eq!(t.live_count(), 2);
         assert!(t.observe(&[s("a", 1)], at(5)).is_empty());
         assert_eq!(kinds(&t.observe(&[s("a", 1)], at(20))), ["end b"]);
+    }
+
+    fn no_start(key: &str) -> LiveStream {
+        LiveStream::new(Platform::Realtimekit, key, key)
+    }
+
+    fn started_at(e: &WatchEvent) -> Option<DateTime<Utc>> {
+        match e {
+            WatchEvent::Started(s) | WatchEvent::Updated(s) => s.started_at,
+            WatchEvent::Ended { stream, .. } => stream.started_at,
+        }
+    }
+
+    #[test]
+    fn a_source_without_start_gets_the_transition_time() {
+        let mut t = Tracker::new(Duration::from_secs(60));
+        let e = t.observe(&[no_start("ls-1")], at(0));
+        assert_eq!(kinds(&e), ["start ls-1"]);
+        assert_eq!(started_at(&e[0]), Some(at(0)));
+        // still live, still the same broadcast, start unchanged
+        let mut titled = no_start("ls-1");
+        titled.title = Some("t".into());
+        let e = t.observe(&[titled], at(30));
+        assert_eq!(kinds(&e), ["update ls-1"]);
+        assert_eq!(started_at(&e[0]), Some(at(0)));
+        // idle past the grace: ended; live again next week: a new broadcast
+        assert_eq!(kinds(&t.observe(&[], at(100))), ["end ls-1"]);
+        let e = t.observe(&[no_start("ls-1")], at(10_000));
+        assert_eq!(kinds(&e), ["start ls-1"]);
+        assert_eq!(started_at(&e[0]), Some(at(10_000)));
+        if let WatchEvent::Started(s) = &e[0] {
+            assert_ne!(s.id().to_string(), "realtimekit:ls-1");
+        }
+    }
+
+    #[test]
+    fn a_seeded_room_with_a_new_start_is_a_new_broadcast() {
+        let mut t = Tracker::new(Duration::from_secs(180));
+        t.seed([s("a", 100)], at(500));
+        let e = t.observe(&[s("a", 400)], at(510));
+        assert_eq!(kinds(&e), ["end a", "start a"]);
+        match &e[0] {
+            WatchEvent::Ended { stream, ended_at } => {
+                assert_eq!(stream.started_at, DateTime::from_timestamp(100, 0));
+                // ended at the latest when the new one began
+                assert_eq!(*ended_at, DateTime::from_timestamp(400, 0).unwrap());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(started_at(&e[1]), DateTime::from_timestamp(400, 0));
+        // once confirmed, a later new start is a flap of the same broadcast
+        assert!(t.observe(&[s("a", 450)], at(520)).is_empty());
+    }
+
+    #[test]
+    fn a_seeded_room_with_the_same_start_continues() {
+        let mut t = Tracker::new(Duration::from_secs(180));
+        t.seed([s("a", 100), no_start_seeded("b", 50)], at(500));
+        assert!(t.observe(&[s("a", 100), no_start("b")], at(510)).is_empty());
+    }
+
+    fn no_start_seeded(key: &str, start: i64) -> LiveStream {
+        let mut l = no_start(key);
+        l.started_at = DateTime::from_timestamp(start, 0);
+        l
     }
 }

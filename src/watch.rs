@@ -34,15 +34,6 @@ pub fn next_delay(interval: Duration, failures: u32, jitter_unit: f64) -> Durati
     base.mul_f64(1.0 - jitter_unit.clamp(0.0, 1.0) * 0.1)
 }
 
-/// A cheap, dependency-free jitter source in [0, 1).
-fn jitter_unit() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    f64::from(nanos % 1000) / 1000.0
-}
-
 /// Run `fetch` every `interval` until `shutdown`, writing successes into the
 /// snapshot under `source` and calling `on_success` with each good list
 /// (the change detector hooks in there).
@@ -84,7 +75,7 @@ pub async fn poll_loop<F, Fut, S>(
             }
         }
         drop(_enter);
-        let delay = next_delay(interval, failures, jitter_unit());
+        let delay = next_delay(interval, failures, crate::jitter::unit());
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(delay) => {}

@@ -1,9 +1,8 @@
 //! Sending, fairly and politely: a queue per channel (one message in flight
 //! per channel), channels served round-robin by a fixed pool of workers,
 //! every request paced by one token bucket under Discord's global limit.
-//! 429s park only the channel that got them (or everyone, for a global
-//! 429); 5xx and network errors retry with bounded backoff; channels that
-//! are gone or forbidden count toward disabling their subscription.
+//! What an answer means is decided by [`super::verdict`] (pure, table
+//! tested); this module applies it: store writes, requeue, pauses.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::num::NonZeroU32;
@@ -15,7 +14,8 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::message::{announcement_body, ended_body};
+use super::message::{announcement_body, ended_body, reopened_body};
+use super::verdict::{verdict, Facts, Verdict};
 use super::AnnouncerOptions;
 use crate::discord_rest::{DiscordError, DiscordRest};
 use crate::store::{Delivery, DeliveryStatus, Store};
@@ -24,6 +24,8 @@ use crate::store::{Delivery, DeliveryStatus, Store};
 pub enum JobKind {
     Send,
     EndEdit,
+    /// The broadcast came back after its end edit: edit it back to live.
+    Reopen,
 }
 
 #[derive(Debug, Clone)]
@@ -87,8 +89,6 @@ pub struct Dispatcher {
 }
 
 const INVALID_WINDOW: Duration = Duration::from_secs(600);
-/// An announcement still waiting this long after its stream ended is dropped.
-const STALE_AFTER_MINUTES: i64 = 15;
 
 impl Dispatcher {
     pub fn start(store: Arc<dyn Store>, rest: DiscordRest, options: AnnouncerOptions) -> Arc<Self> {
@@ -247,6 +247,7 @@ impl Dispatcher {
             .store
             .get_subscription(job.guild_id, job.subscription_id)
             .await?;
+        let facts = self.facts(job, stream.ended_at);
         match job.kind {
             JobKind::Send => {
                 if delivery.status != DeliveryStatus::Pending {
@@ -254,14 +255,13 @@ impl Dispatcher {
                 }
                 // A broadcast that ended while its announcement waited (429s,
                 // 5xx, a restart) is still announced, then edited to ended;
-                // only one that ended long ago is dropped as stale news.
-                if stream.ended_at.is_some_and(|t| {
-                    Utc::now() - t > chrono::Duration::minutes(STALE_AFTER_MINUTES)
-                }) {
+                // only one that ended longer ago than the staleness rule
+                // allows is dropped as old news.
+                if !facts.still_matters(Utc::now()) {
                     self.store
                         .mark_failed(
                             delivery.id,
-                            "the stream ended long before it could be announced",
+                            "stale: the broadcast ended too long before it could be announced",
                         )
                         .await?;
                     return Ok(());
@@ -294,7 +294,7 @@ impl Dispatcher {
                         }
                         Ok(())
                     }
-                    Err(e) => self.failed(job, Some(sub.id), e).await,
+                    Err(e) => self.apply(job, Some(sub.id), &facts, e).await,
                 }
             }
             JobKind::EndEdit => {
@@ -317,47 +317,90 @@ impl Dispatcher {
                         lock(&self.stats).edited += 1;
                         Ok(())
                     }
-                    Err(e) if !e.is_transient() => {
-                        // Message or channel gone: nothing left to edit.
-                        tracing::warn!(error = %e, "end edit impossible; giving up on it");
-                        self.count_invalid(&e);
-                        self.store.mark_end_edited(delivery.id, Utc::now()).await?;
+                    Err(e) => self.apply(job, None, &facts, e).await,
+                }
+            }
+            JobKind::Reopen => {
+                let (Some(message_id), Some(sub)) = (delivery.message_id, sub) else {
+                    return Ok(());
+                };
+                // Ended again meanwhile: the end edit has the last word.
+                if stream.ended_at.is_some() || delivery.end_edited_at.is_some() {
+                    return Ok(());
+                }
+                let body = reopened_body(&sub, &stream.stream);
+                self.wait_turn().await;
+                match self
+                    .rest
+                    .edit_message(job.channel_id, message_id, &body)
+                    .await
+                {
+                    Ok(()) => {
+                        lock(&self.stats).edited += 1;
+                        tracing::info!(message = message_id, "reopened: live again");
                         Ok(())
                     }
-                    Err(e) => self.failed(job, None, e).await,
+                    Err(e) => self.apply(job, None, &facts, e).await,
                 }
             }
         }
     }
 
-    /// Decide what a failed request means for the job.
-    async fn failed(
+    fn facts(&self, job: &Job, ended_at: Option<chrono::DateTime<Utc>>) -> Facts {
+        Facts {
+            kind: job.kind,
+            attempts: job.attempts,
+            ended_at,
+            stale_after: self.options.stale_after,
+            backoff: self.options.backoff,
+            backoff_max: self.options.backoff_max,
+            jitter: crate::jitter::unit(),
+        }
+    }
+
+    /// Act on the verdict for a failed request.
+    async fn apply(
         self: &Arc<Self>,
         job: &Job,
         subscription: Option<i64>,
+        facts: &Facts,
         error: DiscordError,
     ) -> Result<(), crate::store::StoreError> {
         self.count_invalid(&error);
-        let attempts = job.attempts + 1;
+        let reason = error.to_string();
         let mut retry_job = job.clone();
-        retry_job.attempts = attempts;
-        match &error {
-            DiscordError::RateLimited {
-                retry_after,
-                global,
-            } => {
+        retry_job.attempts = job.attempts.saturating_add(1);
+        match verdict(facts, &Err(error.clone()), Utc::now()) {
+            Verdict::Done => {}
+            Verdict::PauseAll(wait) => {
                 lock(&self.stats).rate_limited += 1;
-                tracing::warn!(?retry_after, global, "rate limited; waiting as told");
-                if *global {
-                    let until = Instant::now() + *retry_after;
+                tracing::warn!(?wait, "global rate limit; every send waits as told");
+                let until = Instant::now() + wait;
+                {
                     let mut p = lock(&self.paused_until);
                     *p = Some(p.map_or(until, |cur| cur.max(until)));
                 }
-                self.requeue(retry_job, *retry_after);
-                return Ok(());
+                self.requeue(job.clone(), wait);
             }
-            e if e.is_channel_unusable() => {
-                let reason = error.to_string();
+            Verdict::Retry(wait) => {
+                if matches!(error, DiscordError::RateLimited { .. }) {
+                    lock(&self.stats).rate_limited += 1;
+                    tracing::warn!(?wait, "rate limited; waiting as told");
+                    self.requeue(job.clone(), wait);
+                } else {
+                    if matches!(error, DiscordError::Unauthorized) {
+                        tracing::error!("Discord refused the bot token; deliveries stay pending");
+                    } else {
+                        tracing::info!(error = %reason, attempts = retry_job.attempts, ?wait, "retrying");
+                    }
+                    lock(&self.stats).retried += 1;
+                    self.store
+                        .note_attempt(job.delivery_id, Some(&reason))
+                        .await?;
+                    self.requeue(retry_job, wait);
+                }
+            }
+            Verdict::CountTowardDisable(wait) => {
                 if let Some(sub) = subscription {
                     let disabled = self
                         .store
@@ -373,43 +416,35 @@ impl Dispatcher {
                 self.store
                     .note_attempt(job.delivery_id, Some(&reason))
                     .await?;
+                lock(&self.stats).retried += 1;
+                self.requeue(retry_job, wait);
             }
-            DiscordError::Unauthorized => {
-                tracing::error!("Discord refused the bot token; deliveries stay pending");
-                self.store
-                    .note_attempt(job.delivery_id, Some(&error.to_string()))
-                    .await?;
-                self.requeue(retry_job, Duration::from_secs(60));
-                return Ok(());
-            }
-            _ => {
-                self.store
-                    .note_attempt(job.delivery_id, Some(&error.to_string()))
-                    .await?;
-            }
-        }
-        if attempts >= self.options.max_attempts {
-            tracing::warn!(error = %error, attempts, "delivery failed for good");
-            self.store
-                .mark_failed(job.delivery_id, &error.to_string())
-                .await?;
-            if let Some(sub) = subscription {
-                if !error.is_channel_unusable() {
-                    self.store
-                        .record_delivery_failure(sub, &error.to_string(), u32::MAX)
-                        .await?;
+            Verdict::Drop(why) => {
+                tracing::warn!(error = %reason, kind = ?job.kind, "{why}");
+                match job.kind {
+                    JobKind::Send => {
+                        self.store
+                            .note_attempt(job.delivery_id, Some(&reason))
+                            .await?;
+                        self.store.mark_failed(job.delivery_id, &why).await?;
+                        if let Some(sub) = subscription {
+                            // Shown in /subscriptions; never disables.
+                            self.store
+                                .record_delivery_failure(sub, &reason, u32::MAX)
+                                .await?;
+                        }
+                        lock(&self.stats).failed += 1;
+                    }
+                    JobKind::EndEdit => {
+                        // Nothing left to edit (or too late): done with it.
+                        self.store
+                            .mark_end_edited(job.delivery_id, Utc::now())
+                            .await?;
+                    }
+                    JobKind::Reopen => {}
                 }
             }
-            lock(&self.stats).failed += 1;
-            return Ok(());
         }
-        lock(&self.stats).retried += 1;
-        let backoff = self
-            .options
-            .backoff
-            .saturating_mul(1 << attempts.saturating_sub(1).min(6));
-        tracing::info!(error = %error, attempts, ?backoff, "retrying");
-        self.requeue(retry_job, backoff);
         Ok(())
     }
 

@@ -136,6 +136,27 @@ pub fn announcement_body(sub: &Subscription, stream: &LiveStream, nonce: &str) -
     serde_json::to_value(&msg).unwrap_or(Value::Null)
 }
 
+/// The edit that reopens an ended card: the broadcast came back with the
+/// same identity (a provider blip longer than the grace), so its message
+/// says "live" again, with the live links, instead of a second post. The
+/// same content as the announcement; no nonce (edits have none), and no
+/// ping (an edit never pings).
+pub fn reopened_body(sub: &Subscription, stream: &LiveStream) -> Value {
+    let mut body = announcement_body(sub, stream, "");
+    if let Some(o) = body.as_object_mut() {
+        o.remove("nonce");
+        o.remove("enforce_nonce");
+        o.remove("tts");
+        o.entry("components")
+            .or_insert_with(|| Value::Array(vec![]));
+        o.insert(
+            "allowed_mentions".into(),
+            serde_json::json!({"parse": [], "roles": [], "users": []}),
+        );
+    }
+    body
+}
+
 /// The end edit: "ended", how long it lasted, no HLS links (they are dead),
 /// no Watch button.
 pub fn ended_embed(lang: Lang, stream: &LiveStream, ended_at: DateTime<Utc>) -> Embed {
@@ -288,6 +309,21 @@ mod tests {
         );
         let long = render_template(&"{name}".repeat(2000), &s, None);
         assert!(long.chars().count() <= 2000);
+    }
+
+    #[test]
+    fn reopen_edit_is_the_live_card_without_nonce_or_ping() {
+        let mut s = sub();
+        s.role_id = Some(77);
+        let live = announcement_body(&s, &fritzy(), "onair-1");
+        let ended = ended_body(Some(&s), &fritzy(), Utc::now());
+        let back = reopened_body(&s, &fritzy());
+        assert_eq!(back["embeds"], live["embeds"], "the live card again");
+        assert_eq!(back["content"], live["content"]);
+        assert_eq!(back["components"], live["components"], "Watch button back");
+        assert_ne!(back["embeds"], ended["embeds"]);
+        assert!(back.get("nonce").is_none() && back.get("enforce_nonce").is_none());
+        assert_eq!(back["allowed_mentions"]["roles"], serde_json::json!([]));
     }
 
     #[test]

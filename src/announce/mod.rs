@@ -5,11 +5,13 @@
 
 pub mod dispatch;
 pub mod message;
+pub mod verdict;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
 
 use crate::discord_rest::DiscordRest;
 use crate::live::LiveStream;
@@ -18,6 +20,9 @@ use crate::tracker::WatchEvent;
 
 pub use dispatch::{Dispatcher, Job, JobKind};
 
+/// The longest wait between two attempts to record an event.
+pub const EVENT_RETRY_MAX: Duration = Duration::from_secs(30);
+
 /// Tunables (tests shorten the delays).
 #[derive(Debug, Clone)]
 pub struct AnnouncerOptions {
@@ -25,10 +30,13 @@ pub struct AnnouncerOptions {
     pub global_rps: u32,
     /// Deliveries in flight at once (each to a different channel).
     pub concurrency: usize,
-    /// Attempts for 5xx / network failures before a delivery is failed.
-    pub max_attempts: u32,
     /// First retry delay after a 5xx / network failure (doubles each time).
     pub backoff: Duration,
+    /// The longest retry delay (`DELIVERY_RETRY_MAX_SECS`).
+    pub backoff_max: Duration,
+    /// How long past a broadcast's end its announcement is still retried
+    /// (`DELIVERY_STALE_SECS`); while it is live, always.
+    pub stale_after: Duration,
     /// Consecutive "channel unusable" failures before a subscription is disabled.
     pub disable_after: u32,
     /// 401/403/429 answers per 10 minutes at which sending stops (Discord
@@ -41,8 +49,9 @@ impl Default for AnnouncerOptions {
         AnnouncerOptions {
             global_rps: 40,
             concurrency: 16,
-            max_attempts: 5,
             backoff: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(60),
+            stale_after: Duration::from_secs(15 * 60),
             disable_after: 3,
             invalid_limit: 5_000,
         }
@@ -90,17 +99,36 @@ impl Announcer {
         Ok(())
     }
 
-    /// Handle one watch event. Store errors are logged; the event is retried
-    /// by the caller only through the next poll (a started stream that could
-    /// not be written is seen again and written then).
-    pub async fn handle(&self, event: WatchEvent) {
-        let result = match event {
-            WatchEvent::Started(stream) => self.started(&stream).await,
-            WatchEvent::Updated(stream) => self.store.upsert_stream(&stream).await.map(|_| ()),
-            WatchEvent::Ended { stream, ended_at } => self.ended(&stream, ended_at).await,
-        };
-        if let Err(e) = result {
-            tracing::error!(error = %e, "announcer could not record an event");
+    /// Handle one watch event. A store error is never the end of it: the
+    /// event is retried with backoff (capped at [`EVENT_RETRY_MAX`]) until
+    /// it is recorded or `stop` is cancelled, so a started stream is
+    /// announced once the store recovers (the tracker never emits the same
+    /// `Started` twice).
+    pub async fn handle(&self, event: WatchEvent, stop: &CancellationToken) {
+        let mut wait = Duration::from_millis(500);
+        let mut failures: u32 = 0;
+        loop {
+            let result = match &event {
+                WatchEvent::Started(stream) => self.started(stream).await,
+                WatchEvent::Updated(stream) => self.store.upsert_stream(stream).await.map(|_| ()),
+                WatchEvent::Ended { stream, ended_at } => self.ended(stream, *ended_at).await,
+            };
+            let Err(e) = result else {
+                if failures > 0 {
+                    tracing::info!(failures, "event recorded after the store recovered");
+                }
+                return;
+            };
+            failures += 1;
+            tracing::error!(error = %e, failures, retry_in = ?wait, "announcer could not record an event; retrying");
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.cancelled() => {
+                    tracing::warn!("stopping with an unrecorded event; the next poll after restart sees it again");
+                    return;
+                }
+            }
+            wait = (wait * 2).min(EVENT_RETRY_MAX);
         }
     }
 
@@ -109,6 +137,15 @@ impl Announcer {
         for d in self.match_and_record(stream, row.id).await? {
             self.dispatcher
                 .enqueue(Job::from_delivery(&d, JobKind::Send));
+        }
+        // The same broadcast back after its end edit (a blip longer than
+        // the grace): its messages go back to live, no second post.
+        for d in self.store.deliveries_for_stream(row.id).await? {
+            if d.status == crate::store::DeliveryStatus::Sent && d.end_edited_at.is_some() {
+                self.store.clear_end_edited(d.id).await?;
+                self.dispatcher
+                    .enqueue(Job::from_delivery(&d, JobKind::Reopen));
+            }
         }
         Ok(())
     }

@@ -176,6 +176,9 @@ pub trait Store: Send + Sync {
         &self,
     ) -> Result<Vec<(Delivery, StoredStream)>, StoreError>;
     async fn mark_end_edited(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The broadcast came back: its end edit is undone (the message is
+    /// edited back to live) and a later end edits it again.
+    async fn clear_end_edited(&self, id: i64) -> Result<(), StoreError>;
 }
 
 /// Open the store named by `DATABASE_URL` and run the migrations.

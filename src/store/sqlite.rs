@@ -460,4 +460,13 @@ impl Store for SqliteStore {
             .await?;
         Ok(())
     }
+
+    #[tracing::instrument(skip_all, fields(delivery = id))]
+    async fn clear_end_edited(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE deliveries SET end_edited_at = NULL WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }

@@ -1,0 +1,217 @@
+//! Deliveries are retried until they no longer matter, not a fixed count:
+//! a Discord incident longer than any fixed retry budget still ends in one
+//! announcement; a body Discord refuses (400) is tried once and logged; an
+//! announcement whose broadcast ended past the staleness rule is dropped
+//! (shown in the subscription's health, which stays enabled).
+
+mod support;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use onair::store::{DeliveryStatus, NewSubscription, Store};
+use serde_json::{json, Value};
+use support::bot::{env, TestBot};
+use support::discord::{FakeDiscord, Fault, GuildSpec, GUILD_ID};
+use support::fake_providers::{FakeProvider, Reply};
+
+const T: Duration = Duration::from_secs(40);
+const CH: u64 = 11;
+const POSTS: &str = "/api/v10/channels/11/messages";
+
+fn fritzy() -> Value {
+    json!([{
+        "name": "Fritzy", "url_key": "jkt48_fritzy", "slug": "s", "room_id": 510011,
+        "started_at": "2025-04-06T12:03:58.000Z", "type": "idn",
+        "streaming_url_list": [{"label": "original", "quality": 1, "url": "https://cdn.test/f.m3u8"}]
+    }])
+}
+
+struct World {
+    discord: FakeDiscord,
+    jkt: FakeProvider,
+    store: Arc<dyn Store>,
+    bot: Option<TestBot>,
+    _dir: tempfile::TempDir,
+}
+
+async fn world(extra: &[(&str, &str)]) -> World {
+    let discord = FakeDiscord::start().await;
+    let jkt = FakeProvider::start().await;
+    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = env(&discord, dir.path());
+    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
+    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    vars.insert("DELIVERY_RETRY_MAX_SECS".into(), "1".into());
+    for (k, v) in extra {
+        vars.insert((*k).into(), (*v).into());
+    }
+    discord.add_guild(GuildSpec::new(GUILD_ID, &[CH]));
+    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+    store
+        .add_subscription(NewSubscription {
+            guild_id: GUILD_ID,
+            channel_id: CH,
+            created_by: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let bot = TestBot::start(&discord, &vars).await;
+    World {
+        discord,
+        jkt,
+        store,
+        bot: Some(bot),
+        _dir: dir,
+    }
+}
+
+/// Poll `f` until it holds (a condition, not a fixed sleep).
+async fn eventually<F, Fut>(what: &str, f: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + T;
+    while !f().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn posts(d: &FakeDiscord, status: u16) -> usize {
+    d.request_count(|r| r.method == "POST" && r.path == POSTS && r.status == status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_longer_than_any_fixed_budget_still_delivers_once() {
+    let mut w = world(&[]).await;
+    // 12 s of 502 with retries at most 1 s apart: well past the five
+    // attempts a fixed count would have allowed.
+    w.discord
+        .fail_for("POST", POSTS, Fault::Server(502), Duration::from_secs(12));
+    w.jkt.set("GET /api/jkt48/live", Reply::json(fritzy()));
+    w.discord
+        .wait_for(T, "the announcement after the incident", |d| {
+            d.messages(CH).len() == 1
+        })
+        .await;
+    let failed = posts(&w.discord, 502);
+    assert!(
+        failed >= 8,
+        "kept retrying through the incident ({failed} × 502)"
+    );
+    assert_eq!(posts(&w.discord, 200), 1);
+    let store = Arc::clone(&w.store);
+    eventually("the delivery recorded as sent", || {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .get_delivery(1)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|d| d.status == DeliveryStatus::Sent)
+        }
+    })
+    .await;
+    let sub = &w.store.list_subscriptions(GUILD_ID).await.unwrap()[0];
+    assert!(sub.disabled_reason.is_none(), "a 5xx never disables");
+    assert_eq!(w.discord.messages(CH).len(), 1, "exactly once");
+    w.discord.assert_spec_clean();
+    w.bot.take().unwrap().stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_body_is_tried_once_and_logged() {
+    let mut w = world(&[]).await;
+    w.discord.fail_next(
+        "POST",
+        POSTS,
+        Fault::Body {
+            status: 400,
+            body: json!({"code": 50035, "message": "Invalid Form Body",
+                "errors": {"embeds": {"0": {"title": {"_errors": [
+                    {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 256 or fewer in length."}]}}}}}),
+        },
+        usize::MAX,
+    );
+    w.jkt.set("GET /api/jkt48/live", Reply::json(fritzy()));
+    let store = Arc::clone(&w.store);
+    eventually("the delivery to be given up", || {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .get_delivery(1)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|d| d.status == DeliveryStatus::Failed)
+        }
+    })
+    .await;
+    let d = w.store.get_delivery(1).await.unwrap().unwrap();
+    assert!(
+        d.last_error.as_deref().unwrap_or("").contains("refused"),
+        "{d:?}"
+    );
+    let sub = &w.store.list_subscriptions(GUILD_ID).await.unwrap()[0];
+    assert!(
+        sub.last_error.as_deref().unwrap_or("").contains("50035"),
+        "health shows Discord's error: {sub:?}"
+    );
+    assert!(sub.disabled_reason.is_none());
+    // Stop the bot (drains the queue), then count: one attempt only.
+    w.bot.take().unwrap().stop().await;
+    assert_eq!(posts(&w.discord, 400), 1, "a 400 is not retried");
+    assert!(w.discord.messages(CH).is_empty());
+    let logs = support::bot::captured_logs().lock().unwrap().clone();
+    let logs = String::from_utf8_lossy(&logs);
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("50035") && l.contains("Invalid Form Body")),
+        "logged with Discord's error"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_staleness_rule_the_announcement_is_dropped() {
+    let mut w = world(&[("DELIVERY_STALE_SECS", "0"), ("END_GRACE_SECS", "1")]).await;
+    w.discord
+        .fail_for("POST", POSTS, Fault::Server(503), Duration::from_secs(3600));
+    w.jkt.set("GET /api/jkt48/live", Reply::json(fritzy()));
+    w.discord
+        .wait_for(T, "a first failed attempt", |d| posts(d, 503) >= 1)
+        .await;
+    // She ends; the incident goes on: once the broadcast is over (and the
+    // staleness window of 0 s has passed) the delivery is dropped.
+    w.jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
+    let store = Arc::clone(&w.store);
+    eventually("the stale delivery to be dropped", || {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .get_delivery(1)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|d| d.status == DeliveryStatus::Failed)
+        }
+    })
+    .await;
+    let d = w.store.get_delivery(1).await.unwrap().unwrap();
+    assert!(
+        d.last_error.as_deref().unwrap_or("").contains("stale"),
+        "{d:?}"
+    );
+    let sub = &w.store.list_subscriptions(GUILD_ID).await.unwrap()[0];
+    assert!(sub.disabled_reason.is_none(), "stale news never disables");
+    w.bot.take().unwrap().stop().await;
+    assert!(w.discord.messages(CH).is_empty());
+}
