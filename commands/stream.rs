@@ -501,21 +501,29 @@ pub async fn on_button(
             return Ok(());
         };
         let page = page.parse().unwrap_or(0);
-        match rtk.list_livestreams().await {
+        // Acknowledge before the provider call (3-second deadline), then
+        // edit the message in place.
+        component
+            .create_response(&ctx.http, serenity::CreateInteractionResponse::Acknowledge)
+            .await?;
+        let edit = match rtk.list_livestreams().await {
             Ok(all) => {
                 let (embed, rows) = list_reply_parts(lang, &all, page, presser);
-                serenity::CreateInteractionResponse::UpdateMessage(
-                    serenity::CreateInteractionResponseMessage::new()
-                        .embed(embed.to_create())
-                        .components(rows)
-                        .allowed_mentions(serenity::CreateAllowedMentions::new()),
-                )
+                serenity::EditInteractionResponse::new()
+                    .embed(embed.to_create())
+                    .components(rows)
+                    .allowed_mentions(serenity::CreateAllowedMentions::new())
             }
             Err(e) => {
                 tracing::warn!(error = %e, "list failed");
-                update(explain(lang, &e))
+                serenity::EditInteractionResponse::new()
+                    .content(explain(lang, &e))
+                    .components(vec![])
+                    .allowed_mentions(serenity::CreateAllowedMentions::new())
             }
-        }
+        };
+        component.edit_response(&ctx.http, edit).await?;
+        return Ok(());
     } else {
         return Ok(());
     };

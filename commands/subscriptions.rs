@@ -33,6 +33,10 @@ pub fn missing_permissions(
     if !have.embed_links() {
         missing.push("Embed Links");
     }
+    // To find its own earlier post after Discord forgot the nonce.
+    if !have.read_message_history() {
+        missing.push("Read Message History");
+    }
     if wants_role_ping && !have.mention_everyone() {
         missing.push("Mention @everyone, @here and All Roles");
     }
@@ -148,7 +152,15 @@ pub async fn subscribe(
         platform = Some(Platform::Realtimekit);
     }
 
+    // The server's @everyone role (its id is the guild's): a ping for
+    // everyone on every live is refused, not silently saved.
+    if role.as_ref().is_some_and(|r| r.id.get() == guild_id.get()) {
+        return Err(UserError(t(lang, "subscribe-everyone-role", &[])).into());
+    }
     let wants_ping = role.as_ref().is_some_and(|r| !r.mentionable);
+    // The permission check asks Discord: answer within the 3-second
+    // deadline first (privately, as every admin reply).
+    ctx.defer_ephemeral().await?;
     let have = bot_permissions(ctx, guild_id, &channel).await?;
     let missing = missing_permissions(have, wants_ping);
     if !missing.is_empty() {

@@ -28,15 +28,25 @@ pub async fn tiktok(
         return Err(UserError(t(lang, "tiktok-bad-user", &[("value", &shown)])).into());
     };
 
-    // A cached answer goes out at once; otherwise defer first so the
-    // 3-second interaction deadline holds however slow upstream is.
+    // A cached or quick answer goes out directly, public when it is an
+    // answer and private when it is an error. A slow one is deferred
+    // ephemerally before the 3-second interaction deadline: the first
+    // follow-up of a deferral inherits its visibility, so only a private
+    // deferral keeps an error private.
     let lookup = match data.tiktok.peek(&username) {
         Some(hit) => Ok(hit),
         None => {
-            ctx.defer().await?;
-            data.tiktok
-                .get_or_fetch(&username, || fetch(data, konbini, username.clone()))
-                .await
+            let fetch = data
+                .tiktok
+                .get_or_fetch(&username, || fetch(data, konbini, username.clone()));
+            tokio::pin!(fetch);
+            match tokio::time::timeout(DIRECT_ANSWER_WITHIN, &mut fetch).await {
+                Ok(done) => done,
+                Err(_) => {
+                    ctx.defer_ephemeral().await?;
+                    fetch.await
+                }
+            }
         }
     };
 
@@ -60,13 +70,6 @@ pub async fn tiktok(
             ctx.send(reply).await?;
         }
         Err(message) => {
-            // The deferred "thinking" message is public: remove it and say
-            // what went wrong to the asker only.
-            if let poise::Context::Application(app) = ctx {
-                if let Err(e) = app.interaction.delete_response(ctx.http()).await {
-                    tracing::debug!(error = %e, "could not delete the deferred response");
-                }
-            }
             ctx.send(
                 poise::CreateReply::default()
                     .content(t(lang, &message, &[]))
@@ -78,6 +81,10 @@ pub async fn tiktok(
     }
     Ok(())
 }
+
+/// How long `/tiktok` waits for upstream before deferring (Discord's
+/// deadline for the first answer is 3 s).
+pub const DIRECT_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_millis(2000);
 
 /// The upstream calls behind one lookup. Errors come back as the catalogue
 /// id of the text to show (in each asker's language); details are logged.

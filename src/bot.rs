@@ -110,6 +110,7 @@ pub fn spawn_pollers(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     if let Some(j) = providers.jkt48connect.clone() {
+        watch.snapshot.register(ProviderName::Jkt48Connect);
         tasks.push(tokio::spawn(poll_loop(
             ProviderName::Jkt48Connect,
             watch.interval,
@@ -123,6 +124,7 @@ pub fn spawn_pollers(
         )));
     }
     if let Some(r) = providers.realtimekit.clone() {
+        watch.snapshot.register(ProviderName::RealtimeKit);
         tasks.push(tokio::spawn(poll_loop(
             ProviderName::RealtimeKit,
             watch.interval,
@@ -143,6 +145,7 @@ pub fn spawn_pollers(
         )));
     }
     if let Some(k) = providers.konbini.clone() {
+        watch.snapshot.register(ProviderName::Konbini);
         let poller = Arc::new(crate::tiktok_poll::TiktokPoller::new(k, Arc::clone(store)));
         tasks.push(tokio::spawn(poll_loop(
             ProviderName::Konbini,
@@ -189,22 +192,23 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             global_rps: config.discord_global_rps,
             backoff_max: config.delivery_retry_max,
             stale_after: config.delivery_stale_after,
+            nonce_window: config.discord_nonce_window,
             ..AnnouncerOptions::default()
         },
     ));
-    if let Err(e) = announcer.resume().await {
-        tracing::error!(error = %e, "could not resume deliveries from the store");
-    }
-    let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
-    let events_task = {
-        let announcer = Arc::clone(&announcer);
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            while let Some(event) = events_rx.recv().await {
-                announcer.handle(event, &stop).await;
-            }
-        })
-    };
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    // Resume polls first, then decides: what was pending before a restart
+    // is sent only after every source answered once (or had its chance),
+    // and after the events of those first polls (a broadcast that ended,
+    // or was replaced by a new one, while the bot was down).
+    let first_polls_by = config.poll_interval + REQUEST_TIMEOUT + Duration::from_secs(1);
+    let events_task = tokio::spawn(handle_events(
+        Arc::clone(&announcer),
+        events_rx,
+        Arc::clone(&snapshot),
+        first_polls_by,
+        shutdown.clone(),
+    ));
     let seeds = store
         .open_streams()
         .await?
@@ -314,6 +318,53 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         return Err(RunError::Startup(e));
     }
     result.map_err(RunError::from)
+}
+
+/// The announcer's event loop: events in order, and the resume of what a
+/// restart left pending once the first polls are in.
+async fn handle_events(
+    announcer: Arc<Announcer>,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<WatchEvent>,
+    snapshot: Arc<Snapshot>,
+    first_polls_by: Duration,
+    stop: CancellationToken,
+) {
+    let first_polls = first_polls_done(snapshot, first_polls_by);
+    tokio::pin!(first_polls);
+    let mut resumed = false;
+    loop {
+        tokio::select! {
+            // Events already queued (those of the first polls) come first.
+            biased;
+            event = events.recv() => match event {
+                Some(e) => announcer.handle(e, &stop).await,
+                None => break,
+            },
+            () = &mut first_polls, if !resumed => {
+                resumed = true;
+                if let Err(e) = announcer.resume().await {
+                    tracing::error!(error = %e, "could not resume deliveries from the store");
+                }
+            }
+        }
+    }
+}
+
+/// Resolves once every registered source has been polled once (success or
+/// failure), or after `limit`.
+async fn first_polls_done(snapshot: Arc<Snapshot>, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let all = snapshot.sources().into_iter().all(|s| {
+            snapshot
+                .state(s)
+                .is_some_and(|st| st.last_attempt.is_some())
+        });
+        if all || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn on_event(

@@ -68,6 +68,8 @@ pub struct Config {
     pub delivery_stale_after: Duration,
     /// The longest wait between two retries of one delivery.
     pub delivery_retry_max: Duration,
+    /// How long Discord is assumed to remember a message nonce.
+    pub discord_nonce_window: Duration,
     pub jkt48connect: Option<Jkt48ConnectConfig>,
     pub konbini: Option<KonbiniConfig>,
     pub kitkot: Option<KitkotConfig>,
@@ -138,6 +140,13 @@ impl Config {
             "DELIVERY_RETRY_MAX_SECS",
             60,
             1,
+            3_600,
+        )?;
+        let discord_nonce_window = parse_secs(
+            get("DISCORD_NONCE_WINDOW_SECS"),
+            "DISCORD_NONCE_WINDOW_SECS",
+            60,
+            0,
             3_600,
         )?;
 
@@ -212,6 +221,7 @@ impl Config {
             startup_retry,
             delivery_stale_after,
             delivery_retry_max,
+            discord_nonce_window,
             jkt48connect,
             konbini,
             kitkot,

@@ -64,11 +64,17 @@ impl DiscordError {
     }
 }
 
+/// What Discord asks every bot to send: `DiscordBot ($url, $version)`
+/// (the crate has no public home yet, so its name stands for the URL).
+pub const USER_AGENT: &str = concat!("DiscordBot (onair, ", env!("CARGO_PKG_VERSION"), ")");
+
 #[derive(Clone)]
 pub struct DiscordRest {
     client: reqwest::Client,
     base: Url,
     auth: Secret,
+    /// The bot's own user id, asked once (`GET /users/@me`).
+    me: std::sync::Arc<tokio::sync::OnceCell<u64>>,
 }
 
 impl DiscordRest {
@@ -80,6 +86,37 @@ impl DiscordRest {
             client,
             base,
             auth: Secret::new(format!("Bot {}", token.expose())),
+            me: std::sync::Arc::default(),
+        }
+    }
+
+    /// The bot's own user id (asked once, then remembered).
+    pub async fn bot_user_id(&self) -> Result<u64, DiscordError> {
+        self.me
+            .get_or_try_init(|| async {
+                let url = self.url("users/@me")?;
+                let v = self.send(self.client.get(url)).await?;
+                message_id(&v)
+            })
+            .await
+            .copied()
+    }
+
+    /// GET /channels/{id}/messages?limit=…: the channel's latest messages,
+    /// newest first.
+    pub async fn recent_messages(
+        &self,
+        channel_id: u64,
+        limit: u8,
+    ) -> Result<Vec<Value>, DiscordError> {
+        let mut url = self.url(&format!("channels/{channel_id}/messages"))?;
+        url.query_pairs_mut()
+            .append_pair("limit", &limit.clamp(1, 100).to_string());
+        match self.send(self.client.get(url)).await? {
+            Value::Array(items) => Ok(items),
+            _ => Err(DiscordError::Transport(
+                "message list answer is not an array".into(),
+            )),
         }
     }
 
@@ -112,6 +149,7 @@ impl DiscordRest {
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, DiscordError> {
         let resp = req
             .header(reqwest::header::AUTHORIZATION, self.auth.expose())
+            .header(reqwest::header::USER_AGENT, USER_AGENT)
             .send()
             .await
             .map_err(|e| DiscordError::Transport(e.without_url().to_string()))?;

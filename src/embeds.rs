@@ -25,6 +25,10 @@ pub const MAX_MESSAGE_EMBED_CHARS: usize = 6000;
 pub const MAX_CONTENT: usize = 2000;
 pub const MAX_BUTTON_LABEL: usize = 80;
 pub const MAX_LINK_BUTTONS_PER_ROW: usize = 5;
+/// A link button's URL (Discord refuses longer ones).
+pub const MAX_BUTTON_URL: usize = 512;
+/// Any URL in an embed (url, author, thumbnail, image).
+pub const MAX_EMBED_URL: usize = 2048;
 
 /// A plain embed, easy to test; converted to serenity's builder at the edge.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -66,11 +70,14 @@ impl Embed {
     }
 
     pub fn to_create(&self) -> CreateEmbed {
+        // Discord refuses the whole message for one URL over its limit:
+        // drop the link instead.
+        let fits = |u: &&String| u.len() <= MAX_EMBED_URL;
         let mut e = CreateEmbed::new();
         if let Some(v) = &self.title {
             e = e.title(v);
         }
-        if let Some(v) = &self.url {
+        if let Some(v) = self.url.as_ref().filter(fits) {
             e = e.url(v);
         }
         if let Some(v) = &self.description {
@@ -78,18 +85,18 @@ impl Embed {
         }
         if let Some(name) = &self.author_name {
             let mut a = CreateEmbedAuthor::new(name);
-            if let Some(icon) = &self.author_icon {
+            if let Some(icon) = self.author_icon.as_ref().filter(fits) {
                 a = a.icon_url(icon);
             }
-            if let Some(url) = &self.author_url {
+            if let Some(url) = self.author_url.as_ref().filter(fits) {
                 a = a.url(url);
             }
             e = e.author(a);
         }
-        if let Some(v) = &self.thumbnail {
+        if let Some(v) = self.thumbnail.as_ref().filter(fits) {
             e = e.thumbnail(v);
         }
-        if let Some(v) = &self.image {
+        if let Some(v) = self.image.as_ref().filter(fits) {
             e = e.image(v);
         }
         if let Some(c) = self.colour {
@@ -249,7 +256,7 @@ pub fn stream_embed(lang: Lang, stream: &LiveStream) -> Embed {
 
 /// A link button to the stream's watch page, when it has one.
 pub fn watch_button(lang: Lang, stream: &LiveStream, with_name: bool) -> Option<CreateButton> {
-    let url = web_url(stream.watch_url.as_deref())?;
+    let url = web_url(stream.watch_url.as_deref()).filter(|u| u.len() <= MAX_BUTTON_URL)?;
     let label = if with_name {
         t(
             lang,
@@ -340,6 +347,22 @@ pub fn pager_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlong_urls_are_dropped_not_sent() {
+        let mut st = LiveStream::new(Platform::Idn, "1", "A");
+        st.watch_url = Some(format!("https://www.idn.app/{}", "a".repeat(600)));
+        st.avatar_url = Some(format!("https://cdn.test/{}.jpg", "b".repeat(2100)));
+        assert!(
+            watch_button(Lang::En, &st, false).is_none(),
+            "over 512: no button"
+        );
+        let e = serde_json::to_value(stream_embed(Lang::En, &st).to_create()).unwrap();
+        assert!(e["url"].as_str().is_some_and(|u| u.len() <= MAX_EMBED_URL));
+        assert!(e["author"].get("icon_url").is_none(), "over 2048: dropped");
+        st.watch_url = Some("https://www.idn.app/x/live/y".into());
+        assert!(watch_button(Lang::En, &st, false).is_some());
+    }
     use crate::live::StreamUrl;
 
     fn fritzy() -> LiveStream {

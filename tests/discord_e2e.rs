@@ -276,7 +276,9 @@ fn konbini_live() -> Value {
 async fn tiktok_live_not_live_error_and_slow() {
     let w = world(json!([])).await;
     let route = "GET /v1/tiktok/users/khaby.lame/live";
-    // Slow upstream: the bot defers first.
+    // Slow upstream: the bot defers first, privately (the answer may turn
+    // out to be an error, and a deferral's first follow-up inherits its
+    // visibility).
     w.konbini.set(
         route,
         Reply::json(konbini_live()).delay(Duration::from_millis(3500)),
@@ -289,6 +291,7 @@ async fn tiktok_live_not_live_error_and_slow() {
     );
     let cb = w.discord.callback(&p, T).await;
     assert_eq!(cb.body.as_ref().unwrap()["type"], 5, "deferred");
+    assert_eq!(cb.body.as_ref().unwrap()["data"]["flags"], 64, "privately");
     assert!(cb.at.duration_since(p.sent_at) < Duration::from_secs(3));
     let a = w.discord.answer(&p, T).await;
     assert!(a["content"].as_str().unwrap().contains("@khaby.lame"));
@@ -335,16 +338,32 @@ async fn tiktok_live_not_live_error_and_slow() {
         None,
         &Invoker::default(),
     );
-    let token = p.token.clone();
-    let f = w
-        .discord
-        .wait_request(T, "the ephemeral error follow-up", |r| {
-            r.method == "POST" && r.path.ends_with(&token)
-        })
-        .await;
-    let body = f.body.unwrap();
-    assert_eq!(body["flags"], 64, "{body}");
-    assert!(body["content"].as_str().unwrap().contains("try again"));
+    // A quick failure is answered directly, privately.
+    let cb = w.discord.callback(&p, T).await.body.unwrap();
+    assert_eq!(cb["type"], 4, "{cb}");
+    assert_eq!(cb["data"]["flags"], 64, "{cb}");
+    assert!(cb["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("try again"));
+    // A slow failure: deferred privately, the error follows privately.
+    w.konbini.set(
+        "GET /v1/tiktok/users/slowbroken/live",
+        Reply::html(502).delay(Duration::from_millis(2500)),
+    );
+    let p = w.discord.slash(
+        "tiktok",
+        json!([{"name": "user", "type": 3, "value": "slowbroken"}]),
+        None,
+        &Invoker::default(),
+    );
+    let cb = w.discord.callback(&p, T).await.body.unwrap();
+    assert_eq!(
+        (cb["type"].as_u64(), cb["data"]["flags"].as_u64()),
+        (Some(5), Some(64))
+    );
+    let a = w.discord.answer(&p, T).await;
+    assert!(a["content"].as_str().unwrap().contains("try again"), "{a}");
 
     // A username that cannot be one: explained, no upstream call.
     let p = w.discord.slash(

@@ -47,6 +47,7 @@ subscribe-other-guild = That channel is not in this server.
 subscribe-bad-livestream = `{ $value }` is not a RealtimeKit livestream id.
 subscribe-template-too-long = The template is too long: keep it under { $max } characters.
 subscribe-missing = I can't announce in { $channel }: I am missing **{ $missing }** there. Nothing was saved; give me those permissions and try again.
+subscribe-everyone-role = The @everyone role cannot be the ping role: every live would ping the whole server. Pick a fan role (or none).
 subscribe-saved = Saved subscription `#{ $id }`: { $what }. Try `/subscription test id:{ $id }` to see a sample.
 subscribe-all-platforms = all platforms
 subscribe-custom-template = custom message

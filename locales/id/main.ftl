@@ -47,6 +47,7 @@ subscribe-other-guild = Channel itu bukan bagian dari server ini.
 subscribe-bad-livestream = `{ $value }` bukan id livestream RealtimeKit.
 subscribe-template-too-long = Templatnya terlalu panjang: maksimal { $max } karakter.
 subscribe-missing = Aku tidak bisa mengumumkan di { $channel }: aku tidak punya izin **{ $missing }** di sana. Tidak ada yang disimpan; berikan izin itu lalu coba lagi.
+subscribe-everyone-role = Role @everyone tidak bisa dipakai sebagai role ping: setiap live akan mem-ping seluruh server. Pilih role penggemar (atau tidak sama sekali).
 subscribe-saved = Langganan `#{ $id }` disimpan: { $what }. Coba `/kelola-langganan uji id:{ $id }` untuk melihat contohnya.
 subscribe-all-platforms = semua platform
 subscribe-custom-template = pesan khusus

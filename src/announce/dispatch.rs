@@ -14,7 +14,10 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::message::{announcement_body, ended_body, reopened_body};
+use super::message::{
+    announcement_body, ended_announcement_body, ended_body, find_marked, marker, reopened_body,
+    with_marker,
+};
 use super::verdict::{verdict, Facts, Verdict};
 use super::AnnouncerOptions;
 use crate::discord_rest::{DiscordError, DiscordRest};
@@ -89,6 +92,12 @@ pub struct Dispatcher {
 }
 
 const INVALID_WINDOW: Duration = Duration::from_secs(600);
+/// How many of a channel's latest messages are searched for an earlier post.
+const LOOKBACK: u8 = 50;
+
+fn chrono_window(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
+}
 
 impl Dispatcher {
     pub fn start(store: Arc<dyn Store>, rest: DiscordRest, options: AnnouncerOptions) -> Arc<Self> {
@@ -254,9 +263,9 @@ impl Dispatcher {
                     return Ok(());
                 }
                 // A broadcast that ended while its announcement waited (429s,
-                // 5xx, a restart) is still announced, then edited to ended;
-                // only one that ended longer ago than the staleness rule
-                // allows is dropped as old news.
+                // 5xx, a restart) is posted as the ended card ("was live",
+                // how long); one that ended longer ago than the staleness
+                // rule allows is dropped as old news.
                 if !facts.still_matters(Utc::now()) {
                     self.store
                         .mark_failed(
@@ -272,27 +281,57 @@ impl Dispatcher {
                         .await?;
                     return Ok(());
                 };
-                let body =
-                    announcement_body(&sub, &stream.stream, &format!("onair-{}", delivery.id));
+                let marker = marker(job.stream_row);
+                // An earlier POST may have reached Discord, and Discord has
+                // forgotten its nonce by now: look before sending again.
+                let may_exist = delivery
+                    .first_attempt_at
+                    .is_some_and(|t| Utc::now() - t > chrono_window(self.options.nonce_window));
+                if may_exist {
+                    match self.find_posted(job.channel_id, &marker).await {
+                        Ok(Some(message_id)) => {
+                            tracing::info!(
+                                message = message_id,
+                                "found the earlier post; adopting it"
+                            );
+                            return self
+                                .sent(job, &sub, message_id, stream.ended_at.is_some())
+                                .await;
+                        }
+                        Ok(None) => {}
+                        Err(e) if e.is_transient() => {
+                            return self.apply(job, Some(sub.id), &facts, e).await;
+                        }
+                        Err(e) => tracing::warn!(
+                            error = %e,
+                            "cannot read the channel to look for an earlier post; sending"
+                        ),
+                    }
+                }
+                let nonce = format!("onair-{}", delivery.id);
+                let (body, already_ended) = match stream.ended_at {
+                    Some(ended_at) => (
+                        ended_announcement_body(&sub, &stream.stream, ended_at, &nonce),
+                        true,
+                    ),
+                    None => (announcement_body(&sub, &stream.stream, &nonce), false),
+                };
+                let body = with_marker(body, &marker);
                 self.wait_turn().await;
+                self.store.mark_attempting(delivery.id, Utc::now()).await?;
                 match self.rest.create_message(job.channel_id, &body).await {
                     Ok(message_id) => {
-                        self.store
-                            .mark_sent(delivery.id, message_id, Utc::now())
-                            .await?;
-                        self.store.record_delivery_success(sub.id).await?;
-                        lock(&self.stats).sent += 1;
-                        tracing::info!(message = message_id, "announced");
-                        // Ended while we were sending? Edit right away.
-                        if let Some(s) = self.store.get_stream(job.stream_row).await? {
-                            if s.ended_at.is_some() {
-                                let mut edit = job.clone();
-                                edit.kind = JobKind::EndEdit;
-                                edit.attempts = 0;
-                                self.enqueue(edit);
-                            }
+                        tracing::info!(message = message_id, ended = already_ended, "announced");
+                        if already_ended {
+                            self.store
+                                .mark_sent(delivery.id, message_id, Utc::now())
+                                .await?;
+                            self.store.mark_end_edited(delivery.id, Utc::now()).await?;
+                            self.store.record_delivery_success(sub.id).await?;
+                            lock(&self.stats).sent += 1;
+                            return Ok(());
                         }
-                        Ok(())
+                        self.sent(job, &sub, message_id, false).await
                     }
                     Err(e) => self.apply(job, Some(sub.id), &facts, e).await,
                 }
@@ -305,7 +344,10 @@ impl Dispatcher {
                 if delivery.end_edited_at.is_some() {
                     return Ok(());
                 }
-                let body = ended_body(sub.as_ref(), &stream.stream, ended_at);
+                let body = with_marker(
+                    ended_body(sub.as_ref(), &stream.stream, ended_at),
+                    &marker(job.stream_row),
+                );
                 self.wait_turn().await;
                 match self
                     .rest
@@ -328,7 +370,8 @@ impl Dispatcher {
                 if stream.ended_at.is_some() || delivery.end_edited_at.is_some() {
                     return Ok(());
                 }
-                let body = reopened_body(&sub, &stream.stream);
+                let body =
+                    with_marker(reopened_body(&sub, &stream.stream), &marker(job.stream_row));
                 self.wait_turn().await;
                 match self
                     .rest
@@ -344,6 +387,47 @@ impl Dispatcher {
                 }
             }
         }
+    }
+
+    /// Record a live card as sent (posted now, or an earlier post found),
+    /// and edit it to ended if the broadcast ended meanwhile.
+    async fn sent(
+        self: &Arc<Self>,
+        job: &Job,
+        sub: &crate::store::Subscription,
+        message_id: u64,
+        ended: bool,
+    ) -> Result<(), crate::store::StoreError> {
+        self.store
+            .mark_sent(job.delivery_id, message_id, Utc::now())
+            .await?;
+        self.store.record_delivery_success(sub.id).await?;
+        lock(&self.stats).sent += 1;
+        let ended_now = ended
+            || self
+                .store
+                .get_stream(job.stream_row)
+                .await?
+                .is_some_and(|s| s.ended_at.is_some());
+        if ended_now {
+            let mut edit = job.clone();
+            edit.kind = JobKind::EndEdit;
+            edit.attempts = 0;
+            self.enqueue(edit);
+        }
+        Ok(())
+    }
+
+    /// The bot's own message with `marker` among the channel's latest.
+    async fn find_posted(
+        &self,
+        channel_id: u64,
+        marker: &str,
+    ) -> Result<Option<u64>, DiscordError> {
+        let me = self.rest.bot_user_id().await?;
+        self.wait_turn().await;
+        let recent = self.rest.recent_messages(channel_id, LOOKBACK).await?;
+        Ok(find_marked(&recent, me, marker))
     }
 
     fn facts(&self, job: &Job, ended_at: Option<chrono::DateTime<Utc>>) -> Facts {

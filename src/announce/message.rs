@@ -136,6 +136,63 @@ pub fn announcement_body(sub: &Subscription, stream: &LiveStream, nonce: &str) -
     serde_json::to_value(&msg).unwrap_or(Value::Null)
 }
 
+/// The mark a broadcast's messages carry (the embed footer), so the bot
+/// can recognise its own post in a channel after Discord's nonce window:
+/// "onair · #<broadcast row>".
+pub fn marker(stream_row: i64) -> String {
+    format!("onair · #{stream_row}")
+}
+
+/// Put `marker` in the footer of the body's first embed.
+pub fn with_marker(mut body: Value, marker: &str) -> Value {
+    if let Some(e) = body
+        .get_mut("embeds")
+        .and_then(|e| e.get_mut(0))
+        .and_then(Value::as_object_mut)
+    {
+        e.insert("footer".into(), serde_json::json!({ "text": marker }));
+    }
+    body
+}
+
+/// Among a channel's messages (as Discord lists them), the id of the one
+/// the bot (`bot_id`) posted with `marker`.
+pub fn find_marked(messages: &[Value], bot_id: u64, marker: &str) -> Option<u64> {
+    messages.iter().find_map(|m| {
+        let author = m["author"]["id"].as_str()?.parse::<u64>().ok()?;
+        let marked = m["embeds"]
+            .as_array()?
+            .iter()
+            .any(|e| e["footer"]["text"].as_str() == Some(marker));
+        if author == bot_id && marked {
+            m["id"].as_str()?.parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// A new message that is already the ended card: for a delivery whose
+/// broadcast ended before it could be sent (nothing "live" is posted for a
+/// broadcast that is over).
+pub fn ended_announcement_body(
+    sub: &Subscription,
+    stream: &LiveStream,
+    ended_at: DateTime<Utc>,
+    nonce: &str,
+) -> Value {
+    let mut body = ended_body(Some(sub), stream, ended_at);
+    if let Some(o) = body.as_object_mut() {
+        o.remove("components");
+        o.insert(
+            "nonce".into(),
+            Value::String(nonce.chars().take(25).collect()),
+        );
+        o.insert("enforce_nonce".into(), Value::Bool(true));
+    }
+    body
+}
+
 /// The edit that reopens an ended card: the broadcast came back with the
 /// same identity (a provider blip longer than the grace), so its message
 /// says "live" again, with the live links, instead of a second post. The
@@ -309,6 +366,32 @@ mod tests {
         );
         let long = render_template(&"{name}".repeat(2000), &s, None);
         assert!(long.chars().count() <= 2000);
+    }
+
+    #[test]
+    fn marked_messages_are_found_only_when_the_bot_posted_them() {
+        let body = with_marker(announcement_body(&sub(), &fritzy(), "n"), &marker(7));
+        assert_eq!(body["embeds"][0]["footer"]["text"], "onair · #7");
+        let msg = |id: &str, author: &str, b: &Value| serde_json::json!({"id": id, "author": {"id": author}, "embeds": b["embeds"]});
+        let other = with_marker(announcement_body(&sub(), &fritzy(), "n"), &marker(8));
+        let list = vec![
+            msg("100", "5", &body),  // someone else's copy
+            msg("101", "9", &other), // ours, another broadcast
+            msg("102", "9", &body),  // ours
+        ];
+        assert_eq!(find_marked(&list, 9, &marker(7)), Some(102));
+        assert_eq!(find_marked(&list[..2], 9, &marker(7)), None);
+        assert_eq!(find_marked(&[serde_json::json!({"id": 1})], 9, "x"), None);
+    }
+
+    #[test]
+    fn an_ended_broadcast_is_posted_as_the_ended_card() {
+        let body = ended_announcement_body(&sub(), &fritzy(), Utc::now(), "onair-3");
+        assert!(body["content"].as_str().unwrap().contains("was live"));
+        assert_eq!(body["nonce"], "onair-3");
+        assert_eq!(body["enforce_nonce"], true);
+        assert!(body.get("components").is_none());
+        assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]));
     }
 
     #[test]

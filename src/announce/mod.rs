@@ -37,6 +37,11 @@ pub struct AnnouncerOptions {
     /// How long past a broadcast's end its announcement is still retried
     /// (`DELIVERY_STALE_SECS`); while it is live, always.
     pub stale_after: Duration,
+    /// How long Discord is assumed to remember an `enforce_nonce` nonce
+    /// (`DISCORD_NONCE_WINDOW_SECS`). A resend of a delivery whose first
+    /// POST left longer ago first looks for it in the channel. Shorter than
+    /// Discord's real window is safe (a lookup too many), longer is not.
+    pub nonce_window: Duration,
     /// Consecutive "channel unusable" failures before a subscription is disabled.
     pub disable_after: u32,
     /// 401/403/429 answers per 10 minutes at which sending stops (Discord
@@ -52,6 +57,7 @@ impl Default for AnnouncerOptions {
             backoff: Duration::from_secs(2),
             backoff_max: Duration::from_secs(60),
             stale_after: Duration::from_secs(15 * 60),
+            nonce_window: Duration::from_secs(60),
             disable_after: 3,
             invalid_limit: 5_000,
         }

@@ -118,6 +118,9 @@ pub struct Delivery {
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
     pub end_edited_at: Option<DateTime<Utc>>,
+    /// When the first POST of this delivery left (it may have reached
+    /// Discord even without an answer).
+    pub first_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// Everything the bot persists.
@@ -179,6 +182,8 @@ pub trait Store: Send + Sync {
     /// The broadcast came back: its end edit is undone (the message is
     /// edited back to live) and a later end edits it again.
     async fn clear_end_edited(&self, id: i64) -> Result<(), StoreError>;
+    /// Record that a POST of this delivery is about to leave (first time only).
+    async fn mark_attempting(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 /// Open the store named by `DATABASE_URL` and run the migrations.

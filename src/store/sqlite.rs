@@ -99,10 +99,11 @@ fn delivery(r: &SqliteRow) -> Result<Delivery, StoreError> {
         created_at: time(r.try_get("created_at")?).unwrap_or_default(),
         sent_at: time(r.try_get("sent_at")?),
         end_edited_at: time(r.try_get("end_edited_at")?),
+        first_attempt_at: time(r.try_get("first_attempt_at")?),
     })
 }
 
-const DELIVERY_COLS: &str = "id, stream_row, subscription_id, guild_id, channel_id, status, message_id, attempts, last_error, created_at, sent_at, end_edited_at";
+const DELIVERY_COLS: &str = "id, stream_row, subscription_id, guild_id, channel_id, status, message_id, attempts, last_error, created_at, sent_at, end_edited_at, first_attempt_at";
 const STREAM_COLS: &str = "id, stream_id, platform, started_at, first_seen, ended_at, data";
 
 impl SqliteStore {
@@ -467,6 +468,18 @@ impl Store for SqliteStore {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(delivery = id))]
+    async fn mark_attempting(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET first_attempt_at = ? WHERE id = ? AND first_attempt_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

@@ -173,7 +173,18 @@ struct State {
     next_id: u64,
     faults: Vec<FaultRule>,
     deleted: HashSet<u64>,
-    nonces: HashMap<(u64, String), u64>,
+    /// (channel, nonce) -> (message id, when): Discord remembers an
+    /// `enforce_nonce` nonce for a few minutes only.
+    nonces: HashMap<(u64, String), (u64, Instant)>,
+    nonce_window: Option<Duration>,
+    /// POSTs to these channels store the message, then lose the answer
+    /// (502 after the delay), as a dropped connection would.
+    lost_answers: Vec<(u64, usize, Duration)>,
+    /// Requests refused for a missing `Authorization: Bot` or a User-Agent
+    /// that is not `DiscordBot (…)`.
+    unauthenticated: Vec<String>,
+    /// Pushed interactions: id -> (when, acknowledged).
+    interactions: HashMap<String, (Instant, bool)>,
     guilds: HashMap<u64, GuildSpec>,
     identified: usize,
     seq: u64,
@@ -199,17 +210,61 @@ pub struct FakeDiscord {
 }
 
 impl Drop for FakeDiscord {
+    /// Every test checks, without opting in, that Discord would have
+    /// accepted every body and every request's credentials.
     fn drop(&mut self) {
         for t in &self.tasks {
             t.abort();
         }
+        if std::thread::panicking() {
+            return;
+        }
+        let s = self.state();
+        let mut problems: Vec<String> = s.violations.clone();
+        problems.extend(s.unauthenticated.iter().cloned());
+        drop(s);
+        if !problems.is_empty() {
+            panic!(
+                "the fake Discord refused what the bot sent:\n{}",
+                problems.join("\n")
+            );
+        }
     }
 }
+
+/// Discord's deadline for the first answer to an interaction.
+pub const INTERACTION_DEADLINE: Duration = Duration::from_secs(3);
 
 fn samples() -> Value {
     let text = std::fs::read_to_string(SAMPLES)
         .unwrap_or_else(|e| panic!("read {SAMPLES}: {e} (vendored test data)"));
     serde_json::from_str(&text).expect("gateway samples are JSON")
+}
+
+/// How long the fake remembers a nonce unless a test says otherwise.
+pub const DEFAULT_NONCE_WINDOW: Duration = Duration::from_secs(180);
+
+/// Discord refuses a request without `Authorization: Bot …` (except on the
+/// token-authenticated interaction and webhook routes) and, per its
+/// documentation, one without a `DiscordBot (url, version)` User-Agent.
+fn authentication_problem(path: &str, headers: &HeaderMap) -> Option<&'static str> {
+    let ua = headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ua.starts_with("DiscordBot (") {
+        return Some("User-Agent is not `DiscordBot (url, version)`");
+    }
+    let token_route =
+        path.starts_with("/api/v10/interactions/") || path.starts_with("/api/v10/webhooks/");
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !token_route && !auth.starts_with("Bot ") {
+        return Some("no `Authorization: Bot …`");
+    }
+    None
 }
 
 fn discord_error(status: u16, code: u64, message: &str) -> Response {
@@ -276,10 +331,18 @@ impl FakeDiscord {
             gateway_url: format!("ws://{gw_addr}"),
         });
         let app_inner = Arc::clone(&inner);
-        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
-            let inner = Arc::clone(&app_inner);
-            async move { inner.handle(method, uri, body) }
-        });
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let inner = Arc::clone(&app_inner);
+                async move {
+                    let (response, delay) = inner.handle(method, uri, headers, body);
+                    if let Some(d) = delay {
+                        tokio::time::sleep(d).await;
+                    }
+                    response
+                }
+            },
+        );
         let rest_task = tokio::spawn(async move {
             let _ = axum::serve(rest, app).await;
         });
@@ -452,6 +515,27 @@ impl FakeDiscord {
         });
     }
 
+    /// How long a message nonce is remembered (Discord: a few minutes).
+    pub fn set_nonce_window(&self, window: Duration) {
+        self.state().nonce_window = Some(window);
+    }
+
+    /// The next `times` message POSTs to `channel` store the message, then
+    /// lose the answer: a 502 after `delay`.
+    pub fn lose_answers(&self, channel: u64, times: usize, delay: Duration) {
+        self.state().lost_answers.push((channel, times, delay));
+    }
+
+    /// Requests refused for missing `Authorization` / `User-Agent`.
+    pub fn unauthenticated(&self) -> Vec<String> {
+        self.state().unauthenticated.clone()
+    }
+
+    /// Forget refusals a test caused on purpose (its own bad requests).
+    pub fn clear_unauthenticated(&self) {
+        self.state().unauthenticated.clear();
+    }
+
     pub fn delete_channel(&self, id: u64) {
         self.state().deleted.insert(id);
     }
@@ -479,6 +563,15 @@ impl FakeDiscord {
     /// Push a dispatch to every connected gateway session.
     pub fn dispatch(&self, t: &str, d: Value) -> Instant {
         let frame = json!({"op": 0, "t": t, "s": self.next_seq(), "d": d}).to_string();
+        // What serenity cannot read it drops with a debug line, and the
+        // test would only see a command that never answers: check here.
+        match serde_json::from_str::<serenity::all::GatewayEvent>(&frame) {
+            Ok(serenity::all::GatewayEvent::Dispatch(_, serenity::all::Event::Unknown(_))) => {
+                panic!("serenity would drop this {t} frame as an unknown event\n{frame}")
+            }
+            Ok(_) => {}
+            Err(e) => panic!("serenity would drop this {t} frame: {e}\n{frame}"),
+        }
         let at = Instant::now();
         let _ = self.inner.frames.send(frame);
         at
@@ -520,6 +613,9 @@ impl FakeDiscord {
 
     fn push(&self, d: Value, id: u64, token: String) -> Pushed {
         let sent_at = self.dispatch("INTERACTION_CREATE", d);
+        self.state()
+            .interactions
+            .insert(id.to_string(), (sent_at, false));
         Pushed { id, token, sent_at }
     }
 
@@ -585,10 +681,16 @@ impl FakeDiscord {
     /// The interaction callback body the bot sent for `token`.
     pub async fn callback(&self, p: &Pushed, timeout: Duration) -> Recorded {
         let path = format!("/api/v10/interactions/{}/{}/callback", p.id, p.token);
-        self.wait_request(timeout, &format!("callback of interaction {}", p.id), |r| {
-            r.path == path
-        })
-        .await
+        let r = self
+            .wait_request(timeout, &format!("callback of interaction {}", p.id), |r| {
+                r.path == path
+            })
+            .await;
+        assert_eq!(
+            r.status, 204,
+            "Discord refused the interaction answer (late: 10062, twice: 40060)"
+        );
+        r
     }
 
     /// The final visible answer to an interaction: the callback's message,
@@ -732,7 +834,13 @@ impl Inner {
         self.changed.notify_waiters();
     }
 
-    fn handle(&self, method: Method, uri: Uri, body: Bytes) -> Response {
+    fn handle(
+        &self,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> (Response, Option<Duration>) {
         let path = uri.path().to_string();
         let m = method.as_str().to_string();
         let json_body: Option<Value> = if body.is_empty() {
@@ -743,9 +851,44 @@ impl Inner {
                     .unwrap_or(Value::String(String::from_utf8_lossy(&body).into())),
             )
         };
-        let (status, response) = self.route(&m, &path, json_body.as_ref());
+        if let Some(problem) = authentication_problem(&path, &headers) {
+            self.state()
+                .unauthenticated
+                .push(format!("{m} {path}: {problem}"));
+            self.record(&m, &path, json_body, 401);
+            return (discord_error(401, 0, "401: Unauthorized"), None);
+        }
+        let (status, mut response) = self.route(&m, &path, uri.query(), json_body.as_ref());
+        let mut delay = None;
+        if status == 200 && m == "POST" {
+            if let Some(lost) = self.lose_answer(&path) {
+                response = discord_error(502, 0, "Bad Gateway");
+                delay = Some(lost);
+            }
+        }
+        let status = response.status().as_u16();
         self.record(&m, &path, json_body, status);
-        response
+        (response, delay)
+    }
+
+    /// A matching rule for a lost answer on this POST, used up by one.
+    fn lose_answer(&self, path: &str) -> Option<Duration> {
+        let segs: Vec<&str> = path
+            .trim_start_matches("/api/v10")
+            .trim_matches('/')
+            .split('/')
+            .collect();
+        let ["channels", ch, "messages"] = segs.as_slice() else {
+            return None;
+        };
+        let ch: u64 = ch.parse().ok()?;
+        let mut s = self.state();
+        let i = s
+            .lost_answers
+            .iter()
+            .position(|(c, n, _)| *c == ch && *n > 0)?;
+        s.lost_answers[i].1 -= 1;
+        Some(s.lost_answers[i].2)
     }
 
     fn fault_for(&self, method: &str, path: &str) -> Option<Fault> {
@@ -803,7 +946,13 @@ impl Inner {
         None
     }
 
-    fn route(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Response) {
+    fn route(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Response) {
         let segs: Vec<&str> = path
             .trim_start_matches("/api/v10")
             .trim_matches('/')
@@ -889,9 +1038,23 @@ impl Inner {
                     .collect();
                 ok(Value::Array(cmds))
             }
-            ("POST", ["interactions", _, token, "callback"]) => {
+            ("POST", ["interactions", id, token, "callback"]) => {
                 let b = body.cloned().unwrap_or(Value::Null);
                 let mut s = self.state();
+                if let Some((at, acked)) = s.interactions.get_mut(*id) {
+                    if *acked {
+                        drop(s);
+                        return (
+                            400,
+                            discord_error(400, 40060, "Interaction has already been acknowledged."),
+                        );
+                    }
+                    if at.elapsed() > INTERACTION_DEADLINE {
+                        drop(s);
+                        return (404, discord_error(404, 10062, "Unknown interaction"));
+                    }
+                    *acked = true;
+                }
                 match b["type"].as_u64() {
                     Some(4) | Some(7) => {
                         s.originals.insert(token.to_string(), b["data"].clone());
@@ -949,20 +1112,31 @@ impl Inner {
             }
             ("POST", ["channels", ch, "messages"]) => {
                 let ch: u64 = ch.parse().unwrap_or(0);
+                if let Some(perms) = self.bot_permissions_in(ch) {
+                    if perms & VIEW_CHANNEL == 0 {
+                        return (403, discord_error(403, 50001, "Missing Access"));
+                    }
+                    if perms & SEND_MESSAGES == 0 {
+                        return (403, discord_error(403, 50013, "Missing Permissions"));
+                    }
+                }
                 let b = body.cloned().unwrap_or(Value::Null);
                 let nonce = b["nonce"].as_str().map(str::to_string);
                 let enforce = b["enforce_nonce"].as_bool().unwrap_or(false);
                 let mut s = self.state();
+                let window = s.nonce_window.unwrap_or(DEFAULT_NONCE_WINDOW);
                 if let (Some(n), true) = (&nonce, enforce) {
-                    if let Some(existing) = s.nonces.get(&(ch, n.clone())).copied() {
-                        drop(s);
-                        return ok(self.message_object(existing, ch, &b));
+                    if let Some((existing, at)) = s.nonces.get(&(ch, n.clone())).copied() {
+                        if at.elapsed() < window {
+                            drop(s);
+                            return ok(self.message_object(existing, ch, &b));
+                        }
                     }
                 }
                 s.next_id += 1;
                 let id = s.next_id;
                 if let (Some(n), true) = (nonce, enforce) {
-                    s.nonces.insert((ch, n), id);
+                    s.nonces.insert((ch, n), (id, Instant::now()));
                 }
                 s.messages.entry(ch).or_default().push(StoredMessage {
                     id,
@@ -973,6 +1147,27 @@ impl Inner {
                 });
                 drop(s);
                 ok(self.message_object(id, ch, &b))
+            }
+            ("GET", ["channels", ch, "messages"]) => {
+                let ch: u64 = ch.parse().unwrap_or(0);
+                let limit = query
+                    .unwrap_or("")
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("limit="))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(50);
+                if !(1..=100).contains(&limit) {
+                    return (400, discord_error(400, 50035, "Invalid Form Body (limit)"));
+                }
+                let stored: Vec<StoredMessage> =
+                    self.state().messages.get(&ch).cloned().unwrap_or_default();
+                let newest_first: Vec<Value> = stored
+                    .iter()
+                    .rev()
+                    .take(limit)
+                    .map(|m| self.message_object(m.id, ch, &m.body))
+                    .collect();
+                ok(Value::Array(newest_first))
             }
             ("PATCH", ["channels", ch, "messages", mid]) => {
                 let ch: u64 = ch.parse().unwrap_or(0);
@@ -1027,6 +1222,21 @@ impl Inner {
             }
             _ => (404, discord_error(404, 0, "404: Not Found")),
         }
+    }
+
+    /// The bot's permissions in a known channel, from its roles (only
+    /// @everyone here) and the channel's overwrites, as Discord computes
+    /// them; None for a channel no fake guild has.
+    fn bot_permissions_in(&self, channel: u64) -> Option<u64> {
+        let s = self.state();
+        s.guilds.values().find_map(|g| {
+            let c = g.channels.iter().find(|c| c.id == channel)?;
+            let base = g.everyone_permissions;
+            if base & ADMINISTRATOR != 0 {
+                return Some(u64::MAX);
+            }
+            Some(base & !c.deny_everyone)
+        })
     }
 
     fn guild_json_inner(&self, id: u64) -> Option<Value> {

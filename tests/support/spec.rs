@@ -193,6 +193,13 @@ pub fn check(method: &str, path: &str, body: &Value) -> Vec<String> {
         return vec![format!("{method} {path}: no such route in Discord's API")];
     };
     let mut errors = embed_rules(body);
+    // Discord's documented content limit (the spec has none).
+    if let Some(c) = body.get("content").and_then(Value::as_str) {
+        let n = c.chars().count();
+        if n > 2000 {
+            errors.push(format!("content is {n} characters, over Discord's 2000"));
+        }
+    }
     if template.ends_with("/commands") || template.contains("/commands/") {
         errors.extend(command_name_rules(body));
     }

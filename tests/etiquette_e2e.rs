@@ -1,0 +1,200 @@
+//! Discord etiquette the fake now checks: admin replies defer before any
+//! REST call, @everyone is no ping role, Read Message History is asked for,
+//! permissions come from roles and channel overwrites, late or repeated
+//! interaction answers are refused, and a gateway frame serenity would
+//! drop is caught in the fake itself.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use onair::store::{NewSubscription, Store};
+use serde_json::json;
+use support::bot::{env, TestBot};
+use support::discord::{
+    resolved_channel, resolved_channel_and_role, ChannelSpec, FakeDiscord, GuildSpec, Invoker,
+    CHANNEL_ID, GUILD_ID, SEND_MESSAGES,
+};
+use support::fake_providers::{FakeProvider, Reply};
+
+const T: Duration = Duration::from_secs(30);
+const READ_MESSAGE_HISTORY: u64 = 1 << 16;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_defers_refuses_everyone_and_asks_for_history() {
+    let discord = FakeDiscord::start().await;
+    let mut g = GuildSpec::new(GUILD_ID, &[CHANNEL_ID, 61, 62]);
+    g.channels[2] = ChannelSpec {
+        id: 62,
+        name: "no-history".into(),
+        deny_everyone: READ_MESSAGE_HISTORY,
+    };
+    discord.add_guild(g);
+    let dir = tempfile::tempdir().unwrap();
+    let vars = env(&discord, dir.path());
+    let bot = TestBot::start(&discord, &vars).await;
+    let who = Invoker::default();
+
+    // @everyone (the role whose id is the guild's) is refused, privately.
+    let p = discord.slash(
+        "subscribe",
+        json!([{"name": "channel", "type": 7, "value": "61"},
+               {"name": "role", "type": 8, "value": GUILD_ID.to_string()}]),
+        Some(resolved_channel_and_role(61, GUILD_ID, true)),
+        &who,
+    );
+    let cb = discord.callback(&p, T).await.body.unwrap();
+    assert_eq!(cb["data"]["flags"], 64);
+    assert!(
+        cb["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("@everyone"),
+        "{cb}"
+    );
+
+    // A good subscribe defers (privately) before asking Discord anything.
+    let p = discord.slash(
+        "subscribe",
+        json!([{"name": "channel", "type": 7, "value": "61"}]),
+        Some(resolved_channel(61)),
+        &who,
+    );
+    let a = discord.answer(&p, T).await;
+    assert!(
+        a["content"]
+            .as_str()
+            .unwrap()
+            .contains("Saved subscription"),
+        "{a}"
+    );
+    let requests = discord.requests();
+    let callback = requests
+        .iter()
+        .position(|r| r.path.contains(&format!("/interactions/{}/", p.id)))
+        .expect("callback");
+    assert_eq!(requests[callback].body.as_ref().unwrap()["type"], 5);
+    assert_eq!(
+        requests[callback].body.as_ref().unwrap()["data"]["flags"],
+        64
+    );
+    let first_rest = requests
+        .iter()
+        .position(|r| r.method == "GET" && r.path.starts_with("/api/v10/guilds/"))
+        .expect("permission lookup");
+    assert!(callback < first_rest, "deferred before the REST calls");
+
+    // Without Read Message History the bot could not find its own post
+    // after a lost answer: it says so, and saves nothing.
+    let p = discord.slash(
+        "subscribe",
+        json!([{"name": "channel", "type": 7, "value": "62"}]),
+        Some(resolved_channel(62)),
+        &who,
+    );
+    let a = discord.answer(&p, T).await;
+    assert!(
+        a["content"]
+            .as_str()
+            .unwrap()
+            .contains("Read Message History"),
+        "{a}"
+    );
+    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+    assert_eq!(store.count_subscriptions().await.unwrap(), 1);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overwrites_decide_permissions_and_a_forbidden_channel_is_disabled() {
+    let discord = FakeDiscord::start().await;
+    let jkt = FakeProvider::start().await;
+    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
+    let mut g = GuildSpec::new(GUILD_ID, &[CHANNEL_ID, 71]);
+    g.channels[1] = ChannelSpec {
+        id: 71,
+        name: "read-only".into(),
+        deny_everyone: SEND_MESSAGES,
+    };
+    discord.add_guild(g);
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = env(&discord, dir.path());
+    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
+    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    let store: Arc<dyn Store> = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+    // Saved while it could still post (as if the overwrite came later).
+    let sub = store
+        .add_subscription(NewSubscription {
+            guild_id: GUILD_ID,
+            channel_id: 71,
+            created_by: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let bot = TestBot::start(&discord, &vars).await;
+    jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(json!([{
+            "name": "Fritzy", "url_key": "jkt48_fritzy", "room_id": 510011,
+            "started_at": "2025-04-06T12:03:58.000Z", "type": "idn"
+        }])),
+    );
+    let deadline = Instant::now() + T;
+    let reason = loop {
+        let s = store
+            .get_subscription(GUILD_ID, sub.id)
+            .await
+            .unwrap()
+            .unwrap();
+        if let Some(r) = s.disabled_reason {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "never disabled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(reason.contains("50013"), "{reason}");
+    assert!(discord.messages(71).is_empty());
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_and_repeated_interaction_answers_are_refused() {
+    let discord = FakeDiscord::start().await;
+    let client = reqwest::Client::new();
+    let answer = |id: u64, token: &str| {
+        client
+            .post(format!(
+                "{}/api/v10/interactions/{id}/{token}/callback",
+                discord.api_url()
+            ))
+            .header("user-agent", "DiscordBot (test, 1)")
+            .json(&json!({"type": 4, "data": {"content": "hi"}}))
+            .send()
+    };
+    let p = discord.slash("help", json!([]), None, &Invoker::default());
+    assert_eq!(answer(p.id, &p.token).await.unwrap().status(), 204);
+    let again = answer(p.id, &p.token).await.unwrap();
+    assert_eq!(again.status(), 400);
+    assert_eq!(
+        again.json::<serde_json::Value>().await.unwrap()["code"],
+        40060
+    );
+    let late = discord.slash("help", json!([]), None, &Invoker::default());
+    while late.sent_at.elapsed() <= support::discord::INTERACTION_DEADLINE {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = answer(late.id, &late.token).await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["code"], 10062);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_serenity_would_drop_is_caught_by_the_fake() {
+    let discord = FakeDiscord::start().await;
+    let bad = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        discord.dispatch("INTERACTION_CREATE", json!({"id": "not a snowflake"}));
+    }));
+    assert!(bad.is_err(), "a malformed frame must not reach the bot");
+}

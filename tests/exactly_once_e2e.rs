@@ -1,0 +1,246 @@
+//! Exactly once beyond Discord's nonce window, and resume that polls first.
+//! The fake forgets nonces after a (test-shortened) window, as Discord does
+//! after a few minutes, and can store a message yet lose the answer: the
+//! bot must then find its own post in the channel instead of posting again.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use onair::store::{DeliveryStatus, NewSubscription, Store};
+use serde_json::{json, Value};
+use support::bot::{env, TestBot};
+use support::discord::{FakeDiscord, GuildSpec, GUILD_ID};
+use support::fake_providers::{FakeProvider, Reply};
+
+const T: Duration = Duration::from_secs(30);
+const CH: u64 = 31;
+
+fn member(start: &str) -> Value {
+    json!([{
+        "name": "Fritzy", "url_key": "jkt48_fritzy", "slug": "s", "room_id": 510011,
+        "started_at": start, "type": "idn",
+        "streaming_url_list": [{"label": "original", "quality": 1, "url": "https://cdn.test/f.m3u8"}]
+    }])
+}
+
+struct World {
+    discord: FakeDiscord,
+    jkt: FakeProvider,
+    store: Arc<dyn Store>,
+    vars: HashMap<String, String>,
+    dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let discord = FakeDiscord::start().await;
+    discord.set_nonce_window(Duration::from_secs(1));
+    let jkt = FakeProvider::start().await;
+    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = env(&discord, dir.path());
+    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
+    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    // The bot assumes a window no longer than the fake's.
+    vars.insert("DISCORD_NONCE_WINDOW_SECS".into(), "1".into());
+    vars.insert("DELIVERY_RETRY_MAX_SECS".into(), "2".into());
+    discord.add_guild(GuildSpec::new(GUILD_ID, &[CH]));
+    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+    store
+        .add_subscription(NewSubscription {
+            guild_id: GUILD_ID,
+            channel_id: CH,
+            created_by: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    World {
+        discord,
+        jkt,
+        store,
+        vars,
+        dir,
+    }
+}
+
+async fn delivery_sent(store: &Arc<dyn Store>, id: i64) {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let d = store.get_delivery(id).await.unwrap();
+        if d.as_ref().is_some_and(|d| d.status == DeliveryStatus::Sent) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "delivery {id} never recorded as sent: {d:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The fake itself: past its window a nonce no longer dedupes, so a blind
+/// resend would post twice (what the bot's lookup must prevent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_forgets_nonces_after_its_window() {
+    let discord = FakeDiscord::start().await;
+    discord.set_nonce_window(Duration::from_millis(300));
+    let client = reqwest::Client::new();
+    let post = || {
+        client
+            .post(format!(
+                "{}/api/v10/channels/{CH}/messages",
+                discord.api_url()
+            ))
+            .header("authorization", "Bot x")
+            .header("user-agent", "DiscordBot (test, 1)")
+            .json(&json!({"content": "hi", "nonce": "n-1", "enforce_nonce": true}))
+            .send()
+    };
+    post().await.unwrap();
+    post().await.unwrap();
+    assert_eq!(discord.messages(CH).len(), 1, "deduped inside the window");
+    let stored_at = discord.messages(CH)[0].at;
+    while stored_at.elapsed() < Duration::from_millis(350) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    post().await.unwrap();
+    assert_eq!(discord.messages(CH).len(), 2, "forgotten after it");
+    // And a request without a DiscordBot User-Agent is refused.
+    let r = client
+        .get(format!("{}/api/v10/gateway", discord.api_url()))
+        .header("authorization", "Bot x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    discord.clear_unauthenticated();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_past_the_nonce_window_is_found_not_reposted() {
+    let w = world().await;
+    // The first POST is stored by Discord but its answer is lost; the retry
+    // comes after the 1 s nonce window (first backoff: 2 s).
+    w.discord.lose_answers(CH, 1, Duration::ZERO);
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(member("2025-04-06T12:03:58.000Z")),
+    );
+    delivery_sent(&w.store, 1).await;
+    let stored = w.discord.messages(CH);
+    assert_eq!(stored.len(), 1, "one message, not a second post");
+    let d = w.store.get_delivery(1).await.unwrap().unwrap();
+    assert_eq!(d.message_id, Some(stored[0].id), "the earlier post adopted");
+    let looked = w.discord.request_count(|r| {
+        r.method == "GET" && r.path == format!("/api/v10/channels/{CH}/messages")
+    });
+    assert!(looked >= 1, "looked in the channel before resending");
+    let posts = w.discord.request_count(|r| {
+        r.method == "POST" && r.path == format!("/api/v10/channels/{CH}/messages")
+    });
+    assert_eq!(posts, 1, "never posted again");
+    // Its end edit still reaches the adopted message.
+    w.jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
+    w.discord
+        .wait_for(T, "the end edit", |d| {
+            d.messages(CH).first().is_some_and(|m| m.edits == 1)
+        })
+        .await;
+    assert!(w.discord.unauthenticated().is_empty());
+    w.discord.assert_spec_clean();
+    bot.stop().await;
+}
+
+fn spawn_binary(vars: &HashMap<String, String>, dir: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .envs(vars)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the onair binary")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_between_post_and_record_then_restart_after_the_window_posts_once() {
+    let w = world().await;
+    // Discord stores the message; its answer takes 5 s: the bot is killed
+    // before it can record the id.
+    w.discord.lose_answers(CH, 1, Duration::from_secs(5));
+    let mut first = spawn_binary(&w.vars, w.dir.path());
+    w.discord.wait_ready(T).await;
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(member("2025-04-06T12:03:58.000Z")),
+    );
+    w.discord
+        .wait_for(T, "Discord to store the message", |d| {
+            d.messages(CH).len() == 1
+        })
+        .await;
+    first.start_kill().unwrap();
+    let _ = tokio::time::timeout(T, first.wait()).await;
+    let d = w.store.get_delivery(1).await.unwrap().unwrap();
+    assert_eq!(
+        d.status,
+        DeliveryStatus::Pending,
+        "the id was never recorded"
+    );
+    // Restart after the nonce window has passed.
+    let stored_at = w.discord.messages(CH)[0].at;
+    while stored_at.elapsed() < Duration::from_millis(1500) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut second = spawn_binary(&w.vars, w.dir.path());
+    w.discord.wait_identified(2, T).await;
+    delivery_sent(&w.store, 1).await;
+    assert_eq!(w.discord.messages(CH).len(), 1, "still one message");
+    let d = w.store.get_delivery(1).await.unwrap().unwrap();
+    assert_eq!(d.message_id, Some(w.discord.messages(CH)[0].id));
+    second.start_kill().unwrap();
+    let _ = second.wait().await;
+    w.discord.assert_spec_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_and_replaced_while_down_one_end_edit_one_new_announcement() {
+    let w = world().await;
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(member("2025-04-06T12:00:00.000Z")),
+    );
+    w.discord
+        .wait_for(T, "the first announcement", |d| d.messages(CH).len() == 1)
+        .await;
+    delivery_sent(&w.store, 1).await;
+    bot.stop().await;
+    // While the bot is down, that live ends and a new one starts in the
+    // same room.
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(member("2025-04-06T15:00:00.000Z")),
+    );
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+    w.discord
+        .wait_for(T, "an end edit and a new announcement", |d| {
+            let ms = d.messages(CH);
+            ms.len() == 2 && ms[0].edits == 1
+        })
+        .await;
+    let ms = w.discord.messages(CH);
+    assert!(ms[0].body["content"].as_str().unwrap().contains("was live"));
+    assert!(ms[1].body["content"].as_str().unwrap().contains("is live"));
+    assert_eq!(ms[1].edits, 0, "the new broadcast is live");
+    w.discord.assert_spec_clean();
+    bot.stop().await;
+}
