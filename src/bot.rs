@@ -65,7 +65,7 @@ impl WatchContext {
     /// The success hook of one source: diff against the last answer, emit
     /// events, remember member names for autocomplete.
     fn on_success(&self, source: ProviderName) -> impl FnMut(&[LiveStream]) + Send + 'static {
-        let mut tracker = Tracker::new(self.grace);
+        let mut tracker = Tracker::new(self.grace).with_poll_interval(self.interval);
         tracker.seed(
             self.seeds
                 .iter()

@@ -75,6 +75,7 @@ pub struct DiscordRest {
     auth: Secret,
     /// The bot's own user id, asked once (`GET /users/@me`).
     me: std::sync::Arc<tokio::sync::OnceCell<u64>>,
+    buckets: std::sync::Arc<Buckets>,
 }
 
 impl DiscordRest {
@@ -87,6 +88,7 @@ impl DiscordRest {
             base,
             auth: Secret::new(format!("Bot {}", token.expose())),
             me: std::sync::Arc::default(),
+            buckets: std::sync::Arc::default(),
         }
     }
 
@@ -95,7 +97,7 @@ impl DiscordRest {
         self.me
             .get_or_try_init(|| async {
                 let url = self.url("users/@me")?;
-                let v = self.send(self.client.get(url)).await?;
+                let v = self.send("GET users/@me", self.client.get(url)).await?;
                 message_id(&v)
             })
             .await
@@ -112,7 +114,8 @@ impl DiscordRest {
         let mut url = self.url(&format!("channels/{channel_id}/messages"))?;
         url.query_pairs_mut()
             .append_pair("limit", &limit.clamp(1, 100).to_string());
-        match self.send(self.client.get(url)).await? {
+        let key = format!("GET channels/{channel_id}/messages");
+        match self.send(&key, self.client.get(url)).await? {
             Value::Array(items) => Ok(items),
             _ => Err(DiscordError::Transport(
                 "message list answer is not an array".into(),
@@ -129,7 +132,8 @@ impl DiscordRest {
     /// POST /channels/{id}/messages; returns the new message id.
     pub async fn create_message(&self, channel_id: u64, body: &Value) -> Result<u64, DiscordError> {
         let url = self.url(&format!("channels/{channel_id}/messages"))?;
-        let v = self.send(self.client.post(url).json(body)).await?;
+        let key = format!("POST channels/{channel_id}/messages");
+        let v = self.send(&key, self.client.post(url).json(body)).await?;
         message_id(&v)
     }
 
@@ -141,12 +145,21 @@ impl DiscordRest {
         body: &Value,
     ) -> Result<(), DiscordError> {
         let url = self.url(&format!("channels/{channel_id}/messages/{message_id}"))?;
-        self.send(self.client.patch(url).json(body))
+        let key = format!("PATCH channels/{channel_id}/messages/:id");
+        self.send(&key, self.client.patch(url).json(body))
             .await
             .map(|_| ())
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, DiscordError> {
+    /// One request on the route `key` (method + path with its major
+    /// parameter): waits first if the route's bucket is spent, and learns
+    /// the bucket from every answer's `X-RateLimit-*` headers, so the bot
+    /// waits before a bucket runs dry instead of learning from 429s.
+    async fn send(&self, key: &str, req: reqwest::RequestBuilder) -> Result<Value, DiscordError> {
+        if let Some(wait) = self.buckets.wait_before(key, std::time::Instant::now()) {
+            tracing::debug!(route = key, ?wait, "bucket spent; waiting for its reset");
+            tokio::time::sleep(wait).await;
+        }
         let resp = req
             .header(reqwest::header::AUTHORIZATION, self.auth.expose())
             .header(reqwest::header::USER_AGENT, USER_AGENT)
@@ -155,6 +168,7 @@ impl DiscordRest {
             .map_err(|e| DiscordError::Transport(e.without_url().to_string()))?;
         let status = resp.status();
         let headers = resp.headers().clone();
+        self.buckets.learn(key, &headers, std::time::Instant::now());
         let bytes = resp
             .bytes()
             .await
@@ -164,6 +178,42 @@ impl DiscordRest {
             return Ok(body);
         }
         Err(classify(status, &headers, &body))
+    }
+}
+
+/// What Discord's `X-RateLimit-*` headers said about each route's bucket.
+#[derive(Default)]
+pub struct Buckets {
+    routes: dashmap::DashMap<String, (u64, std::time::Instant)>,
+}
+
+impl Buckets {
+    /// Remember `remaining` and when the bucket resets, from an answer.
+    pub fn learn(&self, key: &str, headers: &reqwest::header::HeaderMap, now: std::time::Instant) {
+        let num = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        };
+        let (Some(remaining), Some(reset_after)) =
+            (num("x-ratelimit-remaining"), num("x-ratelimit-reset-after"))
+        else {
+            return;
+        };
+        let reset_at = now + Duration::from_secs_f64(reset_after.clamp(0.0, 3600.0));
+        if self.routes.len() > 10_000 {
+            self.routes.retain(|_, (_, at)| *at > now);
+        }
+        self.routes
+            .insert(key.to_string(), (remaining.max(0.0) as u64, reset_at));
+    }
+
+    /// How long to wait before using `key`: only when its bucket is spent
+    /// and not yet reset.
+    pub fn wait_before(&self, key: &str, now: std::time::Instant) -> Option<Duration> {
+        let (remaining, reset_at) = *self.routes.get(key)?;
+        (remaining == 0 && reset_at > now).then(|| reset_at - now)
     }
 }
 
@@ -250,6 +300,28 @@ mod tests {
                 global: true
             }
         );
+    }
+
+    #[test]
+    fn a_spent_bucket_waits_for_its_reset() {
+        let b = Buckets::default();
+        let now = std::time::Instant::now();
+        let key = "POST channels/1/messages";
+        assert_eq!(b.wait_before(key, now), None, "unknown: go");
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("1"));
+        h.insert("x-ratelimit-reset-after", HeaderValue::from_static("2.5"));
+        b.learn(key, &h, now);
+        assert_eq!(b.wait_before(key, now), None, "one left: go");
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        b.learn(key, &h, now);
+        assert_eq!(b.wait_before(key, now), Some(Duration::from_millis(2500)));
+        assert_eq!(b.wait_before("POST channels/2/messages", now), None);
+        let later = now + Duration::from_secs(3);
+        assert_eq!(b.wait_before(key, later), None, "reset passed: go");
+        // An answer without the headers teaches nothing.
+        b.learn("GET users/@me", &HeaderMap::new(), now);
+        assert_eq!(b.wait_before("GET users/@me", now), None);
     }
 
     #[test]

@@ -39,13 +39,28 @@ struct Tracked {
     /// The broadcast as first announced (its identity never changes).
     stream: LiveStream,
     last_seen: DateTime<Utc>,
+    /// The first successful poll that did not list it (since last seen).
+    first_absent: Option<DateTime<Utc>>,
     /// Seeded from the store after a restart and not seen since.
     seeded: bool,
+}
+
+impl Tracked {
+    fn new(stream: LiveStream, now: DateTime<Utc>, seeded: bool) -> Self {
+        Tracked {
+            stream,
+            last_seen: now,
+            first_absent: None,
+            seeded,
+        }
+    }
 }
 
 #[derive(Debug)]
 pub struct Tracker {
     grace: Duration,
+    /// The poll interval: how much absence one missing answer stands for.
+    interval: Duration,
     known: HashMap<(Platform, String), Tracked>,
 }
 
@@ -53,8 +68,18 @@ impl Tracker {
     pub fn new(grace: Duration) -> Self {
         Tracker {
             grace,
+            interval: Duration::MAX,
             known: HashMap::new(),
         }
+    }
+
+    /// Absence is counted from what polls showed, not from the clock: after
+    /// a provider outage (failed or hung polls) longer than the grace, one
+    /// answer that misses her stands for one interval of absence, not for
+    /// the whole outage, so a blip right after an outage ends nothing.
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
     }
 
     /// Streams already announced before a restart: tracked as live, so they
@@ -62,14 +87,8 @@ impl Tracker {
     /// again if they are still there.
     pub fn seed(&mut self, streams: impl IntoIterator<Item = LiveStream>, now: DateTime<Utc>) {
         for s in streams {
-            self.known.insert(
-                (s.platform, s.key.clone()),
-                Tracked {
-                    stream: s,
-                    last_seen: now,
-                    seeded: true,
-                },
-            );
+            self.known
+                .insert((s.platform, s.key.clone()), Tracked::new(s, now, true));
         }
     }
 
@@ -102,6 +121,7 @@ impl Tracker {
             match self.known.get_mut(&k) {
                 Some(t) => {
                     t.last_seen = now;
+                    t.first_absent = None;
                     t.seeded = false;
                     let mut updated = s.clone();
                     // Keep the identity of the broadcast as first seen.
@@ -116,25 +136,30 @@ impl Tracker {
                     // No start from the provider: the transition we saw is
                     // the start (this broadcast's identity from now on).
                     started.started_at = started.started_at.or(Some(now));
-                    self.known.insert(
-                        k,
-                        Tracked {
-                            stream: started.clone(),
-                            last_seen: now,
-                            seeded: false,
-                        },
-                    );
+                    self.known
+                        .insert(k, Tracked::new(started.clone(), now, false));
                     events.push(WatchEvent::Started(started));
                 }
             }
         }
         let grace = chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::MAX);
-        let gone: Vec<(Platform, String)> = self
-            .known
-            .iter()
-            .filter(|(k, t)| !seen.contains(*k) && now - t.last_seen >= grace)
-            .map(|(k, _)| k.clone())
-            .collect();
+        let interval = chrono::Duration::from_std(self.interval).unwrap_or(chrono::Duration::MAX);
+        let mut gone: Vec<(Platform, String)> = Vec::new();
+        for (k, t) in self.known.iter_mut() {
+            if seen.contains(k) {
+                continue;
+            }
+            let first_absent = *t.first_absent.get_or_insert(now);
+            // She went missing between the last answer that listed her and
+            // the first that did not: at most one interval before it.
+            let absent_since = match first_absent.checked_sub_signed(interval) {
+                Some(credit) => t.last_seen.max(credit),
+                None => t.last_seen,
+            };
+            if now - absent_since >= grace {
+                gone.push(k.clone());
+            }
+        }
         for k in gone {
             if let Some(t) = self.known.remove(&k) {
                 events.push(WatchEvent::Ended {
@@ -296,5 +321,32 @@ mod tests {
         let mut l = no_start(key);
         l.started_at = DateTime::from_timestamp(start, 0);
         l
+    }
+
+    #[test]
+    fn a_blip_right_after_a_provider_outage_ends_nothing() {
+        let mut t =
+            Tracker::new(Duration::from_secs(60)).with_poll_interval(Duration::from_secs(30));
+        t.observe(&[s("a", 1)], at(0));
+        // Polls fail for 10 minutes (nothing observed), then one answer
+        // misses her: that is 30 s of absence, not 10 minutes.
+        assert!(t.observe(&[], at(600)).is_empty());
+        // Two answers without her (and the interval before the first):
+        // absent for the grace, as the polls showed.
+        let e = t.observe(&[], at(630));
+        assert_eq!(kinds(&e), ["end a"]);
+        // Without an outage the grace counts from the last sighting.
+        let mut t =
+            Tracker::new(Duration::from_secs(60)).with_poll_interval(Duration::from_secs(30));
+        t.observe(&[s("b", 1)], at(0));
+        assert!(t.observe(&[], at(30)).is_empty());
+        assert_eq!(kinds(&t.observe(&[], at(60))), ["end b"]);
+        // Back after one missing answer: the count starts over.
+        let mut t =
+            Tracker::new(Duration::from_secs(60)).with_poll_interval(Duration::from_secs(30));
+        t.observe(&[s("c", 1)], at(0));
+        assert!(t.observe(&[], at(600)).is_empty());
+        assert!(t.observe(&[s("c", 1)], at(630)).is_empty());
+        assert!(t.observe(&[], at(660)).is_empty());
     }
 }

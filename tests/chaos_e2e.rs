@@ -3,13 +3,18 @@
 //! truncated and non-JSON bodies, slow answers, streams flapping inside and
 //! outside the grace period, Discord 429 (route and global) and 5xx, a
 //! channel deleted mid-run, and the bot killed with SIGKILL and restarted on
-//! the same database. After each schedule:
+//! the same database; command registration failing at start; Discord
+//! outages long against the poll interval (minutes, test-compressed);
+//! messages stored by Discord whose answer is lost, with nonces that expire
+//! after a (shortened) window. After each schedule:
 //! - every subscribed channel got exactly one announcement per broadcast
 //!   (each broadcast is live for at least two polls),
 //! - every announcement says "ended" at the end (edited, or posted as the
 //!   ended card when the broadcast was over before its turn came),
 //! - no message reached a channel that was not subscribed (or filtered out),
-//! - no subscription was lost.
+//! - no subscription was lost,
+//! - what each channel saw happened in order: no message said "was live"
+//!   before the provider had last listed that broadcast.
 //!
 //! `ONAIR_CHAOS_SCHEDULES=N` runs more (default 50), `ONAIR_CHAOS_SEED=S`
 //! replays one schedule; a failure prints its seed.
@@ -63,6 +68,9 @@ struct Counts {
     channels_deleted: usize,
     kills: usize,
     broadcasts: usize,
+    registration_failures: usize,
+    discord_outages: usize,
+    lost_answers: usize,
 }
 
 struct Schedule {
@@ -72,6 +80,15 @@ struct Schedule {
     kill_after_poll: Option<usize>,
     delete_at_poll: Option<(usize, u64)>,
     discord_faults: Vec<(&'static str, String, Fault)>,
+    /// Registration answers 500 this many times at start.
+    registration_failures: usize,
+    /// From this poll on, every message POST answers 502 for this long.
+    outage: Option<(usize, Duration)>,
+    /// Discord stores the first POST to this channel, its answer is lost.
+    lost_answer: Option<(u64, Duration)>,
+    /// Per member: the starts of its broadcasts, and the index of the last
+    /// reply that lists each.
+    last_listed: HashMap<(usize, i64), usize>,
 }
 
 fn member(i: usize, start: i64) -> Value {
@@ -112,6 +129,7 @@ fn build(seed: u64, counts: &mut Counts) -> Schedule {
     }
     let polls = timelines.iter().map(Vec::len).max().unwrap_or(0);
     let mut replies = Vec::new();
+    let mut last_listed = HashMap::new();
     for p in 0..polls {
         // Faults between observations change nothing.
         while rng.chance(20) {
@@ -131,7 +149,11 @@ fn build(seed: u64, counts: &mut Counts) -> Schedule {
         let live: Vec<Value> = timelines
             .iter()
             .enumerate()
-            .filter_map(|(i, t)| t.get(p).copied().flatten().map(|start| member(i, start)))
+            .filter_map(|(i, t)| t.get(p).copied().flatten().map(|start| (i, start)))
+            .map(|(i, start)| {
+                last_listed.insert((i, start), replies.len());
+                member(i, start)
+            })
             .collect();
         let reply = Reply::json(Value::Array(live));
         replies.push(if rng.chance(10) {
@@ -195,12 +217,36 @@ fn build(seed: u64, counts: &mut Counts) -> Schedule {
     });
     counts.channels_deleted += usize::from(delete_at_poll.is_some());
     counts.broadcasts += broadcasts;
+    let registration_failures = if rng.chance(20) {
+        1 + rng.below(2) as usize
+    } else {
+        0
+    };
+    counts.registration_failures += registration_failures;
+    let outage = rng.chance(25).then(|| {
+        (
+            rng.below(polls as u64) as usize,
+            Duration::from_millis(3000 + rng.below(5000)),
+        )
+    });
+    counts.discord_outages += usize::from(outage.is_some());
+    let lost_answer = rng.chance(25).then(|| {
+        (
+            SUBSCRIBED[rng.below(3) as usize],
+            Duration::from_millis(rng.below(2000)),
+        )
+    });
+    counts.lost_answers += usize::from(lost_answer.is_some());
     Schedule {
         replies,
         broadcasts,
         kill_after_poll,
         delete_at_poll,
         discord_faults,
+        registration_failures,
+        outage,
+        lost_answer,
+        last_listed,
     }
 }
 
@@ -247,6 +293,22 @@ async fn run_schedule(seed: u64) -> Result<Counts, String> {
     vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
     vars.insert("JKT48CONNECT_URL".into(), jkt.url());
     vars.insert("END_GRACE_SECS".into(), "2".into());
+    // Outages are long against these: retries at most 1 s apart, nonces
+    // remembered for 1 s (by Discord and as the bot assumes).
+    vars.insert("DELIVERY_RETRY_MAX_SECS".into(), "1".into());
+    vars.insert("DISCORD_NONCE_WINDOW_SECS".into(), "1".into());
+    discord.set_nonce_window(Duration::from_secs(1));
+    if s.registration_failures > 0 {
+        discord.fail_next(
+            "PUT",
+            "/api/v10/applications/",
+            Fault::Server(500),
+            s.registration_failures,
+        );
+    }
+    if let Some((ch, delay)) = s.lost_answer {
+        discord.lose_answers(ch, 1, delay);
+    }
     let mut all = SUBSCRIBED.to_vec();
     all.extend([FILTERED, UNSUBSCRIBED]);
     discord.add_guild(GuildSpec::new(GUILD_ID, &all));
@@ -275,6 +337,7 @@ async fn run_schedule(seed: u64) -> Result<Counts, String> {
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut killed = false;
     let mut deleted = None;
+    let mut outage_started = false;
     loop {
         let polls = jkt.hits("/api/jkt48/live");
         if let (Some(k), false) = (s.kill_after_poll, killed) {
@@ -288,6 +351,12 @@ async fn run_schedule(seed: u64) -> Result<Counts, String> {
                 discord
                     .wait_identified(identified, Duration::from_secs(30))
                     .await;
+            }
+        }
+        if let (Some((at, length)), false) = (s.outage, outage_started) {
+            if polls >= at {
+                discord.fail_for("POST", "/api/v10/channels/", Fault::Server(502), length);
+                outage_started = true;
             }
         }
         if let (Some((at, ch)), None) = (s.delete_at_poll, deleted) {
@@ -364,6 +433,45 @@ async fn run_schedule(seed: u64) -> Result<Counts, String> {
             }
         }
     }
+    // The order of what each channel saw: "was live" only after the
+    // provider last listed that broadcast.
+    let hits = jkt.requests_to("GET /api/jkt48/live");
+    for ch in SUBSCRIBED {
+        for m in discord.messages(ch) {
+            let embed = &m.body["embeds"][0];
+            let member: Option<usize> = embed["author"]["name"]
+                .as_str()
+                .and_then(|n| n.strip_prefix("Member "))
+                .and_then(|n| n.parse().ok());
+            let start = embed["timestamp"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.timestamp());
+            let (Some(member), Some(start)) = (member, start) else {
+                problems.push(format!("channel {ch}: message {} is no broadcast", m.id));
+                continue;
+            };
+            let Some(last) = s.last_listed.get(&(member, start)) else {
+                problems.push(format!("channel {ch}: a broadcast that never was"));
+                continue;
+            };
+            let Some(listed_at) = hits.get(*last).map(|r| r.at) else {
+                continue;
+            };
+            if let Some((at, _)) = m
+                .history
+                .iter()
+                .find(|(_, content)| content.contains("was live"))
+            {
+                if *at < listed_at {
+                    problems.push(format!(
+                        "channel {ch}: Member {member} shown as ended {:?} before the provider last listed her",
+                        listed_at.duration_since(*at)
+                    ));
+                }
+            }
+        }
+    }
     for ch in [FILTERED, UNSUBSCRIBED] {
         if !discord.messages(ch).is_empty() {
             problems.push(format!(
@@ -427,6 +535,9 @@ async fn fault_schedules_lose_and_duplicate_nothing() {
                     total.channels_deleted += c.channels_deleted;
                     total.kills += c.kills;
                     total.broadcasts += c.broadcasts;
+                    total.registration_failures += c.registration_failures;
+                    total.discord_outages += c.discord_outages;
+                    total.lost_answers += c.lost_answers;
                 }
                 Err(e) => failures.push(e),
             }

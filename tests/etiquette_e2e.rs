@@ -198,3 +198,50 @@ async fn a_frame_serenity_would_drop_is_caught_by_the_fake() {
     }));
     assert!(bad.is_err(), "a malformed frame must not reach the bot");
 }
+
+/// Seven members go live at once in one subscribed channel: the fake's
+/// per-channel limit is 5 messages / 5 s, and its answers say how much of
+/// the bucket is left. The bot waits for the reset instead of hitting it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_headers_are_honoured_before_a_429() {
+    let discord = FakeDiscord::start().await;
+    let jkt = FakeProvider::start().await;
+    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
+    discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID, 81]));
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = env(&discord, dir.path());
+    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
+    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+    store
+        .add_subscription(NewSubscription {
+            guild_id: GUILD_ID,
+            channel_id: 81,
+            created_by: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let bot = TestBot::start(&discord, &vars).await;
+    let members: Vec<serde_json::Value> = (0..7)
+        .map(|i| {
+            json!({"name": format!("Member {i}"), "url_key": format!("m{i}"), "room_id": 600 + i,
+                   "started_at": "2025-04-06T12:00:00.000Z", "type": "idn"})
+        })
+        .collect();
+    jkt.set("GET /api/jkt48/live", Reply::json(json!(members)));
+    discord
+        .wait_for(T, "seven announcements", |d| d.messages(81).len() == 7)
+        .await;
+    assert_eq!(
+        discord.rate_limited_count(),
+        0,
+        "waited for the bucket instead of learning from a 429"
+    );
+    let times: Vec<Instant> = discord.messages(81).iter().map(|m| m.at).collect();
+    assert!(
+        times[5].duration_since(times[0]) >= Duration::from_millis(4500),
+        "the sixth waited for the bucket's reset"
+    );
+    bot.stop().await;
+}

@@ -57,6 +57,9 @@ pub struct StoredMessage {
     pub body: Value,
     pub edits: usize,
     pub at: Instant,
+    /// What the channel showed over time: (when, content), the post first,
+    /// then every edit.
+    pub history: Vec<(Instant, String)>,
 }
 
 /// A fault to inject.
@@ -281,19 +284,23 @@ fn rate_limited(retry_after: f64, global: bool) -> Response {
     let set = |h: &mut HeaderMap, k: &'static str, v: String| {
         h.insert(k, v.parse().expect("header value"));
     };
-    set(&mut headers, "x-ratelimit-limit", "5".into());
-    set(&mut headers, "x-ratelimit-remaining", "0".into());
-    set(
-        &mut headers,
-        "x-ratelimit-reset-after",
-        format!("{retry_after:.3}"),
-    );
-    set(
-        &mut headers,
-        "x-ratelimit-reset",
-        format!("{:.3}", chrono::Utc::now().timestamp() as f64 + retry_after),
-    );
-    set(&mut headers, "x-ratelimit-bucket", "fakebucket".into());
+    // A global 429 carries only the global headers (no bucket: it is not
+    // a route's bucket that ran out).
+    if !global {
+        set(&mut headers, "x-ratelimit-limit", "5".into());
+        set(&mut headers, "x-ratelimit-remaining", "0".into());
+        set(
+            &mut headers,
+            "x-ratelimit-reset-after",
+            format!("{retry_after:.3}"),
+        );
+        set(
+            &mut headers,
+            "x-ratelimit-reset",
+            format!("{:.3}", chrono::Utc::now().timestamp() as f64 + retry_after),
+        );
+        set(&mut headers, "x-ratelimit-bucket", "fakebucket".into());
+    }
     set(
         &mut headers,
         "retry-after",
@@ -323,6 +330,8 @@ impl FakeDiscord {
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
                 next_id: 1_700_000_000_000_000_000,
+                // Discord's per-channel message limit, on by default.
+                channel_limit: Some((5, Duration::from_secs(5))),
                 ..State::default()
             }),
             changed: Notify::new(),
@@ -867,8 +876,63 @@ impl Inner {
             }
         }
         let status = response.status().as_u16();
+        if status == 200 {
+            self.bucket_headers(&m, &path, response.headers_mut());
+        }
         self.record(&m, &path, json_body, status);
         (response, delay)
+    }
+
+    /// A successful message POST carries its channel bucket's headers, as
+    /// Discord's answers do: what is left and when it resets.
+    fn bucket_headers(&self, method: &str, path: &str, headers: &mut HeaderMap) {
+        let segs: Vec<&str> = path
+            .trim_start_matches("/api/v10")
+            .trim_matches('/')
+            .split('/')
+            .collect();
+        let (["channels", ch, "messages"], "POST") = (segs.as_slice(), method) else {
+            return;
+        };
+        let Ok(ch) = ch.parse::<u64>() else { return };
+        let s = self.state();
+        let Some((n, window)) = s.channel_limit else {
+            return;
+        };
+        let now = Instant::now();
+        let used: Vec<Instant> = s
+            .channel_sends
+            .get(&ch)
+            .map(|q| {
+                q.iter()
+                    .copied()
+                    .filter(|t| now.duration_since(*t) < window)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let remaining = n.saturating_sub(used.len());
+        let reset_after = used
+            .first()
+            .map_or(window, |t| window.saturating_sub(now.duration_since(*t)));
+        let mut set = |k: &'static str, v: String| {
+            if let Ok(v) = v.parse() {
+                headers.insert(k, v);
+            }
+        };
+        set("x-ratelimit-limit", n.to_string());
+        set("x-ratelimit-remaining", remaining.to_string());
+        set(
+            "x-ratelimit-reset-after",
+            format!("{:.3}", reset_after.as_secs_f64()),
+        );
+        set(
+            "x-ratelimit-reset",
+            format!(
+                "{:.3}",
+                chrono::Utc::now().timestamp_millis() as f64 / 1000.0 + reset_after.as_secs_f64()
+            ),
+        );
+        set("x-ratelimit-bucket", format!("channel-messages-{ch}"));
     }
 
     /// A matching rule for a lost answer on this POST, used up by one.
@@ -1138,12 +1202,14 @@ impl Inner {
                 if let (Some(n), true) = (nonce, enforce) {
                     s.nonces.insert((ch, n), (id, Instant::now()));
                 }
+                let content = b["content"].as_str().unwrap_or("").to_string();
                 s.messages.entry(ch).or_default().push(StoredMessage {
                     id,
                     channel_id: ch,
                     body: b.clone(),
                     edits: 0,
                     at: Instant::now(),
+                    history: vec![(Instant::now(), content)],
                 });
                 drop(s);
                 ok(self.message_object(id, ch, &b))
@@ -1187,6 +1253,8 @@ impl Inner {
                     }
                 }
                 msg.edits += 1;
+                let content = msg.body["content"].as_str().unwrap_or("").to_string();
+                msg.history.push((Instant::now(), content));
                 let v = msg.body.clone();
                 drop(s);
                 ok(self.message_object(mid, ch, &v))

@@ -110,6 +110,8 @@ pub struct Recorded {
     /// Lower-case names.
     pub headers: HashMap<String, String>,
     pub body: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -240,6 +242,7 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         query,
         headers,
         body: String::from_utf8_lossy(&bytes).into_owned(),
+        at: std::time::Instant::now(),
     });
 
     let reply = {
