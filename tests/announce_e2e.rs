@@ -116,7 +116,7 @@ async fn one_announcement_per_matching_channel_then_one_end_edit() {
         .await;
     // Flap inside the grace: gone for one poll, back.
     w.jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    w.jkt.wait_more_hits("/api/jkt48/live", 1, T).await;
     w.jkt.set(
         "GET /api/jkt48/live",
         Reply::json(json!([fritzy("2025-04-06T12:03:58.000Z")])),
@@ -131,7 +131,8 @@ async fn one_announcement_per_matching_channel_then_one_end_edit() {
             Reply::json(json!([fritzy("2025-04-06T12:03:58.000Z")])),
         ],
     );
-    tokio::time::sleep(Duration::from_millis(4500)).await;
+    // Through the script and one good poll after it.
+    w.jkt.wait_more_hits("/api/jkt48/live", 5, T).await;
     assert_eq!(
         count_messages(&w.discord, &[11, 12, 13, 14, 15]),
         [1, 1, 0, 1, 0]
@@ -161,7 +162,8 @@ async fn one_announcement_per_matching_channel_then_one_end_edit() {
                 .all(|c| d.messages(*c).first().is_some_and(|m| m.edits == 1))
         })
         .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Two more polls: a second edit would show by then.
+    w.jkt.wait_more_hits("/api/jkt48/live", 2, T).await;
     for c in [11, 12, 14] {
         let m = &w.discord.messages(c)[0];
         assert_eq!(m.edits, 1);
@@ -251,7 +253,7 @@ async fn hundred_channels_429_waited_out_and_timings() {
             times[times.len() - 1].duration_since(t0)
         );
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    w.jkt.wait_more_hits("/api/jkt48/live", 2, T).await;
     assert!(
         channels.iter().all(|c| w.discord.messages(*c).len() == 2),
         "no duplicates"
@@ -472,7 +474,7 @@ async fn server_errors_are_retried_with_backoff_then_delivered_once() {
         .map(|r| r.status)
         .collect();
     assert_eq!(tries, [502, 502, 200]);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    w.jkt.wait_more_hits("/api/jkt48/live", 2, T).await;
     assert_eq!(w.discord.messages(81).len(), 1);
     bot.stop().await;
 }

@@ -383,8 +383,10 @@ async fn run_schedule(seed: u64) -> Result<Counts, String> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Quiet period: anything late (a duplicate) would show now.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Quiet period of two more polls: anything late (a duplicate) would
+    // show by then.
+    jkt.wait_more_hits("/api/jkt48/live", 2, Duration::from_secs(30))
+        .await;
     let _ = bot.start_kill();
     let _ = bot.wait().await;
 

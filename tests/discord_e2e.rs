@@ -75,8 +75,8 @@ async fn jkt_wait(jkt: &FakeProvider) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // Let the snapshot be written after the answer.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The second poll starts after the first answer is in the snapshot.
+    jkt.wait_more_hits("/api/jkt48/live", 1, T).await;
 }
 
 fn embeds(answer: &Value) -> Vec<Value> {
@@ -143,7 +143,7 @@ async fn nobody_live_is_a_plain_answer_and_filters_work() {
     assert_eq!(embeds(&a)[0]["author"]["name"], "Member 02");
 
     w.jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    w.jkt.wait_more_hits("/api/jkt48/live", 2, T).await;
     let p = w
         .discord
         .slash("live", json!([]), None, &Invoker::default());
@@ -226,8 +226,9 @@ async fn autocomplete_offers_live_members() {
 async fn a_stale_provider_is_named_with_its_age() {
     let w = world(json!([member(1, "idn")])).await;
     w.jkt.set("GET /api/jkt48/live", Reply::status(500, "{}"));
-    // Older than twice the 1 s interval.
-    tokio::time::sleep(Duration::from_millis(3200)).await;
+    // Two failed polls (1 s, then 2 s of backoff): the data is older than
+    // twice the 1 s interval.
+    w.jkt.wait_more_hits("/api/jkt48/live", 3, T).await;
     let p = w
         .discord
         .slash("live", json!([]), None, &Invoker::default());

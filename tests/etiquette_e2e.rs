@@ -245,3 +245,34 @@ async fn bucket_headers_are_honoured_before_a_429() {
     );
     bot.stop().await;
 }
+
+/// The connection drops; a command sent while the bot was away is
+/// replayed on RESUME, and answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_replays_what_the_bot_missed() {
+    let discord = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bot = TestBot::start(&discord, &env(&discord, dir.path())).await;
+    // Answered once, before the drop: the replay must not repeat it.
+    let before = discord.slash("help", json!([]), None, &Invoker::default());
+    discord.callback(&before, T).await;
+    discord.drop_gateway_connections();
+    let missed = discord.slash("help", json!([]), None, &Invoker::default());
+    discord.wait_resumed(1, T).await;
+    let a = discord.answer(&missed, T).await;
+    assert!(a.to_string().contains("onair"), "{a}");
+    assert_eq!(
+        discord.identified_count(),
+        1,
+        "resumed, not identified again"
+    );
+    let answers_before = discord.request_count(|r| {
+        r.path
+            == format!(
+                "/api/v10/interactions/{}/{}/callback",
+                before.id, before.token
+            )
+    });
+    assert_eq!(answers_before, 1, "nothing delivered twice");
+    bot.stop().await;
+}

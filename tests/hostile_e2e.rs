@@ -204,7 +204,8 @@ async fn subscriptions_survive_a_failed_start() {
         .await
         .unwrap();
     let bot = TestBot::start(&discord, &vars).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    jkt.wait_more_hits("/api/jkt48/live", 2, Duration::from_secs(30))
+        .await;
     bot.stop().await;
     assert_eq!(store.list_subscriptions(GUILD_ID).await.unwrap().len(), 1);
     assert!(discord.all_messages().is_empty());

@@ -87,7 +87,8 @@ async fn killed_mid_fanout_and_restarted_sends_each_message_once() {
             channels.iter().all(|c| !d.messages(*c).is_empty())
         })
         .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Two more polls: a duplicate would show by then.
+    jkt.wait_more_hits("/api/jkt48/live", 2, T).await;
     for c in &channels {
         assert_eq!(
             discord.messages(*c).len(),

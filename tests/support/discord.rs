@@ -188,6 +188,9 @@ struct State {
     unauthenticated: Vec<String>,
     /// Pushed interactions: id -> (when, acknowledged).
     interactions: HashMap<String, (Instant, bool)>,
+    /// Every dispatched frame with its sequence number, for RESUME.
+    sent_log: VecDeque<(u64, String)>,
+    resumed: usize,
     guilds: HashMap<u64, GuildSpec>,
     identified: usize,
     seq: u64,
@@ -234,6 +237,9 @@ impl Drop for FakeDiscord {
         }
     }
 }
+
+/// The internal signal that closes every gateway connection.
+const CLOSE: &str = "__close__";
 
 /// Discord's deadline for the first answer to an interaction.
 pub const INTERACTION_DEADLINE: Duration = Duration::from_secs(3);
@@ -582,8 +588,34 @@ impl FakeDiscord {
             Err(e) => panic!("serenity would drop this {t} frame: {e}\n{frame}"),
         }
         let at = Instant::now();
+        {
+            // Kept for RESUME: a client that reconnects gets what it missed.
+            let mut st = self.state();
+            let seq = st.seq;
+            st.sent_log.push_back((seq, frame.clone()));
+            if st.sent_log.len() > 2000 {
+                st.sent_log.pop_front();
+            }
+        }
         let _ = self.inner.frames.send(frame);
         at
+    }
+
+    /// Drop every gateway connection (as a network blip or Discord's
+    /// load balancing would): serenity reconnects and RESUMEs.
+    pub fn drop_gateway_connections(&self) {
+        let _ = self.inner.frames.send(CLOSE.to_string());
+    }
+
+    /// Sessions that identified (a RESUME does not count).
+    pub fn identified_count(&self) -> usize {
+        self.state().identified
+    }
+
+    /// Wait until `n` sessions have resumed in total.
+    pub async fn wait_resumed(&self, n: usize, timeout: Duration) {
+        self.wait_until(timeout, "a RESUME", |s| s.resumed >= n)
+            .await;
     }
 
     /// Announce a guild (its channels, roles and the bot's membership).
@@ -775,6 +807,9 @@ impl Inner {
             return;
         }
         let mut ready = false;
+        // The highest sequence this connection has delivered: replayed
+        // frames and live pushes never go out twice.
+        let mut last_sent: u64 = 0;
         loop {
             tokio::select! {
                 frame = rx.next() => {
@@ -786,14 +821,38 @@ impl Inner {
                             let ack = json!({"op": 11}).to_string();
                             if tx.send(WsMessage::text(ack)).await.is_err() { return; }
                         }
-                        Some(2) | Some(6) => {
+                        Some(2) => {
                             let mut d = self.samples["gateway_events"]["ready"]["d"].clone();
                             d["resume_gateway_url"] = self.gateway_url.clone().into();
                             let seq = { let mut s = self.state(); s.seq += 1; s.seq };
                             let frame = json!({"op": 0, "t": "READY", "s": seq, "d": d}).to_string();
                             if tx.send(WsMessage::text(frame)).await.is_err() { return; }
+                            last_sent = seq;
                             ready = true;
                             self.state().identified += 1;
+                            self.changed.notify_waiters();
+                        }
+                        Some(6) => {
+                            // RESUME: replay what the client missed after its
+                            // last sequence, then RESUMED.
+                            let from = v["d"]["seq"].as_u64().unwrap_or(0);
+                            let missed: Vec<(u64, String)> = self
+                                .state()
+                                .sent_log
+                                .iter()
+                                .filter(|(s, _)| *s > from)
+                                .cloned()
+                                .collect();
+                            for (seq, frame) in missed {
+                                if tx.send(WsMessage::text(frame)).await.is_err() { return; }
+                                last_sent = last_sent.max(seq);
+                            }
+                            let seq = { let mut s = self.state(); s.seq += 1; s.seq };
+                            let resumed = json!({"op": 0, "t": "RESUMED", "s": seq, "d": {}}).to_string();
+                            if tx.send(WsMessage::text(resumed)).await.is_err() { return; }
+                            last_sent = last_sent.max(seq);
+                            ready = true;
+                            self.state().resumed += 1;
                             self.changed.notify_waiters();
                         }
                         _ => {}
@@ -801,7 +860,27 @@ impl Inner {
                 }
                 push = pushes.recv(), if ready => {
                     match push {
-                        Ok(frame) => if tx.send(WsMessage::text(frame)).await.is_err() { return },
+                        Ok(frame) if frame == CLOSE => {
+                            // 4000 "unknown error": Discord's invitation to
+                            // reconnect and resume.
+                            let close = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                                code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::from(4000),
+                                reason: "reconnect".into(),
+                            };
+                            let _ = tx.send(WsMessage::Close(Some(close))).await;
+                            return;
+                        }
+                        Ok(frame) => {
+                            let seq = serde_json::from_str::<Value>(&frame)
+                                .ok()
+                                .and_then(|v| v["s"].as_u64())
+                                .unwrap_or(u64::MAX);
+                            if seq <= last_sent {
+                                continue;
+                            }
+                            last_sent = seq;
+                            if tx.send(WsMessage::text(frame)).await.is_err() { return }
+                        }
                         Err(broadcast::error::RecvError::Lagged(_)) => {}
                         Err(_) => return,
                     }

@@ -175,6 +175,20 @@ impl FakeProvider {
             .count()
     }
 
+    /// Wait (a condition, not a fixed sleep) until `path` has been asked
+    /// `more` more times than now: "the bot ran that many more polls".
+    pub async fn wait_more_hits(&self, path: &str, more: usize, timeout: Duration) {
+        let target = self.hits(path) + more;
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.hits(path) < target {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {more} more requests to {path}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Everything received so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.requests.lock().unwrap().clone()
