@@ -342,8 +342,16 @@ async fn handle_events(
             },
             () = &mut first_polls, if !resumed => {
                 resumed = true;
-                if let Err(e) = announcer.resume().await {
-                    tracing::error!(error = %e, "could not resume deliveries from the store");
+                // A store error here is retried too: what was pending is
+                // never left for the next restart.
+                let mut wait = Duration::from_millis(500);
+                while let Err(e) = announcer.resume().await {
+                    tracing::error!(error = %e, retry_in = ?wait, "could not resume deliveries from the store; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stop.cancelled() => break,
+                    }
+                    wait = (wait * 2).min(crate::announce::EVENT_RETRY_MAX);
                 }
             }
         }

@@ -10,7 +10,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use onair::store::{NewSubscription, Store};
+use onair::store::Store;
 use serde_json::{json, Value};
 use support::bot::{env, TestBot};
 use support::discord::{FakeDiscord, GuildSpec, GUILD_ID};
@@ -40,15 +40,7 @@ async fn world(provider_vars: impl FnOnce(&FakeProvider) -> Vec<(&'static str, S
     vars.insert("END_GRACE_SECS".into(), "1".into());
     discord.add_guild(GuildSpec::new(GUILD_ID, &[CH]));
     let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-    store
-        .add_subscription(NewSubscription {
-            guild_id: GUILD_ID,
-            channel_id: CH,
-            created_by: 1,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    support::bot::subscribe_everything(&store, GUILD_ID, CH).await;
     World {
         discord,
         provider,

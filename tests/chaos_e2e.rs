@@ -251,17 +251,7 @@ fn build(seed: u64, counts: &mut Counts) -> Schedule {
 }
 
 fn spawn_bot(vars: &HashMap<String, String>, dir: &std::path::Path) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"))
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .envs(vars)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start onair")
+    support::bot::spawn_binary(vars, dir, "warn", std::process::Stdio::null())
 }
 
 async fn run_schedule(seed: u64) -> Result<Counts, String> {

@@ -6,13 +6,12 @@
 
 mod support;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use onair::store::{DeliveryStatus, NewSubscription, Store};
+use onair::store::{DeliveryStatus, Store};
 use serde_json::{json, Value};
-use support::bot::{env, TestBot};
+use support::bot::{env, wait_delivery, TestBot};
 use support::discord::{FakeDiscord, Fault, GuildSpec, GUILD_ID};
 use support::fake_providers::{FakeProvider, Reply};
 
@@ -50,15 +49,7 @@ async fn world(extra: &[(&str, &str)]) -> World {
     }
     discord.add_guild(GuildSpec::new(GUILD_ID, &[CH]));
     let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-    store
-        .add_subscription(NewSubscription {
-            guild_id: GUILD_ID,
-            channel_id: CH,
-            created_by: 1,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    support::bot::subscribe_everything(&store, GUILD_ID, CH).await;
     let bot = TestBot::start(&discord, &vars).await;
     World {
         discord,
@@ -66,22 +57,6 @@ async fn world(extra: &[(&str, &str)]) -> World {
         store,
         bot: Some(bot),
         _dir: dir,
-    }
-}
-
-/// Poll `f` until it holds (a condition, not a fixed sleep).
-async fn eventually<F, Fut>(what: &str, f: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + T;
-    while !f().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -108,19 +83,7 @@ async fn an_incident_longer_than_any_fixed_budget_still_delivers_once() {
         "kept retrying through the incident ({failed} × 502)"
     );
     assert_eq!(posts(&w.discord, 200), 1);
-    let store = Arc::clone(&w.store);
-    eventually("the delivery recorded as sent", || {
-        let store = Arc::clone(&store);
-        async move {
-            store
-                .get_delivery(1)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|d| d.status == DeliveryStatus::Sent)
-        }
-    })
-    .await;
+    wait_delivery(&w.store, 1, DeliveryStatus::Sent, T).await;
     let sub = &w.store.list_subscriptions(GUILD_ID).await.unwrap()[0];
     assert!(sub.disabled_reason.is_none(), "a 5xx never disables");
     assert_eq!(w.discord.messages(CH).len(), 1, "exactly once");
@@ -143,20 +106,7 @@ async fn a_refused_body_is_tried_once_and_logged() {
         usize::MAX,
     );
     w.jkt.set("GET /api/jkt48/live", Reply::json(fritzy()));
-    let store = Arc::clone(&w.store);
-    eventually("the delivery to be given up", || {
-        let store = Arc::clone(&store);
-        async move {
-            store
-                .get_delivery(1)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|d| d.status == DeliveryStatus::Failed)
-        }
-    })
-    .await;
-    let d = w.store.get_delivery(1).await.unwrap().unwrap();
+    let d = wait_delivery(&w.store, 1, DeliveryStatus::Failed, T).await;
     assert!(
         d.last_error.as_deref().unwrap_or("").contains("refused"),
         "{d:?}"
@@ -192,20 +142,7 @@ async fn past_the_staleness_rule_the_announcement_is_dropped() {
     // She ends; the incident goes on: once the broadcast is over (and the
     // staleness window of 0 s has passed) the delivery is dropped.
     w.jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
-    let store = Arc::clone(&w.store);
-    eventually("the stale delivery to be dropped", || {
-        let store = Arc::clone(&store);
-        async move {
-            store
-                .get_delivery(1)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|d| d.status == DeliveryStatus::Failed)
-        }
-    })
-    .await;
-    let d = w.store.get_delivery(1).await.unwrap().unwrap();
+    let d = wait_delivery(&w.store, 1, DeliveryStatus::Failed, T).await;
     assert!(
         d.last_error.as_deref().unwrap_or("").contains("stale"),
         "{d:?}"

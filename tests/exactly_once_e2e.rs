@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use onair::store::{DeliveryStatus, NewSubscription, Store};
+use onair::store::{DeliveryStatus, Store};
 use serde_json::{json, Value};
-use support::bot::{env, TestBot};
+use support::bot::{env, spawn_binary, wait_delivery, TestBot};
 use support::discord::{FakeDiscord, GuildSpec, GUILD_ID};
 use support::fake_providers::{FakeProvider, Reply};
 
@@ -48,36 +48,13 @@ async fn world() -> World {
     vars.insert("DELIVERY_RETRY_MAX_SECS".into(), "2".into());
     discord.add_guild(GuildSpec::new(GUILD_ID, &[CH]));
     let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-    store
-        .add_subscription(NewSubscription {
-            guild_id: GUILD_ID,
-            channel_id: CH,
-            created_by: 1,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    support::bot::subscribe_everything(&store, GUILD_ID, CH).await;
     World {
         discord,
         jkt,
         store,
         vars,
         dir,
-    }
-}
-
-async fn delivery_sent(store: &Arc<dyn Store>, id: i64) {
-    let deadline = tokio::time::Instant::now() + T;
-    loop {
-        let d = store.get_delivery(id).await.unwrap();
-        if d.as_ref().is_some_and(|d| d.status == DeliveryStatus::Sent) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "delivery {id} never recorded as sent: {d:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -130,7 +107,7 @@ async fn a_lost_answer_past_the_nonce_window_is_found_not_reposted() {
         "GET /api/jkt48/live",
         Reply::json(member("2025-04-06T12:03:58.000Z")),
     );
-    delivery_sent(&w.store, 1).await;
+    wait_delivery(&w.store, 1, DeliveryStatus::Sent, T).await;
     let stored = w.discord.messages(CH);
     assert_eq!(stored.len(), 1, "one message, not a second post");
     let d = w.store.get_delivery(1).await.unwrap().unwrap();
@@ -155,28 +132,13 @@ async fn a_lost_answer_past_the_nonce_window_is_found_not_reposted() {
     bot.stop().await;
 }
 
-fn spawn_binary(vars: &HashMap<String, String>, dir: &std::path::Path) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"))
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .envs(vars)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the onair binary")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_between_post_and_record_then_restart_after_the_window_posts_once() {
     let w = world().await;
     // Discord stores the message; its answer takes 5 s: the bot is killed
     // before it can record the id.
     w.discord.lose_answers(CH, 1, Duration::from_secs(5));
-    let mut first = spawn_binary(&w.vars, w.dir.path());
+    let mut first = spawn_binary(&w.vars, w.dir.path(), "warn", std::process::Stdio::null());
     w.discord.wait_ready(T).await;
     w.jkt.set(
         "GET /api/jkt48/live",
@@ -200,9 +162,9 @@ async fn sigkill_between_post_and_record_then_restart_after_the_window_posts_onc
     while stored_at.elapsed() < Duration::from_millis(1500) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut second = spawn_binary(&w.vars, w.dir.path());
+    let mut second = spawn_binary(&w.vars, w.dir.path(), "warn", std::process::Stdio::null());
     w.discord.wait_identified(2, T).await;
-    delivery_sent(&w.store, 1).await;
+    wait_delivery(&w.store, 1, DeliveryStatus::Sent, T).await;
     assert_eq!(w.discord.messages(CH).len(), 1, "still one message");
     let d = w.store.get_delivery(1).await.unwrap().unwrap();
     assert_eq!(d.message_id, Some(w.discord.messages(CH)[0].id));
@@ -222,7 +184,7 @@ async fn ended_and_replaced_while_down_one_end_edit_one_new_announcement() {
     w.discord
         .wait_for(T, "the first announcement", |d| d.messages(CH).len() == 1)
         .await;
-    delivery_sent(&w.store, 1).await;
+    wait_delivery(&w.store, 1, DeliveryStatus::Sent, T).await;
     bot.stop().await;
     // While the bot is down, that live ends and a new one starts in the
     // same room.

@@ -8,7 +8,6 @@ mod support;
 
 use std::time::Duration;
 
-use onair::store::NewSubscription;
 use serde_json::json;
 use support::discord::{FakeDiscord, GuildSpec, Invoker, CHANNEL_ID, GUILD_ID};
 use support::fake_providers::{FakeProvider, Reply};
@@ -52,30 +51,11 @@ async fn binary_at_trace_logs_no_secret_even_as_bytes() {
     discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID]));
     {
         let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-        store
-            .add_subscription(NewSubscription {
-                guild_id: GUILD_ID,
-                channel_id: CHANNEL_ID,
-                created_by: 1,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        support::bot::subscribe_everything(&store, GUILD_ID, CHANNEL_ID).await;
     }
     let log_path = dir.path().join("onair.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"))
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "trace")
-        .envs(&vars)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the onair binary");
+    let mut child = support::bot::spawn_binary(&vars, dir.path(), "trace", log.into());
     discord.wait_ready(T).await;
 
     // An announcement (a POST with a body), a poll with a key in its query.

@@ -16,17 +16,7 @@ use support::fake_providers::{FakeProvider, Reply};
 const T: Duration = Duration::from_secs(30);
 
 fn spawn_bot(vars: &HashMap<String, String>, dir: &std::path::Path) -> tokio::process::Child {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .envs(vars)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
-    cmd.spawn().expect("start the onair binary")
+    support::bot::spawn_binary(vars, dir, "warn", std::process::Stdio::null())
 }
 
 async fn sigkill(child: &mut tokio::process::Child) {

@@ -47,18 +47,7 @@ async fn run_binary_until_exit(
 ) -> (std::process::ExitStatus, String) {
     let log_path = dir.join("onair.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"))
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "info")
-        .envs(vars)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the onair binary");
+    let mut child = support::bot::spawn_binary(vars, dir, "info", log.into());
     let status = tokio::time::timeout(T, child.wait())
         .await
         .expect("the process ends by itself instead of staying up deaf")

@@ -318,7 +318,9 @@ impl Dispatcher {
                 };
                 let body = with_marker(body, &marker);
                 self.wait_turn().await;
-                self.store.mark_attempting(delivery.id, Utc::now()).await?;
+                if delivery.first_attempt_at.is_none() {
+                    self.store.mark_attempting(delivery.id, Utc::now()).await?;
+                }
                 match self.rest.create_message(job.channel_id, &body).await {
                     Ok(message_id) => {
                         tracing::info!(message = message_id, ended = already_ended, "announced");

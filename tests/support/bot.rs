@@ -18,6 +18,66 @@ pub struct TestBot {
     task: Option<tokio::task::JoinHandle<Result<(), onair::bot::RunError>>>,
 }
 
+/// The `onair` binary itself (the release path, not the library), started
+/// in `dir` with exactly `vars`, `RUST_LOG=rust_log`, stderr to `stderr`.
+pub fn spawn_binary(
+    vars: &HashMap<String, String>,
+    dir: &std::path::Path,
+    rust_log: &str,
+    stderr: std::process::Stdio,
+) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", rust_log)
+        .envs(vars)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the onair binary")
+}
+
+/// Subscribe `channel` of `guild` to every live (no filter).
+pub async fn subscribe_everything(
+    store: &std::sync::Arc<dyn onair::store::Store>,
+    guild: u64,
+    channel: u64,
+) -> onair::store::Subscription {
+    store
+        .add_subscription(onair::store::NewSubscription {
+            guild_id: guild,
+            channel_id: channel,
+            created_by: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("subscription saved")
+}
+
+/// Wait (polling the store) until delivery `id` has `status`.
+pub async fn wait_delivery(
+    store: &std::sync::Arc<dyn onair::store::Store>,
+    id: i64,
+    status: onair::store::DeliveryStatus,
+    timeout: Duration,
+) -> onair::store::Delivery {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let d = store.get_delivery(id).await.ok().flatten();
+        if let Some(d) = d.as_ref().filter(|d| d.status == status) {
+            return d.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "delivery {id} never became {status:?}: {d:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Variables for a bot talking to `discord`, with its database in `db_dir`.
 pub fn env(discord: &FakeDiscord, db_dir: &std::path::Path) -> HashMap<String, String> {
     let mut m = HashMap::new();
