@@ -350,19 +350,10 @@ impl Dispatcher {
                     ended_body(sub.as_ref(), &stream.stream, ended_at),
                     &marker(job.stream_row),
                 );
-                self.wait_turn().await;
-                match self
-                    .rest
-                    .edit_message(job.channel_id, message_id, &body)
-                    .await
-                {
-                    Ok(()) => {
-                        self.store.mark_end_edited(delivery.id, Utc::now()).await?;
-                        lock(&self.stats).edited += 1;
-                        Ok(())
-                    }
-                    Err(e) => self.apply(job, None, &facts, e).await,
+                if self.edit(job, message_id, &body, &facts).await? {
+                    self.store.mark_end_edited(delivery.id, Utc::now()).await?;
                 }
+                Ok(())
             }
             JobKind::Reopen => {
                 let (Some(message_id), Some(sub)) = (delivery.message_id, sub) else {
@@ -374,20 +365,34 @@ impl Dispatcher {
                 }
                 let body =
                     with_marker(reopened_body(&sub, &stream.stream), &marker(job.stream_row));
-                self.wait_turn().await;
-                match self
-                    .rest
-                    .edit_message(job.channel_id, message_id, &body)
-                    .await
-                {
-                    Ok(()) => {
-                        lock(&self.stats).edited += 1;
-                        tracing::info!(message = message_id, "reopened: live again");
-                        Ok(())
-                    }
-                    Err(e) => self.apply(job, None, &facts, e).await,
+                if self.edit(job, message_id, &body, &facts).await? {
+                    tracing::info!(message = message_id, "reopened: live again");
                 }
+                Ok(())
             }
+        }
+    }
+
+    /// Edit one message in its turn; true when Discord took it (a failure
+    /// has been handed to its verdict).
+    async fn edit(
+        self: &Arc<Self>,
+        job: &Job,
+        message_id: u64,
+        body: &serde_json::Value,
+        facts: &Facts,
+    ) -> Result<bool, crate::store::StoreError> {
+        self.wait_turn().await;
+        match self
+            .rest
+            .edit_message(job.channel_id, message_id, body)
+            .await
+        {
+            Ok(()) => {
+                lock(&self.stats).edited += 1;
+                Ok(true)
+            }
+            Err(e) => self.apply(job, None, facts, e).await.map(|()| false),
         }
     }
 
