@@ -4,7 +4,7 @@
 //! What an answer means is decided by [`super::verdict`] (pure, table
 //! tested); this module applies it: store writes, requeue, pauses.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use super::message::{
     announcement_body, ended_announcement_body, ended_body, find_marked, marker, reopened_body,
     with_marker,
 };
+use super::queues::Queues;
 use super::verdict::{verdict, Facts, Verdict};
 use super::AnnouncerOptions;
 use crate::discord_rest::{DiscordError, DiscordRest};
@@ -54,17 +55,6 @@ impl Job {
             attempts: 0,
         }
     }
-}
-
-#[derive(Default)]
-struct Queues {
-    jobs: HashMap<u64, VecDeque<Job>>,
-    /// Channels with work, not busy, not cooling down: served in order.
-    ready: VecDeque<u64>,
-    busy: HashSet<u64>,
-    cooling: HashSet<u64>,
-    /// Jobs queued or in flight.
-    outstanding: usize,
 }
 
 /// Counters a test or benchmark reads.
@@ -138,14 +128,7 @@ impl Dispatcher {
     }
 
     pub fn enqueue(&self, job: Job) {
-        let mut q = lock(&self.queues);
-        let ch = job.channel_id;
-        q.outstanding += 1;
-        q.jobs.entry(ch).or_default().push_back(job);
-        if !q.busy.contains(&ch) && !q.cooling.contains(&ch) && !q.ready.contains(&ch) {
-            q.ready.push_back(ch);
-        }
-        drop(q);
+        lock(&self.queues).push(job);
         self.work.notify_one();
     }
 
@@ -154,45 +137,18 @@ impl Dispatcher {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.idle.notified();
-            if lock(&self.queues).outstanding == 0 {
+            if lock(&self.queues).outstanding() == 0 {
                 return true;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return lock(&self.queues).outstanding == 0;
+                return lock(&self.queues).outstanding() == 0;
             }
         }
     }
 
-    fn take_ready(&self) -> Option<Job> {
-        let mut q = lock(&self.queues);
-        while let Some(ch) = q.ready.pop_front() {
-            let job = q.jobs.get_mut(&ch).and_then(VecDeque::pop_front);
-            if let Some(job) = job {
-                q.busy.insert(ch);
-                return Some(job);
-            }
-            q.jobs.remove(&ch);
-        }
-        None
-    }
-
-    /// Finish a job: the channel goes back in line (at the back, for
-    /// fairness) unless it is cooling down after a 429 or an error.
+    /// A job is done: its channel goes back in line (or not, if cooling).
     fn finish(self: &Arc<Self>, job: &Job) {
-        let ch = job.channel_id;
-        let mut q = lock(&self.queues);
-        q.busy.remove(&ch);
-        q.outstanding = q.outstanding.saturating_sub(1);
-        let more = q.jobs.get(&ch).is_some_and(|j| !j.is_empty());
-        if more {
-            if !q.cooling.contains(&ch) && !q.ready.contains(&ch) {
-                q.ready.push_back(ch);
-            }
-        } else {
-            q.jobs.remove(&ch);
-        }
-        let idle = q.outstanding == 0;
-        drop(q);
+        let idle = lock(&self.queues).finish(job.channel_id);
         self.work.notify_one();
         if idle {
             self.idle.notify_waiters();
@@ -202,7 +158,8 @@ impl Dispatcher {
     async fn worker(self: Arc<Self>) {
         loop {
             let notified = self.work.notified();
-            let job = match self.take_ready() {
+            let next = lock(&self.queues).take();
+            let job = match next {
                 Some(job) => job,
                 None => {
                     tokio::select! {
@@ -541,26 +498,16 @@ impl Dispatcher {
 
     /// Put a job back at the front of its channel's queue after `after`.
     fn requeue(self: &Arc<Self>, job: Job, after: Duration) {
-        // Counted again by enqueue; the current one finishes as Done.
+        // Counted again here; the current one finishes as done.
         let ch = job.channel_id;
-        let mut q = lock(&self.queues);
-        q.outstanding += 1;
-        q.jobs.entry(ch).or_default().push_front(job);
-        q.cooling.insert(ch);
-        q.ready.retain(|c| *c != ch);
-        drop(q);
+        lock(&self.queues).retry_later(job);
         let me = Arc::clone(self);
         tokio::spawn(async move {
             tokio::select! {
                 _ = tokio::time::sleep(after) => {}
                 _ = me.shutdown.cancelled() => return,
             }
-            let mut q = lock(&me.queues);
-            q.cooling.remove(&ch);
-            if !q.busy.contains(&ch) && !q.ready.contains(&ch) {
-                q.ready.push_back(ch);
-            }
-            drop(q);
+            lock(&me.queues).cooled(ch);
             me.work.notify_one();
         });
     }

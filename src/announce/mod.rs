@@ -5,6 +5,7 @@
 
 pub mod dispatch;
 pub mod message;
+mod queues;
 pub mod verdict;
 
 use std::sync::Arc;
