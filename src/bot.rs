@@ -296,8 +296,30 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     });
 
     // Autosharding: Discord tells how many shards the bot needs
-    // (`/gateway/bot`), so growing past 2,500 guilds does not end it.
-    let result = client.start_autosharded().await;
+    // (`/gateway/bot`), so growing past 2,500 guilds does not end it. A
+    // transient failure to start (5xx, timeout) is retried with backoff for
+    // the start-up budget; then the process exits non-zero.
+    let started = tokio::time::Instant::now();
+    let mut attempts: u32 = 0;
+    let result = loop {
+        let result = client.start_autosharded().await;
+        let Err(e) = &result else { break result };
+        attempts += 1;
+        let wait = crate::startup::backoff(attempts, crate::jitter::unit());
+        let transient = matches!(
+            crate::startup::classify(e, &[]),
+            crate::startup::Attempt::Retry(_)
+        );
+        if !transient || shutdown.is_cancelled() || started.elapsed() + wait > config.startup_retry
+        {
+            break result;
+        }
+        tracing::warn!(error = %e, attempts, ?wait, "could not start the gateway; retrying");
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.cancelled() => break result,
+        }
+    };
     shutdown.cancel();
     let _ = stop_task.await;
     for p in pollers {

@@ -41,6 +41,21 @@ async fn registration_500_is_retried_then_commands_answer() {
     bot.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_lookup_502_at_start_is_retried() {
+    let discord = FakeDiscord::start().await;
+    discord.fail_next("GET", "/api/v10/gateway/bot", Fault::Server(502), 2);
+    let dir = tempfile::tempdir().unwrap();
+    let bot = TestBot::start(&discord, &env(&discord, dir.path())).await;
+    assert_eq!(
+        discord.request_count(|r| r.path == "/api/v10/gateway/bot" && r.status == 502),
+        2
+    );
+    let p = discord.slash("help", json!([]), None, &Invoker::default());
+    discord.answer(&p, T).await;
+    bot.stop().await;
+}
+
 async fn run_binary_until_exit(
     vars: &HashMap<String, String>,
     dir: &std::path::Path,
