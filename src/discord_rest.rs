@@ -104,15 +104,18 @@ impl DiscordRest {
             .copied()
     }
 
-    /// GET /channels/{id}/messages?limit=…: the channel's latest messages,
-    /// newest first.
-    pub async fn recent_messages(
+    /// GET /channels/{id}/messages?after=…&limit=…: the first messages
+    /// posted after the snowflake `after` (forward paging), so a busy
+    /// channel cannot push the one looked for out of the page.
+    pub async fn messages_after(
         &self,
         channel_id: u64,
+        after: u64,
         limit: u8,
     ) -> Result<Vec<Value>, DiscordError> {
         let mut url = self.url(&format!("channels/{channel_id}/messages"))?;
         url.query_pairs_mut()
+            .append_pair("after", &after.to_string())
             .append_pair("limit", &limit.clamp(1, 100).to_string());
         let key = format!("GET channels/{channel_id}/messages");
         match self.send(&key, self.client.get(url)).await? {
@@ -179,6 +182,16 @@ impl DiscordRest {
         }
         Err(classify(status, &headers, &body))
     }
+}
+
+/// 2015-01-01T00:00:00Z, the epoch of Discord's snowflakes.
+pub const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
+
+/// The smallest snowflake of the millisecond `t` (ids made before `t` are
+/// smaller): what `after=` takes to mean "posted since `t`".
+pub fn snowflake_at(t: chrono::DateTime<chrono::Utc>) -> u64 {
+    let ms = (t.timestamp_millis() - DISCORD_EPOCH_MS).max(0);
+    (ms as u64) << 22
 }
 
 /// What Discord's `X-RateLimit-*` headers said about each route's bucket.
@@ -300,6 +313,17 @@ mod tests {
                 global: true
             }
         );
+    }
+
+    #[test]
+    fn snowflakes_carry_their_time() {
+        // Discord's documented example: 175928847299117063 was made at
+        // 2016-04-30 11:18:25.796 UTC.
+        let t = chrono::DateTime::parse_from_rfc3339("2016-04-30T11:18:25.796Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(snowflake_at(t) >> 22, 175928847299117063u64 >> 22);
+        assert!(snowflake_at(t) <= 175928847299117063);
     }
 
     #[test]

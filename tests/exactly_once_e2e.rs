@@ -99,19 +99,35 @@ async fn the_fake_forgets_nonces_after_its_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_past_the_nonce_window_is_found_not_reposted() {
     let w = world().await;
-    // The first POST is stored by Discord but its answer is lost; the retry
-    // comes after the 1 s nonce window (first backoff: 2 s).
-    w.discord.lose_answers(CH, 1, Duration::ZERO);
+    // The first POST is stored by Discord but its answer is lost (1 s
+    // later); the retry comes after the 1 s nonce window. Meanwhile fans
+    // chat: 150 messages bury the post below any "latest 100".
+    w.discord.lose_answers(CH, 1, Duration::from_secs(1));
+
     let bot = TestBot::start(&w.discord, &w.vars).await;
     w.jkt.set(
         "GET /api/jkt48/live",
         Reply::json(member("2025-04-06T12:03:58.000Z")),
     );
+    w.discord
+        .wait_for(T, "Discord to store the post", |d| {
+            d.messages(CH).len() == 1
+        })
+        .await;
+    for i in 0..150 {
+        w.discord
+            .inject_message(CH, 1400000000000000777, &format!("so excited {i}"));
+    }
     wait_delivery(&w.store, 1, DeliveryStatus::Sent, T).await;
-    let stored = w.discord.messages(CH);
-    assert_eq!(stored.len(), 1, "one message, not a second post");
+    let ours: Vec<_> = w
+        .discord
+        .messages(CH)
+        .into_iter()
+        .filter(|m| m.author_id == support::discord::BOT_ID)
+        .collect();
+    assert_eq!(ours.len(), 1, "one post of the bot, not a second");
     let d = w.store.get_delivery(1).await.unwrap().unwrap();
-    assert_eq!(d.message_id, Some(stored[0].id), "the earlier post adopted");
+    assert_eq!(d.message_id, Some(ours[0].id), "the earlier post adopted");
     let looked = w.discord.request_count(|r| {
         r.method == "GET" && r.path == format!("/api/v10/channels/{CH}/messages")
     });
@@ -127,6 +143,12 @@ async fn a_lost_answer_past_the_nonce_window_is_found_not_reposted() {
             d.messages(CH).first().is_some_and(|m| m.edits == 1)
         })
         .await;
+    let looked_after = w
+        .discord
+        .requests()
+        .iter()
+        .any(|r| r.method == "GET" && r.path == format!("/api/v10/channels/{CH}/messages"));
+    assert!(looked_after);
     assert!(w.discord.unauthenticated().is_empty());
     w.discord.assert_spec_clean();
     bot.stop().await;

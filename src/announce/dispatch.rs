@@ -21,7 +21,7 @@ use super::message::{
 use super::queues::Queues;
 use super::verdict::{verdict, Facts, Verdict};
 use super::AnnouncerOptions;
-use crate::discord_rest::{DiscordError, DiscordRest};
+use crate::discord_rest::{snowflake_at, DiscordError, DiscordRest};
 use crate::store::{Delivery, DeliveryStatus, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,8 +82,12 @@ pub struct Dispatcher {
 }
 
 const INVALID_WINDOW: Duration = Duration::from_secs(600);
-/// How many of a channel's latest messages are searched for an earlier post.
-const LOOKBACK: u8 = 50;
+/// How many messages after the first attempt are searched for it.
+const LOOKBACK: u8 = 100;
+/// At most this many pages of [`LOOKBACK`] are read.
+const LOOKBACK_PAGES: usize = 5;
+/// How long before the first attempt the search starts (clock skew).
+const LOOKBACK_SLACK_SECS: i64 = 30;
 
 fn chrono_window(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
@@ -243,9 +247,12 @@ impl Dispatcher {
                 // forgotten its nonce by now: look before sending again.
                 let may_exist = delivery
                     .first_attempt_at
-                    .is_some_and(|t| Utc::now() - t > chrono_window(self.options.nonce_window));
-                if may_exist {
-                    match self.find_posted(job.channel_id, &marker).await {
+                    .filter(|t| Utc::now() - *t > chrono_window(self.options.nonce_window));
+                if let Some(first_attempt) = may_exist {
+                    match self
+                        .find_posted(job.channel_id, &marker, first_attempt)
+                        .await
+                    {
                         Ok(Some(message_id)) => {
                             tracing::info!(
                                 message = message_id,
@@ -382,16 +389,37 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// The bot's own message with `marker` among the channel's latest.
+    /// The bot's own message with `marker`, among the first posted in the
+    /// channel since (a little before) its first attempt.
     async fn find_posted(
         &self,
         channel_id: u64,
         marker: &str,
+        first_attempt: chrono::DateTime<Utc>,
     ) -> Result<Option<u64>, DiscordError> {
         let me = self.rest.bot_user_id().await?;
-        self.wait_turn().await;
-        let recent = self.rest.recent_messages(channel_id, LOOKBACK).await?;
-        Ok(find_marked(&recent, me, marker))
+        // Clocks differ: start a little before the attempt left.
+        let since = first_attempt - chrono::Duration::seconds(LOOKBACK_SLACK_SECS);
+        let mut after = snowflake_at(since);
+        for _ in 0..LOOKBACK_PAGES {
+            self.wait_turn().await;
+            let page = self
+                .rest
+                .messages_after(channel_id, after, LOOKBACK)
+                .await?;
+            if let Some(id) = find_marked(&page, me, marker) {
+                return Ok(Some(id));
+            }
+            let newest = page
+                .iter()
+                .filter_map(|m| m["id"].as_str()?.parse::<u64>().ok())
+                .max();
+            match newest {
+                Some(id) if page.len() >= usize::from(LOOKBACK) => after = id,
+                _ => break,
+            }
+        }
+        Ok(None)
     }
 
     fn facts(&self, job: &Job, ended_at: Option<chrono::DateTime<Utc>>) -> Facts {

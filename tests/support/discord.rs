@@ -60,6 +60,8 @@ pub struct StoredMessage {
     /// What the channel showed over time: (when, content), the post first,
     /// then every edit.
     pub history: Vec<(Instant, String)>,
+    /// Who posted it (the bot, unless a test injected someone's message).
+    pub author_id: u64,
 }
 
 /// A fault to inject.
@@ -201,6 +203,20 @@ struct State {
     rate_limited: usize,
 }
 
+impl State {
+    /// A new id as Discord makes them: a snowflake whose top bits are the
+    /// milliseconds since Discord's epoch (so `after=` works by time),
+    /// strictly increasing.
+    fn new_id(&mut self) -> u64 {
+        let ms = chrono::Utc::now().timestamp_millis() as u64 - DISCORD_EPOCH_MS;
+        self.next_id = (ms << 22).max(self.next_id + 1);
+        self.next_id
+    }
+}
+
+/// 2015-01-01T00:00:00Z, the epoch of Discord's snowflakes.
+pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+
 struct Inner {
     state: Mutex<State>,
     changed: Notify,
@@ -335,7 +351,7 @@ impl FakeDiscord {
         let (frames, _) = broadcast::channel(4096);
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
-                next_id: 1_700_000_000_000_000_000,
+                next_id: 0,
                 // Discord's per-channel message limit, on by default.
                 channel_limit: Some((5, Duration::from_secs(5))),
                 ..State::default()
@@ -541,6 +557,21 @@ impl FakeDiscord {
         self.state().lost_answers.push((channel, times, delay));
     }
 
+    /// Someone else (a fan) posts in `channel`.
+    pub fn inject_message(&self, channel: u64, author: u64, content: &str) {
+        let mut s = self.state();
+        let id = s.new_id();
+        s.messages.entry(channel).or_default().push(StoredMessage {
+            id,
+            channel_id: channel,
+            body: json!({ "content": content }),
+            edits: 0,
+            at: Instant::now(),
+            history: vec![(Instant::now(), content.to_string())],
+            author_id: author,
+        });
+    }
+
     /// Requests refused for missing `Authorization` / `User-Agent`.
     pub fn unauthenticated(&self) -> Vec<String> {
         self.state().unauthenticated.clone()
@@ -634,8 +665,7 @@ impl FakeDiscord {
         let mut d = self.inner.samples["gateway_events"]["interaction_create_command"]["d"].clone();
         let id = {
             let mut s = self.state();
-            s.next_id += 1;
-            s.next_id
+            s.new_id()
         };
         let token = format!("fake-token-{id}");
         d["id"] = id.to_string().into();
@@ -890,8 +920,17 @@ impl Inner {
     }
 
     fn message_object(&self, id: u64, channel: u64, body: &Value) -> Value {
+        self.message_by(id, channel, body, BOT_ID)
+    }
+
+    fn message_by(&self, id: u64, channel: u64, body: &Value, author: u64) -> Value {
         let mut m =
             self.samples["rest_responses"]["POST /api/v10/channels/{id}/messages (200)"].clone();
+        if author != BOT_ID {
+            m["author"]["id"] = author.to_string().into();
+            m["author"]["bot"] = false.into();
+            m["author"]["username"] = "a-fan".into();
+        }
         m["id"] = id.to_string().into();
         m["channel_id"] = channel.to_string().into();
         for k in ["content", "embeds", "components"] {
@@ -1139,8 +1178,7 @@ impl Inner {
         let ok = |v: Value| (200, axum::Json(v).into_response());
         let new_id = || {
             let mut s = self.state();
-            s.next_id += 1;
-            s.next_id
+            s.new_id()
         };
         let rest = &self.samples["rest_responses"];
         match (method, segs.as_slice()) {
@@ -1276,8 +1314,7 @@ impl Inner {
                         }
                     }
                 }
-                s.next_id += 1;
-                let id = s.next_id;
+                let id = s.new_id();
                 if let (Some(n), true) = (nonce, enforce) {
                     s.nonces.insert((ch, n), (id, Instant::now()));
                 }
@@ -1289,6 +1326,7 @@ impl Inner {
                     edits: 0,
                     at: Instant::now(),
                     history: vec![(Instant::now(), content)],
+                    author_id: BOT_ID,
                 });
                 drop(s);
                 ok(self.message_object(id, ch, &b))
@@ -1304,15 +1342,25 @@ impl Inner {
                 if !(1..=100).contains(&limit) {
                     return (400, discord_error(400, 50035, "Invalid Form Body (limit)"));
                 }
+                let after = query
+                    .unwrap_or("")
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("after="))
+                    .and_then(|v| v.parse::<u64>().ok());
                 let stored: Vec<StoredMessage> =
                     self.state().messages.get(&ch).cloned().unwrap_or_default();
-                let newest_first: Vec<Value> = stored
-                    .iter()
-                    .rev()
-                    .take(limit)
-                    .map(|m| self.message_object(m.id, ch, &m.body))
-                    .collect();
-                ok(Value::Array(newest_first))
+                let render = |m: &StoredMessage| self.message_by(m.id, ch, &m.body, m.author_id);
+                let page: Vec<Value> = match after {
+                    // Forward paging: the oldest `limit` after that id.
+                    Some(a) => stored
+                        .iter()
+                        .filter(|m| m.id > a)
+                        .take(limit)
+                        .map(render)
+                        .collect(),
+                    None => stored.iter().rev().take(limit).map(render).collect(),
+                };
+                ok(Value::Array(page))
             }
             ("PATCH", ["channels", ch, "messages", mid]) => {
                 let ch: u64 = ch.parse().unwrap_or(0);
