@@ -299,22 +299,23 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     // (`/gateway/bot`), so growing past 2,500 guilds does not end it. A
     // transient failure to start (5xx, timeout) is retried with backoff for
     // the start-up budget; then the process exits non-zero.
-    let started = tokio::time::Instant::now();
-    let mut attempts: u32 = 0;
+    let mut budget = crate::backoff::Budget::new(
+        config.startup_retry,
+        crate::startup::FIRST_BACKOFF,
+        crate::startup::MAX_BACKOFF,
+    );
     let result = loop {
         let result = client.start_autosharded().await;
         let Err(e) = &result else { break result };
-        attempts += 1;
-        let wait = crate::startup::backoff(attempts, crate::jitter::unit());
         let transient = matches!(
             crate::startup::classify(e, &[]),
             crate::startup::Attempt::Retry(_)
         );
-        if !transient || shutdown.is_cancelled() || started.elapsed() + wait > config.startup_retry
-        {
-            break result;
-        }
-        tracing::warn!(error = %e, attempts, ?wait, "could not start the gateway; retrying");
+        let wait = match budget.next_wait() {
+            Some(wait) if transient && !shutdown.is_cancelled() => wait,
+            _ => break result,
+        };
+        tracing::warn!(error = %e, failures = budget.failures, ?wait, "could not start the gateway; retrying");
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.cancelled() => break result,
@@ -366,15 +367,14 @@ async fn handle_events(
                 resumed = true;
                 // A store error here is retried too: what was pending is
                 // never left for the next restart.
-                let mut wait = Duration::from_millis(500);
-                while let Err(e) = announcer.resume().await {
-                    tracing::error!(error = %e, retry_in = ?wait, "could not resume deliveries from the store; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = stop.cancelled() => break,
-                    }
-                    wait = (wait * 2).min(crate::announce::EVENT_RETRY_MAX);
-                }
+                let _ = crate::backoff::until_ok(
+                    "resuming deliveries from the store",
+                    crate::announce::EVENT_RETRY_FIRST,
+                    crate::announce::EVENT_RETRY_MAX,
+                    &stop,
+                    || announcer.resume(),
+                )
+                .await;
             }
         }
     }

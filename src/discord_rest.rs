@@ -98,7 +98,7 @@ impl DiscordRest {
             .get_or_try_init(|| async {
                 let url = self.url("users/@me")?;
                 let v = self.send("GET users/@me", self.client.get(url)).await?;
-                message_id(&v)
+                id_of(&v)
             })
             .await
             .copied()
@@ -137,7 +137,7 @@ impl DiscordRest {
         let url = self.url(&format!("channels/{channel_id}/messages"))?;
         let key = format!("POST channels/{channel_id}/messages");
         let v = self.send(&key, self.client.post(url).json(body)).await?;
-        message_id(&v)
+        id_of(&v)
     }
 
     /// PATCH /channels/{id}/messages/{mid}.
@@ -230,11 +230,12 @@ impl Buckets {
     }
 }
 
-fn message_id(v: &Value) -> Result<u64, DiscordError> {
+/// The snowflake `id` of an answer (a message, a user).
+fn id_of(v: &Value) -> Result<u64, DiscordError> {
     v.get("id")
         .and_then(|id| id.as_str())
         .and_then(|id| id.parse().ok())
-        .ok_or_else(|| DiscordError::Transport("message answer without an id".into()))
+        .ok_or_else(|| DiscordError::Transport("answer without an id".into()))
 }
 
 /// Map a failed answer to a [`DiscordError`].

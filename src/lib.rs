@@ -7,13 +7,13 @@ pub mod providers;
 pub mod secret;
 
 pub mod announce;
+pub mod backoff;
 pub mod bot;
 pub mod cli;
 #[path = "../commands/mod.rs"]
 pub mod commands;
 pub mod discord_rest;
 pub mod embeds;
-pub mod jitter;
 pub mod logging;
 pub mod messages;
 pub mod snapshot;

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
 
+use crate::backoff::Budget;
+
 /// What one failed setup attempt means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
@@ -18,18 +20,10 @@ pub enum Attempt {
     Fatal(String),
 }
 
-/// First wait between setup attempts; doubles up to [`MAX_BACKOFF`].
+/// First wait between setup attempts; doubles (with jitter) up to
+/// [`MAX_BACKOFF`], within the start-up budget.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// The wait before attempt `n + 1` (n ≥ 1), capped, with up to 20% jitter
-/// taken off (`jitter_unit` in [0, 1)).
-pub fn backoff(n: u32, jitter_unit: f64) -> Duration {
-    let base = FIRST_BACKOFF
-        .saturating_mul(1u32 << n.saturating_sub(1).min(16))
-        .min(MAX_BACKOFF);
-    base.mul_f64(1.0 - 0.2 * jitter_unit.clamp(0.0, 1.0))
-}
 
 /// Classify a serenity error from a registration request. `commands` are
 /// the registered command names in the order they were sent (Discord's
@@ -128,29 +122,32 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Attempt>>,
 {
-    let started = tokio::time::Instant::now();
-    let mut attempts: u32 = 0;
+    let mut budget = Budget::new(budget, FIRST_BACKOFF, MAX_BACKOFF);
     loop {
-        attempts += 1;
         match step().await {
             Ok(v) => {
-                if attempts > 1 {
-                    tracing::info!(attempts, "{what}: succeeded after retrying");
+                if budget.failures > 0 {
+                    tracing::info!(
+                        failures = budget.failures,
+                        "{what}: succeeded after retrying"
+                    );
                 }
                 return Ok(v);
             }
             Err(Attempt::Fatal(e)) => return Err(format!("{what} failed: {e}")),
-            Err(Attempt::Retry(e)) => {
-                let wait = backoff(attempts, crate::jitter::unit());
-                if started.elapsed() + wait > budget {
-                    return Err(format!(
-                        "{what} failed {attempts} times in {:.0?} (last: {e}); giving up",
-                        started.elapsed()
-                    ));
+            Err(Attempt::Retry(e)) => match budget.next_wait() {
+                Some(wait) => {
+                    tracing::warn!(failures = budget.failures, error = %e, ?wait, "{what} failed; retrying");
+                    tokio::time::sleep(wait).await;
                 }
-                tracing::warn!(attempts, error = %e, ?wait, "{what} failed; retrying");
-                tokio::time::sleep(wait).await;
-            }
+                None => {
+                    return Err(format!(
+                        "{what} failed {} times in {:.0?} (last: {e}); giving up",
+                        budget.failures,
+                        budget.elapsed()
+                    ))
+                }
+            },
         }
     }
 }
@@ -186,16 +183,6 @@ pub async fn register_commands<U, E>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_caps_and_jitters_down() {
-        assert_eq!(backoff(1, 0.0), Duration::from_millis(500));
-        assert_eq!(backoff(2, 0.0), Duration::from_secs(1));
-        assert_eq!(backoff(3, 0.0), Duration::from_secs(2));
-        assert_eq!(backoff(20, 0.0), MAX_BACKOFF);
-        assert!(backoff(20, 0.99) >= MAX_BACKOFF.mul_f64(0.8));
-        assert!(backoff(20, 0.99) < MAX_BACKOFF);
-    }
 
     #[test]
     fn refusal_names_command_and_field() {

@@ -9,6 +9,7 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::backoff;
 use crate::live::LiveStream;
 use crate::providers::{ProviderError, ProviderName};
 use crate::snapshot::Snapshot;
@@ -24,14 +25,11 @@ pub fn next_delay(interval: Duration, failures: u32, jitter_unit: f64) -> Durati
     let base = if failures == 0 {
         interval
     } else {
-        let factor = 2u32.saturating_pow(failures.min(16));
-        interval
-            .saturating_mul(factor)
-            .min(MAX_BACKOFF.max(interval))
+        backoff::exponential(interval, failures, MAX_BACKOFF.max(interval))
     };
-    // jitter_unit in [0, 1): spread polls of many sources over the last
-    // 10% of the interval, never past it.
-    base.mul_f64(1.0 - jitter_unit.clamp(0.0, 1.0) * 0.1)
+    // Spread polls of many sources over the last 10% of the interval,
+    // never past it.
+    backoff::jitter_down(base, 0.1, jitter_unit)
 }
 
 /// Run `fetch` every `interval` until `shutdown`, writing successes into the
@@ -75,7 +73,7 @@ pub async fn poll_loop<F, Fut, S>(
             }
         }
         drop(_enter);
-        let delay = next_delay(interval, failures, crate::jitter::unit());
+        let delay = next_delay(interval, failures, backoff::unit());
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(delay) => {}

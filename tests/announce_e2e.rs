@@ -14,8 +14,7 @@ use onair::store::{NewSubscription, Store};
 use serde_json::{json, Value};
 use support::bot::{env, TestBot};
 use support::discord::{
-    resolved_channel, resolved_channel_and_role, ChannelSpec, FakeDiscord, Fault, GuildSpec,
-    Invoker, GUILD_ID, SEND_MESSAGES,
+    resolved_channel, ChannelSpec, FakeDiscord, Fault, GuildSpec, Invoker, GUILD_ID, SEND_MESSAGES,
 };
 use support::fake_providers::{FakeProvider, Reply};
 
@@ -49,11 +48,9 @@ struct World {
 async fn world(channels: &[u64]) -> World {
     let discord = FakeDiscord::start().await;
     let jkt = FakeProvider::start().await;
-    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
     let dir = tempfile::tempdir().expect("tempdir");
     let mut vars = env(&discord, dir.path());
-    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
-    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    support::bot::use_jkt(&mut vars, &jkt);
     vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
     let mut all = vec![support::discord::CHANNEL_ID];
     all.extend_from_slice(channels);
@@ -370,40 +367,26 @@ async fn subscribe_guards_admins_and_permissions() {
     );
 
     // Missing Send Messages in the channel: explained, nothing saved.
-    let p = w.discord.slash(
-        "subscribe",
-        json!([{"name": "channel", "type": 7, "value": "52"}]),
-        Some(resolved_channel(52)),
-        &Invoker::default(),
-    );
-    let a = w.discord.answer(&p, T).await;
-    let text = a["content"].as_str().unwrap_or_default().to_string();
+    let p = w
+        .discord
+        .subscribe_command(52, &[], None, &Invoker::default());
+    let text = w.discord.answer_text(&p, T).await;
     assert!(
         text.contains("Send Messages") && text.contains("Nothing was saved"),
-        "{a}"
+        "{text}"
     );
     assert_eq!(w.store.count_subscriptions().await.unwrap(), 0);
 
     // An admin with a good channel and a role: saved.
     let role = 1900000000000000002;
-    let p = w.discord.slash(
-        "subscribe",
-        json!([
-            {"name": "channel", "type": 7, "value": "51"},
-            {"name": "member", "type": 3, "value": "Fritzy"},
-            {"name": "role", "type": 8, "value": role.to_string()}
-        ]),
-        Some(resolved_channel_and_role(51, role, true)),
+    let p = w.discord.subscribe_command(
+        51,
+        &[json!({"name": "member", "type": 3, "value": "Fritzy"})],
+        Some((role, true)),
         &Invoker::default(),
     );
-    let a = w.discord.answer(&p, T).await;
-    assert!(
-        a["content"]
-            .as_str()
-            .unwrap()
-            .contains("Saved subscription"),
-        "{a}"
-    );
+    let text = w.discord.answer_text(&p, T).await;
+    assert!(text.contains("Saved subscription"), "{text}");
     let subs = w.store.list_subscriptions(GUILD_ID).await.unwrap();
     assert_eq!(subs.len(), 1);
     assert_eq!((subs[0].channel_id, subs[0].role_id), (51, Some(role)));

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use onair::store::Store;
-use serde_json::{json, Value};
+use serde_json::json;
 use support::bot::{env, TestBot};
 use support::discord::{FakeDiscord, GuildSpec, GUILD_ID};
-use support::fake_providers::{FakeProvider, Reply};
+use support::fake_providers::{fritzy_live, FakeProvider, Reply};
 
 const T: Duration = Duration::from_secs(30);
 const CH: u64 = 21;
@@ -106,14 +106,6 @@ async fn a_reused_livestream_is_announced_each_time_it_goes_live() {
     bot.stop().await;
 }
 
-fn fritzy(start: &str) -> Value {
-    json!([{
-        "name": "Fritzy", "url_key": "jkt48_fritzy", "slug": "s", "room_id": 510011,
-        "started_at": start, "type": "idn",
-        "streaming_url_list": [{"label": "original", "quality": 1, "url": "https://cdn.test/f.m3u8"}]
-    }])
-}
-
 fn jkt(p: &FakeProvider) -> Vec<(&'static str, String)> {
     p.set("GET /api/jkt48/live", Reply::json(json!([])));
     vec![
@@ -129,7 +121,7 @@ async fn gone_past_the_grace_and_back_with_the_same_start_reopens_the_card() {
     let d = &w.discord;
     let start = "2025-04-06T12:03:58.000Z";
     w.provider
-        .set("GET /api/jkt48/live", Reply::json(fritzy(start)));
+        .set("GET /api/jkt48/live", Reply::json(fritzy_live(start)));
     d.wait_for(T, "the announcement", |d| d.messages(CH).len() == 1)
         .await;
     // A provider blip longer than the grace: edited to ended…
@@ -139,7 +131,7 @@ async fn gone_past_the_grace_and_back_with_the_same_start_reopens_the_card() {
     assert!(content(d, 0).contains(ENDED_LINE));
     // …and she is back with the same start: the same card is live again.
     w.provider
-        .set("GET /api/jkt48/live", Reply::json(fritzy(start)));
+        .set("GET /api/jkt48/live", Reply::json(fritzy_live(start)));
     d.wait_for(T, "the card edited back to live", |d| edits(d, 0) == 2)
         .await;
     assert!(content(d, 0).contains(LIVE_LINE), "{}", content(d, 0));
@@ -175,13 +167,13 @@ async fn a_store_failure_at_started_is_retried_until_announced() {
         .unwrap();
     w.provider.set(
         "GET /api/jkt48/live",
-        Reply::json(fritzy("2025-04-06T12:03:58.000Z")),
+        Reply::json(fritzy_live("2025-04-06T12:03:58.000Z")),
     );
     let deadline = tokio::time::Instant::now() + T;
     loop {
         let seen = {
             let logs = support::bot::captured_logs().lock().unwrap();
-            String::from_utf8_lossy(&logs).contains("could not record an event")
+            String::from_utf8_lossy(&logs).contains("recording a watch event failed")
         };
         if seen {
             break;

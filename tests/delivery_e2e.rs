@@ -10,22 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use onair::store::{DeliveryStatus, Store};
-use serde_json::{json, Value};
+use serde_json::json;
 use support::bot::{env, wait_delivery, TestBot};
 use support::discord::{FakeDiscord, Fault, GuildSpec, GUILD_ID};
-use support::fake_providers::{FakeProvider, Reply};
+use support::fake_providers::{fritzy_live, FakeProvider, Reply};
 
 const T: Duration = Duration::from_secs(40);
 const CH: u64 = 11;
+const START: &str = "2025-04-06T12:03:58.000Z";
 const POSTS: &str = "/api/v10/channels/11/messages";
-
-fn fritzy() -> Value {
-    json!([{
-        "name": "Fritzy", "url_key": "jkt48_fritzy", "slug": "s", "room_id": 510011,
-        "started_at": "2025-04-06T12:03:58.000Z", "type": "idn",
-        "streaming_url_list": [{"label": "original", "quality": 1, "url": "https://cdn.test/f.m3u8"}]
-    }])
-}
 
 struct World {
     discord: FakeDiscord,
@@ -38,11 +31,9 @@ struct World {
 async fn world(extra: &[(&str, &str)]) -> World {
     let discord = FakeDiscord::start().await;
     let jkt = FakeProvider::start().await;
-    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
     let dir = tempfile::tempdir().unwrap();
     let mut vars = env(&discord, dir.path());
-    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
-    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    support::bot::use_jkt(&mut vars, &jkt);
     vars.insert("DELIVERY_RETRY_MAX_SECS".into(), "1".into());
     for (k, v) in extra {
         vars.insert((*k).into(), (*v).into());
@@ -71,7 +62,8 @@ async fn an_incident_longer_than_any_fixed_budget_still_delivers_once() {
     // attempts a fixed count would have allowed.
     w.discord
         .fail_for("POST", POSTS, Fault::Server(502), Duration::from_secs(12));
-    w.jkt.set("GET /api/jkt48/live", Reply::json(fritzy()));
+    w.jkt
+        .set("GET /api/jkt48/live", Reply::json(fritzy_live(START)));
     w.discord
         .wait_for(T, "the announcement after the incident", |d| {
             d.messages(CH).len() == 1
@@ -105,7 +97,8 @@ async fn a_refused_body_is_tried_once_and_logged() {
         },
         usize::MAX,
     );
-    w.jkt.set("GET /api/jkt48/live", Reply::json(fritzy()));
+    w.jkt
+        .set("GET /api/jkt48/live", Reply::json(fritzy_live(START)));
     let d = wait_delivery(&w.store, 1, DeliveryStatus::Failed, T).await;
     assert!(
         d.last_error.as_deref().unwrap_or("").contains("refused"),
@@ -135,7 +128,8 @@ async fn past_the_staleness_rule_the_announcement_is_dropped() {
     let mut w = world(&[("DELIVERY_STALE_SECS", "0"), ("END_GRACE_SECS", "1")]).await;
     w.discord
         .fail_for("POST", POSTS, Fault::Server(503), Duration::from_secs(3600));
-    w.jkt.set("GET /api/jkt48/live", Reply::json(fritzy()));
+    w.jkt
+        .set("GET /api/jkt48/live", Reply::json(fritzy_live(START)));
     w.discord
         .wait_for(T, "a first failed attempt", |d| posts(d, 503) >= 1)
         .await;

@@ -13,8 +13,7 @@ use onair::store::{NewSubscription, Store};
 use serde_json::json;
 use support::bot::{env, TestBot};
 use support::discord::{
-    resolved_channel, resolved_channel_and_role, ChannelSpec, FakeDiscord, GuildSpec, Invoker,
-    CHANNEL_ID, GUILD_ID, SEND_MESSAGES,
+    ChannelSpec, FakeDiscord, GuildSpec, Invoker, CHANNEL_ID, GUILD_ID, SEND_MESSAGES,
 };
 use support::fake_providers::{FakeProvider, Reply};
 
@@ -37,13 +36,7 @@ async fn subscribe_defers_refuses_everyone_and_asks_for_history() {
     let who = Invoker::default();
 
     // @everyone (the role whose id is the guild's) is refused, privately.
-    let p = discord.slash(
-        "subscribe",
-        json!([{"name": "channel", "type": 7, "value": "61"},
-               {"name": "role", "type": 8, "value": GUILD_ID.to_string()}]),
-        Some(resolved_channel_and_role(61, GUILD_ID, true)),
-        &who,
-    );
+    let p = discord.subscribe_command(61, &[], Some((GUILD_ID, true)), &who);
     let cb = discord.callback(&p, T).await.body.unwrap();
     assert_eq!(cb["data"]["flags"], 64);
     assert!(
@@ -55,20 +48,9 @@ async fn subscribe_defers_refuses_everyone_and_asks_for_history() {
     );
 
     // A good subscribe defers (privately) before asking Discord anything.
-    let p = discord.slash(
-        "subscribe",
-        json!([{"name": "channel", "type": 7, "value": "61"}]),
-        Some(resolved_channel(61)),
-        &who,
-    );
-    let a = discord.answer(&p, T).await;
-    assert!(
-        a["content"]
-            .as_str()
-            .unwrap()
-            .contains("Saved subscription"),
-        "{a}"
-    );
+    let p = discord.subscribe_command(61, &[], None, &who);
+    let text = discord.answer_text(&p, T).await;
+    assert!(text.contains("Saved subscription"), "{text}");
     let requests = discord.requests();
     let callback = requests
         .iter()
@@ -87,20 +69,9 @@ async fn subscribe_defers_refuses_everyone_and_asks_for_history() {
 
     // Without Read Message History the bot could not find its own post
     // after a lost answer: it says so, and saves nothing.
-    let p = discord.slash(
-        "subscribe",
-        json!([{"name": "channel", "type": 7, "value": "62"}]),
-        Some(resolved_channel(62)),
-        &who,
-    );
-    let a = discord.answer(&p, T).await;
-    assert!(
-        a["content"]
-            .as_str()
-            .unwrap()
-            .contains("Read Message History"),
-        "{a}"
-    );
+    let p = discord.subscribe_command(62, &[], None, &who);
+    let text = discord.answer_text(&p, T).await;
+    assert!(text.contains("Read Message History"), "{text}");
     let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
     assert_eq!(store.count_subscriptions().await.unwrap(), 1);
     bot.stop().await;
@@ -110,7 +81,6 @@ async fn subscribe_defers_refuses_everyone_and_asks_for_history() {
 async fn overwrites_decide_permissions_and_a_forbidden_channel_is_disabled() {
     let discord = FakeDiscord::start().await;
     let jkt = FakeProvider::start().await;
-    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
     let mut g = GuildSpec::new(GUILD_ID, &[CHANNEL_ID, 71]);
     g.channels[1] = ChannelSpec {
         id: 71,
@@ -120,8 +90,7 @@ async fn overwrites_decide_permissions_and_a_forbidden_channel_is_disabled() {
     discord.add_guild(g);
     let dir = tempfile::tempdir().unwrap();
     let mut vars = env(&discord, dir.path());
-    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
-    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    support::bot::use_jkt(&mut vars, &jkt);
     let store: Arc<dyn Store> = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
     // Saved while it could still post (as if the overwrite came later).
     let sub = store
@@ -206,12 +175,10 @@ async fn a_frame_serenity_would_drop_is_caught_by_the_fake() {
 async fn bucket_headers_are_honoured_before_a_429() {
     let discord = FakeDiscord::start().await;
     let jkt = FakeProvider::start().await;
-    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
     discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID, 81]));
     let dir = tempfile::tempdir().unwrap();
     let mut vars = env(&discord, dir.path());
-    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
-    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    support::bot::use_jkt(&mut vars, &jkt);
     let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
     store
         .add_subscription(NewSubscription {

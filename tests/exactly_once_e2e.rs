@@ -10,21 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use onair::store::{DeliveryStatus, Store};
-use serde_json::{json, Value};
+use serde_json::json;
 use support::bot::{env, spawn_binary, wait_delivery, TestBot};
 use support::discord::{FakeDiscord, GuildSpec, GUILD_ID};
-use support::fake_providers::{FakeProvider, Reply};
+use support::fake_providers::{fritzy_live, FakeProvider, Reply};
 
 const T: Duration = Duration::from_secs(30);
 const CH: u64 = 31;
-
-fn member(start: &str) -> Value {
-    json!([{
-        "name": "Fritzy", "url_key": "jkt48_fritzy", "slug": "s", "room_id": 510011,
-        "started_at": start, "type": "idn",
-        "streaming_url_list": [{"label": "original", "quality": 1, "url": "https://cdn.test/f.m3u8"}]
-    }])
-}
 
 struct World {
     discord: FakeDiscord,
@@ -38,11 +30,9 @@ async fn world() -> World {
     let discord = FakeDiscord::start().await;
     discord.set_nonce_window(Duration::from_secs(1));
     let jkt = FakeProvider::start().await;
-    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
     let dir = tempfile::tempdir().unwrap();
     let mut vars = env(&discord, dir.path());
-    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
-    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    support::bot::use_jkt(&mut vars, &jkt);
     // The bot assumes a window no longer than the fake's.
     vars.insert("DISCORD_NONCE_WINDOW_SECS".into(), "1".into());
     vars.insert("DELIVERY_RETRY_MAX_SECS".into(), "2".into());
@@ -107,7 +97,7 @@ async fn a_lost_answer_past_the_nonce_window_is_found_not_reposted() {
     let bot = TestBot::start(&w.discord, &w.vars).await;
     w.jkt.set(
         "GET /api/jkt48/live",
-        Reply::json(member("2025-04-06T12:03:58.000Z")),
+        Reply::json(fritzy_live("2025-04-06T12:03:58.000Z")),
     );
     w.discord
         .wait_for(T, "Discord to store the post", |d| {
@@ -164,7 +154,7 @@ async fn sigkill_between_post_and_record_then_restart_after_the_window_posts_onc
     w.discord.wait_ready(T).await;
     w.jkt.set(
         "GET /api/jkt48/live",
-        Reply::json(member("2025-04-06T12:03:58.000Z")),
+        Reply::json(fritzy_live("2025-04-06T12:03:58.000Z")),
     );
     w.discord
         .wait_for(T, "Discord to store the message", |d| {
@@ -201,7 +191,7 @@ async fn ended_and_replaced_while_down_one_end_edit_one_new_announcement() {
     let bot = TestBot::start(&w.discord, &w.vars).await;
     w.jkt.set(
         "GET /api/jkt48/live",
-        Reply::json(member("2025-04-06T12:00:00.000Z")),
+        Reply::json(fritzy_live("2025-04-06T12:00:00.000Z")),
     );
     w.discord
         .wait_for(T, "the first announcement", |d| d.messages(CH).len() == 1)
@@ -212,7 +202,7 @@ async fn ended_and_replaced_while_down_one_end_edit_one_new_announcement() {
     // same room.
     w.jkt.set(
         "GET /api/jkt48/live",
-        Reply::json(member("2025-04-06T15:00:00.000Z")),
+        Reply::json(fritzy_live("2025-04-06T15:00:00.000Z")),
     );
     let bot = TestBot::start(&w.discord, &w.vars).await;
     w.discord

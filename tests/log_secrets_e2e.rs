@@ -21,7 +21,6 @@ async fn binary_at_trace_logs_no_secret_even_as_bytes() {
     let discord = FakeDiscord::start().await;
     let jkt = FakeProvider::start().await;
     let cf = FakeProvider::start().await;
-    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
     let base = "/accounts/acc1/realtime/kit/app1";
     cf.set(
         &format!("GET {base}/livestreams"),
@@ -41,8 +40,7 @@ async fn binary_at_trace_logs_no_secret_even_as_bytes() {
     );
     let dir = tempfile::tempdir().unwrap();
     let mut vars = support::bot::env(&discord, dir.path());
-    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET-KEY-42".into());
-    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    support::bot::use_jkt(&mut vars, &jkt);
     vars.insert("CLOUDFLARE_API_TOKEN".into(), "CF-TOKEN-SECRET-42".into());
     vars.insert("CLOUDFLARE_ACCOUNT_ID".into(), "acc1".into());
     vars.insert("REALTIMEKIT_APP_ID".into(), "app1".into());
@@ -61,11 +59,9 @@ async fn binary_at_trace_logs_no_secret_even_as_bytes() {
     // An announcement (a POST with a body), a poll with a key in its query.
     jkt.set(
         "GET /api/jkt48/live",
-        Reply::json(json!([{
-            "name": "Fritzy", "url_key": "jkt48_fritzy", "slug": "s", "room_id": 510011,
-            "started_at": "2025-04-06T12:03:58.000Z", "type": "idn",
-            "streaming_url_list": [{"label": "original", "quality": 1, "url": "https://cdn.test/f.m3u8"}]
-        }])),
+        Reply::json(support::fake_providers::fritzy_live(
+            "2025-04-06T12:03:58.000Z",
+        )),
     );
     discord
         .wait_for(T, "the announcement", |d| {

@@ -28,11 +28,9 @@ async fn sigkill(child: &mut tokio::process::Child) {
 async fn killed_mid_fanout_and_restarted_sends_each_message_once() {
     let discord = FakeDiscord::start().await;
     let jkt = FakeProvider::start().await;
-    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
     let dir = tempfile::tempdir().unwrap();
     let mut vars = support::bot::env(&discord, dir.path());
-    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
-    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    support::bot::use_jkt(&mut vars, &jkt);
     vars.insert("DISCORD_GLOBAL_RPS".into(), "20".into());
     vars.insert("END_GRACE_SECS".into(), "2".into());
     let channels: Vec<u64> = (0..60).map(|i| 7000 + i).collect();
@@ -56,11 +54,9 @@ async fn killed_mid_fanout_and_restarted_sends_each_message_once() {
     discord.wait_ready(T).await;
     jkt.set(
         "GET /api/jkt48/live",
-        Reply::json(json!([{
-            "name": "Fritzy", "url_key": "jkt48_fritzy", "slug": "s", "room_id": 510011,
-            "started_at": "2025-04-06T12:03:58.000Z", "type": "idn",
-            "streaming_url_list": [{"label": "original", "quality": 1, "url": "https://cdn.test/f.m3u8"}]
-        }])),
+        Reply::json(support::fake_providers::fritzy_live(
+            "2025-04-06T12:03:58.000Z",
+        )),
     );
     // Kill it mid-fan-out (20 messages/s, 60 channels).
     discord

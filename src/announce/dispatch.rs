@@ -258,9 +258,7 @@ impl Dispatcher {
                                 message = message_id,
                                 "found the earlier post; adopting it"
                             );
-                            return self
-                                .sent(job, &sub, message_id, stream.ended_at.is_some())
-                                .await;
+                            return self.sent(job, &sub, message_id, false).await;
                         }
                         Ok(None) => {}
                         Err(e) if e.is_transient() => {
@@ -288,16 +286,7 @@ impl Dispatcher {
                 match self.rest.create_message(job.channel_id, &body).await {
                     Ok(message_id) => {
                         tracing::info!(message = message_id, ended = already_ended, "announced");
-                        if already_ended {
-                            self.store
-                                .mark_sent(delivery.id, message_id, Utc::now())
-                                .await?;
-                            self.store.mark_end_edited(delivery.id, Utc::now()).await?;
-                            self.store.record_delivery_success(sub.id).await?;
-                            lock(&self.stats).sent += 1;
-                            return Ok(());
-                        }
-                        self.sent(job, &sub, message_id, false).await
+                        self.sent(job, &sub, message_id, already_ended).await
                     }
                     Err(e) => self.apply(job, Some(sub.id), &facts, e).await,
                 }
@@ -360,27 +349,31 @@ impl Dispatcher {
         }
     }
 
-    /// Record a live card as sent (posted now, or an earlier post found),
-    /// and edit it to ended if the broadcast ended meanwhile.
+    /// Record a message as sent (posted now, or an earlier post found). An
+    /// ended card needs no end edit; a live card whose broadcast ended
+    /// meanwhile gets one right away.
     async fn sent(
         self: &Arc<Self>,
         job: &Job,
         sub: &crate::store::Subscription,
         message_id: u64,
-        ended: bool,
+        ended_card: bool,
     ) -> Result<(), crate::store::StoreError> {
+        let now = Utc::now();
         self.store
-            .mark_sent(job.delivery_id, message_id, Utc::now())
+            .mark_sent(job.delivery_id, message_id, now)
             .await?;
         self.store.record_delivery_success(sub.id).await?;
         lock(&self.stats).sent += 1;
-        let ended_now = ended
-            || self
-                .store
-                .get_stream(job.stream_row)
-                .await?
-                .is_some_and(|s| s.ended_at.is_some());
-        if ended_now {
+        if ended_card {
+            return self.store.mark_end_edited(job.delivery_id, now).await;
+        }
+        let ended = self
+            .store
+            .get_stream(job.stream_row)
+            .await?
+            .is_some_and(|s| s.ended_at.is_some());
+        if ended {
             let mut edit = job.clone();
             edit.kind = JobKind::EndEdit;
             edit.attempts = 0;
@@ -430,7 +423,7 @@ impl Dispatcher {
             stale_after: self.options.stale_after,
             backoff: self.options.backoff,
             backoff_max: self.options.backoff_max,
-            jitter: crate::jitter::unit(),
+            jitter: crate::backoff::unit(),
         }
     }
 

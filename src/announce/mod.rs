@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff;
 use crate::discord_rest::DiscordRest;
 use crate::live::LiveStream;
 use crate::store::Store;
@@ -21,7 +22,9 @@ use crate::tracker::WatchEvent;
 
 pub use dispatch::{Dispatcher, Job, JobKind};
 
-/// The longest wait between two attempts to record an event.
+/// The first and the longest wait between two attempts to record an event
+/// (or to resume from the store).
+pub const EVENT_RETRY_FIRST: Duration = Duration::from_millis(500);
 pub const EVENT_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Tunables (tests shorten the delays).
@@ -112,31 +115,22 @@ impl Announcer {
     /// announced once the store recovers (the tracker never emits the same
     /// `Started` twice).
     pub async fn handle(&self, event: WatchEvent, stop: &CancellationToken) {
-        let mut wait = Duration::from_millis(500);
-        let mut failures: u32 = 0;
-        loop {
-            let result = match &event {
-                WatchEvent::Started(stream) => self.started(stream).await,
-                WatchEvent::Updated(stream) => self.store.upsert_stream(stream).await.map(|_| ()),
-                WatchEvent::Ended { stream, ended_at } => self.ended(stream, *ended_at).await,
-            };
-            let Err(e) = result else {
-                if failures > 0 {
-                    tracing::info!(failures, "event recorded after the store recovered");
+        let _ = backoff::until_ok(
+            "recording a watch event",
+            EVENT_RETRY_FIRST,
+            EVENT_RETRY_MAX,
+            stop,
+            || async {
+                match &event {
+                    WatchEvent::Started(stream) => self.started(stream).await,
+                    WatchEvent::Updated(stream) => {
+                        self.store.upsert_stream(stream).await.map(|_| ())
+                    }
+                    WatchEvent::Ended { stream, ended_at } => self.ended(stream, *ended_at).await,
                 }
-                return;
-            };
-            failures += 1;
-            tracing::error!(error = %e, failures, retry_in = ?wait, "announcer could not record an event; retrying");
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop.cancelled() => {
-                    tracing::warn!("stopping with an unrecorded event; the next poll after restart sees it again");
-                    return;
-                }
-            }
-            wait = (wait * 2).min(EVENT_RETRY_MAX);
-        }
+            },
+        )
+        .await;
     }
 
     async fn started(&self, stream: &LiveStream) -> Result<(), crate::store::StoreError> {

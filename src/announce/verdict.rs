@@ -17,6 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::dispatch::JobKind;
+use crate::backoff;
 use crate::discord_rest::DiscordError;
 
 /// How long an end edit keeps being retried after the broadcast ended.
@@ -77,11 +78,11 @@ impl Facts {
 
     /// The delay before retry number `attempts + 1`.
     pub fn backoff_delay(&self) -> Duration {
-        let base = self
-            .backoff
-            .saturating_mul(1u32 << self.attempts.min(16))
-            .min(self.backoff_max);
-        base.mul_f64(1.0 - 0.2 * self.jitter.clamp(0.0, 1.0))
+        backoff::jitter_down(
+            backoff::exponential(self.backoff, self.attempts, self.backoff_max),
+            0.2,
+            self.jitter,
+        )
     }
 }
 

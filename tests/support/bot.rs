@@ -40,6 +40,16 @@ pub fn spawn_binary(
         .expect("start the onair binary")
 }
 
+/// Point the bot at a fake JKT48Connect (with a key), nobody live yet.
+pub fn use_jkt(vars: &mut HashMap<String, String>, jkt: &super::fake_providers::FakeProvider) {
+    jkt.set(
+        "GET /api/jkt48/live",
+        super::fake_providers::Reply::json(serde_json::json!([])),
+    );
+    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET-KEY".into());
+    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+}
+
 /// Subscribe `channel` of `guild` to every live (no filter).
 pub async fn subscribe_everything(
     store: &std::sync::Arc<dyn onair::store::Store>,

@@ -749,6 +749,33 @@ impl FakeDiscord {
         self.push(d, id, token)
     }
 
+    /// `/subscribe channel:<channel>` plus `extra` options, with the
+    /// `resolved` data Discord sends (and the role's, when one is given).
+    pub fn subscribe_command(
+        &self,
+        channel: u64,
+        extra: &[Value],
+        role: Option<(u64, bool)>,
+        who: &Invoker,
+    ) -> Pushed {
+        let mut options = vec![json!({"name": "channel", "type": 7, "value": channel.to_string()})];
+        options.extend(extra.iter().cloned());
+        let resolved = match role {
+            Some((id, mentionable)) => {
+                options.push(json!({"name": "role", "type": 8, "value": id.to_string()}));
+                resolved_channel_and_role(channel, id, mentionable)
+            }
+            None => resolved_channel(channel),
+        };
+        self.slash("subscribe", Value::Array(options), Some(resolved), who)
+    }
+
+    /// The visible text of an interaction's final answer.
+    pub async fn answer_text(&self, p: &Pushed, timeout: Duration) -> String {
+        let a = self.answer(p, timeout).await;
+        a["content"].as_str().unwrap_or_default().to_string()
+    }
+
     /// The interaction callback body the bot sent for `token`.
     pub async fn callback(&self, p: &Pushed, timeout: Duration) -> Recorded {
         let path = format!("/api/v10/interactions/{}/{}/callback", p.id, p.token);

@@ -25,6 +25,16 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Router;
 
+/// JKT48Connect's answer with one member live on IDN (Fritzy, room
+/// 510011) since `start`, with one HLS link.
+pub fn fritzy_live(start: &str) -> serde_json::Value {
+    serde_json::json!([{
+        "name": "Fritzy", "url_key": "jkt48_fritzy", "slug": "s", "room_id": 510011,
+        "started_at": start, "type": "idn",
+        "streaming_url_list": [{"label": "original", "quality": 1, "url": "https://cdn.test/f.m3u8"}]
+    }])
+}
+
 /// One scripted answer.
 #[derive(Debug, Clone)]
 pub struct Reply {
