@@ -1,5 +1,6 @@
-//! Shared rules of the admin commands: Manage Server checked at run time
-//! (whatever a server did to the command's default permissions), replies
+//! Shared rules of the admin commands, applied once in [`super::all`]:
+//! Manage Server checked at run time (whatever a server did to the
+//! command's default permissions), the operator-guild check, replies
 //! ephemeral and mention-free.
 
 use poise::serenity_prelude as serenity;
@@ -8,7 +9,10 @@ use super::lang;
 use crate::messages::t;
 use crate::types::{Context, Error, UserError};
 
-/// The guild, if the invoker may manage it; a user error otherwise.
+/// The shared check of every admin command (applied in
+/// [`super::all`]): Manage Server (or Administrator), read from the
+/// interaction itself, whatever a server did to the command's default
+/// permissions.
 pub async fn require_admin(ctx: Context<'_>) -> Result<serenity::GuildId, Error> {
     let lang = lang(ctx);
     let Some(guild_id) = ctx.guild_id() else {
@@ -33,6 +37,31 @@ pub async fn require_admin(ctx: Context<'_>) -> Result<serenity::GuildId, Error>
         .into());
     }
     Ok(guild_id)
+}
+
+/// The shared check of the operator's commands: only in the guilds listed
+/// in `OPERATOR_GUILD_IDS` (they are registered nowhere else; this refuses
+/// a stale registration or a forged call anywhere else).
+pub async fn require_operator_guild(ctx: Context<'_>) -> Result<(), Error> {
+    let allowed = ctx
+        .guild_id()
+        .is_some_and(|g| ctx.data().config.operator_guild_ids.contains(&g.get()));
+    if !allowed {
+        tracing::warn!(
+            user = ctx.author().id.get(),
+            guild = ctx.guild_id().map(|g| g.get()),
+            command = %ctx.command().qualified_name,
+            "refused: operator command outside OPERATOR_GUILD_IDS"
+        );
+        return Err(UserError(t(lang(ctx), "error-operator-only", &[])).into());
+    }
+    Ok(())
+}
+
+/// The guild of an admin command (the shared checks already ran).
+pub fn admin_guild(ctx: Context<'_>) -> Result<serenity::GuildId, Error> {
+    ctx.guild_id()
+        .ok_or_else(|| UserError(t(lang(ctx), "error-guild-only", &[])).into())
 }
 
 /// Whether a component press comes from a server admin.

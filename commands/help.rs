@@ -3,11 +3,11 @@
 
 use chrono::Utc;
 
-use crate::embeds::Embed;
+use crate::discord::embeds::Embed;
 use crate::messages::{human_duration, t, Lang};
 use crate::providers::ProviderName;
-use crate::snapshot::freshness_of;
-use crate::snapshot::Freshness;
+use crate::watch::snapshot::freshness_of;
+use crate::watch::snapshot::Freshness;
 use crate::types::{Context, Data, Error};
 
 /// What onair does and how fresh its data is
@@ -19,38 +19,28 @@ pub async fn help(ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Pure: the help embed from the data's config and snapshot.
+/// Pure: the help embed from the data's config, snapshot and budgets.
 pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed {
-    let interval = data.config.poll_interval;
     let lines: Vec<String> = ProviderName::ALL
         .iter()
         .map(|&p| {
-            let on = match p {
-                ProviderName::Jkt48Connect => data.providers.jkt48connect.is_some(),
-                ProviderName::Konbini => data.providers.konbini.is_some(),
-                ProviderName::Kitkot => data.providers.kitkot.is_some(),
-                ProviderName::RealtimeKit => data.providers.realtimekit.is_some(),
-            };
-            let status = if !on {
+            let interval = data
+                .budgets
+                .get(p)
+                .map(|l| l.schedule.interval)
+                .unwrap_or(data.config.poll_interval);
+            let mut status = if !data.providers.is_on(p) {
                 t(lang, "help-provider-off", &[])
             } else {
                 match data.snapshot.state(p) {
                     None => t(lang, "help-provider-on-demand", &[]),
-                    Some(state) => match (freshness_of(&state, interval, now), &state.last_error) {
-                        (Freshness::Never, _) => t(lang, "help-provider-on-never", &[]),
-                        (Freshness::Fresh(age) | Freshness::Stale(age), Some(_)) => t(
-                            lang,
-                            "help-provider-on-failing",
-                            &[("age", &human_duration(lang, age))],
-                        ),
-                        (Freshness::Fresh(age) | Freshness::Stale(age), None) => t(
-                            lang,
-                            "help-provider-on",
-                            &[("age", &human_duration(lang, age))],
-                        ),
-                    },
+                    Some(state) => provider_status(lang, &state, interval, now),
                 }
             };
+            if let Some(r) = data.budgets.get(p).and_then(|l| l.report(now)) {
+                status.push_str("\n");
+                status.push_str(&budget_line(lang, &r));
+            }
             format!("**{}**: {status}", p.as_str())
         })
         .collect();
@@ -70,7 +60,7 @@ pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed 
             .collect::<Vec<_>>()
             .join("\n")
         )),
-        fields: vec![crate::embeds::Field {
+        fields: vec![crate::discord::embeds::Field {
             name: t(lang, "help-providers", &[]),
             value: lines.join("\n"),
             inline: false,
@@ -83,4 +73,55 @@ pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed 
         colour: Some(0x5865F2),
         ..Embed::default()
     }
+}
+
+/// One provider's state: halted (and why), failing, stale or fresh.
+fn provider_status(
+    lang: Lang,
+    state: &crate::watch::snapshot::SourceState,
+    interval: std::time::Duration,
+    now: chrono::DateTime<Utc>,
+) -> String {
+    if let Some(why) = &state.halted {
+        return t(
+            lang,
+            "help-provider-halted",
+            &[("why", &crate::discord::embeds::clean_text(why, 200))],
+        );
+    }
+    match (freshness_of(state, interval, now), &state.last_error) {
+        (Freshness::Never, _) => t(lang, "help-provider-on-never", &[]),
+        (Freshness::Fresh(age) | Freshness::Stale(age), Some(_)) => t(
+            lang,
+            "help-provider-on-failing",
+            &[("age", &human_duration(lang, age))],
+        ),
+        (Freshness::Stale(age), None) => t(
+            lang,
+            "help-provider-stale",
+            &[("age", &human_duration(lang, age))],
+        ),
+        (Freshness::Fresh(age), None) => t(
+            lang,
+            "help-provider-on",
+            &[("age", &human_duration(lang, age))],
+        ),
+    }
+}
+
+/// "budget 5000 calls/month: 1234 spent, about 40 left at the period end; …"
+pub fn budget_line(lang: Lang, r: &crate::watch::ledger::BudgetReport) -> String {
+    t(
+        lang,
+        "help-budget",
+        &[
+            ("allowance", &r.allowance.calls()),
+            ("unit", &r.allowance.unit()),
+            ("used", &r.used),
+            ("left", &r.forecast.projected_balance),
+            ("busy", &human_duration(lang, r.forecast.busiest_interval)),
+            ("quiet", &human_duration(lang, r.forecast.quietest_interval)),
+            ("delay", &human_duration(lang, r.forecast.mean_delay)),
+        ],
+    )
 }

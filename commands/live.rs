@@ -5,10 +5,10 @@
 use chrono::Utc;
 use poise::serenity_prelude as serenity;
 
-use crate::embeds::{self, pager_row, paginate, stream_embed, summary_line, watch_rows, Embed};
+use crate::discord::embeds::{self, pager_row, paginate, stream_embed, summary_line, watch_rows, Embed};
 use crate::live::{LiveStream, Platform};
 use crate::messages::{human_duration, t, Lang};
-use crate::snapshot::Freshness;
+use crate::watch::snapshot::Freshness;
 use crate::types::{Context, Data, Error};
 
 /// Custom-id prefix of the Previous/Next buttons.
@@ -291,7 +291,8 @@ pub async fn on_page_button(
         }
         None => {
             tracing::warn!(custom_id = %component.data.custom_id, "malformed page button id");
-            return Ok(());
+            return super::stream::answer_privately(ctx, component, t(lang, "button-unknown", &[]))
+                .await;
         }
     };
     component.create_response(&ctx.http, response).await?;

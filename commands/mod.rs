@@ -18,8 +18,64 @@ pub fn lang(ctx: crate::types::Context<'_>) -> Lang {
     ctx.locale().map(Lang::from_locale).unwrap_or_default()
 }
 
-/// Every command the bot registers, with its English texts and Indonesian
-/// localizations taken from the catalogue.
+/// Commands for server admins: guild-only, hidden from non-admins by
+/// default (`default_member_permissions`), and checked at run time.
+pub const ADMIN_COMMANDS: &[&str] = &[
+    "subscribe",
+    "subscriptions",
+    "unsubscribe",
+    "subscription",
+    "stream",
+];
+
+/// The operator's commands (they spend the operator's Cloudflare account):
+/// registered only in `OPERATOR_GUILD_IDS`, refused anywhere else.
+pub const OPERATOR_COMMANDS: &[&str] = &["stream"];
+
+/// [`all`], with the rules that depend on the configuration: the `/tiktok`
+/// cooldowns (every uncached answer spends KonbiniAPI credits).
+pub fn all_with(config: &crate::config::Config) -> Vec<poise::Command<Data, Error>> {
+    let mut commands = all();
+    for c in &mut commands {
+        if c.name == "tiktok" {
+            let mut cooldowns = c
+                .cooldown_config
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            cooldowns.user = Some(config.tiktok_cooldown_user).filter(|d| !d.is_zero());
+            cooldowns.guild = Some(config.tiktok_cooldown_guild).filter(|d| !d.is_zero());
+        }
+    }
+    commands
+}
+
+/// The admin check, as poise wants it.
+fn admin_check(ctx: crate::types::Context<'_>) -> poise::BoxFuture<'_, Result<bool, Error>> {
+    Box::pin(async move { admin::require_admin(ctx).await.map(|_| true) })
+}
+
+/// The operator-guild check, as poise wants it.
+fn operator_check(ctx: crate::types::Context<'_>) -> poise::BoxFuture<'_, Result<bool, Error>> {
+    Box::pin(async move { admin::require_operator_guild(ctx).await.map(|_| true) })
+}
+
+/// The shared rules, applied to a command and all its subcommands.
+fn apply_rules(cmd: &mut poise::Command<Data, Error>, admin: bool, operator: bool) {
+    if admin {
+        cmd.guild_only = true;
+        cmd.default_member_permissions = serenity::Permissions::MANAGE_GUILD;
+        cmd.checks.push(admin_check);
+    }
+    if operator {
+        cmd.checks.push(operator_check);
+    }
+    for sub in &mut cmd.subcommands {
+        apply_rules(sub, admin, operator);
+    }
+}
+
+/// Every command the bot registers, with the shared rules applied and its
+/// English texts and Indonesian localizations taken from the catalogue.
 pub fn all() -> Vec<poise::Command<Data, Error>> {
     let mut commands = vec![
         live::live(),
@@ -34,6 +90,9 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
     for c in &mut commands {
         let path = c.name.to_string();
         localize(c, &path);
+        let admin = ADMIN_COMMANDS.contains(&path.as_str());
+        let operator = OPERATOR_COMMANDS.contains(&path.as_str());
+        apply_rules(c, admin, operator);
     }
     commands
 }
@@ -127,7 +186,8 @@ pub async fn on_component(
         return stream::on_button(ctx, data, component).await;
     }
     tracing::debug!(custom_id = %component.data.custom_id, "unhandled component");
-    Ok(())
+    let lang = Lang::from_locale(&component.locale);
+    stream::answer_privately(ctx, component, t(lang, "button-unknown", &[])).await
 }
 
 /// One place for every framework error: the user gets a short ephemeral
@@ -185,6 +245,63 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             let secs = remaining_cooldown.as_secs().max(1);
             let text = t(lang, "error-cooldown", &[("secs", &secs)]);
             reply_ephemeral(ctx, text).await;
+        }
+        poise::FrameworkError::CommandCheckFailed { error, ctx, .. } => {
+            let lang = lang(ctx);
+            let text = match error {
+                Some(e) => match e.downcast_ref::<UserError>() {
+                    Some(user) => user.0.clone(),
+                    None => {
+                        tracing::error!(command = %ctx.command().qualified_name, error = %e, "command check failed");
+                        t(lang, "error-generic", &[])
+                    }
+                },
+                None => t(lang, "error-not-allowed", &[]),
+            };
+            reply_ephemeral(ctx, text).await;
+        }
+        poise::FrameworkError::SubcommandRequired { ctx } => {
+            let text = t(lang(ctx), "error-subcommand-required", &[]);
+            reply_ephemeral(ctx, text).await;
+        }
+        poise::FrameworkError::NotAnOwner { ctx, .. }
+        | poise::FrameworkError::DmOnly { ctx, .. }
+        | poise::FrameworkError::NsfwOnly { ctx, .. } => {
+            let text = t(lang(ctx), "error-not-allowed", &[]);
+            reply_ephemeral(ctx, text).await;
+        }
+        poise::FrameworkError::MissingBotPermissions {
+            missing_permissions,
+            ctx,
+            ..
+        } => {
+            let text = t(
+                lang(ctx),
+                "error-bot-missing-permissions",
+                &[("permissions", &missing_permissions.to_string())],
+            );
+            reply_ephemeral(ctx, text).await;
+        }
+        poise::FrameworkError::CommandStructureMismatch {
+            description, ctx, ..
+        } => {
+            tracing::warn!(command = %ctx.command().qualified_name, description, "command out of date (registration pending?)");
+            let reply = serenity::CreateInteractionResponse::Message(
+                serenity::CreateInteractionResponseMessage::new()
+                    .content(t(
+                        Lang::from_locale(&ctx.interaction.locale),
+                        "error-out-of-date",
+                        &[],
+                    ))
+                    .ephemeral(true),
+            );
+            if let Err(e) = ctx
+                .interaction
+                .create_response(ctx.serenity_context(), reply)
+                .await
+            {
+                tracing::warn!(error = %e, "could not send the error reply");
+            }
         }
         poise::FrameworkError::Setup { error, .. } => {
             tracing::error!(error = %error, "bot setup failed");

@@ -6,8 +6,8 @@
 use chrono::{Duration as ChronoDuration, Utc};
 use poise::serenity_prelude as serenity;
 
-use super::admin::{component_by_admin, require_admin};
-use crate::embeds::{clean_text, Embed, Field};
+use super::admin::{admin_guild, component_by_admin};
+use crate::discord::embeds::{clean_text, Embed, Field};
 use crate::messages::{t, Lang};
 use crate::providers::realtimekit::{Livestream, LivestreamStatus, RealtimeKit};
 use crate::providers::ProviderError;
@@ -101,25 +101,22 @@ fn status_badge(s: &LivestreamStatus) -> String {
 /// Manage the operator's Cloudflare RealtimeKit livestreams
 #[poise::command(
     slash_command,
-    guild_only,
     subcommands("create", "list", "status", "stop", "stats"),
-    subcommand_required,
-    default_member_permissions = "MANAGE_GUILD",
-    required_permissions = "MANAGE_GUILD"
+    subcommand_required
 )]
 pub async fn stream(_ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
 }
 
 /// Create a livestream (the stream key is shown only to you)
-#[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]
+#[poise::command(slash_command)]
 pub async fn create(
     ctx: Context<'_>,
     #[description = "Name of the livestream"]
     #[max_length = 100]
     name: String,
 ) -> Result<(), Error> {
-    require_admin(ctx).await?;
+    admin_guild(ctx)?;
     let lang = super::lang(ctx);
     let rtk = client(lang, ctx.data())?;
     let name = clean_text(&name, 100);
@@ -199,7 +196,7 @@ pub fn list_page(lang: Lang, all: &[Livestream], page: usize) -> (Embed, usize, 
         .skip(page * PER_PAGE)
         .take(PER_PAGE)
         .map(|ls| {
-            let name = crate::embeds::escape_markdown(&clean_text(
+            let name = crate::discord::embeds::escape_markdown(&clean_text(
                 ls.name.as_deref().unwrap_or("(unnamed)"),
                 80,
             ));
@@ -240,7 +237,7 @@ fn list_reply_parts(
 ) -> (Embed, Vec<serenity::CreateActionRow>) {
     let (embed, page, pages) = list_page(lang, all, page);
     let rows = if pages > 1 {
-        vec![crate::embeds::pager_row(lang, page, pages, |p| {
+        vec![crate::discord::embeds::pager_row(lang, page, pages, |p| {
             format!("{LIST_PREFIX}{p}:{invoker}")
         })]
     } else {
@@ -250,9 +247,9 @@ fn list_reply_parts(
 }
 
 /// The app's livestreams with their status
-#[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]
+#[poise::command(slash_command)]
 pub async fn list(ctx: Context<'_>) -> Result<(), Error> {
-    require_admin(ctx).await?;
+    admin_guild(ctx)?;
     let lang = super::lang(ctx);
     let rtk = client(lang, ctx.data())?;
     ctx.defer_ephemeral().await?;
@@ -265,14 +262,14 @@ pub async fn list(ctx: Context<'_>) -> Result<(), Error> {
 }
 
 /// One livestream with its active session
-#[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]
+#[poise::command(slash_command)]
 pub async fn status(
     ctx: Context<'_>,
     #[description = "Livestream id (see /stream list)"]
     #[max_length = 64]
     id: String,
 ) -> Result<(), Error> {
-    require_admin(ctx).await?;
+    admin_guild(ctx)?;
     let lang = super::lang(ctx);
     let rtk = client(lang, ctx.data())?;
     let id = checked_id(lang, &id)?;
@@ -314,7 +311,7 @@ pub async fn status(
             if let Some(start) = s.started_time {
                 fields.push(Field {
                     name: t(lang, "embed-started", &[]),
-                    value: crate::embeds::discord_time(start),
+                    value: crate::discord::embeds::discord_time(start),
                     inline: false,
                 });
             }
@@ -351,14 +348,14 @@ pub async fn status(
 }
 
 /// Stop a meeting's active livestream (asks to confirm first)
-#[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]
+#[poise::command(slash_command)]
 pub async fn stop(
     ctx: Context<'_>,
     #[description = "Meeting id"]
     #[max_length = 64]
     meeting_id: String,
 ) -> Result<(), Error> {
-    require_admin(ctx).await?;
+    admin_guild(ctx)?;
     let lang = super::lang(ctx);
     client(lang, ctx.data())?;
     let meeting_id = checked_id(lang, &meeting_id)?;
@@ -383,7 +380,7 @@ pub async fn stop(
 }
 
 /// Overall livestream analytics for a period
-#[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]
+#[poise::command(slash_command)]
 pub async fn stats(
     ctx: Context<'_>,
     #[description = "Days to look back (default 30)"]
@@ -391,7 +388,7 @@ pub async fn stats(
     #[max = 365]
     days: Option<u32>,
 ) -> Result<(), Error> {
-    require_admin(ctx).await?;
+    admin_guild(ctx)?;
     let lang = super::lang(ctx);
     let rtk = client(lang, ctx.data())?;
     let days = days.unwrap_or(30).clamp(1, 365);
@@ -444,23 +441,35 @@ pub async fn on_button(
                 .allowed_mentions(serenity::CreateAllowedMentions::new()),
         )
     };
+    let refuse = |key: &str| refusal(lang, key);
+    let in_operator_guild = component
+        .guild_id
+        .is_some_and(|g| data.config.operator_guild_ids.contains(&g.get()));
+    if !in_operator_guild {
+        return answer_privately(ctx, component, refuse("error-operator-only")).await;
+    }
     let response = if let Some(rest) = id.strip_prefix(CANCEL_PREFIX) {
         if rest.parse::<u64>().ok() != Some(presser) {
-            return Ok(());
+            return answer_privately(ctx, component, refuse("button-not-yours")).await;
         }
         update(t(lang, "stream-stop-cancelled", &[]))
     } else if let Some(rest) = id.strip_prefix(STOP_PREFIX) {
-        let Some((invoker, meeting)) = rest.split_once(':') else {
-            return Ok(());
+        let Some((invoker, meeting)) = rest.split_once(':').filter(|(_, m)| ids_ok(m)) else {
+            return answer_privately(ctx, component, refuse("button-unknown")).await;
         };
-        if invoker.parse::<u64>().ok() != Some(presser)
-            || !component_by_admin(component)
-            || !ids_ok(meeting)
-        {
-            return Ok(());
+        if invoker.parse::<u64>().ok() != Some(presser) {
+            return answer_privately(ctx, component, refuse("button-not-yours")).await;
+        }
+        if !component_by_admin(component) {
+            let text = t(
+                lang,
+                "error-missing-permissions",
+                &[("permissions", &"Manage Server")],
+            );
+            return answer_privately(ctx, component, text).await;
         }
         let Some(rtk) = data.providers.realtimekit.as_ref() else {
-            return Ok(());
+            return answer_privately(ctx, component, refuse("stream-off")).await;
         };
         // Acknowledge at once (the stop call may be slow), then edit.
         component
@@ -492,13 +501,13 @@ pub async fn on_button(
         return Ok(());
     } else if let Some(rest) = id.strip_prefix(LIST_PREFIX) {
         let Some((page, invoker)) = rest.split_once(':') else {
-            return Ok(());
+            return answer_privately(ctx, component, refuse("button-unknown")).await;
         };
         if invoker.parse::<u64>().ok() != Some(presser) {
-            return Ok(());
+            return answer_privately(ctx, component, refuse("button-not-yours")).await;
         }
         let Some(rtk) = data.providers.realtimekit.as_ref() else {
-            return Ok(());
+            return answer_privately(ctx, component, refuse("stream-off")).await;
         };
         let page = page.parse().unwrap_or(0);
         // Acknowledge before the provider call (3-second deadline), then
@@ -525,9 +534,33 @@ pub async fn on_button(
         component.edit_response(&ctx.http, edit).await?;
         return Ok(());
     } else {
-        return Ok(());
+        return answer_privately(ctx, component, refuse("button-unknown")).await;
     };
     component.create_response(&ctx.http, response).await?;
+    Ok(())
+}
+
+fn refusal(lang: Lang, key: &str) -> String {
+    t(lang, key, &[])
+}
+
+/// A button that cannot act says why, to the presser only.
+pub async fn answer_privately(
+    ctx: &serenity::Context,
+    component: &serenity::ComponentInteraction,
+    text: String,
+) -> Result<(), Error> {
+    component
+        .create_response(
+            &ctx.http,
+            serenity::CreateInteractionResponse::Message(
+                serenity::CreateInteractionResponseMessage::new()
+                    .content(crate::providers::truncate_chars(&text, 2000))
+                    .ephemeral(true)
+                    .allowed_mentions(serenity::CreateAllowedMentions::new()),
+            ),
+        )
+        .await?;
     Ok(())
 }
 

@@ -3,10 +3,10 @@
 
 use poise::serenity_prelude as serenity;
 
-use super::admin::{require_admin, say};
+use super::admin::{admin_guild, say};
 use super::live::PlatformChoice;
 use crate::announce::message::{announcement_body, sample_stream};
-use crate::embeds::clean_text;
+use crate::discord::embeds::clean_text;
 use crate::live::Platform;
 use crate::messages::{t, Lang};
 use crate::store::{NewSubscription, Subscription};
@@ -68,12 +68,7 @@ async fn autocomplete_member(
 
 /// Announce new lives in a channel
 #[allow(clippy::too_many_arguments)]
-#[poise::command(
-    slash_command,
-    guild_only,
-    default_member_permissions = "MANAGE_GUILD",
-    required_permissions = "MANAGE_GUILD"
-)]
+#[poise::command(slash_command)]
 pub async fn subscribe(
     ctx: Context<'_>,
     #[description = "Channel to announce in"]
@@ -98,7 +93,7 @@ pub async fn subscribe(
         LanguageChoice,
     >,
 ) -> Result<(), Error> {
-    let guild_id = require_admin(ctx).await?;
+    let guild_id = admin_guild(ctx)?;
     let lang = super::lang(ctx);
     if channel.guild_id != guild_id {
         return Err(UserError(t(lang, "subscribe-other-guild", &[])).into());
@@ -246,7 +241,7 @@ pub fn describe(lang: Lang, sub: &Subscription) -> String {
     if let Some(m) = &sub.member {
         parts.push(format!(
             "“{}”",
-            crate::embeds::escape_markdown(&clean_text(m, 60))
+            crate::discord::embeds::escape_markdown(&clean_text(m, 60))
         ));
     }
     if let Some(r) = sub.role_id {
@@ -259,14 +254,9 @@ pub fn describe(lang: Lang, sub: &Subscription) -> String {
 }
 
 /// This server's subscriptions with their health
-#[poise::command(
-    slash_command,
-    guild_only,
-    default_member_permissions = "MANAGE_GUILD",
-    required_permissions = "MANAGE_GUILD"
-)]
+#[poise::command(slash_command)]
 pub async fn subscriptions(ctx: Context<'_>) -> Result<(), Error> {
-    let guild_id = require_admin(ctx).await?;
+    let guild_id = admin_guild(ctx)?;
     let lang = super::lang(ctx);
     let subs = ctx.data().store.list_subscriptions(guild_id.get()).await?;
     if subs.is_empty() {
@@ -295,6 +285,17 @@ pub async fn subscriptions(ctx: Context<'_>) -> Result<(), Error> {
         lines.push(format!("`#{}` {}\n   {health}", s.id, describe(lang, s)));
     }
     let mut text = t(lang, "subscriptions-count", &[("count", &subs.len())]);
+    // A source that stopped polling silences every subscription it feeds.
+    for source in ctx.data().snapshot.sources() {
+        if let Some(why) = ctx.data().snapshot.state(source).and_then(|s| s.halted.clone()) {
+            text.push('\n');
+            text.push_str(&t(
+                lang,
+                "subscriptions-provider-halted",
+                &[("provider", &source.as_str()), ("why", &clean_text(&why, 200))],
+            ));
+        }
+    }
     for l in lines {
         if text.chars().count() + l.chars().count() + 1 > 1900 {
             text.push_str("\n…");
@@ -307,19 +308,14 @@ pub async fn subscriptions(ctx: Context<'_>) -> Result<(), Error> {
 }
 
 /// Stop announcing for one subscription
-#[poise::command(
-    slash_command,
-    guild_only,
-    default_member_permissions = "MANAGE_GUILD",
-    required_permissions = "MANAGE_GUILD"
-)]
+#[poise::command(slash_command)]
 pub async fn unsubscribe(
     ctx: Context<'_>,
     #[description = "Subscription id (see /subscriptions)"]
     #[min = 1]
     id: i64,
 ) -> Result<(), Error> {
-    let guild_id = require_admin(ctx).await?;
+    let guild_id = admin_guild(ctx)?;
     let lang = super::lang(ctx);
     let removed = ctx
         .data()
@@ -335,32 +331,20 @@ pub async fn unsubscribe(
 }
 
 /// Manage one subscription
-#[poise::command(
-    slash_command,
-    guild_only,
-    subcommands("test"),
-    subcommand_required,
-    default_member_permissions = "MANAGE_GUILD",
-    required_permissions = "MANAGE_GUILD"
-)]
+#[poise::command(slash_command, subcommands("test"), subcommand_required)]
 pub async fn subscription(_ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
 }
 
 /// Post a clearly marked sample announcement to prove the setup works
-#[poise::command(
-    slash_command,
-    guild_only,
-    default_member_permissions = "MANAGE_GUILD",
-    required_permissions = "MANAGE_GUILD"
-)]
+#[poise::command(slash_command)]
 pub async fn test(
     ctx: Context<'_>,
     #[description = "Subscription id (see /subscriptions)"]
     #[min = 1]
     id: i64,
 ) -> Result<(), Error> {
-    let guild_id = require_admin(ctx).await?;
+    let guild_id = admin_guild(ctx)?;
     let lang = super::lang(ctx);
     let data = ctx.data();
     let Some(sub) = data.store.get_subscription(guild_id.get(), id).await? else {

@@ -9,19 +9,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::announce::{Announcer, AnnouncerOptions};
 use crate::config::{Config, ConfigError};
-use crate::discord_rest::DiscordRest;
-use crate::live::{LiveStream, Platform};
-use crate::providers::realtimekit::LivestreamStatus;
-use crate::providers::{http_client, ProviderName, REQUEST_TIMEOUT};
-use crate::snapshot::Snapshot;
-use crate::store::Store;
-use crate::tiktok_cache::TiktokCache;
-use crate::tracker::{Tracker, WatchEvent};
+use crate::discord::rest::DiscordRest;
+use crate::providers::source::Usernames;
+use crate::providers::{Http, REQUEST_TIMEOUT};
 use crate::types::{Data, Error, Providers};
-use crate::watch::poll_loop;
-
-/// How long a `/tiktok` answer is reused.
-pub const TIKTOK_CACHE_TTL: Duration = Duration::from_secs(30);
+use crate::watch::snapshot::Snapshot;
+use crate::watch::tracker::WatchEvent;
+use crate::watch::{first_polls_done, open_ledgers, spawn_pollers, WatchContext};
 /// How long shutdown waits for in-flight deliveries.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
@@ -39,55 +33,6 @@ pub enum RunError {
     Startup(String),
 }
 
-/// Which polled source reports streams of a platform.
-pub fn source_of(platform: Platform) -> ProviderName {
-    match platform {
-        Platform::Idn | Platform::Showroom | Platform::Youtube => ProviderName::Jkt48Connect,
-        Platform::Tiktok => ProviderName::Konbini,
-        Platform::Realtimekit => ProviderName::RealtimeKit,
-    }
-}
-
-/// What every poller needs to turn answers into events.
-#[derive(Clone)]
-pub struct WatchContext {
-    pub snapshot: Arc<Snapshot>,
-    pub interval: Duration,
-    pub grace: Duration,
-    pub events: tokio::sync::mpsc::UnboundedSender<WatchEvent>,
-    pub seen_members: Arc<dashmap::DashSet<String>>,
-    pub shutdown: CancellationToken,
-    /// Streams announced before a restart, still open in the store.
-    pub seeds: Arc<Vec<LiveStream>>,
-}
-
-impl WatchContext {
-    /// The success hook of one source: diff against the last answer, emit
-    /// events, remember member names for autocomplete.
-    fn on_success(&self, source: ProviderName) -> impl FnMut(&[LiveStream]) + Send + 'static {
-        let mut tracker = Tracker::new(self.grace).with_poll_interval(self.interval);
-        tracker.seed(
-            self.seeds
-                .iter()
-                .filter(|s| source_of(s.platform) == source)
-                .cloned(),
-            chrono::Utc::now(),
-        );
-        let events = self.events.clone();
-        let seen = Arc::clone(&self.seen_members);
-        move |streams: &[LiveStream]| {
-            for s in streams {
-                if seen.len() < 10_000 && !seen.contains(&s.name) {
-                    seen.insert(s.name.clone());
-                }
-            }
-            for e in tracker.observe(streams, chrono::Utc::now()) {
-                let _ = events.send(e);
-            }
-        }
-    }
-}
-
 /// The serenity `Http`: proxy mode (our own pacing, serenity's ratelimiter
 /// off, which it must be for the proxy to be honoured) when
 /// `DISCORD_API_URL` is set.
@@ -100,66 +45,6 @@ pub fn discord_http(token: &crate::secret::Secret, api_url: Option<&url::Url>) -
             .build(),
         None => builder.build(),
     }
-}
-
-/// Start one poll loop per configured polled source.
-pub fn spawn_pollers(
-    providers: &Providers,
-    store: &Arc<dyn Store>,
-    watch: &WatchContext,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = Vec::new();
-    if let Some(j) = providers.jkt48connect.clone() {
-        watch.snapshot.register(ProviderName::Jkt48Connect);
-        tasks.push(tokio::spawn(poll_loop(
-            ProviderName::Jkt48Connect,
-            watch.interval,
-            Arc::clone(&watch.snapshot),
-            move || {
-                let j = j.clone();
-                async move { j.live().await }
-            },
-            watch.on_success(ProviderName::Jkt48Connect),
-            watch.shutdown.clone(),
-        )));
-    }
-    if let Some(r) = providers.realtimekit.clone() {
-        watch.snapshot.register(ProviderName::RealtimeKit);
-        tasks.push(tokio::spawn(poll_loop(
-            ProviderName::RealtimeKit,
-            watch.interval,
-            Arc::clone(&watch.snapshot),
-            move || {
-                let r = r.clone();
-                async move {
-                    let list = r.list_livestreams().await?;
-                    Ok(list
-                        .iter()
-                        .filter(|l| l.status == LivestreamStatus::Live)
-                        .map(|l| l.to_live_stream(None))
-                        .collect::<Vec<LiveStream>>())
-                }
-            },
-            watch.on_success(ProviderName::RealtimeKit),
-            watch.shutdown.clone(),
-        )));
-    }
-    if let Some(k) = providers.konbini.clone() {
-        watch.snapshot.register(ProviderName::Konbini);
-        let poller = Arc::new(crate::tiktok_poll::TiktokPoller::new(k, Arc::clone(store)));
-        tasks.push(tokio::spawn(poll_loop(
-            ProviderName::Konbini,
-            watch.interval,
-            Arc::clone(&watch.snapshot),
-            move || {
-                let p = Arc::clone(&poller);
-                async move { p.poll().await }
-            },
-            watch.on_success(ProviderName::Konbini),
-            watch.shutdown.clone(),
-        )));
-    }
-    tasks
 }
 
 /// Run the bot until `shutdown` is cancelled (or the gateway gives up).
@@ -175,8 +60,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         }
     }
     let config = Arc::new(config);
-    let client = http_client(REQUEST_TIMEOUT);
-    let providers = Providers::from_config(&config, &client);
+    let http_ctx = Http::shared();
+    let providers = Providers::from_config(&config, &http_ctx);
     let snapshot = Arc::new(Snapshot::new());
     let store = crate::store::connect(&config.database_url).await?;
 
@@ -184,7 +69,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         .discord_api_url
         .clone()
         .unwrap_or_else(|| url::Url::parse("https://discord.com").expect("static URL"));
-    let rest = DiscordRest::new(client.clone(), &discord_base, &token);
+    let rest = DiscordRest::new(http_ctx.client().clone(), &discord_base, &token);
     let announcer = Arc::new(Announcer::new(
         Arc::clone(&store),
         rest.clone(),
@@ -201,7 +86,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     // is sent only after every source answered once (or had its chance),
     // and after the events of those first polls (a broadcast that ended,
     // or was replaced by a new one, while the bot was down).
-    let first_polls_by = config.poll_interval + REQUEST_TIMEOUT + Duration::from_secs(1);
+    let sources = providers.sources(&config, Usernames::Subscribed(Arc::clone(&store)));
+    let first_polls_by = sources
+        .iter()
+        .map(|s| s.schedule().interval)
+        .max()
+        .unwrap_or(config.poll_interval)
+        + REQUEST_TIMEOUT
+        + Duration::from_secs(1);
     let events_task = tokio::spawn(handle_events(
         Arc::clone(&announcer),
         events_rx,
@@ -219,35 +111,36 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     for s in &seeds {
         seen_members.insert(s.name.clone());
     }
+    let budgets = Arc::new(open_ledgers(&sources, &store, &shutdown).await);
     let watch = WatchContext {
         snapshot: Arc::clone(&snapshot),
-        interval: config.poll_interval,
         grace: config.end_grace,
         events: events_tx,
         seen_members: Arc::clone(&seen_members),
         shutdown: shutdown.clone(),
         seeds: Arc::new(seeds),
     };
-    let pollers = spawn_pollers(&providers, &store, &watch);
+    let pollers = spawn_pollers(&sources, &budgets, &watch);
     drop(watch);
 
     let data = Data {
         config: Arc::clone(&config),
         snapshot,
         providers,
-        tiktok: TiktokCache::new(TIKTOK_CACHE_TTL),
+        budgets,
         store,
         rest,
         seen_members,
     };
     let dev_guild = config.dev_guild_id;
+    let operator_guilds = config.operator_guild_ids.clone();
     let startup_budget = config.startup_retry;
     let setup_failure: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let setup_failed = Arc::clone(&setup_failure);
     let stop_on_failure = shutdown.clone();
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {
-            commands: crate::commands::all(),
+            commands: crate::commands::all_with(&config),
             on_error: |e| Box::pin(crate::commands::on_error(e)),
             event_handler: |fw, event| Box::pin(on_event(fw, event)),
             allowed_mentions: Some(serenity::CreateAllowedMentions::new()),
@@ -258,8 +151,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             Box::pin(async move {
                 let commands = &framework.options().commands;
                 let registered =
-                    crate::startup::register_commands(ctx, commands, dev_guild, startup_budget)
-                        .await;
+                    crate::startup::register_commands(
+                        ctx,
+                        commands,
+                        crate::commands::OPERATOR_COMMANDS,
+                        dev_guild,
+                        &operator_guilds,
+                        startup_budget,
+                    )
+                    .await;
                 if let Err(e) = registered {
                     // No commands means a deaf bot: stop, and let the
                     // supervisor restart the process.
@@ -377,23 +277,6 @@ async fn handle_events(
                 .await;
             }
         }
-    }
-}
-
-/// Resolves once every registered source has been polled once (success or
-/// failure), or after `limit`.
-async fn first_polls_done(snapshot: Arc<Snapshot>, limit: Duration) {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let all = snapshot.sources().into_iter().all(|s| {
-            snapshot
-                .state(s)
-                .is_some_and(|st| st.last_attempt.is_some())
-        });
-        if all || tokio::time::Instant::now() >= deadline {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

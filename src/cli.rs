@@ -5,11 +5,13 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
+use std::sync::Arc;
+
 use crate::live::{LiveStream, Platform};
-use crate::providers::realtimekit::LivestreamStatus;
-use crate::providers::{http_client, ProviderError, ProviderName, REQUEST_TIMEOUT};
-use crate::snapshot::sort_streams;
+use crate::providers::source::{LiveSource, Usernames};
+use crate::providers::{Http, ProviderError, ProviderName};
 use crate::types::Providers;
+use crate::watch::snapshot::sort_streams;
 
 /// Process exit codes.
 pub const EXIT_OK: i32 = 0;
@@ -24,45 +26,12 @@ pub struct LiveArgs {
     pub tiktok: Vec<String>,
 }
 
-/// Everything live across the configured providers, plus the failures.
-pub async fn collect_live(
-    providers: &Providers,
-    tiktok_users: &[String],
-) -> (Vec<LiveStream>, Vec<ProviderError>) {
+/// Everything live across the given sources, plus the failures.
+pub async fn collect_live(sources: &[Arc<dyn LiveSource>]) -> (Vec<LiveStream>, Vec<ProviderError>) {
+    let results = futures::future::join_all(sources.iter().map(|s| s.fetch())).await;
     let mut streams = Vec::new();
     let mut errors = Vec::new();
-    let jkt = async {
-        match &providers.jkt48connect {
-            Some(j) => Some(j.live().await),
-            None => None,
-        }
-    };
-    let rtk = async {
-        match &providers.realtimekit {
-            Some(r) => Some(r.list_livestreams().await.map(|list| {
-                list.iter()
-                    .filter(|l| l.status == LivestreamStatus::Live)
-                    .map(|l| l.to_live_stream(None))
-                    .collect::<Vec<_>>()
-            })),
-            None => None,
-        }
-    };
-    let tt = async {
-        let mut out = Vec::new();
-        if let Some(k) = &providers.konbini {
-            for u in tiktok_users {
-                out.push(
-                    k.user_live(u)
-                        .await
-                        .map(|a| a.live.into_iter().collect::<Vec<_>>()),
-                );
-            }
-        }
-        out
-    };
-    let (jkt, rtk, tt) = tokio::join!(jkt, rtk, tt);
-    for r in [jkt, rtk].into_iter().flatten().chain(tt) {
+    for r in results {
         match r {
             Ok(v) => streams.extend(v),
             Err(e) => errors.push(e),
@@ -90,8 +59,9 @@ pub async fn live(
         let _ = writeln!(err, "onair live: --tiktok needs KONBINI_API_KEY");
         return EXIT_CONFIG;
     }
-    let providers = Providers::from_config(config, &http_client(REQUEST_TIMEOUT));
-    let (mut streams, errors) = collect_live(&providers, &args.tiktok).await;
+    let providers = Providers::from_config(config, &Http::shared());
+    let sources = providers.sources(config, Usernames::Fixed(args.tiktok.clone()));
+    let (mut streams, errors) = collect_live(&sources).await;
     if let Some(p) = args.platform {
         streams.retain(|s| s.platform == p);
     }
@@ -183,9 +153,25 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-/// `onair check`: reach every configured provider once and report.
+/// `onair check`: reach every configured provider once and report, with
+/// each metered provider's budget (the probe's call is counted in it).
 pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
-    let providers = Providers::from_config(config, &http_client(REQUEST_TIMEOUT));
+    let providers = Providers::from_config(config, &Http::shared());
+    let store = match crate::store::connect(&config.database_url).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "(store unavailable, budgets shown without the calls already spent: {e})"
+            );
+            None
+        }
+    };
+    let usernames = match &store {
+        Some(s) => Usernames::Subscribed(Arc::clone(s)),
+        None => Usernames::Fixed(Vec::new()),
+    };
+    let sources = providers.sources(config, usernames);
     let mut failed = false;
     let mut report = |name: ProviderName, result: Option<Result<String, ProviderError>>| {
         let line = match result {
@@ -198,52 +184,85 @@ pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
         };
         let _ = writeln!(out, "{line}");
     };
-    let jkt = match &providers.jkt48connect {
-        Some(j) => Some(j.live().await.map(|v| format!("{} live now", v.len()))),
-        None => None,
-    };
-    report(ProviderName::Jkt48Connect, jkt);
-    let kon = match &providers.konbini {
-        Some(k) => Some(
-            k.user_live("tiktok")
-                .await
-                .map(|a| match a.credits_remaining {
-                    Some(c) => format!("reachable, {c} credits left"),
-                    None => "reachable".to_string(),
+    let mut budgets: Vec<Option<String>> = Vec::new();
+    for name in ProviderName::ALL {
+        if name == ProviderName::Kitkot {
+            let kit = match &providers.kitkot {
+                // No room to join without a live user: a refused room still
+                // proves the service answers and the keys are accepted.
+                Some(k) => Some(match k.room("0", None).await {
+                    Ok(_) => Ok("reachable".to_string()),
+                    Err(ProviderError::Api { message, .. }) => {
+                        Ok(format!("reachable (test room: {message})"))
+                    }
+                    Err(e) => Err(e),
                 }),
-        ),
-        None => None,
-    };
-    report(ProviderName::Konbini, kon);
-    let kit = match &providers.kitkot {
-        // No room to join without a live user: a refused room still proves
-        // the service answers and the keys are accepted.
-        Some(k) => Some(match k.room("0", None).await {
-            Ok(_) => Ok("reachable".to_string()),
-            Err(ProviderError::Api { message, .. }) => {
-                Ok(format!("reachable (test room: {message})"))
+                None => None,
+            };
+            report(name, kit);
+            continue;
+        }
+        let Some(source) = sources.iter().find(|s| s.name() == name) else {
+            report(name, None);
+            continue;
+        };
+        let ledger = match crate::watch::Ledger::open(source.as_ref(), store.clone(), Utc::now()).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                budgets.push(Some(format!(
+                    "{:<24} could not read its budget: {e}",
+                    name.as_str()
+                )));
+                None
             }
-            Err(e) => Err(e),
-        }),
-        None => None,
-    };
-    report(ProviderName::Kitkot, kit);
-    let rtk = match &providers.realtimekit {
-        Some(r) => Some(r.list_livestreams().await.map(|v| {
-            let live = v
-                .iter()
-                .filter(|l| l.status == LivestreamStatus::Live)
-                .count();
-            format!("{} livestreams, {live} live", v.len())
-        })),
-        None => None,
-    };
-    report(ProviderName::RealtimeKit, rtk);
+        };
+        if let Some(l) = &ledger {
+            if l.reserve(1, Utc::now()).await != crate::watch::ledger::Reservation::Go {
+                report(
+                    name,
+                    Some(Ok("not probed: its allowance for this period is spent".into())),
+                );
+                budgets.push(describe_budget(l));
+                continue;
+            }
+        }
+        report(name, Some(source.probe().await));
+        if let Some(l) = &ledger {
+            budgets.push(describe_budget(l));
+        }
+    }
+    for line in budgets.into_iter().flatten() {
+        let _ = writeln!(out, "{line}");
+    }
     if failed {
         EXIT_PROVIDER
     } else {
         EXIT_OK
     }
+}
+
+/// The budget lines of a metered provider (None when unmetered).
+fn describe_budget(ledger: &crate::watch::Ledger) -> Option<String> {
+    let r = ledger.report(Utc::now())?;
+    Some(format!(
+        "{:<24} budget {} {}: {} spent this period, ~{} planned to its end, {} projected left; \
+polls every {} at the busiest hour ({:02}:00 UTC) to {} at the quietest; mean detection delay ~{} (learned from {} go-lives)",
+        ledger.provider.as_str(),
+        r.allowance.calls(),
+        r.allowance.unit(),
+        r.used,
+        r.forecast.planned,
+        r.forecast.projected_balance,
+        human(r.forecast.busiest_interval),
+        r.peak_hour_utc,
+        human(r.forecast.quietest_interval),
+        human(r.forecast.mean_delay),
+        r.learned_from,
+    ))
+}
+
+fn human(d: std::time::Duration) -> String {
+    crate::messages::human_duration(crate::messages::Lang::En, d)
 }
 
 #[cfg(test)]

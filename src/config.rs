@@ -27,12 +27,20 @@ pub enum ConfigError {
 pub struct Jkt48ConnectConfig {
     pub api_key: Secret,
     pub base_url: Url,
+    /// `JKT48CONNECT_POLL_SECS`: the shortest wait between two polls.
+    pub interval: Duration,
+    /// `JKT48CONNECT_CALLS_PER_MONTH`: the key's package (None = unmetered).
+    pub calls_per_month: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
 pub struct KonbiniConfig {
     pub api_key: Secret,
     pub base_url: Url,
+    /// `KONBINI_POLL_SECS`.
+    pub interval: Duration,
+    /// `KONBINI_CREDITS_PER_DAY` (None = no daily cap, poll every interval).
+    pub credits_per_day: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +56,8 @@ pub struct RealtimeKitConfig {
     pub account_id: String,
     pub app_id: String,
     pub base_url: Url,
+    /// `REALTIMEKIT_POLL_SECS`.
+    pub interval: Duration,
 }
 
 /// Everything the bot reads from its environment.
@@ -70,6 +80,11 @@ pub struct Config {
     pub delivery_retry_max: Duration,
     /// How long Discord is assumed to remember a message nonce.
     pub discord_nonce_window: Duration,
+    /// `/tiktok` cooldowns: per user, per server.
+    pub tiktok_cooldown_user: Duration,
+    pub tiktok_cooldown_guild: Duration,
+    /// Guilds where `/stream` (the operator's Cloudflare account) exists.
+    pub operator_guild_ids: Vec<u64>,
     pub jkt48connect: Option<Jkt48ConnectConfig>,
     pub konbini: Option<KonbiniConfig>,
     pub kitkot: Option<KitkotConfig>,
@@ -150,6 +165,36 @@ impl Config {
             3_600,
         )?;
 
+        let tiktok_cooldown_user = parse_secs(
+            get("TIKTOK_COOLDOWN_USER_SECS"),
+            "TIKTOK_COOLDOWN_USER_SECS",
+            30,
+            0,
+            86_400,
+        )?;
+        let tiktok_cooldown_guild = parse_secs(
+            get("TIKTOK_COOLDOWN_GUILD_SECS"),
+            "TIKTOK_COOLDOWN_GUILD_SECS",
+            10,
+            0,
+            86_400,
+        )?;
+        let operator_guild_ids = match get("OPERATOR_GUILD_IDS") {
+            None => Vec::new(),
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| parse_snowflake("OPERATOR_GUILD_IDS", s))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let interval_of = |var: &'static str| -> Result<Duration, ConfigError> {
+            match get(var) {
+                None => Ok(poll_interval),
+                Some(v) => parse_secs(Some(v), var, 30, 1, 86_400),
+            }
+        };
+
         let base = |var: &'static str, default: &str| -> Result<Url, ConfigError> {
             parse_url(var, &get(var).unwrap_or_else(|| default.to_string()))
         };
@@ -158,6 +203,12 @@ impl Config {
             Some(k) => Some(Jkt48ConnectConfig {
                 api_key: Secret::new(k),
                 base_url: base("JKT48CONNECT_URL", "https://v2.jkt48connect.com")?,
+                interval: interval_of("JKT48CONNECT_POLL_SECS")?,
+                calls_per_month: parse_allowance(
+                    get("JKT48CONNECT_CALLS_PER_MONTH"),
+                    "JKT48CONNECT_CALLS_PER_MONTH",
+                    Some(JKT48CONNECT_DEFAULT_CALLS_PER_MONTH),
+                )?,
             }),
             None => None,
         };
@@ -165,6 +216,12 @@ impl Config {
             Some(k) => Some(KonbiniConfig {
                 api_key: Secret::new(k),
                 base_url: base("KONBINI_URL", "https://api.konbiniapi.com")?,
+                interval: interval_of("KONBINI_POLL_SECS")?,
+                credits_per_day: parse_allowance(
+                    get("KONBINI_CREDITS_PER_DAY"),
+                    "KONBINI_CREDITS_PER_DAY",
+                    None,
+                )?,
             }),
             None => None,
         };
@@ -205,6 +262,7 @@ impl Config {
                     account_id,
                     app_id,
                     base_url: base("CLOUDFLARE_API_URL", "https://api.cloudflare.com/client/v4")?,
+                    interval: interval_of("REALTIMEKIT_POLL_SECS")?,
                 })
             }
             None => None,
@@ -222,6 +280,9 @@ impl Config {
             delivery_stale_after,
             delivery_retry_max,
             discord_nonce_window,
+            tiktok_cooldown_user,
+            tiktok_cooldown_guild,
+            operator_guild_ids,
             jkt48connect,
             konbini,
             kitkot,
@@ -273,6 +334,37 @@ fn parse_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
         });
     }
     Ok(url)
+}
+
+/// JKT48Connect's smallest package (Basic): what the bot assumes when the
+/// operator did not say, so an unconfigured bot never empties a paid key.
+pub const JKT48CONNECT_DEFAULT_CALLS_PER_MONTH: u64 = 1_000;
+
+/// A call allowance: a whole number ≥ 1, or `unlimited` (an unmetered key).
+fn parse_allowance(
+    value: Option<String>,
+    var: &'static str,
+    default: Option<u64>,
+) -> Result<Option<u64>, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) if v.eq_ignore_ascii_case("unlimited") => Ok(None),
+        Some(v) => {
+            let n: u64 = v.replace(['_', ','], "").parse().map_err(|_| ConfigError::Invalid {
+                var,
+                value: v.clone(),
+                problem: "expected a whole number of calls (e.g. 5000) or `unlimited`".into(),
+            })?;
+            if n == 0 {
+                return Err(ConfigError::Invalid {
+                    var,
+                    value: v,
+                    problem: "must be at least 1 (or `unlimited`); to turn the provider off, unset its key".into(),
+                });
+            }
+            Ok(Some(n))
+        }
+    }
 }
 
 fn parse_range(var: &'static str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {

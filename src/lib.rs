@@ -2,6 +2,7 @@
 //! announces new lives in the channels its admins chose.
 
 pub mod config;
+pub mod discord;
 pub mod live;
 pub mod providers;
 pub mod secret;
@@ -12,15 +13,9 @@ pub mod bot;
 pub mod cli;
 #[path = "../commands/mod.rs"]
 pub mod commands;
-pub mod discord_rest;
-pub mod embeds;
 pub mod logging;
 pub mod messages;
-pub mod snapshot;
 pub mod startup;
 pub mod store;
-pub mod tiktok_cache;
-pub mod tiktok_poll;
-pub mod tracker;
 pub mod types;
 pub mod watch;

@@ -152,37 +152,107 @@ where
     }
 }
 
-/// Register `commands` (in the dev guild, or globally), with retries.
+/// Where a set of commands is registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    Guild(u64),
+}
+
+/// Pure: which commands go where. The everyday commands go globally (or to
+/// the dev guild only, when one is set); the operator's commands go only to
+/// the operator guilds, and nowhere when there are none. A guild that is
+/// both gets one set with both (a guild's PUT replaces all its commands).
+pub fn registration_plan(
+    names: &[String],
+    operator_commands: &[&str],
+    dev_guild: Option<u64>,
+    operator_guilds: &[u64],
+) -> Vec<(Scope, Vec<usize>)> {
+    let (ops, everyday): (Vec<usize>, Vec<usize>) =
+        (0..names.len()).partition(|&i| operator_commands.contains(&names[i].as_str()));
+    let mut plan: Vec<(Scope, Vec<usize>)> = vec![(
+        dev_guild.map(Scope::Guild).unwrap_or(Scope::Global),
+        everyday,
+    )];
+    let mut guilds = operator_guilds.to_vec();
+    guilds.sort_unstable();
+    guilds.dedup();
+    for g in guilds {
+        match plan.iter_mut().find(|(s, _)| *s == Scope::Guild(g)) {
+            Some((_, set)) => set.extend(ops.iter().copied()),
+            None => plan.push((Scope::Guild(g), ops.clone())),
+        }
+    }
+    plan
+}
+
+/// Register `commands` by [`registration_plan`], each scope with retries.
 pub async fn register_commands<U, E>(
     ctx: &serenity::Context,
     commands: &[poise::Command<U, E>],
+    operator_commands: &[&str],
     dev_guild: Option<u64>,
+    operator_guilds: &[u64],
     budget: Duration,
 ) -> Result<(), String> {
     let names: Vec<String> = commands.iter().map(|c| c.name.to_string()).collect();
     let builders = poise::builtins::create_application_commands(commands);
-    with_retries("command registration", budget, || {
-        let builders = builders.clone();
-        let names = &names;
-        async move {
-            let result = match dev_guild {
-                Some(g) => serenity::GuildId::new(g)
-                    .set_commands(ctx, builders)
-                    .await
-                    .map(|_| ()),
-                None => serenity::Command::set_global_commands(ctx, builders)
-                    .await
-                    .map(|_| ()),
-            };
-            result.map_err(|e| classify(&e, names))
-        }
-    })
-    .await
+    for (scope, set) in registration_plan(&names, operator_commands, dev_guild, operator_guilds) {
+        let builders: Vec<serenity::CreateCommand> =
+            set.iter().map(|&i| builders[i].clone()).collect();
+        let set_names: Vec<String> = set.iter().map(|&i| names[i].clone()).collect();
+        with_retries("command registration", budget, || {
+            let builders = builders.clone();
+            let names = &set_names;
+            async move {
+                let result = match scope {
+                    Scope::Guild(g) => serenity::GuildId::new(g)
+                        .set_commands(ctx, builders)
+                        .await
+                        .map(|_| ()),
+                    Scope::Global => serenity::Command::set_global_commands(ctx, builders)
+                        .await
+                        .map(|_| ()),
+                };
+                result.map_err(|e| classify(&e, names))
+            }
+        })
+        .await?;
+        tracing::debug!(?scope, commands = ?set_names, "commands registered");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operator_commands_only_in_operator_guilds() {
+        let names: Vec<String> = ["live", "stream", "help"].map(String::from).to_vec();
+        let ops = ["stream"];
+        assert_eq!(
+            registration_plan(&names, &ops, None, &[]),
+            vec![(Scope::Global, vec![0, 2])]
+        );
+        assert_eq!(
+            registration_plan(&names, &ops, None, &[7, 5, 7]),
+            vec![
+                (Scope::Global, vec![0, 2]),
+                (Scope::Guild(5), vec![1]),
+                (Scope::Guild(7), vec![1])
+            ]
+        );
+        assert_eq!(
+            registration_plan(&names, &ops, Some(5), &[5, 9]),
+            vec![(Scope::Guild(5), vec![0, 2, 1]), (Scope::Guild(9), vec![1])]
+        );
+        assert_eq!(
+            registration_plan(&names, &ops, Some(5), &[]),
+            vec![(Scope::Guild(5), vec![0, 2])]
+        );
+    }
 
     #[test]
     fn refusal_names_command_and_field() {

@@ -7,51 +7,110 @@ use crate::providers::jkt48connect::Jkt48Connect;
 use crate::providers::kitkot::Kitkot;
 use crate::providers::konbini::Konbini;
 use crate::providers::realtimekit::RealtimeKit;
-use crate::snapshot::Snapshot;
-use crate::tiktok_cache::TiktokCache;
+use crate::providers::source::{
+    Jkt48Source, LiveSource, RealtimeKitSource, Schedule, TiktokSource, Usernames,
+};
+use crate::providers::tiktok::Tiktok;
+use crate::providers::{Http, ProviderName};
+use crate::watch::budget::Allowance;
+use crate::watch::snapshot::Snapshot;
 
-/// Every configured provider client (None = provider off).
+/// Every configured provider client (None = provider off), over one shared
+/// HTTP context.
 #[derive(Clone)]
 pub struct Providers {
     pub jkt48connect: Option<Jkt48Connect>,
     pub konbini: Option<Konbini>,
     pub kitkot: Option<Kitkot>,
     pub realtimekit: Option<RealtimeKit>,
+    /// The one TikTok lookup (KonbiniAPI + kitkot, one cache), when
+    /// KonbiniAPI is configured.
+    pub tiktok: Option<Arc<Tiktok>>,
 }
 
 impl Providers {
-    /// Build every provider the config turns on, over one shared client.
-    pub fn from_config(config: &Config, client: &reqwest::Client) -> Self {
+    /// Build every provider the config turns on.
+    pub fn from_config(config: &Config, http: &Http) -> Self {
+        let konbini = config
+            .konbini
+            .clone()
+            .map(|c| Konbini::new(http.clone(), c));
+        let kitkot = config.kitkot.clone().map(|c| Kitkot::new(http.clone(), c));
         Providers {
             jkt48connect: config
                 .jkt48connect
                 .clone()
-                .map(|c| Jkt48Connect::new(client.clone(), c)),
-            konbini: config
-                .konbini
+                .map(|c| Jkt48Connect::new(http.clone(), c)),
+            tiktok: konbini
                 .clone()
-                .map(|c| Konbini::new(client.clone(), c)),
-            kitkot: config
-                .kitkot
-                .clone()
-                .map(|c| Kitkot::new(client.clone(), c)),
+                .map(|k| Arc::new(Tiktok::new(k, kitkot.clone(), TIKTOK_CACHE_TTL))),
+            konbini,
+            kitkot,
             realtimekit: config
                 .realtimekit
                 .clone()
-                .map(|c| RealtimeKit::new(client.clone(), c)),
+                .map(|c| RealtimeKit::new(http.clone(), c)),
         }
     }
+
+    /// Whether a provider is configured.
+    pub fn is_on(&self, name: ProviderName) -> bool {
+        match name {
+            ProviderName::Jkt48Connect => self.jkt48connect.is_some(),
+            ProviderName::Konbini => self.konbini.is_some(),
+            ProviderName::Kitkot => self.kitkot.is_some(),
+            ProviderName::RealtimeKit => self.realtimekit.is_some(),
+        }
+    }
+
+    /// Every polled source the config turns on, with its schedule.
+    pub fn sources(&self, config: &Config, usernames: Usernames) -> Vec<Arc<dyn LiveSource>> {
+        let mut out: Vec<Arc<dyn LiveSource>> = Vec::new();
+        if let (Some(client), Some(c)) = (&self.jkt48connect, &config.jkt48connect) {
+            out.push(Arc::new(Jkt48Source {
+                client: client.clone(),
+                schedule: Schedule {
+                    interval: c.interval,
+                    allowance: c.calls_per_month.map(Allowance::PerMonth),
+                },
+            }));
+        }
+        if let (Some(client), Some(c)) = (&self.realtimekit, &config.realtimekit) {
+            out.push(Arc::new(RealtimeKitSource {
+                client: client.clone(),
+                schedule: Schedule {
+                    interval: c.interval,
+                    allowance: None,
+                },
+            }));
+        }
+        if let (Some(tiktok), Some(c)) = (&self.tiktok, &config.konbini) {
+            out.push(Arc::new(TiktokSource::new(
+                Arc::clone(tiktok),
+                usernames,
+                Schedule {
+                    interval: c.interval,
+                    allowance: c.credits_per_day.map(Allowance::PerDay),
+                },
+            )));
+        }
+        out
+    }
 }
+
+/// How long a TikTok answer is reused by `/tiktok`.
+pub const TIKTOK_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Shared state every command and task reads. No global mutable state.
 pub struct Data {
     pub config: Arc<Config>,
     pub snapshot: Arc<Snapshot>,
     pub providers: Providers,
-    pub tiktok: TiktokCache,
+    /// What each polled source may spend and has spent.
+    pub budgets: Arc<crate::watch::Budgets>,
     pub store: Arc<dyn crate::store::Store>,
     /// Discord REST for announcements and test posts.
-    pub rest: crate::discord_rest::DiscordRest,
+    pub rest: crate::discord::rest::DiscordRest,
     /// Member names seen in any poll, for autocomplete.
     pub seen_members: Arc<dashmap::DashSet<String>>,
 }

@@ -111,6 +111,7 @@ fn jkt(p: &FakeProvider) -> Vec<(&'static str, String)> {
     vec![
         ("JKT48CONNECT_API_KEY", "JKT-SECRET".into()),
         ("JKT48CONNECT_URL", p.url()),
+        ("JKT48CONNECT_CALLS_PER_MONTH", "unlimited".into()),
     ]
 }
 

@@ -40,6 +40,7 @@ async fn world(live: Value) -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut vars = env(&discord, dir.path());
     vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
+    vars.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), "unlimited".into());
     vars.insert("JKT48CONNECT_URL".into(), jkt.url());
     vars.insert("KONBINI_API_KEY".into(), "KONBINI-SECRET".into());
     vars.insert("KONBINI_URL".into(), konbini.url());

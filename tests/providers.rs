@@ -12,7 +12,7 @@ use onair::providers::jkt48connect::Jkt48Connect;
 use onair::providers::kitkot::Kitkot;
 use onair::providers::konbini::Konbini;
 use onair::providers::realtimekit::{Analytics, LivestreamStatus, RealtimeKit};
-use onair::providers::{http_client, ProviderError};
+use onair::providers::{http_client, Http, ProviderError};
 use onair::secret::Secret;
 use serde_json::{json, Value};
 use support::fake_providers::{FakeProvider, Reply};
@@ -28,9 +28,11 @@ const RTK: &str = "/accounts/acc123/realtime/kit/app456";
 const PLAYBACK: &str =
     "https://customer-s8oj0c1n5ek8ah1e.cloudflarestream.com/7de6/manifest/video.m3u8";
 
-fn client() -> reqwest::Client {
-    http_client(Duration::from_millis(300))
+fn client() -> Http {
+    Http::new(http_client(Duration::from_millis(300)))
 }
+
+const INTERVAL: Duration = Duration::from_secs(30);
 
 fn base(fake: &FakeProvider, path: &str) -> url::Url {
     url::Url::parse(&format!("{}{path}", fake.url())).unwrap()
@@ -42,6 +44,8 @@ fn jkt(fake: &FakeProvider) -> Jkt48Connect {
         Jkt48ConnectConfig {
             api_key: Secret::new(JKT_KEY),
             base_url: base(fake, "/"),
+            interval: INTERVAL,
+            calls_per_month: None,
         },
     )
 }
@@ -52,6 +56,8 @@ fn konbini(fake: &FakeProvider) -> Konbini {
         KonbiniConfig {
             api_key: Secret::new(KON_KEY),
             base_url: base(fake, ""),
+            interval: INTERVAL,
+            credits_per_day: None,
         },
     )
 }
@@ -75,6 +81,7 @@ fn rtk(fake: &FakeProvider) -> RealtimeKit {
             account_id: "acc123".into(),
             app_id: "app456".into(),
             base_url: base(fake, "/client/v4"),
+            interval: INTERVAL,
         },
     )
 }
@@ -339,8 +346,16 @@ async fn jkt48_typed_errors() {
     fake.set(route, Reply::json(json!([])).delay(Duration::from_secs(3)));
     let e = j.live().await.unwrap_err();
     assert!(matches!(e, ProviderError::Timeout { .. }), "{e}");
-    let e = jkt(&fake)
-        .with_timeout(Duration::from_millis(300))
+    let short = Jkt48Connect::new(
+        Http::new(http_client(Duration::from_secs(10))).with_timeout(Duration::from_millis(300)),
+        Jkt48ConnectConfig {
+            api_key: Secret::new(JKT_KEY),
+            base_url: base(&fake, "/"),
+            interval: INTERVAL,
+            calls_per_month: None,
+        },
+    );
+    let e = short
         .live()
         .await
         .unwrap_err();
@@ -1017,7 +1032,7 @@ fn keys_never_reach_logs_or_errors() {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let cfg = Jkt48ConnectConfig { api_key: Secret::new(JKT_KEY), base_url: url::Url::parse(&format!("http://127.0.0.1:{dead}/")).unwrap() };
+        let cfg = Jkt48ConnectConfig { api_key: Secret::new(JKT_KEY), base_url: url::Url::parse(&format!("http://127.0.0.1:{dead}/")).unwrap(), interval: INTERVAL, calls_per_month: None };
         record(Jkt48Connect::new(client(), cfg).live().await.map(|v| format!("{v:?}")));
         shown
     });

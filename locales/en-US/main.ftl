@@ -95,6 +95,17 @@ error-guild-only = This command only works inside a server.
 error-cooldown = Slow down a little: try again in { $secs } s.
 error-bad-argument = That option value is not valid: { $detail }
 error-missing-permissions = You need the **{ $permissions }** permission to use this command.
+error-operator-only = This command belongs to the bot operator and only works in the operator's own servers.
+error-not-allowed = You cannot use this command here.
+error-subcommand-required = Pick one of this command's subcommands.
+error-bot-missing-permissions = I need the **{ $permissions }** permission here to do that.
+error-out-of-date = This command has just been updated. Please wait a moment and try again.
+button-not-yours = Only the person who ran the command can use this button.
+button-unknown = This button no longer works. Run the command again.
+help-provider-halted = on, polling stopped: { $why }
+help-provider-stale = on, data { $age } old: out of date, the provider is not answering as planned
+help-budget = budget { $allowance } { $unit }: { $used } spent, about { $left } left at the period end; a poll every { $busy } at the busiest hour, { $quiet } at the quietest; new lives seen after about { $delay } on average
+subscriptions-provider-halted = ⚠️ { $provider }: { $why }
 
 # Units and counts
 duration-s = { $s } s

@@ -95,6 +95,17 @@ error-guild-only = Perintah ini hanya bisa dipakai di dalam server.
 error-cooldown = Pelan-pelan ya: coba lagi dalam { $secs } detik.
 error-bad-argument = Nilai opsi itu tidak valid: { $detail }
 error-missing-permissions = Kamu butuh izin **{ $permissions }** untuk memakai perintah ini.
+error-operator-only = Perintah ini milik operator bot dan hanya bisa dipakai di server milik operator.
+error-not-allowed = Kamu tidak bisa memakai perintah ini di sini.
+error-subcommand-required = Pilih salah satu subperintah dari perintah ini.
+error-bot-missing-permissions = Aku butuh izin **{ $permissions }** di sini untuk melakukannya.
+error-out-of-date = Perintah ini baru saja diperbarui. Tunggu sebentar lalu coba lagi.
+button-not-yours = Hanya orang yang menjalankan perintah ini yang bisa memakai tombol ini.
+button-unknown = Tombol ini sudah tidak berfungsi. Jalankan perintahnya lagi.
+help-provider-halted = aktif, polling dihentikan: { $why }
+help-provider-stale = aktif, data { $age } lalu: usang, penyedia tidak menjawab sesuai jadwal
+help-budget = kuota { $allowance } { $unit }: { $used } terpakai, sekitar { $left } tersisa di akhir periode; polling tiap { $busy } di jam tersibuk, { $quiet } di jam tersepi; live baru terlihat rata-rata setelah sekitar { $delay }
+subscriptions-provider-halted = ⚠️ { $provider }: { $why }
 
 # Units and counts
 duration-s = { $s } detik

@@ -21,7 +21,7 @@ use super::message::{
 use super::queues::Queues;
 use super::verdict::{verdict, Facts, Verdict};
 use super::AnnouncerOptions;
-use crate::discord_rest::{snowflake_at, DiscordError, DiscordRest};
+use crate::discord::rest::{snowflake_at, DiscordError, DiscordRest};
 use crate::store::{Delivery, DeliveryStatus, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

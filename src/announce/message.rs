@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use poise::serenity_prelude as serenity;
 use serde_json::Value;
 
-use crate::embeds::{self, clean_text, stream_embed, Embed, Field, MAX_CONTENT};
+use crate::discord::embeds::{self, clean_text, stream_embed, Embed, Field, MAX_CONTENT};
 use crate::live::{LiveStream, Platform};
 use crate::messages::{human_duration, t, Lang};
 use crate::store::Subscription;

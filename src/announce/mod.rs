@@ -15,10 +15,10 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff;
-use crate::discord_rest::DiscordRest;
+use crate::discord::rest::DiscordRest;
 use crate::live::LiveStream;
 use crate::store::Store;
-use crate::tracker::WatchEvent;
+use crate::watch::tracker::WatchEvent;
 
 pub use dispatch::{Dispatcher, Job, JobKind};
 

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use super::dispatch::JobKind;
 use crate::backoff;
-use crate::discord_rest::DiscordError;
+use crate::discord::rest::DiscordError;
 
 /// How long an end edit keeps being retried after the broadcast ended.
 pub const END_EDIT_STALE_AFTER: Duration = Duration::from_secs(24 * 3600);

@@ -6,11 +6,10 @@
 //! upstream aggregator and vary: one malformed entry is skipped and logged,
 //! the rest survive.
 
-use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{endpoint, error_for_status, error_message, lenient, send_json, with_timeout};
+use super::{endpoint, error_for_status, error_message, lenient, send_json};
 use super::{ProviderError, ProviderName};
 use crate::config::Jkt48ConnectConfig;
 use crate::live::{web_url, LiveStream, Platform, StreamKind, StreamUrl};
@@ -20,24 +19,13 @@ const PROVIDER: ProviderName = ProviderName::Jkt48Connect;
 /// Client for JKT48Connect's live endpoints.
 #[derive(Debug, Clone)]
 pub struct Jkt48Connect {
-    client: reqwest::Client,
+    http: super::Http,
     cfg: Jkt48ConnectConfig,
-    timeout: Option<Duration>,
 }
 
 impl Jkt48Connect {
-    pub fn new(client: reqwest::Client, cfg: Jkt48ConnectConfig) -> Self {
-        Jkt48Connect {
-            client,
-            cfg,
-            timeout: None,
-        }
-    }
-
-    /// A per-request timeout overriding the shared client's.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
+    pub fn new(http: super::Http, cfg: Jkt48ConnectConfig) -> Self {
+        Jkt48Connect { http, cfg }
     }
 
     /// Everyone live on every platform.
@@ -59,10 +47,11 @@ impl Jkt48Connect {
     async fn fetch_inner(&self, path: &[&str]) -> Result<Vec<LiveStream>, ProviderError> {
         let url = endpoint(&self.cfg.base_url, path);
         let request = self
-            .client
+            .http
+            .client()
             .get(url)
             .query(&[("apikey", self.cfg.api_key.expose())]);
-        let (request, timeout) = with_timeout(request, self.timeout);
+        let (request, timeout) = self.http.timed(request);
         let resp = send_json(PROVIDER, request, timeout).await?;
         error_for_status(PROVIDER, &resp)?;
         parse_live(&resp.body)

@@ -7,11 +7,10 @@
 //! and also when the caller drops the future half-way: a guard leaves then).
 //! Answers are `{code, msg, …}`; `code != 200` is an API error.
 
-use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{endpoint, error_for_status, error_message, lenient, send_json, with_timeout};
+use super::{endpoint, error_for_status, error_message, lenient, send_json};
 use super::{ProviderError, ProviderName};
 use crate::config::KitkotConfig;
 use crate::live::{web_url, StreamKind, StreamUrl};
@@ -21,9 +20,8 @@ const PROVIDER: ProviderName = ProviderName::Kitkot;
 /// Client for kitkot's live room endpoints.
 #[derive(Debug, Clone)]
 pub struct Kitkot {
-    client: reqwest::Client,
+    http: super::Http,
     cfg: KitkotConfig,
-    timeout: Option<Duration>,
 }
 
 /// What a join told about a room.
@@ -37,18 +35,8 @@ pub struct KitkotRoom {
 }
 
 impl Kitkot {
-    pub fn new(client: reqwest::Client, cfg: KitkotConfig) -> Self {
-        Kitkot {
-            client,
-            cfg,
-            timeout: None,
-        }
-    }
-
-    /// A per-request timeout overriding the shared client's.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
+    pub fn new(http: super::Http, cfg: KitkotConfig) -> Self {
+        Kitkot { http, cfg }
     }
 
     /// Join `room_id`, read it, leave.
@@ -87,10 +75,11 @@ impl Kitkot {
             query.push(("anchor_id", a));
         }
         let request = self
-            .client
+            .http
+            .client()
             .get(endpoint(&self.cfg.base_url, &["live", "join"]))
             .query(&query);
-        let (request, timeout) = with_timeout(request, self.timeout);
+        let (request, timeout) = self.http.timed(request);
 
         // Armed before the join is sent: if this future is dropped mid-way
         // the guard still leaves the room.
@@ -114,14 +103,15 @@ impl Kitkot {
     /// Leave a room. Failures are logged at warn, never returned.
     async fn leave(&self, room_id: &str) {
         let request = self
-            .client
+            .http
+            .client()
             .get(endpoint(&self.cfg.base_url, &["live", "leave"]))
             .query(&[
                 ("api_key", self.cfg.api_key.expose()),
                 ("session_key", self.cfg.session_key.expose()),
                 ("room_id", room_id),
             ]);
-        let (request, timeout) = with_timeout(request, self.timeout);
+        let (request, timeout) = self.http.timed(request);
         let outcome = match send_json(PROVIDER, request, timeout).await {
             Ok(resp) => error_for_status(PROVIDER, &resp).and_then(|_| check_code(&resp.body)),
             Err(e) => Err(e),

@@ -4,11 +4,10 @@
 //! 404 means "not live" (an answer, not an error); 402 means the credits are
 //! used up. Bodies are ActivityStreams-like: `{"data": {"type": "Video", …}}`.
 
-use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{bearer, endpoint, error_for_status, lenient, send_json, with_timeout};
+use super::{bearer, endpoint, error_for_status, lenient, send_json};
 use super::{JsonResponse, ProviderError, ProviderName};
 use crate::config::KonbiniConfig;
 use crate::live::{web_url, LiveStream, Platform, StreamKind, StreamUrl};
@@ -21,9 +20,8 @@ pub const LOW_CREDITS: u64 = 100;
 /// Client for KonbiniAPI's TikTok live endpoint.
 #[derive(Debug, Clone)]
 pub struct Konbini {
-    client: reqwest::Client,
+    http: super::Http,
     cfg: KonbiniConfig,
-    timeout: Option<Duration>,
 }
 
 /// What KonbiniAPI said about one user.
@@ -35,21 +33,20 @@ pub struct KonbiniAnswer {
     pub room_id: Option<String>,
     /// From `X-Credits-Remaining`, when sent.
     pub credits_remaining: Option<u64>,
+    /// A 404 without KonbiniAPI's credit headers: maybe "not live", but more
+    /// likely a wrong `KONBINI_URL` (KonbiniAPI bills, and says so, on every
+    /// answer it gives about a user).
+    pub unbilled_404: bool,
 }
 
 impl Konbini {
-    pub fn new(client: reqwest::Client, cfg: KonbiniConfig) -> Self {
-        Konbini {
-            client,
-            cfg,
-            timeout: None,
-        }
+    pub fn new(http: super::Http, cfg: KonbiniConfig) -> Self {
+        Konbini { http, cfg }
     }
 
-    /// A per-request timeout overriding the shared client's.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
+    /// The base URL, without query, for messages.
+    pub fn base_url(&self) -> String {
+        super::redact_url(&self.cfg.base_url)
     }
 
     /// Is `username` live? Invalid usernames are refused without a request.
@@ -66,21 +63,26 @@ impl Konbini {
             &["v1", "tiktok", "users", &user, "live"],
         );
         let request = self
-            .client
+            .http
+            .client()
             .get(url)
             .header(
                 reqwest::header::AUTHORIZATION,
                 bearer(PROVIDER, &self.cfg.api_key)?,
             )
             .header(reqwest::header::ACCEPT, "application/json");
-        let (request, timeout) = with_timeout(request, self.timeout);
+        let (request, timeout) = self.http.timed(request);
         let resp = send_json(PROVIDER, request, timeout).await?;
         let credits_remaining = credits(&resp);
         if resp.status.as_u16() == 404 {
+            let billed = ["x-credits-remaining", "x-credits-used"]
+                .iter()
+                .any(|h| resp.headers.contains_key(*h));
             return Ok(KonbiniAnswer {
                 live: None,
                 room_id: None,
                 credits_remaining,
+                unbilled_404: !billed,
             });
         }
         error_for_status(PROVIDER, &resp)?;
@@ -92,6 +94,7 @@ impl Konbini {
             live,
             room_id,
             credits_remaining,
+            unbilled_404: false,
         })
     }
 }

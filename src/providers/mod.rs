@@ -8,7 +8,11 @@ pub mod jkt48connect;
 pub mod kitkot;
 pub mod konbini;
 pub mod lenient;
+pub mod tiktok_cache;
+pub mod tiktok_poll;
 pub mod realtimekit;
+pub mod source;
+pub mod tiktok;
 
 use std::fmt;
 use std::time::Duration;
@@ -51,7 +55,7 @@ impl fmt::Display for ProviderName {
 
 /// What went wrong talking to a provider. The `Display` text is safe to log
 /// and to show to a user: it never contains a key, token or query string.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ProviderError {
     #[error("{provider}: request timed out after {after:?}")]
     Timeout {
@@ -70,8 +74,12 @@ pub enum ProviderError {
         provider: ProviderName,
         detail: Option<String>,
     },
-    #[error("{provider}: rate limited (HTTP 429)")]
-    RateLimited { provider: ProviderName },
+    #[error("{provider}: rate limited (HTTP 429){}", retry_after.map(|d| format!("; retry after {} s", d.as_secs())).unwrap_or_default())]
+    RateLimited {
+        provider: ProviderName,
+        /// The provider's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+    },
     #[error("{provider}: HTTP {status}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
     Status {
         provider: ProviderName,
@@ -125,7 +133,7 @@ impl ProviderError {
             | ProviderError::Connect { provider, .. }
             | ProviderError::Unauthorized { provider, .. }
             | ProviderError::CreditsExhausted { provider, .. }
-            | ProviderError::RateLimited { provider }
+            | ProviderError::RateLimited { provider, .. }
             | ProviderError::Status { provider, .. }
             | ProviderError::Html { provider, .. }
             | ProviderError::NotJson { provider, .. }
@@ -200,20 +208,50 @@ pub fn bearer(
     Ok(v)
 }
 
-/// Apply an explicit per-request timeout when one was configured; returns the
-/// timeout to report in a [`ProviderError::Timeout`].
-pub fn with_timeout(
-    request: RequestBuilder,
-    timeout: Option<Duration>,
-) -> (RequestBuilder, Duration) {
-    match timeout {
-        Some(t) => (request.timeout(t), t),
-        None => (request, REQUEST_TIMEOUT),
-    }
-}
-
 /// Default per-request timeout for provider calls.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The HTTP context every provider shares: one `reqwest::Client` (one
+/// connection pool, one user agent) and, optionally, a per-request timeout
+/// shorter than the client's.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    timeout: Option<Duration>,
+}
+
+impl Http {
+    pub fn new(client: reqwest::Client) -> Self {
+        Http {
+            client,
+            timeout: None,
+        }
+    }
+
+    /// The shared client with the default timeout.
+    pub fn shared() -> Self {
+        Http::new(http_client(REQUEST_TIMEOUT))
+    }
+
+    /// A per-request timeout overriding the client's.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Apply the per-request timeout, when one was set; returns the timeout
+    /// to report in a [`ProviderError::Timeout`].
+    pub fn timed(&self, request: RequestBuilder) -> (RequestBuilder, Duration) {
+        match self.timeout {
+            Some(t) => (request.timeout(t), t),
+            None => (request, REQUEST_TIMEOUT),
+        }
+    }
+}
 
 /// The one HTTP client every provider shares.
 pub fn http_client(timeout: Duration) -> reqwest::Client {
@@ -412,7 +450,10 @@ pub fn error_for_status(provider: ProviderName, resp: &JsonResponse) -> Result<(
             provider,
             detail: message,
         },
-        429 => ProviderError::RateLimited { provider },
+        429 => ProviderError::RateLimited {
+            provider,
+            retry_after: retry_after(&resp.headers, chrono::Utc::now()),
+        },
         404 => ProviderError::NotFound {
             provider,
             what: message,
@@ -423,6 +464,24 @@ pub fn error_for_status(provider: ProviderName, resp: &JsonResponse) -> Result<(
             message,
         },
     })
+}
+
+/// A `Retry-After` header: delay-seconds or an HTTP date (RFC 9110 §10.2.3),
+/// capped at a day so a bogus value cannot silence a provider for good.
+pub fn retry_after(
+    headers: &reqwest::header::HeaderMap,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Duration> {
+    let raw = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let secs = match raw.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => s,
+        Ok(_) => return None,
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(raw).ok()?;
+            (at.with_timezone(&chrono::Utc) - now).num_milliseconds().max(0) as f64 / 1000.0
+        }
+    };
+    Some(Duration::from_secs_f64(secs.min(86_400.0)))
 }
 
 /// Pull a human message out of the usual error envelopes:
@@ -541,6 +600,23 @@ mod tests {
             e.redact(&["KEY-1", ""]).to_string(),
             "KonbiniAPI: answered with a body that is not JSON (HTTP 401): bad key [redacted] for [redacted]"
         );
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let mut h = reqwest::header::HeaderMap::new();
+        assert_eq!(retry_after(&h, now), None);
+        h.insert("retry-after", "30".parse().unwrap());
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(30)));
+        h.insert("retry-after", "Tue, 01 Dec 2026 10:01:30 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(90)));
+        h.insert("retry-after", "999999999".parse().unwrap());
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(86_400)));
+        h.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(retry_after(&h, now), None);
     }
 
     #[test]

@@ -8,12 +8,11 @@
 //! everything is read leniently: an odd field becomes `None`, never an error.
 
 use std::fmt;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{bearer, endpoint, error_for_status, error_message, lenient, send_json, with_timeout};
+use super::{bearer, endpoint, error_for_status, error_message, lenient, send_json};
 use super::{ProviderError, ProviderName};
 use crate::config::RealtimeKitConfig;
 use crate::live::{web_url, LiveStream, Platform, StreamKind, StreamUrl};
@@ -24,9 +23,8 @@ const PROVIDER: ProviderName = ProviderName::RealtimeKit;
 /// Client for the RealtimeKit livestream API.
 #[derive(Debug, Clone)]
 pub struct RealtimeKit {
-    client: reqwest::Client,
+    http: super::Http,
     cfg: RealtimeKitConfig,
-    timeout: Option<Duration>,
 }
 
 /// A livestream's state. Unknown values are kept, never rejected.
@@ -136,26 +134,58 @@ impl Livestream {
 }
 
 impl RealtimeKit {
-    pub fn new(client: reqwest::Client, cfg: RealtimeKitConfig) -> Self {
-        RealtimeKit {
-            client,
-            cfg,
-            timeout: None,
-        }
+    pub fn new(http: super::Http, cfg: RealtimeKitConfig) -> Self {
+        RealtimeKit { http, cfg }
     }
 
-    /// A per-request timeout overriding the shared client's.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Every livestream of the app; malformed entries are skipped (logged).
+    /// Every livestream of the app, every page read; malformed entries are
+    /// skipped (logged).
     pub async fn list_livestreams(&self) -> Result<Vec<Livestream>, ProviderError> {
-        let data = self
-            .call(reqwest::Method::GET, &["livestreams"], None, None)
-            .await?;
-        parse_livestream_list(&data)
+        self.list_where(None).await
+    }
+
+    /// The livestreams that are LIVE now: filtered by the API (`status=LIVE`)
+    /// and again here (a server that ignores the filter changes nothing),
+    /// every page read.
+    pub async fn live_livestreams(&self) -> Result<Vec<Livestream>, ProviderError> {
+        let mut list = self.list_where(Some("LIVE")).await?;
+        list.retain(|l| l.status == LivestreamStatus::Live);
+        Ok(list)
+    }
+
+    /// Read pages of `per_page` until `paging.total_count` entries came, a
+    /// page comes back short, or [`MAX_PAGES`] pages were read.
+    async fn list_where(&self, status: Option<&str>) -> Result<Vec<Livestream>, ProviderError> {
+        let mut out: Vec<Livestream> = Vec::new();
+        let mut seen = 0usize;
+        for page in 1..=MAX_PAGES {
+            let page_no = page.to_string();
+            let per_page = PER_PAGE.to_string();
+            let mut query = vec![("per_page", per_page.as_str()), ("page_no", page_no.as_str())];
+            if let Some(s) = status {
+                query.push(("status", s));
+            }
+            let request = self
+                .http
+                .client()
+                .get(self.url(&["livestreams"]))
+                .query(&query);
+            let body = self.send_raw(request).await?;
+            let data = unwrap_envelope(&body)?;
+            let raw_len = raw_list_len(&data);
+            seen += raw_len;
+            out.extend(parse_livestream_list(&data)?);
+            let total = total_count(&body).or_else(|| total_count(&data));
+            let more = match total {
+                Some(total) => seen < total && raw_len > 0,
+                None => raw_len >= PER_PAGE,
+            };
+            if !more {
+                return Ok(out);
+            }
+        }
+        tracing::warn!(provider = %PROVIDER, pages = MAX_PAGES, "stopped reading livestream pages at the page limit");
+        Ok(out)
     }
 
     /// One livestream with its session. 404 = no such livestream.
@@ -258,7 +288,7 @@ impl RealtimeKit {
             query.push(("end_time", t.timestamp().to_string()));
         }
         let url = self.url(&["analytics", "livestreams", "overall"]);
-        let request = self.client.get(url).query(&query);
+        let request = self.http.client().get(url).query(&query);
         let data = self.send(request, None).await?;
         Ok(parse_analytics(&data))
     }
@@ -282,11 +312,18 @@ impl RealtimeKit {
         json: Option<Value>,
         not_found: Option<&str>,
     ) -> Result<Value, ProviderError> {
-        let mut request = self.client.request(method, self.url(tail));
+        let mut request = self.http.client().request(method, self.url(tail));
         if let Some(body) = json {
             request = request.json(&body);
         }
         self.send(request, not_found).await
+    }
+
+    /// Auth, send, status mapping: the whole body of a success.
+    async fn send_raw(&self, request: reqwest::RequestBuilder) -> Result<Value, ProviderError> {
+        self.send_body(request, None)
+            .await
+            .map_err(|e| e.redact(&[self.cfg.api_token.expose()]))
     }
 
     /// Auth, send, status mapping, envelope: the `data` of a success.
@@ -295,12 +332,13 @@ impl RealtimeKit {
         request: reqwest::RequestBuilder,
         not_found: Option<&str>,
     ) -> Result<Value, ProviderError> {
-        self.send_inner(request, not_found)
+        self.send_body(request, not_found)
             .await
+            .and_then(|body| unwrap_envelope(&body))
             .map_err(|e| e.redact(&[self.cfg.api_token.expose()]))
     }
 
-    async fn send_inner(
+    async fn send_body(
         &self,
         request: reqwest::RequestBuilder,
         not_found: Option<&str>,
@@ -309,7 +347,7 @@ impl RealtimeKit {
             reqwest::header::AUTHORIZATION,
             bearer(PROVIDER, &self.cfg.api_token)?,
         );
-        let (request, timeout) = with_timeout(request, self.timeout);
+        let (request, timeout) = self.http.timed(request);
         let resp = send_json(PROVIDER, request, timeout).await?;
         if resp.status.as_u16() == 404 {
             if let Some(what) = not_found {
@@ -320,7 +358,30 @@ impl RealtimeKit {
             }
         }
         error_for_status(PROVIDER, &resp)?;
-        unwrap_envelope(&resp.body)
+        Ok(resp.body)
+    }
+}
+
+/// Livestreams asked for per page.
+pub const PER_PAGE: usize = 100;
+/// Pages read at most in one listing (10,000 livestreams).
+pub const MAX_PAGES: usize = 100;
+
+/// `paging.total_count` (a number or a numeric string), where present.
+fn total_count(v: &Value) -> Option<usize> {
+    lenient::u64(v.get("paging").and_then(|p| p.get("total_count"))).map(|n| n as usize)
+}
+
+/// How many entries a list answer carried, malformed ones included.
+fn raw_list_len(data: &Value) -> usize {
+    match data {
+        Value::Array(list) => list.len(),
+        Value::Object(_) => ["livestreams", "data"]
+            .iter()
+            .find_map(|k| data.get(*k).and_then(Value::as_array))
+            .map(|l| l.len())
+            .unwrap_or(usize::from(data.get("id").is_some())),
+        _ => 0,
     }
 }
 

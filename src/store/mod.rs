@@ -184,6 +184,22 @@ pub trait Store: Send + Sync {
     async fn clear_end_edited(&self, id: i64) -> Result<(), StoreError>;
     /// Record that a POST of this delivery is about to leave (first time only).
     async fn mark_attempting(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    // provider budgets
+    /// Calls recorded for `provider` in billing period `period` (0 if none).
+    async fn calls_spent(&self, provider: &str, period: &str) -> Result<u64, StoreError>;
+    /// Record that `calls` have been spent in the period so far. Never
+    /// lowers a recorded count (a late or repeated write is harmless).
+    async fn record_calls(&self, provider: &str, period: &str, calls: u64)
+        -> Result<(), StoreError>;
+    /// When broadcasts on these platforms went live (their start, or when
+    /// the bot first saw them), since `since`, oldest first, at most `limit`.
+    async fn go_live_times(
+        &self,
+        platforms: &[Platform],
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError>;
 }
 
 /// Open the store named by `DATABASE_URL` and run the migrations.

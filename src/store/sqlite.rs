@@ -482,4 +482,65 @@ impl Store for SqliteStore {
         .await?;
         Ok(())
     }
+
+    async fn calls_spent(&self, provider: &str, period: &str) -> Result<u64, StoreError> {
+        let calls: Option<i64> =
+            sqlx::query_scalar("SELECT calls FROM provider_calls WHERE provider = ? AND period = ?")
+                .bind(provider)
+                .bind(period)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(calls.unwrap_or(0).max(0) as u64)
+    }
+
+    async fn record_calls(
+        &self,
+        provider: &str,
+        period: &str,
+        calls: u64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO provider_calls (provider, period, calls, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (provider, period) DO UPDATE
+             SET calls = MAX(calls, excluded.calls), updated_at = excluded.updated_at",
+        )
+        .bind(provider)
+        .bind(period)
+        .bind(i64::try_from(calls).unwrap_or(i64::MAX))
+        .bind(ms(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn go_live_times(
+        &self,
+        platforms: &[Platform],
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        if platforms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; platforms.len()].join(", ");
+        let sql = format!(
+            "SELECT COALESCE(started_at, first_seen) FROM streams
+             WHERE platform IN ({marks}) AND first_seen >= ?
+             ORDER BY first_seen DESC LIMIT ?"
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(&sql);
+        for p in platforms {
+            q = q.bind(p.as_str());
+        }
+        let mut times: Vec<DateTime<Utc>> = q
+            .bind(ms(since))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .filter_map(DateTime::from_timestamp_millis)
+            .collect();
+        times.reverse();
+        Ok(times)
+    }
 }

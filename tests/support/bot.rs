@@ -48,6 +48,8 @@ pub fn use_jkt(vars: &mut HashMap<String, String>, jkt: &super::fake_providers::
     );
     vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET-KEY".into());
     vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+    // The fake is unmetered; budgets have their own tests.
+    vars.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), "unlimited".into());
 }
 
 /// Subscribe `channel` of `guild` to every live (no filter).

@@ -19,6 +19,12 @@ pub struct SourceState {
     /// The last failure, if the most recent poll failed.
     pub last_error: Option<String>,
     pub last_attempt: Option<DateTime<Utc>>,
+    /// Polling stopped or paused, and why (a refused key, credits or the
+    /// allowance spent): shown in `/help` and `/subscriptions`.
+    pub halted: Option<String>,
+    /// The wait the poller chose after its last poll (a metered source
+    /// polls less often than its interval at quiet hours).
+    pub planned: Option<Duration>,
 }
 
 /// Freshness of one polled source, as shown to users.
@@ -48,24 +54,41 @@ impl Snapshot {
 
     /// A successful poll: replace the source's streams.
     pub fn replace(&self, source: ProviderName, streams: Vec<LiveStream>, now: DateTime<Utc>) {
-        self.sources.insert(
-            source,
-            Arc::new(SourceState {
-                streams,
-                last_ok: Some(now),
-                last_error: None,
-                last_attempt: Some(now),
-            }),
-        );
+        let mut entry = self.sources.entry(source).or_default();
+        let planned = entry.planned;
+        *entry = Arc::new(SourceState {
+            streams,
+            last_ok: Some(now),
+            last_error: None,
+            last_attempt: Some(now),
+            halted: None,
+            planned,
+        });
+    }
+
+    fn update(&self, source: ProviderName, change: impl FnOnce(&mut SourceState)) {
+        let mut entry = self.sources.entry(source).or_default();
+        let mut state = (**entry).clone();
+        change(&mut state);
+        *entry = Arc::new(state);
+    }
+
+    /// Polling of `source` stopped or paused (`Some(why)`), or resumed.
+    pub fn set_halted(&self, source: ProviderName, why: Option<String>) {
+        self.update(source, |s| s.halted = why);
+    }
+
+    /// The wait the poller chose before its next poll.
+    pub fn set_planned(&self, source: ProviderName, wait: Duration) {
+        self.update(source, |s| s.planned = Some(wait));
     }
 
     /// A failed poll changes nothing but the error note.
     pub fn record_failure(&self, source: ProviderName, error: String, now: DateTime<Utc>) {
-        let mut entry = self.sources.entry(source).or_default();
-        let mut state = (**entry).clone();
-        state.last_error = Some(error);
-        state.last_attempt = Some(now);
-        *entry = Arc::new(state);
+        self.update(source, |s| {
+            s.last_error = Some(error);
+            s.last_attempt = Some(now);
+        });
     }
 
     pub fn state(&self, source: ProviderName) -> Option<Arc<SourceState>> {
@@ -108,12 +131,16 @@ impl Snapshot {
     }
 }
 
+/// Fresh while younger than twice the wait the poller planned (never less
+/// than twice `interval`), plus a request's timeout: a metered source that
+/// polls every 20 minutes at night is not "stale" after 61 seconds.
 pub fn freshness_of(state: &SourceState, interval: Duration, now: DateTime<Utc>) -> Freshness {
     match state.last_ok {
         None => Freshness::Never,
         Some(t) => {
             let age = (now - t).to_std().unwrap_or_default();
-            if age > interval * 2 {
+            let expected = state.planned.unwrap_or(interval).max(interval);
+            if age > expected * 2 + crate::providers::REQUEST_TIMEOUT {
                 Freshness::Stale(age)
             } else {
                 Freshness::Fresh(age)

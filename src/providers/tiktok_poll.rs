@@ -1,48 +1,41 @@
-//! Poll KonbiniAPI once per unique subscribed TikTok username. A username
-//! whose lookup fails keeps its last good answer (so a flaky call never
-//! "ends" a live); the poll fails only when every lookup failed.
+//! One TikTok poll: a lookup per watched username. A username whose lookup
+//! fails keeps its last good answer (so a flaky call never "ends" a live);
+//! the poll fails only when every lookup failed.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 
 use crate::live::LiveStream;
-use crate::providers::konbini::Konbini;
-use crate::providers::{ProviderError, ProviderName};
-use crate::store::Store;
+use crate::providers::ProviderError;
 
 /// Lookups in flight at once.
 const PARALLEL: usize = 4;
 
-pub struct TiktokPoller {
-    konbini: Konbini,
-    store: Arc<dyn Store>,
+/// The last good answer per username.
+#[derive(Default)]
+pub struct LastGood {
     last_good: Mutex<HashMap<String, Option<LiveStream>>>,
 }
 
-impl TiktokPoller {
-    pub fn new(konbini: Konbini, store: Arc<dyn Store>) -> Self {
-        TiktokPoller {
-            konbini,
-            store,
-            last_good: Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub async fn poll(&self) -> Result<Vec<LiveStream>, ProviderError> {
-        let users = self
-            .store
-            .tiktok_usernames()
-            .await
-            .map_err(|e| ProviderError::Api {
-                provider: ProviderName::Konbini,
-                message: format!("could not read subscribed usernames: {e}"),
-            })?;
-        let results: Vec<(String, Result<Option<LiveStream>, ProviderError>)> =
-            futures::stream::iter(users.into_iter().map(|u| async move {
-                let r = self.konbini.user_live(&u).await.map(|a| a.live);
-                (u, r)
+impl LastGood {
+    /// Look every user up (`lookup` answers `Some` when live) and merge with
+    /// the last good answers.
+    pub async fn poll<F, Fut>(
+        &self,
+        users: Vec<String>,
+        lookup: F,
+    ) -> Result<Vec<LiveStream>, ProviderError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = Result<Option<LiveStream>, Arc<ProviderError>>>,
+    {
+        let results: Vec<(String, Result<Option<LiveStream>, Arc<ProviderError>>)> =
+            futures::stream::iter(users.into_iter().map(|u| {
+                let fut = lookup(u.clone());
+                async move { (u, fut.await) }
             }))
             .buffer_unordered(PARALLEL)
             .collect()
@@ -67,7 +60,7 @@ impl TiktokPoller {
         }
         if total > 0 && failures.len() == total {
             if let Some(e) = failures.into_iter().next() {
-                return Err(e);
+                return Err(Arc::unwrap_or_clone(e));
             }
         }
         *last = fresh;

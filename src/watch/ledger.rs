@@ -1,0 +1,258 @@
+//! What each polled source may spend and has spent: the persisted call
+//! count of the current billing period (a restart does not reset it), the
+//! go-live times the plan learns from, and the plan itself
+//! ([`super::budget`]). The poll loop asks [`Ledger::reserve`] before every
+//! request: that is the hard guarantee that an allowance is never exceeded.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::budget::{self, Allowance, BudgetState, Forecast, LiveProfile, NextPoll};
+use crate::live::Platform;
+use crate::providers::source::{LiveSource, Schedule};
+use crate::providers::ProviderName;
+use crate::store::{Store, StoreError};
+
+/// Go-live times remembered for learning (about two months of a busy fandom).
+const HISTORY: usize = 2_000;
+/// How far back the history is read at start.
+const HISTORY_DAYS: i64 = 60;
+
+/// The answer to "may I poll now?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// Spent: go ahead.
+    Go,
+    /// The allowance is spent until the next period starts.
+    Exhausted { until: DateTime<Utc> },
+}
+
+/// A budget as shown in `onair check` and `/help`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BudgetReport {
+    pub allowance: Allowance,
+    pub used: u64,
+    pub forecast: Forecast,
+    /// The busiest hour of the learned profile (UTC).
+    pub peak_hour_utc: u32,
+    /// How many go-live times the profile learned from.
+    pub learned_from: usize,
+}
+
+struct State {
+    period: String,
+    used: u64,
+    /// Calls the last poll cost (the plan assumes the next costs as much).
+    cost: u64,
+    starts: VecDeque<DateTime<Utc>>,
+    profile: LiveProfile,
+}
+
+/// One source's spending.
+pub struct Ledger {
+    pub provider: ProviderName,
+    pub schedule: Schedule,
+    pub platforms: &'static [Platform],
+    state: Mutex<State>,
+    store: Option<Arc<dyn Store>>,
+}
+
+impl Ledger {
+    /// Load the period's count and the go-live history from the store.
+    pub async fn open(
+        source: &dyn LiveSource,
+        store: Option<Arc<dyn Store>>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, StoreError> {
+        let schedule = source.schedule();
+        let provider = source.name();
+        let platforms = source.platforms();
+        let period = schedule
+            .allowance
+            .map(|a| a.period_key(now))
+            .unwrap_or_default();
+        let (used, starts) = match &store {
+            Some(store) => {
+                let used = match schedule.allowance {
+                    Some(_) => store.calls_spent(provider.as_str(), &period).await?,
+                    None => 0,
+                };
+                let since = now - chrono::Duration::days(HISTORY_DAYS);
+                let starts = store
+                    .go_live_times(platforms, since, HISTORY as u32)
+                    .await?;
+                (used, starts)
+            }
+            None => (0, Vec::new()),
+        };
+        if let Some(a) = schedule.allowance {
+            tracing::info!(
+                provider = %provider,
+                allowance = a.calls(),
+                unit = a.unit(),
+                used,
+                period = %period,
+                learned_from = starts.len(),
+                "provider budget"
+            );
+        }
+        let profile = LiveProfile::learn(&starts);
+        Ok(Ledger {
+            provider,
+            schedule,
+            platforms,
+            state: Mutex::new(State {
+                period,
+                used,
+                cost: 1,
+                starts: starts.into_iter().collect(),
+                profile,
+            }),
+            store,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Calls spent in the current period.
+    pub fn used(&self) -> u64 {
+        self.lock().used
+    }
+
+    /// Reserve `cost` calls for a poll about to be made. Never lets the
+    /// period's count pass the allowance; the count is persisted before the
+    /// request leaves (a failed write is logged and carried by the next one:
+    /// the in-memory count stays authoritative).
+    pub async fn reserve(&self, cost: u64, now: DateTime<Utc>) -> Reservation {
+        let Some(allowance) = self.schedule.allowance else {
+            return Reservation::Go;
+        };
+        let cost = cost.max(1);
+        let key = allowance.period_key(now);
+        let rolled = self.lock().period != key;
+        if rolled {
+            // A new period: its count may exist already (another run).
+            let used = match &self.store {
+                Some(store) => store
+                    .calls_spent(self.provider.as_str(), &key)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(provider = %self.provider, error = %e, "could not read the new period's call count; counting from 0");
+                        0
+                    }),
+                None => 0,
+            };
+            let mut st = self.lock();
+            if st.period != key {
+                tracing::info!(provider = %self.provider, period = %key, previous = st.used, "new billing period");
+                st.period = key.clone();
+                st.used = used;
+            }
+        }
+        let used = {
+            let mut st = self.lock();
+            st.cost = cost;
+            let state = BudgetState {
+                allowance,
+                used: st.used,
+                cost,
+                min_interval: self.schedule.interval,
+            };
+            if !budget::may_spend(state) {
+                return Reservation::Exhausted {
+                    until: allowance.period_at(now).1,
+                };
+            }
+            st.used += cost;
+            st.used
+        };
+        if let Some(store) = &self.store {
+            if let Err(e) = store
+                .record_calls(self.provider.as_str(), &key, used)
+                .await
+            {
+                tracing::warn!(provider = %self.provider, error = %e, "could not persist the call count; the next poll writes it");
+            }
+        }
+        Reservation::Go
+    }
+
+    /// How long to wait after a poll at `now` before the next one: the
+    /// interval for an unmetered source, the plan's answer for a metered one.
+    pub fn plan(&self, now: DateTime<Utc>) -> Duration {
+        let Some(allowance) = self.schedule.allowance else {
+            return self.schedule.interval;
+        };
+        let st = self.lock();
+        let state = BudgetState {
+            allowance,
+            used: st.used,
+            cost: st.cost,
+            min_interval: self.schedule.interval,
+        };
+        let at = match budget::next_poll(state, &st.profile, now) {
+            NextPoll::At(t) => t,
+            NextPoll::Exhausted { until } => until,
+        };
+        (at - now).to_std().unwrap_or_default().max(self.schedule.interval)
+    }
+
+    /// A broadcast went live at `at`: the profile learns from it.
+    pub fn saw_go_live(&self, at: DateTime<Utc>) {
+        if self.schedule.allowance.is_none() {
+            return;
+        }
+        let mut st = self.lock();
+        if st.starts.len() >= HISTORY {
+            st.starts.pop_front();
+        }
+        st.starts.push_back(at);
+        let starts: Vec<DateTime<Utc>> = st.starts.iter().copied().collect();
+        st.profile = LiveProfile::learn(&starts);
+    }
+
+    /// The budget, the calls spent, the projection and the mean detection
+    /// delay; `None` for an unmetered source.
+    pub fn report(&self, now: DateTime<Utc>) -> Option<BudgetReport> {
+        let allowance = self.schedule.allowance?;
+        let st = self.lock();
+        let state = BudgetState {
+            allowance,
+            used: st.used,
+            cost: st.cost,
+            min_interval: self.schedule.interval,
+        };
+        Some(BudgetReport {
+            allowance,
+            used: st.used,
+            forecast: budget::forecast(state, &st.profile, now),
+            peak_hour_utc: st.profile.peak_hour(),
+            learned_from: st.starts.len(),
+        })
+    }
+}
+
+/// Every polled source's ledger, for the pollers and for display.
+#[derive(Default)]
+pub struct Budgets {
+    ledgers: Vec<Arc<Ledger>>,
+}
+
+impl Budgets {
+    pub fn new(ledgers: Vec<Arc<Ledger>>) -> Self {
+        Budgets { ledgers }
+    }
+
+    pub fn get(&self, provider: ProviderName) -> Option<&Arc<Ledger>> {
+        self.ledgers.iter().find(|l| l.provider == provider)
+    }
+
+    pub fn all(&self) -> &[Arc<Ledger>] {
+        &self.ledgers
+    }
+}
