@@ -35,9 +35,58 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("onair benchmark: {cpus} CPUs, scale {scale}, release build, loopback fakes\n");
     let mut failed = false;
-    // ONAIR_BENCH_ONLY=fanout,latency,poll,memory,upstream runs a subset.
+    // ONAIR_BENCH_ONLY=budget,fanout,latency,poll,memory,upstream runs a subset.
     let only = std::env::var("ONAIR_BENCH_ONLY").unwrap_or_default();
     let run = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
+
+    // 0. Provider budget: a simulated month at compressed time.
+    if run("budget") {
+        println!("0. Budget: a simulated 30-day month of JKT48Connect polling (compressed time, fake JKT48Connect counting calls)");
+        println!("   go-lives: 14/day; 60 % 19-23 WIB, 25 % 12-19, 10 % 07-12, 5 % 23-07; 30-120 min each; JKT48CONNECT_POLL_SECS=30");
+        println!(
+            "   {:>8} | {:>22} | {:>24} | {:>24} | {:>13}",
+            "calls/mo",
+            "calls used (sched/fixed)",
+            "median delay (sched/fixed)",
+            "p90 delay (sched/fixed)",
+            "missed (s/f)"
+        );
+        for allowance in [1_000u64, 5_000, 25_000] {
+            let m = rt.block_on(support::budget_sim::month(
+                allowance,
+                Duration::from_secs(30),
+                2026,
+            ));
+            let s = &m.scheduled;
+            let f = &m.fixed;
+            let secs = |d: Duration| format!("{:.0} s", d.as_secs_f64());
+            let gain =
+                1.0 - s.percentile(0.5).as_secs_f64() / f.percentile(0.5).as_secs_f64().max(1e-9);
+            println!(
+                "   {:>8} | {:>10} / {:<11} | {:>11} / {:<12} | {:>11} / {:<12} | {:>5} / {:<5} median {:.0} % lower{}",
+                allowance,
+                s.calls,
+                f.calls,
+                secs(s.percentile(0.5)),
+                secs(f.percentile(0.5)),
+                secs(s.percentile(0.9)),
+                secs(f.percentile(0.9)),
+                s.missed,
+                f.missed,
+                gain * 100.0,
+                if s.calls <= allowance { "" } else { "  OVER BUDGET" }
+            );
+            failed |= s.calls > allowance;
+            if allowance == 25_000 {
+                println!(
+                    "   target at 25,000: never over budget, median >= 30 % below the fixed {:.0} s poller: {}",
+                    m.fixed_interval.as_secs_f64(),
+                    if gain >= 0.3 && s.calls <= allowance { "MET" } else { "MISSED" }
+                );
+            }
+        }
+        println!();
+    }
 
     // 1. Fan-out
     if run("fanout") {

@@ -6,9 +6,9 @@ use chrono::Utc;
 use crate::discord::embeds::Embed;
 use crate::messages::{human_duration, t, Lang};
 use crate::providers::ProviderName;
+use crate::types::{Context, Data, Error};
 use crate::watch::snapshot::freshness_of;
 use crate::watch::snapshot::Freshness;
-use crate::types::{Context, Data, Error};
 
 /// What onair does and how fresh its data is
 #[poise::command(slash_command)]
@@ -38,7 +38,7 @@ pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed 
                 }
             };
             if let Some(r) = data.budgets.get(p).and_then(|l| l.report(now)) {
-                status.push_str("\n");
+                status.push('\n');
                 status.push_str(&budget_line(lang, &r));
             }
             format!("**{}**: {status}", p.as_str())

@@ -5,11 +5,13 @@
 use chrono::Utc;
 use poise::serenity_prelude as serenity;
 
-use crate::discord::embeds::{self, pager_row, paginate, stream_embed, summary_line, watch_rows, Embed};
+use crate::discord::embeds::{
+    self, pager_row, paginate, stream_embed, summary_line, watch_rows, Embed,
+};
 use crate::live::{LiveStream, Platform};
 use crate::messages::{human_duration, t, Lang};
-use crate::watch::snapshot::Freshness;
 use crate::types::{Context, Data, Error};
+use crate::watch::snapshot::Freshness;
 
 /// Custom-id prefix of the Previous/Next buttons.
 pub const PAGE_PREFIX: &str = "live:";

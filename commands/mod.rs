@@ -38,10 +38,7 @@ pub fn all_with(config: &crate::config::Config) -> Vec<poise::Command<Data, Erro
     let mut commands = all();
     for c in &mut commands {
         if c.name == "tiktok" {
-            let mut cooldowns = c
-                .cooldown_config
-                .write()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut cooldowns = c.cooldown_config.write().unwrap_or_else(|p| p.into_inner());
             cooldowns.user = Some(config.tiktok_cooldown_user).filter(|d| !d.is_zero());
             cooldowns.guild = Some(config.tiktok_cooldown_guild).filter(|d| !d.is_zero());
         }
@@ -59,7 +56,8 @@ fn operator_check(ctx: crate::types::Context<'_>) -> poise::BoxFuture<'_, Result
     Box::pin(async move { admin::require_operator_guild(ctx).await.map(|_| true) })
 }
 
-/// The shared rules, applied to a command and all its subcommands.
+/// The shared rules of a top-level command (poise runs the checks of every
+/// command on the invoked path, so subcommands inherit them).
 fn apply_rules(cmd: &mut poise::Command<Data, Error>, admin: bool, operator: bool) {
     if admin {
         cmd.guild_only = true;
@@ -68,9 +66,6 @@ fn apply_rules(cmd: &mut poise::Command<Data, Error>, admin: bool, operator: boo
     }
     if operator {
         cmd.checks.push(operator_check);
-    }
-    for sub in &mut cmd.subcommands {
-        apply_rules(sub, admin, operator);
     }
 }
 

@@ -287,12 +287,20 @@ pub async fn subscriptions(ctx: Context<'_>) -> Result<(), Error> {
     let mut text = t(lang, "subscriptions-count", &[("count", &subs.len())]);
     // A source that stopped polling silences every subscription it feeds.
     for source in ctx.data().snapshot.sources() {
-        if let Some(why) = ctx.data().snapshot.state(source).and_then(|s| s.halted.clone()) {
+        if let Some(why) = ctx
+            .data()
+            .snapshot
+            .state(source)
+            .and_then(|s| s.halted.clone())
+        {
             text.push('\n');
             text.push_str(&t(
                 lang,
                 "subscriptions-provider-halted",
-                &[("provider", &source.as_str()), ("why", &clean_text(&why, 200))],
+                &[
+                    ("provider", &source.as_str()),
+                    ("why", &clean_text(&why, 200)),
+                ],
             ));
         }
     }

@@ -6,8 +6,8 @@ use poise::serenity_prelude as serenity;
 
 use crate::discord::embeds::{stream_embed, watch_button};
 use crate::messages::t;
-use crate::providers::ProviderError;
 use crate::providers::tiktok_cache::TiktokLookup;
+use crate::providers::ProviderError;
 use crate::types::{Context, Error, UserError};
 
 /// Is this TikTok user live right now?
@@ -34,8 +34,10 @@ pub async fn tiktok(
     // follow-up of a deferral inherits its visibility, so only a private
     // deferral keeps an error private.
     let lookup = match tiktok.peek(&username) {
+        // A cached answer is free: no cooldown.
         Some(hit) => Ok(hit),
         None => {
+            cool_down(ctx, lang)?;
             let fetch = tiktok.lookup(&username, tiktok.cache_ttl());
             tokio::pin!(fetch);
             match tokio::time::timeout(DIRECT_ANSWER_WITHIN, &mut fetch).await {
@@ -88,3 +90,23 @@ pub async fn tiktok(
 /// How long `/tiktok` waits for upstream before deferring (Discord's
 /// deadline for the first answer is 3 s).
 pub const DIRECT_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_millis(2000);
+
+/// Every uncached answer spends the operator's credits: one per user and
+/// one per server within the configured cooldowns (`TIKTOK_COOLDOWN_*`).
+/// Only a paid lookup starts the cooldown; a typo or a cached answer does not.
+fn cool_down(ctx: Context<'_>, lang: crate::messages::Lang) -> Result<(), Error> {
+    let cmd = ctx.command();
+    let config = cmd
+        .cooldown_config
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let mut tracker = cmd.cooldowns.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(left) = tracker.remaining_cooldown(ctx.cooldown_context(), &config) {
+        let secs = left.as_secs_f64().ceil().max(1.0) as u64;
+        tracing::debug!(user = ctx.author().id.get(), secs, "/tiktok cooled down");
+        return Err(UserError(t(lang, "error-cooldown", &[("secs", &secs)])).into());
+    }
+    tracker.start_cooldown(ctx.cooldown_context());
+    Ok(())
+}

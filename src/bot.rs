@@ -145,21 +145,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             event_handler: |fw, event| Box::pin(on_event(fw, event)),
             allowed_mentions: Some(serenity::CreateAllowedMentions::new()),
             initialize_owners: false,
+            // `/tiktok` starts its cooldown itself, only on a paid lookup.
+            manual_cooldowns: true,
             ..Default::default()
         })
         .setup(move |ctx, ready, framework| {
             Box::pin(async move {
                 let commands = &framework.options().commands;
-                let registered =
-                    crate::startup::register_commands(
-                        ctx,
-                        commands,
-                        crate::commands::OPERATOR_COMMANDS,
-                        dev_guild,
-                        &operator_guilds,
-                        startup_budget,
-                    )
-                    .await;
+                let registered = crate::startup::register_commands(
+                    ctx,
+                    commands,
+                    crate::commands::OPERATOR_COMMANDS,
+                    dev_guild,
+                    &operator_guilds,
+                    startup_budget,
+                )
+                .await;
                 if let Err(e) = registered {
                     // No commands means a deaf bot: stop, and let the
                     // supervisor restart the process.

@@ -27,7 +27,9 @@ pub struct LiveArgs {
 }
 
 /// Everything live across the given sources, plus the failures.
-pub async fn collect_live(sources: &[Arc<dyn LiveSource>]) -> (Vec<LiveStream>, Vec<ProviderError>) {
+pub async fn collect_live(
+    sources: &[Arc<dyn LiveSource>],
+) -> (Vec<LiveStream>, Vec<ProviderError>) {
     let results = futures::future::join_all(sources.iter().map(|s| s.fetch())).await;
     let mut streams = Vec::new();
     let mut errors = Vec::new();
@@ -206,21 +208,24 @@ pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
             report(name, None);
             continue;
         };
-        let ledger = match crate::watch::Ledger::open(source.as_ref(), store.clone(), Utc::now()).await {
-            Ok(l) => Some(l),
-            Err(e) => {
-                budgets.push(Some(format!(
-                    "{:<24} could not read its budget: {e}",
-                    name.as_str()
-                )));
-                None
-            }
-        };
+        let ledger =
+            match crate::watch::Ledger::open(source.as_ref(), store.clone(), Utc::now()).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    budgets.push(Some(format!(
+                        "{:<24} could not read its budget: {e}",
+                        name.as_str()
+                    )));
+                    None
+                }
+            };
         if let Some(l) = &ledger {
             if l.reserve(1, Utc::now()).await != crate::watch::ledger::Reservation::Go {
                 report(
                     name,
-                    Some(Ok("not probed: its allowance for this period is spent".into())),
+                    Some(Ok(
+                        "not probed: its allowance for this period is spent".into()
+                    )),
                 );
                 budgets.push(describe_budget(l));
                 continue;

@@ -350,11 +350,14 @@ fn parse_allowance(
         None => Ok(default),
         Some(v) if v.eq_ignore_ascii_case("unlimited") => Ok(None),
         Some(v) => {
-            let n: u64 = v.replace(['_', ','], "").parse().map_err(|_| ConfigError::Invalid {
-                var,
-                value: v.clone(),
-                problem: "expected a whole number of calls (e.g. 5000) or `unlimited`".into(),
-            })?;
+            let n: u64 = v
+                .replace(['_', ','], "")
+                .parse()
+                .map_err(|_| ConfigError::Invalid {
+                    var,
+                    value: v.clone(),
+                    problem: "expected a whole number of calls (e.g. 5000) or `unlimited`".into(),
+                })?;
             if n == 0 {
                 return Err(ConfigError::Invalid {
                     var,

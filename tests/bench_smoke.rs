@@ -36,3 +36,15 @@ async fn memory_smoke() {
     let m = bench::memory(10, 10).await;
     assert!(m.rss_kib > 0, "{m:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn budget_month_smoke() {
+    let m = support::budget_sim::month(1_000, Duration::from_secs(30), 7).await;
+    assert!(m.scheduled.calls <= 1_000, "over budget: {m:?}");
+    assert!(m.fixed.calls <= 1_000, "{m:?}");
+    assert!(
+        m.scheduled.calls >= 990,
+        "the plan spends its budget: {m:?}"
+    );
+    assert!(!m.scheduled.delays.is_empty(), "{m:?}");
+}

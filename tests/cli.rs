@@ -191,6 +191,68 @@ async fn check_reports_each_provider() {
 }
 
 #[tokio::test]
+async fn check_tells_a_wrong_konbini_url_from_not_live() {
+    let fake = FakeProvider::start().await;
+    // KonbiniAPI's "not live" is a billed 404 (credit headers)...
+    fake.set(
+        "GET /v1/tiktok/users/tiktok/live",
+        Reply::json_status(404, json!({"errors": [{"code": "not_found"}]}))
+            .header("X-Credits-Remaining", "4321"),
+    );
+    let out = onair(
+        &["check"],
+        &[("KONBINI_API_KEY", "k".into()), ("KONBINI_URL", fake.url())],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("reachable, 4321 credits left"), "{stdout}");
+
+    // ...while a wrong base URL answers 404 from something else.
+    let out = onair(
+        &["check"],
+        &[
+            ("KONBINI_API_KEY", "k".into()),
+            ("KONBINI_URL", format!("{}/wrong/prefix", fake.url())),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL") && stdout.contains("KONBINI_URL looks wrong"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("not live"), "{stdout}");
+}
+
+#[tokio::test]
+async fn check_shows_the_budget_and_counts_its_probe() {
+    let fake = FakeProvider::start().await;
+    fake.set("GET /api/jkt48/live", Reply::json(live_body()));
+    let out = onair(
+        &["check"],
+        &[
+            ("JKT48CONNECT_API_KEY", "k".into()),
+            ("JKT48CONNECT_URL", fake.url()),
+            ("JKT48CONNECT_CALLS_PER_MONTH", "5000".into()),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("budget 5000 calls/month"))
+        .unwrap_or_else(|| panic!("no budget line: {stdout}"));
+    assert!(line.contains("1 spent this period"), "{line}");
+    assert!(
+        line.contains("projected left") && line.contains("mean detection delay"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
 async fn run_without_token_exits_2() {
     let out = onair(&[], &[]).await;
     assert_eq!(out.status.code(), Some(2));

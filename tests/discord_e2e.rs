@@ -44,6 +44,9 @@ async fn world(live: Value) -> World {
     vars.insert("JKT48CONNECT_URL".into(), jkt.url());
     vars.insert("KONBINI_API_KEY".into(), "KONBINI-SECRET".into());
     vars.insert("KONBINI_URL".into(), konbini.url());
+    // Cooldowns have their own tests (budget_e2e); these ask many times.
+    vars.insert("TIKTOK_COOLDOWN_USER_SECS".into(), "0".into());
+    vars.insert("TIKTOK_COOLDOWN_GUILD_SECS".into(), "0".into());
     vars.insert(
         "DEV_GUILD_ID".into(),
         support::discord::GUILD_ID.to_string(),

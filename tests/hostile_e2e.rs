@@ -56,6 +56,7 @@ async fn hostile_options_get_clear_ephemeral_answers() {
     vars.insert("CLOUDFLARE_ACCOUNT_ID".into(), "acc".into());
     vars.insert("REALTIMEKIT_APP_ID".into(), "app".into());
     vars.insert("CLOUDFLARE_API_URL".into(), cf.url());
+    vars.insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());
     let bot = TestBot::start(&discord, &vars).await;
     let who = Invoker::default();
     let mut tried = 0;

@@ -32,6 +32,7 @@ async fn replies_registration_and_announcements_speak_the_locale() {
     vars.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), "unlimited".into());
     vars.insert("JKT48CONNECT_URL".into(), jkt.url());
     vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
+    vars.insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());
     discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID, 91, 92]));
     let bot = TestBot::start(&discord, &vars).await;
 

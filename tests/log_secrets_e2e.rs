@@ -46,6 +46,7 @@ async fn binary_at_trace_logs_no_secret_even_as_bytes() {
     vars.insert("REALTIMEKIT_APP_ID".into(), "app1".into());
     vars.insert("CLOUDFLARE_API_URL".into(), cf.url());
     vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
+    vars.insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());
     discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID]));
     {
         let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();

@@ -355,10 +355,7 @@ async fn jkt48_typed_errors() {
             calls_per_month: None,
         },
     );
-    let e = short
-        .live()
-        .await
-        .unwrap_err();
+    let e = short.live().await.unwrap_err();
     assert_eq!(e.to_string(), "JKT48Connect: request timed out after 300ms");
 }
 
@@ -745,6 +742,49 @@ async fn realtimekit_list_lenient() {
         (list.len(), list[0].status.clone()),
         (1, LivestreamStatus::Idle)
     );
+}
+
+#[tokio::test]
+async fn realtimekit_list_reads_every_page() {
+    let fake = FakeProvider::start().await;
+    // 250 livestreams over three pages of 100; one LIVE on each page.
+    let page = |n: usize, from: usize, to: usize| {
+        let data: Vec<Value> = (from..to)
+            .map(|i| {
+                livestream_json(
+                    &format!("ls-{i}"),
+                    if i % 100 == 7 { "LIVE" } else { "IDLE" },
+                )
+            })
+            .collect();
+        Reply::json(json!({"success": true, "data": data,
+            "paging": {"start_offset": from + 1, "end_offset": to, "total_count": 250}}))
+        .header("X-Page", &n.to_string())
+    };
+    let route = format!("GET /client/v4{RTK}/livestreams");
+    fake.script(
+        &route,
+        vec![page(1, 0, 100), page(2, 100, 200), page(3, 200, 250)],
+    );
+    let live = rtk(&fake).live_livestreams().await.unwrap();
+    let ids: Vec<&str> = live.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(ids, ["ls-7", "ls-107", "ls-207"]);
+    let reqs = fake.requests_to(&route);
+    assert_eq!(reqs.len(), 3, "stops after total_count entries");
+    for (i, r) in reqs.iter().enumerate() {
+        assert_eq!(r.query.get("page_no"), Some(&(i + 1).to_string()));
+        assert_eq!(r.query.get("per_page").map(String::as_str), Some("100"));
+        assert_eq!(r.query.get("status").map(String::as_str), Some("LIVE"));
+    }
+
+    // Without paging data, a short page is the last one.
+    fake.set(
+        &route,
+        Reply::json(json!({"success": true, "data": [livestream_json("x", "LIVE")]})),
+    );
+    let before = fake.hits(&route);
+    assert_eq!(rtk(&fake).list_livestreams().await.unwrap().len(), 1);
+    assert_eq!(fake.hits(&route), before + 1);
 }
 
 #[tokio::test]

@@ -101,6 +101,7 @@ async fn world() -> World {
     vars.insert("REALTIMEKIT_APP_ID".into(), APP.into());
     vars.insert("CLOUDFLARE_API_URL".into(), cf.url());
     vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
+    vars.insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());
     discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID, 61]));
     let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
     let bot = TestBot::start(&discord, &vars).await;

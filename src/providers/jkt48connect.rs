@@ -6,7 +6,6 @@
 //! upstream aggregator and vary: one malformed entry is skipped and logged,
 //! the rest survive.
 
-
 use serde_json::Value;
 
 use super::{endpoint, error_for_status, error_message, lenient, send_json};

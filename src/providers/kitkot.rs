@@ -7,7 +7,6 @@
 //! and also when the caller drops the future half-way: a guard leaves then).
 //! Answers are `{code, msg, …}`; `code != 200` is an API error.
 
-
 use serde_json::Value;
 
 use super::{endpoint, error_for_status, error_message, lenient, send_json};

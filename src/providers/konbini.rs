@@ -4,7 +4,6 @@
 //! 404 means "not live" (an answer, not an error); 402 means the credits are
 //! used up. Bodies are ActivityStreams-like: `{"data": {"type": "Video", …}}`.
 
-
 use serde_json::Value;
 
 use super::{bearer, endpoint, error_for_status, lenient, send_json};

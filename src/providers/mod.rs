@@ -8,11 +8,11 @@ pub mod jkt48connect;
 pub mod kitkot;
 pub mod konbini;
 pub mod lenient;
-pub mod tiktok_cache;
-pub mod tiktok_poll;
 pub mod realtimekit;
 pub mod source;
 pub mod tiktok;
+pub mod tiktok_cache;
+pub mod tiktok_poll;
 
 use std::fmt;
 use std::time::Duration;
@@ -472,13 +472,20 @@ pub fn retry_after(
     headers: &reqwest::header::HeaderMap,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<Duration> {
-    let raw = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let raw = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     let secs = match raw.parse::<f64>() {
         Ok(s) if s.is_finite() && s >= 0.0 => s,
         Ok(_) => return None,
         Err(_) => {
             let at = chrono::DateTime::parse_from_rfc2822(raw).ok()?;
-            (at.with_timezone(&chrono::Utc) - now).num_milliseconds().max(0) as f64 / 1000.0
+            (at.with_timezone(&chrono::Utc) - now)
+                .num_milliseconds()
+                .max(0) as f64
+                / 1000.0
         }
     };
     Some(Duration::from_secs_f64(secs.min(86_400.0)))
@@ -611,7 +618,10 @@ mod tests {
         assert_eq!(retry_after(&h, now), None);
         h.insert("retry-after", "30".parse().unwrap());
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(30)));
-        h.insert("retry-after", "Tue, 01 Dec 2026 10:01:30 GMT".parse().unwrap());
+        h.insert(
+            "retry-after",
+            "Tue, 01 Dec 2026 10:01:30 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(90)));
         h.insert("retry-after", "999999999".parse().unwrap());
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(86_400)));

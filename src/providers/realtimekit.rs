@@ -161,7 +161,10 @@ impl RealtimeKit {
         for page in 1..=MAX_PAGES {
             let page_no = page.to_string();
             let per_page = PER_PAGE.to_string();
-            let mut query = vec![("per_page", per_page.as_str()), ("page_no", page_no.as_str())];
+            let mut query = vec![
+                ("per_page", per_page.as_str()),
+                ("page_no", page_no.as_str()),
+            ];
             if let Some(s) = status {
                 query.push(("status", s));
             }

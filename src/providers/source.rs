@@ -165,7 +165,12 @@ impl LiveSource for TiktokSource {
         self.schedule
     }
     async fn cost(&self) -> u64 {
-        self.usernames.list().await.map(|v| v.len() as u64).unwrap_or(1)
+        // A store error costs nothing: the fetch fails the same way.
+        self.usernames
+            .list()
+            .await
+            .map(|v| v.len() as u64)
+            .unwrap_or(0)
     }
     async fn fetch(&self) -> Result<Vec<LiveStream>, ProviderError> {
         let users = self.usernames.list().await?;

@@ -94,7 +94,11 @@ impl Tiktok {
         Ok(TiktokLookup::Live(Box::new(stream)))
     }
 
-    async fn room_links(&self, kitkot: &Kitkot, room: &str) -> Result<Vec<StreamUrl>, ProviderError> {
+    async fn room_links(
+        &self,
+        kitkot: &Kitkot,
+        room: &str,
+    ) -> Result<Vec<StreamUrl>, ProviderError> {
         if let Some(hit) = self.rooms.get(room) {
             if hit.0.elapsed() < ROOM_LINKS_TTL {
                 return Ok(hit.1.clone());
@@ -102,7 +106,8 @@ impl Tiktok {
         }
         let links = kitkot.room(room, None).await?.streams;
         if self.rooms.len() > 1024 {
-            self.rooms.retain(|_, (at, _)| at.elapsed() < ROOM_LINKS_TTL);
+            self.rooms
+                .retain(|_, (at, _)| at.elapsed() < ROOM_LINKS_TTL);
         }
         self.rooms
             .insert(room.to_string(), (Instant::now(), links.clone()));

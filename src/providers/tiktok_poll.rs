@@ -11,6 +11,9 @@ use futures::StreamExt;
 use crate::live::LiveStream;
 use crate::providers::ProviderError;
 
+/// One username's answer: `Some` when live.
+type Answer = Result<Option<LiveStream>, Arc<ProviderError>>;
+
 /// Lookups in flight at once.
 const PARALLEL: usize = 4;
 
@@ -30,16 +33,15 @@ impl LastGood {
     ) -> Result<Vec<LiveStream>, ProviderError>
     where
         F: Fn(String) -> Fut,
-        Fut: Future<Output = Result<Option<LiveStream>, Arc<ProviderError>>>,
+        Fut: Future<Output = Answer>,
     {
-        let results: Vec<(String, Result<Option<LiveStream>, Arc<ProviderError>>)> =
-            futures::stream::iter(users.into_iter().map(|u| {
-                let fut = lookup(u.clone());
-                async move { (u, fut.await) }
-            }))
-            .buffer_unordered(PARALLEL)
-            .collect()
-            .await;
+        let results: Vec<(String, Answer)> = futures::stream::iter(users.into_iter().map(|u| {
+            let fut = lookup(u.clone());
+            async move { (u, fut.await) }
+        }))
+        .buffer_unordered(PARALLEL)
+        .collect()
+        .await;
         let mut last = self.last_good.lock().unwrap_or_else(|e| e.into_inner());
         let total = results.len();
         let mut failures = Vec::new();

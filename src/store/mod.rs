@@ -190,8 +190,12 @@ pub trait Store: Send + Sync {
     async fn calls_spent(&self, provider: &str, period: &str) -> Result<u64, StoreError>;
     /// Record that `calls` have been spent in the period so far. Never
     /// lowers a recorded count (a late or repeated write is harmless).
-    async fn record_calls(&self, provider: &str, period: &str, calls: u64)
-        -> Result<(), StoreError>;
+    async fn record_calls(
+        &self,
+        provider: &str,
+        period: &str,
+        calls: u64,
+    ) -> Result<(), StoreError>;
     /// When broadcasts on these platforms went live (their start, or when
     /// the bot first saw them), since `since`, oldest first, at most `limit`.
     async fn go_live_times(

@@ -484,12 +484,13 @@ impl Store for SqliteStore {
     }
 
     async fn calls_spent(&self, provider: &str, period: &str) -> Result<u64, StoreError> {
-        let calls: Option<i64> =
-            sqlx::query_scalar("SELECT calls FROM provider_calls WHERE provider = ? AND period = ?")
-                .bind(provider)
-                .bind(period)
-                .fetch_optional(&self.pool)
-                .await?;
+        let calls: Option<i64> = sqlx::query_scalar(
+            "SELECT calls FROM provider_calls WHERE provider = ? AND period = ?",
+        )
+        .bind(provider)
+        .bind(period)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(calls.unwrap_or(0).max(0) as u64)
     }
 

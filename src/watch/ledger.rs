@@ -132,7 +132,10 @@ impl Ledger {
         let Some(allowance) = self.schedule.allowance else {
             return Reservation::Go;
         };
-        let cost = cost.max(1);
+        if cost == 0 {
+            // Nothing to ask (no TikTok username subscribed): free.
+            return Reservation::Go;
+        }
         let key = allowance.period_key(now);
         let rolled = self.lock().period != key;
         if rolled {
@@ -172,10 +175,7 @@ impl Ledger {
             st.used
         };
         if let Some(store) = &self.store {
-            if let Err(e) = store
-                .record_calls(self.provider.as_str(), &key, used)
-                .await
-            {
+            if let Err(e) = store.record_calls(self.provider.as_str(), &key, used).await {
                 tracing::warn!(provider = %self.provider, error = %e, "could not persist the call count; the next poll writes it");
             }
         }
@@ -199,7 +199,10 @@ impl Ledger {
             NextPoll::At(t) => t,
             NextPoll::Exhausted { until } => until,
         };
-        (at - now).to_std().unwrap_or_default().max(self.schedule.interval)
+        (at - now)
+            .to_std()
+            .unwrap_or_default()
+            .max(self.schedule.interval)
     }
 
     /// A broadcast went live at `at`: the profile learns from it.

@@ -44,8 +44,7 @@ impl WatchContext {
         ledger: Arc<Ledger>,
     ) -> impl FnMut(&[LiveStream]) + Send + 'static {
         let platforms = source.platforms();
-        let mut tracker =
-            Tracker::new(self.grace).with_poll_interval(source.schedule().interval);
+        let mut tracker = Tracker::new(self.grace).with_poll_interval(source.schedule().interval);
         tracker.seed(
             self.seeds
                 .iter()

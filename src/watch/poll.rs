@@ -108,7 +108,10 @@ pub async fn poll_loop<S>(
                 );
                 tracing::error!(parent: &span, provider = %name, until = %until, "provider allowance spent: polling paused until the next period");
                 snapshot.set_halted(name, Some(why));
-                (until - Utc::now()).to_std().unwrap_or_default().max(interval)
+                (until - Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .max(interval)
             }
             Reservation::Go => {
                 let result = tokio::select! {
@@ -126,16 +129,22 @@ pub async fn poll_loop<S>(
                         tracing::debug!(live = streams.len(), cost, "poll ok");
                         on_success(&streams);
                         snapshot.replace(name, streams, now);
-                        if metered {
+                        let wait = if metered {
                             ledger.plan(now)
                         } else {
                             next_delay(interval, 0, backoff::unit())
-                        }
+                        };
+                        snapshot.set_planned(name, wait);
+                        wait
                     }
                     Err(e) => {
                         failures = failures.saturating_add(1);
                         snapshot.record_failure(name, e.to_string(), now);
-                        let planned = if metered { ledger.plan(now) } else { Duration::ZERO };
+                        let planned = if metered {
+                            ledger.plan(now)
+                        } else {
+                            Duration::ZERO
+                        };
                         let backoff = next_delay(interval, failures, backoff::unit());
                         match on_failure(&e) {
                             FailureAction::Backoff => {
@@ -162,7 +171,6 @@ pub async fn poll_loop<S>(
                 }
             }
         };
-        snapshot.set_planned(name, delay);
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(delay) => {}
@@ -215,7 +223,10 @@ mod tests {
             FailureAction::Pause(d, _) if d == CREDITS_PAUSE
         ));
         assert!(matches!(
-            on_failure(&ProviderError::Unauthorized { provider: p, status: 401 }),
+            on_failure(&ProviderError::Unauthorized {
+                provider: p,
+                status: 401
+            }),
             FailureAction::Stop(_)
         ));
         assert_eq!(
@@ -256,14 +267,23 @@ mod tests {
     async fn run(
         answer: fn(usize) -> Result<Vec<LiveStream>, ProviderError>,
         until_calls: usize,
-    ) -> (Arc<Snapshot>, Arc<AtomicUsize>, CancellationToken, tokio::task::JoinHandle<()>) {
+    ) -> (
+        Arc<Snapshot>,
+        Arc<AtomicUsize>,
+        CancellationToken,
+        tokio::task::JoinHandle<()>,
+    ) {
         let snap = Arc::new(Snapshot::new());
         let calls = Arc::new(AtomicUsize::new(0));
         let source: Arc<dyn LiveSource> = Arc::new(Scripted {
             calls: Arc::clone(&calls),
             answer,
         });
-        let ledger = Arc::new(Ledger::open(source.as_ref(), None, Utc::now()).await.unwrap());
+        let ledger = Arc::new(
+            Ledger::open(source.as_ref(), None, Utc::now())
+                .await
+                .unwrap(),
+        );
         let token = CancellationToken::new();
         let task = tokio::spawn(poll_loop(
             source,

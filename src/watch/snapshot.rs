@@ -78,7 +78,7 @@ impl Snapshot {
         self.update(source, |s| s.halted = why);
     }
 
-    /// The wait the poller chose before its next poll.
+    /// The wait the poller planned after a successful poll.
     pub fn set_planned(&self, source: ProviderName, wait: Duration) {
         self.update(source, |s| s.planned = Some(wait));
     }
@@ -131,16 +131,17 @@ impl Snapshot {
     }
 }
 
-/// Fresh while younger than twice the wait the poller planned (never less
-/// than twice `interval`), plus a request's timeout: a metered source that
-/// polls every 20 minutes at night is not "stale" after 61 seconds.
+/// Fresh while younger than twice the wait the poller planned after its
+/// last success (never less than `interval`): a metered source that polls
+/// every 20 minutes at night is not "stale" after 61 seconds, and a failing
+/// one is stale after two planned waits, whatever its backoff.
 pub fn freshness_of(state: &SourceState, interval: Duration, now: DateTime<Utc>) -> Freshness {
     match state.last_ok {
         None => Freshness::Never,
         Some(t) => {
             let age = (now - t).to_std().unwrap_or_default();
             let expected = state.planned.unwrap_or(interval).max(interval);
-            if age > expected * 2 + crate::providers::REQUEST_TIMEOUT {
+            if age > expected * 2 {
                 Freshness::Stale(age)
             } else {
                 Freshness::Fresh(age)
@@ -184,10 +185,33 @@ mod tests {
     }
 
     #[test]
-    fn stale_after_twice_the_interval() {
+    fn stale_after_twice_the_planned_wait() {
         let snap = Snapshot::new();
         let now = Utc::now();
         snap.register(ProviderName::RealtimeKit);
+        snap.replace(
+            ProviderName::Jkt48Connect,
+            vec![],
+            now - chrono::Duration::seconds(61),
+        );
+        let f = snap.freshness(Duration::from_secs(30), now);
+        assert_eq!(
+            f[1],
+            (
+                ProviderName::Jkt48Connect,
+                Freshness::Stale(Duration::from_secs(61))
+            )
+        );
+        // A metered source that planned a 20-minute wait is not stale yet.
+        snap.set_planned(ProviderName::Jkt48Connect, Duration::from_secs(1200));
+        let f = snap.freshness(Duration::from_secs(30), now);
+        assert_eq!(
+            f[1],
+            (
+                ProviderName::Jkt48Connect,
+                Freshness::Fresh(Duration::from_secs(61))
+            )
+        );
         snap.replace(
             ProviderName::Jkt48Connect,
             vec![],
@@ -201,7 +225,7 @@ mod tests {
                 (ProviderName::RealtimeKit, Freshness::Never),
                 (
                     ProviderName::Jkt48Connect,
-                    Freshness::Stale(Duration::from_secs(61))
+                    Freshness::Fresh(Duration::from_secs(61))
                 ),
             ]
         );

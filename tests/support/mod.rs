@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 pub mod bench;
 pub mod bot;
+pub mod budget_sim;
 pub mod discord;
 pub mod fake_providers;
 pub mod secrets;
