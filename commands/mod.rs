@@ -304,10 +304,44 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         poise::FrameworkError::EventHandler { error, event, .. } => {
             tracing::error!(error = %error, event = event.snake_case_name(), "event handler failed");
         }
-        other => {
-            if let Err(e) = poise::builtins::on_error(other).await {
-                tracing::error!(error = %e, "error while handling an error");
+        poise::FrameworkError::CommandPanic { payload, ctx, .. } => {
+            tracing::error!(command = %ctx.command().qualified_name, panic = payload.as_deref().unwrap_or("?"), "command panicked");
+            let text = t(lang(ctx), "error-generic", &[]);
+            reply_ephemeral(ctx, text).await;
+        }
+        poise::FrameworkError::PermissionFetchFailed { ctx, .. } => {
+            tracing::warn!(command = %ctx.command().qualified_name, "could not fetch permissions");
+            let text = t(lang(ctx), "error-generic", &[]);
+            reply_ephemeral(ctx, text).await;
+        }
+        poise::FrameworkError::UnknownInteraction {
+            framework,
+            interaction,
+            ..
+        } => {
+            // A command Discord still has registered but this build does
+            // not know (a registration from an older version).
+            tracing::warn!(command = %interaction.data.name, "unknown command invoked");
+            let reply = serenity::CreateInteractionResponse::Message(
+                serenity::CreateInteractionResponseMessage::new()
+                    .content(t(
+                        Lang::from_locale(&interaction.locale),
+                        "error-out-of-date",
+                        &[],
+                    ))
+                    .ephemeral(true),
+            );
+            if let Err(e) = interaction
+                .create_response(framework.serenity_context, reply)
+                .await
+            {
+                tracing::warn!(error = %e, "could not send the error reply");
             }
+        }
+        // Prefix commands are off (no message content intent): nothing to
+        // answer, only to log.
+        other => {
+            tracing::warn!(error = %other, "framework error");
         }
     }
 }

@@ -353,6 +353,7 @@ async fn without_cloudflare_credentials_the_commands_say_so() {
     let dir = tempfile::tempdir().unwrap();
     let mut vars = env(&discord, dir.path());
     vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
+    vars.insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());
     let bot = TestBot::start(&discord, &vars).await;
     let p = discord.subcommand("stream", "list", json!([]), &Invoker::default());
     let cb = discord.callback(&p, T).await.body.unwrap();

@@ -25,6 +25,8 @@ pub struct Tiktok {
     cache: TiktokCache,
     /// kitkot links per TikTok room id: joined once per live, not per poll.
     rooms: DashMap<String, (Instant, Vec<StreamUrl>)>,
+    /// Whether the "KONBINI_URL looks wrong" warning was logged.
+    warned_url: std::sync::atomic::AtomicBool,
 }
 
 impl Tiktok {
@@ -34,6 +36,7 @@ impl Tiktok {
             kitkot,
             cache: TiktokCache::new(cache_ttl),
             rooms: DashMap::new(),
+            warned_url: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -80,6 +83,16 @@ impl Tiktok {
     /// KonbiniAPI, then kitkot's links for a live room.
     async fn fetch(&self, user: &str) -> Result<TiktokLookup, ProviderError> {
         let answer = self.konbini.user_live(user).await?;
+        if answer.unbilled_404
+            && !self
+                .warned_url
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                url = %self.konbini.base_url(),
+                "KonbiniAPI answered 404 without its credit headers: KONBINI_URL may be wrong (run `onair check`); counting the user as not live"
+            );
+        }
         let Some(mut stream) = answer.live else {
             return Ok(TiktokLookup::NotLive);
         };
