@@ -46,17 +46,50 @@ async fn wait_hits(fake: &FakeProvider, route: &str, n: usize, timeout: Duration
     }
 }
 
+/// The fakes and variables every test here starts from.
+struct World {
+    discord: FakeDiscord,
+    fake: FakeProvider,
+    vars: HashMap<String, String>,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    support::bot::captured_logs();
+    let discord = FakeDiscord::start().await;
+    let fake = FakeProvider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let vars = env(&discord, dir.path());
+    World {
+        discord,
+        fake,
+        vars,
+        _dir: dir,
+    }
+}
+
+/// KonbiniAPI on the world's fake, with these `/tiktok` cooldowns.
+fn use_konbini(w: &mut World, user_secs: u32, guild_secs: u32) {
+    w.vars.insert("KONBINI_API_KEY".into(), "KON-SECRET".into());
+    w.vars.insert("KONBINI_URL".into(), w.fake.url());
+    w.vars
+        .insert("TIKTOK_COOLDOWN_USER_SECS".into(), user_secs.to_string());
+    w.vars
+        .insert("TIKTOK_COOLDOWN_GUILD_SECS".into(), guild_secs.to_string());
+}
+
 fn metered(vars: &mut HashMap<String, String>, calls: u32) {
     vars.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), calls.to_string());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_allowance_holds_across_restarts() {
-    support::bot::captured_logs();
-    let discord = FakeDiscord::start().await;
-    let jkt = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
+    let World {
+        discord,
+        fake: jkt,
+        mut vars,
+        _dir,
+    } = world().await;
     use_jkt(&mut vars, &jkt);
     metered(&mut vars, 2);
 
@@ -88,11 +121,12 @@ async fn the_allowance_holds_across_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_retry_after_is_honoured() {
-    support::bot::captured_logs();
-    let discord = FakeDiscord::start().await;
-    let jkt = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
+    let World {
+        discord,
+        fake: jkt,
+        mut vars,
+        _dir,
+    } = world().await;
     use_jkt(&mut vars, &jkt);
     jkt.script(
         JKT,
@@ -116,15 +150,16 @@ async fn a_429_retry_after_is_honoured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credits_exhausted_stops_polling_and_says_why() {
-    support::bot::captured_logs();
-    let discord = FakeDiscord::start().await;
-    let fake = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
+    let mut w = world().await;
     // KonbiniAPI out of credits; JKT48Connect (1 s interval) is the clock.
-    use_jkt(&mut vars, &fake);
-    vars.insert("KONBINI_API_KEY".into(), "KON-SECRET".into());
-    vars.insert("KONBINI_URL".into(), fake.url());
+    use_jkt(&mut w.vars, &w.fake);
+    use_konbini(&mut w, 0, 0);
+    let World {
+        discord,
+        fake,
+        vars,
+        _dir,
+    } = w;
     let route = "GET /v1/tiktok/users/someone/live";
     fake.set(
         route,
@@ -167,15 +202,14 @@ async fn credits_exhausted_stops_polling_and_says_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiktok_is_cooled_down_without_a_provider_call() {
-    support::bot::captured_logs();
-    let discord = FakeDiscord::start().await;
-    let kon = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    vars.insert("KONBINI_API_KEY".into(), "KON-SECRET".into());
-    vars.insert("KONBINI_URL".into(), kon.url());
-    vars.insert("TIKTOK_COOLDOWN_USER_SECS".into(), "60".into());
-    vars.insert("TIKTOK_COOLDOWN_GUILD_SECS".into(), "0".into());
+    let mut w = world().await;
+    use_konbini(&mut w, 60, 0);
+    let World {
+        discord,
+        fake: kon,
+        vars,
+        _dir,
+    } = w;
     for u in ["first", "second"] {
         kon.set(
             &format!("GET /v1/tiktok/users/{u}/live"),
@@ -222,15 +256,14 @@ async fn tiktok_is_cooled_down_without_a_provider_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiktok_is_cooled_down_per_server() {
-    support::bot::captured_logs();
-    let discord = FakeDiscord::start().await;
-    let kon = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    vars.insert("KONBINI_API_KEY".into(), "KON-SECRET".into());
-    vars.insert("KONBINI_URL".into(), kon.url());
-    vars.insert("TIKTOK_COOLDOWN_USER_SECS".into(), "0".into());
-    vars.insert("TIKTOK_COOLDOWN_GUILD_SECS".into(), "60".into());
+    let mut w = world().await;
+    use_konbini(&mut w, 0, 60);
+    let World {
+        discord,
+        fake: kon,
+        vars,
+        _dir,
+    } = w;
     let bot = TestBot::start(&discord, &vars).await;
     let ask = |user_id: u64| {
         discord.slash(
@@ -274,12 +307,13 @@ fn registrations(discord: &FakeDiscord) -> Vec<(String, Vec<String>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_exists_only_in_operator_guilds() {
-    support::bot::captured_logs();
     const OTHER: u64 = 1_300_000_000_000_000_777;
-    let discord = FakeDiscord::start().await;
-    let cf = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
+    let World {
+        discord,
+        fake: cf,
+        mut vars,
+        _dir,
+    } = world().await;
     vars.insert("CLOUDFLARE_API_TOKEN".into(), "CF-TOKEN-SECRET".into());
     vars.insert("CLOUDFLARE_ACCOUNT_ID".into(), "acc123".into());
     vars.insert("REALTIMEKIT_APP_ID".into(), "app456".into());

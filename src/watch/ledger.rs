@@ -119,6 +119,15 @@ impl Ledger {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn state_of(&self, allowance: Allowance, st: &State) -> BudgetState {
+        BudgetState {
+            allowance,
+            used: st.used,
+            cost: st.cost,
+            min_interval: self.schedule.interval,
+        }
+    }
+
     /// Calls spent in the current period.
     pub fn used(&self) -> u64 {
         self.lock().used
@@ -160,13 +169,7 @@ impl Ledger {
         let used = {
             let mut st = self.lock();
             st.cost = cost;
-            let state = BudgetState {
-                allowance,
-                used: st.used,
-                cost,
-                min_interval: self.schedule.interval,
-            };
-            if !budget::may_spend(state) {
+            if !budget::may_spend(self.state_of(allowance, &st)) {
                 return Reservation::Exhausted {
                     until: allowance.period_at(now).1,
                 };
@@ -189,13 +192,7 @@ impl Ledger {
             return self.schedule.interval;
         };
         let st = self.lock();
-        let state = BudgetState {
-            allowance,
-            used: st.used,
-            cost: st.cost,
-            min_interval: self.schedule.interval,
-        };
-        let at = match budget::next_poll(state, &st.profile, now) {
+        let at = match budget::next_poll(self.state_of(allowance, &st), &st.profile, now) {
             NextPoll::At(t) => t,
             NextPoll::Exhausted { until } => until,
         };
@@ -224,16 +221,10 @@ impl Ledger {
     pub fn report(&self, now: DateTime<Utc>) -> Option<BudgetReport> {
         let allowance = self.schedule.allowance?;
         let st = self.lock();
-        let state = BudgetState {
-            allowance,
-            used: st.used,
-            cost: st.cost,
-            min_interval: self.schedule.interval,
-        };
         Some(BudgetReport {
             allowance,
             used: st.used,
-            forecast: budget::forecast(state, &st.profile, now),
+            forecast: budget::forecast(self.state_of(allowance, &st), &st.profile, now),
             peak_hour_utc: st.profile.peak_hour(),
             learned_from: st.starts.len(),
         })
