@@ -43,6 +43,56 @@ pub async fn collect_live(
     (streams, errors)
 }
 
+/// The sources whose allowance still has this call in it, each call
+/// counted in the bot's persisted ledger (a terminal call costs the operator
+/// as much as a poll); notes for the ones skipped or not counted.
+async fn within_budget(
+    config: &Config,
+    sources: Vec<Arc<dyn LiveSource>>,
+) -> (Vec<Arc<dyn LiveSource>>, Vec<String>) {
+    let mut notes = Vec::new();
+    if sources.iter().all(|s| s.schedule().allowance.is_none()) {
+        return (sources, notes);
+    }
+    let store = match crate::store::connect(&config.database_url).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            notes.push(format!(
+                "calls not counted in the budget (store unavailable: {e})"
+            ));
+            None
+        }
+    };
+    let mut kept = Vec::new();
+    for source in sources {
+        if source.schedule().allowance.is_none() {
+            kept.push(source);
+            continue;
+        }
+        match crate::watch::Ledger::open(source.as_ref(), store.clone(), Utc::now()).await {
+            Ok(ledger) => {
+                let cost = source.cost().await;
+                match ledger.reserve(cost, Utc::now()).await {
+                    crate::watch::ledger::Reservation::Go => kept.push(source),
+                    crate::watch::ledger::Reservation::Exhausted { until } => notes.push(format!(
+                        "{}: skipped, its allowance is spent until {}",
+                        source.name(),
+                        until.format("%Y-%m-%d %H:%M UTC")
+                    )),
+                }
+            }
+            Err(e) => {
+                notes.push(format!(
+                    "{}: call not counted in the budget ({e})",
+                    source.name()
+                ));
+                kept.push(source);
+            }
+        }
+    }
+    (kept, notes)
+}
+
 /// `onair live`: print who is live now as a table or JSON. Returns the exit code.
 pub async fn live(
     config: &Config,
@@ -63,6 +113,10 @@ pub async fn live(
     }
     let providers = Providers::from_config(config, &Http::shared());
     let sources = providers.sources(config, Usernames::Fixed(args.tiktok.clone()));
+    let (sources, notes) = within_budget(config, sources).await;
+    for n in notes {
+        let _ = writeln!(err, "warning: {n}");
+    }
     let (mut streams, errors) = collect_live(&sources).await;
     if let Some(p) = args.platform {
         streams.retain(|s| s.platform == p);

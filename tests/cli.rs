@@ -13,9 +13,14 @@ use support::fake_providers::{FakeProvider, Reply};
 /// provider keys, no `.env` from the developer's checkout).
 async fn onair(args: &[&str], env: &[(&str, String)]) -> Output {
     let dir = tempfile::tempdir().expect("temp dir");
+    onair_in(dir.path(), args, env).await
+}
+
+/// [`onair`] in `dir` (where its `sqlite://onair.db` lives).
+async fn onair_in(dir: &std::path::Path, args: &[&str], env: &[(&str, String)]) -> Output {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"));
     cmd.args(args)
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "warn")
@@ -250,6 +255,29 @@ async fn check_shows_the_budget_and_counts_its_probe() {
         line.contains("projected left") && line.contains("mean detection delay"),
         "{line}"
     );
+}
+
+#[tokio::test]
+async fn live_in_a_terminal_spends_from_the_same_budget() {
+    let fake = FakeProvider::start().await;
+    fake.set("GET /api/jkt48/live", Reply::json(live_body()));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let vars = [
+        ("JKT48CONNECT_API_KEY", "k".to_string()),
+        ("JKT48CONNECT_URL", fake.url()),
+        ("JKT48CONNECT_CALLS_PER_MONTH", "1".to_string()),
+    ];
+    let out = onair_in(dir.path(), &["live"], &vars).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Fritzy"));
+    // The month's one call is spent: the second run does not call.
+    let out = onair_in(dir.path(), &["live"], &vars).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("JKT48Connect: skipped, its allowance is spent"),
+        "{stderr}"
+    );
+    assert_eq!(fake.hits("/api/jkt48/live"), 1);
 }
 
 #[tokio::test]
