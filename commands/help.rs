@@ -21,7 +21,9 @@ pub async fn help(ctx: Context<'_>) -> Result<(), Error> {
 
 /// Pure: the help embed from the data's config, snapshot and budgets.
 pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed {
-    let lines: Vec<String> = ProviderName::ALL
+    // One field per provider: each stays within Discord's 1024 characters
+    // per field whatever its notes say.
+    let fields: Vec<crate::discord::embeds::Field> = ProviderName::ALL
         .iter()
         .map(|&p| {
             let interval = data
@@ -41,7 +43,14 @@ pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed 
                 status.push('\n');
                 status.push_str(&budget_line(lang, &r));
             }
-            format!("**{}**: {status}", p.as_str())
+            crate::discord::embeds::Field {
+                name: p.as_str().to_string(),
+                value: crate::providers::truncate_chars(
+                    &status,
+                    crate::discord::embeds::MAX_FIELD_VALUE,
+                ),
+                inline: false,
+            }
         })
         .collect();
     Embed {
@@ -60,11 +69,7 @@ pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed 
             .collect::<Vec<_>>()
             .join("\n")
         )),
-        fields: vec![crate::discord::embeds::Field {
-            name: t(lang, "help-providers", &[]),
-            value: lines.join("\n"),
-            inline: false,
-        }],
+        fields,
         footer: Some(t(
             lang,
             "help-version",

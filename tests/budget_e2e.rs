@@ -255,6 +255,56 @@ async fn tiktok_is_cooled_down_without_a_provider_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiktok_shares_the_pollers_answers() {
+    let mut w = world().await;
+    use_konbini(&mut w, 60, 60);
+    // The poller asks once at start (its next poll is an hour away).
+    w.vars.insert("KONBINI_POLL_SECS".into(), "3600".into());
+    let World {
+        discord,
+        fake: kon,
+        vars,
+        _dir,
+    } = w;
+    let route = "GET /v1/tiktok/users/someone/live";
+    kon.set(
+        route,
+        Reply::json_status(404, json!({"errors": [{"code": "not_found"}]}))
+            .header("X-Credits-Remaining", "500"),
+    );
+    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+    store
+        .add_subscription(onair::store::NewSubscription {
+            guild_id: GUILD_ID,
+            channel_id: CHANNEL_ID,
+            tiktok: Some("someone".into()),
+            created_by: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let bot = TestBot::start(&discord, &vars).await;
+    wait_hits(&kon, route, 1, T).await;
+    // A fan asking about the same user gets the poller's answer: no new
+    // credit spent, and no cooldown started by a free answer.
+    for user_id in [11, 11, 12] {
+        let p = discord.slash(
+            "tiktok",
+            json!([{"name": "user", "type": 3, "value": "@Someone"}]),
+            None,
+            &Invoker {
+                user_id,
+                ..Invoker::default()
+            },
+        );
+        let text = discord.answer_text(&p, T).await;
+        assert!(text.contains("not live"), "{text}");
+    }
+    assert_eq!(kon.hits(route), 1);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiktok_is_cooled_down_per_server() {
     let mut w = world().await;
     use_konbini(&mut w, 0, 60);
