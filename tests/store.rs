@@ -181,3 +181,89 @@ async fn clear_errors_for_bad_urls() {
         .expect("bad path");
     assert!(err.to_string().contains("could not open"), "{err}");
 }
+
+#[tokio::test]
+async fn provider_calls_are_spent_atomically_within_the_limit() {
+    let store = mem().await;
+    assert_eq!(
+        store.calls_spent("JKT48Connect", "2026-12").await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .spend_calls("JKT48Connect", "2026-12", 2, 5)
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        store
+            .spend_calls("JKT48Connect", "2026-12", 3, 5)
+            .await
+            .unwrap(),
+        Some(5)
+    );
+    // One more would pass the limit: refused, count unchanged.
+    assert_eq!(
+        store
+            .spend_calls("JKT48Connect", "2026-12", 1, 5)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.calls_spent("JKT48Connect", "2026-12").await.unwrap(),
+        5
+    );
+    // Periods and providers are counted apart.
+    assert_eq!(
+        store
+            .spend_calls("JKT48Connect", "2027-01", 1, 5)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        store
+            .spend_calls("KonbiniAPI", "2026-12", 4, 4)
+            .await
+            .unwrap(),
+        Some(4)
+    );
+}
+
+#[tokio::test]
+async fn concurrent_spenders_never_pass_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("onair.db").display());
+    // Two processes' worth of pools on one file, racing.
+    let a = connect(&url).await.unwrap();
+    let b = connect(&url).await.unwrap();
+    let mut tasks = Vec::new();
+    for store in [a.clone(), b.clone(), a, b] {
+        tasks.push(tokio::spawn(async move {
+            let mut granted = 0;
+            for _ in 0..50 {
+                if store
+                    .spend_calls("JKT48Connect", "2026-12", 1, 120)
+                    .await
+                    .unwrap()
+                    .is_some()
+                {
+                    granted += 1;
+                }
+            }
+            granted
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(total, 120, "exactly the limit granted over 200 tries");
+    let store = connect(&url).await.unwrap();
+    assert_eq!(
+        store.calls_spent("JKT48Connect", "2026-12").await.unwrap(),
+        120
+    );
+}

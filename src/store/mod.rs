@@ -188,14 +188,17 @@ pub trait Store: Send + Sync {
     // provider budgets
     /// Calls recorded for `provider` in billing period `period` (0 if none).
     async fn calls_spent(&self, provider: &str, period: &str) -> Result<u64, StoreError>;
-    /// Record that `calls` have been spent in the period so far. Never
-    /// lowers a recorded count (a late or repeated write is harmless).
-    async fn record_calls(
+    /// Spend `cost` calls of `provider`'s period `period` if that keeps the
+    /// count within `limit`: atomically, so processes sharing the database
+    /// (the bot, `onair live`, `onair check`) never together pass it.
+    /// `Some(total after)` when granted, `None` when refused.
+    async fn spend_calls(
         &self,
         provider: &str,
         period: &str,
-        calls: u64,
-    ) -> Result<(), StoreError>;
+        cost: u64,
+        limit: u64,
+    ) -> Result<Option<u64>, StoreError>;
     /// When broadcasts on these platforms went live (their start, or when
     /// the bot first saw them), since `since`, oldest first, at most `limit`.
     async fn go_live_times(

@@ -494,24 +494,40 @@ impl Store for SqliteStore {
         Ok(calls.unwrap_or(0).max(0) as u64)
     }
 
-    async fn record_calls(
+    async fn spend_calls(
         &self,
         provider: &str,
         period: &str,
-        calls: u64,
-    ) -> Result<(), StoreError> {
+        cost: u64,
+        limit: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let now = ms(Utc::now());
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO provider_calls (provider, period, calls, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (provider, period) DO UPDATE
-             SET calls = MAX(calls, excluded.calls), updated_at = excluded.updated_at",
+            "INSERT INTO provider_calls (provider, period, calls, updated_at) VALUES (?, ?, 0, ?)
+             ON CONFLICT (provider, period) DO NOTHING",
         )
         .bind(provider)
         .bind(period)
-        .bind(i64::try_from(calls).unwrap_or(i64::MAX))
-        .bind(ms(Utc::now()))
-        .execute(&self.pool)
+        .bind(now)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        let total: Option<i64> = sqlx::query_scalar(
+            "UPDATE provider_calls SET calls = calls + ?, updated_at = ?
+             WHERE provider = ? AND period = ? AND calls + ? <= ?
+             RETURNING calls",
+        )
+        .bind(as_i64(cost))
+        .bind(now)
+        .bind(provider)
+        .bind(period)
+        .bind(as_i64(cost))
+        .bind(as_i64(limit))
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(total.map(|t| t.max(0) as u64))
     }
 
     async fn go_live_times(

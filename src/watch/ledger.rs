@@ -47,6 +47,9 @@ struct State {
     used: u64,
     /// Calls the last poll cost (the plan assumes the next costs as much).
     cost: u64,
+    /// Calls counted in memory while the store could not be reached; the
+    /// next successful spend adds them.
+    unrecorded: u64,
     starts: VecDeque<DateTime<Utc>>,
     profile: LiveProfile,
 }
@@ -108,6 +111,7 @@ impl Ledger {
                 period,
                 used,
                 cost: 1,
+                unrecorded: 0,
                 starts: starts.into_iter().collect(),
                 profile,
             }),
@@ -134,9 +138,9 @@ impl Ledger {
     }
 
     /// Reserve `cost` calls for a poll about to be made. Never lets the
-    /// period's count pass the allowance; the count is persisted before the
-    /// request leaves (a failed write is logged and carried by the next one:
-    /// the in-memory count stays authoritative).
+    /// period's count pass the allowance; the count is persisted (and checked
+    /// atomically in the store) before the request leaves. If the store
+    /// cannot be reached, the call is counted in memory only (logged).
     pub async fn reserve(&self, cost: u64, now: DateTime<Utc>) -> Reservation {
         let Some(allowance) = self.schedule.allowance else {
             return Reservation::Go;
@@ -164,23 +168,52 @@ impl Ledger {
                 tracing::info!(provider = %self.provider, period = %key, previous = st.used, "new billing period");
                 st.period = key.clone();
                 st.used = used;
+                st.unrecorded = 0;
             }
         }
-        let used = {
+        let unrecorded = {
             let mut st = self.lock();
             st.cost = cost;
-            if !budget::may_spend(self.state_of(allowance, &st)) {
-                return Reservation::Exhausted {
-                    until: allowance.period_at(now).1,
-                };
-            }
-            st.used += cost;
-            st.used
+            st.unrecorded
         };
+        // The store decides, atomically: every process sharing it (the bot,
+        // `onair live`, `onair check`) spends from one count.
         if let Some(store) = &self.store {
-            if let Err(e) = store.record_calls(self.provider.as_str(), &key, used).await {
-                tracing::warn!(provider = %self.provider, error = %e, "could not persist the call count; the next poll writes it");
+            let name = self.provider.as_str();
+            let spend = cost + unrecorded;
+            match store
+                .spend_calls(name, &key, spend, allowance.calls())
+                .await
+            {
+                Ok(Some(total)) => {
+                    let mut st = self.lock();
+                    st.used = total;
+                    st.unrecorded = 0;
+                    return Reservation::Go;
+                }
+                Ok(None) => {
+                    if let Ok(spent) = store.calls_spent(name, &key).await {
+                        let mut st = self.lock();
+                        st.used = st.used.max(spent + st.unrecorded);
+                    }
+                    return Reservation::Exhausted {
+                        until: allowance.period_at(now).1,
+                    };
+                }
+                Err(e) => {
+                    tracing::warn!(provider = %self.provider, error = %e, "could not count the call in the store; counting it in memory");
+                }
             }
+        }
+        let mut st = self.lock();
+        if !budget::may_spend(self.state_of(allowance, &st)) {
+            return Reservation::Exhausted {
+                until: allowance.period_at(now).1,
+            };
+        }
+        st.used += cost;
+        if self.store.is_some() {
+            st.unrecorded += cost;
         }
         Reservation::Go
     }
