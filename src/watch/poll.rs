@@ -108,10 +108,12 @@ pub async fn poll_loop<S>(
                 );
                 tracing::error!(parent: &span, provider = %name, until = %until, "provider allowance spent: polling paused until the next period");
                 snapshot.set_halted(name, Some(why));
-                (until - Utc::now())
-                    .to_std()
-                    .unwrap_or_default()
-                    .max(interval)
+                Some(
+                    (until - Utc::now())
+                        .to_std()
+                        .unwrap_or_default()
+                        .max(interval),
+                )
             }
             Reservation::Go => {
                 let result = tokio::select! {
@@ -135,7 +137,7 @@ pub async fn poll_loop<S>(
                             next_delay(interval, 0, backoff::unit())
                         };
                         snapshot.set_planned(name, wait);
-                        wait
+                        Some(wait)
                     }
                     Err(e) => {
                         failures = failures.saturating_add(1);
@@ -149,27 +151,31 @@ pub async fn poll_loop<S>(
                         match on_failure(&e) {
                             FailureAction::Backoff => {
                                 tracing::warn!(error = %e, consecutive = failures, "poll failed; keeping last good data");
-                                planned.max(backoff)
+                                Some(planned.max(backoff))
                             }
                             FailureAction::Wait(d) => {
                                 tracing::warn!(error = %e, retry_after_secs = d.as_secs_f64(), "provider rate limit: waiting as asked");
-                                planned.max(backoff).max(d)
+                                Some(planned.max(backoff).max(d))
                             }
                             FailureAction::Pause(d, why) => {
                                 tracing::error!(error = %e, pause_secs = d.as_secs(), "provider credits exhausted: polling paused; top up the credits");
                                 snapshot.set_halted(name, Some(why));
-                                d
+                                Some(d)
                             }
                             FailureAction::Stop(why) => {
                                 tracing::error!(error = %e, "provider refused the key: polling stopped until the configuration is fixed and the bot restarted");
                                 snapshot.set_halted(name, Some(why));
-                                shutdown.cancelled().await;
-                                return;
+                                None
                             }
                         }
                     }
                 }
             }
+        };
+        // `None`: stopped for good (the span guard is gone by now).
+        let Some(delay) = delay else {
+            shutdown.cancelled().await;
+            return;
         };
         tokio::select! {
             _ = shutdown.cancelled() => return,
