@@ -78,6 +78,22 @@ fn use_konbini(w: &mut World, user_secs: u32, guild_secs: u32) {
         .insert("TIKTOK_COOLDOWN_GUILD_SECS".into(), guild_secs.to_string());
 }
 
+/// A subscription following TikTok user `user`, saved before the bot starts
+/// (so its poller watches that username).
+async fn follow_tiktok(vars: &HashMap<String, String>, user: &str) {
+    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+    store
+        .add_subscription(onair::store::NewSubscription {
+            guild_id: GUILD_ID,
+            channel_id: CHANNEL_ID,
+            tiktok: Some(user.into()),
+            created_by: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
 fn metered(vars: &mut HashMap<String, String>, calls: u32) {
     vars.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), calls.to_string());
 }
@@ -168,17 +184,7 @@ async fn credits_exhausted_stops_polling_and_says_why() {
             json!({"errors": [{"code": "credits_exhausted", "message": "No credits left"}]}),
         ),
     );
-    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-    store
-        .add_subscription(onair::store::NewSubscription {
-            guild_id: GUILD_ID,
-            channel_id: CHANNEL_ID,
-            tiktok: Some("someone".into()),
-            created_by: 1,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    follow_tiktok(&vars, "someone").await;
     let bot = TestBot::start(&discord, &vars).await;
     wait_hits(&fake, route, 1, T).await;
     let help = help_until(&discord, "the halt", |t| t.contains("polling stopped")).await;
@@ -272,17 +278,7 @@ async fn tiktok_shares_the_pollers_answers() {
         Reply::json_status(404, json!({"errors": [{"code": "not_found"}]}))
             .header("X-Credits-Remaining", "500"),
     );
-    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-    store
-        .add_subscription(onair::store::NewSubscription {
-            guild_id: GUILD_ID,
-            channel_id: CHANNEL_ID,
-            tiktok: Some("someone".into()),
-            created_by: 1,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    follow_tiktok(&vars, "someone").await;
     let bot = TestBot::start(&discord, &vars).await;
     wait_hits(&kon, route, 1, T).await;
     // A fan asking about the same user gets the poller's answer: no new
