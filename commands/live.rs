@@ -293,8 +293,7 @@ pub async fn on_page_button(
         }
         None => {
             tracing::warn!(custom_id = %component.data.custom_id, "malformed page button id");
-            return super::stream::answer_privately(ctx, component, t(lang, "button-unknown", &[]))
-                .await;
+            return super::answer_privately(ctx, component, t(lang, "button-unknown", &[])).await;
         }
     };
     component.create_response(&ctx.http, response).await?;

@@ -182,7 +182,7 @@ pub async fn on_component(
     }
     tracing::debug!(custom_id = %component.data.custom_id, "unhandled component");
     let lang = Lang::from_locale(&component.locale);
-    stream::answer_privately(ctx, component, t(lang, "button-unknown", &[])).await
+    answer_privately(ctx, component, t(lang, "button-unknown", &[])).await
 }
 
 /// One place for every framework error: the user gets a short ephemeral
@@ -354,4 +354,24 @@ async fn reply_ephemeral(ctx: crate::types::Context<'_>, text: String) {
     if let Err(e) = ctx.send(reply).await {
         tracing::warn!(error = %e, "could not send the error reply");
     }
+}
+
+/// A button that cannot act says why, to the presser only.
+pub async fn answer_privately(
+    ctx: &serenity::Context,
+    component: &serenity::ComponentInteraction,
+    text: String,
+) -> Result<(), Error> {
+    component
+        .create_response(
+            &ctx.http,
+            serenity::CreateInteractionResponse::Message(
+                serenity::CreateInteractionResponseMessage::new()
+                    .content(crate::providers::truncate_chars(&text, 2000))
+                    .ephemeral(true)
+                    .allowed_mentions(serenity::CreateAllowedMentions::new()),
+            ),
+        )
+        .await?;
+    Ok(())
 }

@@ -441,24 +441,24 @@ pub async fn on_button(
                 .allowed_mentions(serenity::CreateAllowedMentions::new()),
         )
     };
-    let refuse = |key: &str| refusal(lang, key);
+    let refuse = |key: &str| t(lang, key, &[]);
     let in_operator_guild = component
         .guild_id
         .is_some_and(|g| data.config.operator_guild_ids.contains(&g.get()));
     if !in_operator_guild {
-        return answer_privately(ctx, component, refuse("error-operator-only")).await;
+        return super::answer_privately(ctx, component, refuse("error-operator-only")).await;
     }
     let response = if let Some(rest) = id.strip_prefix(CANCEL_PREFIX) {
         if rest.parse::<u64>().ok() != Some(presser) {
-            return answer_privately(ctx, component, refuse("button-not-yours")).await;
+            return super::answer_privately(ctx, component, refuse("button-not-yours")).await;
         }
         update(t(lang, "stream-stop-cancelled", &[]))
     } else if let Some(rest) = id.strip_prefix(STOP_PREFIX) {
         let Some((invoker, meeting)) = rest.split_once(':').filter(|(_, m)| ids_ok(m)) else {
-            return answer_privately(ctx, component, refuse("button-unknown")).await;
+            return super::answer_privately(ctx, component, refuse("button-unknown")).await;
         };
         if invoker.parse::<u64>().ok() != Some(presser) {
-            return answer_privately(ctx, component, refuse("button-not-yours")).await;
+            return super::answer_privately(ctx, component, refuse("button-not-yours")).await;
         }
         if !component_by_admin(component) {
             let text = t(
@@ -466,10 +466,10 @@ pub async fn on_button(
                 "error-missing-permissions",
                 &[("permissions", &"Manage Server")],
             );
-            return answer_privately(ctx, component, text).await;
+            return super::answer_privately(ctx, component, text).await;
         }
         let Some(rtk) = data.providers.realtimekit.as_ref() else {
-            return answer_privately(ctx, component, refuse("stream-off")).await;
+            return super::answer_privately(ctx, component, refuse("stream-off")).await;
         };
         // Acknowledge at once (the stop call may be slow), then edit.
         component
@@ -501,13 +501,13 @@ pub async fn on_button(
         return Ok(());
     } else if let Some(rest) = id.strip_prefix(LIST_PREFIX) {
         let Some((page, invoker)) = rest.split_once(':') else {
-            return answer_privately(ctx, component, refuse("button-unknown")).await;
+            return super::answer_privately(ctx, component, refuse("button-unknown")).await;
         };
         if invoker.parse::<u64>().ok() != Some(presser) {
-            return answer_privately(ctx, component, refuse("button-not-yours")).await;
+            return super::answer_privately(ctx, component, refuse("button-not-yours")).await;
         }
         let Some(rtk) = data.providers.realtimekit.as_ref() else {
-            return answer_privately(ctx, component, refuse("stream-off")).await;
+            return super::answer_privately(ctx, component, refuse("stream-off")).await;
         };
         let page = page.parse().unwrap_or(0);
         // Acknowledge before the provider call (3-second deadline), then
@@ -534,33 +534,9 @@ pub async fn on_button(
         component.edit_response(&ctx.http, edit).await?;
         return Ok(());
     } else {
-        return answer_privately(ctx, component, refuse("button-unknown")).await;
+        return super::answer_privately(ctx, component, refuse("button-unknown")).await;
     };
     component.create_response(&ctx.http, response).await?;
-    Ok(())
-}
-
-fn refusal(lang: Lang, key: &str) -> String {
-    t(lang, key, &[])
-}
-
-/// A button that cannot act says why, to the presser only.
-pub async fn answer_privately(
-    ctx: &serenity::Context,
-    component: &serenity::ComponentInteraction,
-    text: String,
-) -> Result<(), Error> {
-    component
-        .create_response(
-            &ctx.http,
-            serenity::CreateInteractionResponse::Message(
-                serenity::CreateInteractionResponseMessage::new()
-                    .content(crate::providers::truncate_chars(&text, 2000))
-                    .ephemeral(true)
-                    .allowed_mentions(serenity::CreateAllowedMentions::new()),
-            ),
-        )
-        .await?;
     Ok(())
 }
 

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use crate::live::{LiveStream, Platform};
 use crate::providers::source::{LiveSource, Usernames};
 use crate::providers::{Http, ProviderError, ProviderName};
+use crate::store::Store;
 use crate::types::Providers;
+use crate::watch::ledger::{Ledger, Reservation};
 use crate::watch::snapshot::sort_streams;
 
 /// Process exit codes.
@@ -43,52 +45,82 @@ pub async fn collect_live(
     (streams, errors)
 }
 
-/// The sources whose allowance still has this call in it, each call
-/// counted in the bot's persisted ledger (a terminal call costs the operator
-/// as much as a poll); notes for the ones skipped or not counted.
+/// The bot's store, where the budgets are counted; a note when it cannot
+/// be opened (the calls are then counted for this run only).
+async fn open_store(config: &Config) -> (Option<Arc<dyn Store>>, Option<String>) {
+    match crate::store::connect(&config.database_url).await {
+        Ok(s) => (Some(s), None),
+        Err(e) => (
+            None,
+            Some(format!(
+                "store unavailable, calls not counted in the budgets: {e}"
+            )),
+        ),
+    }
+}
+
+/// A terminal call of a source, spent from the bot's ledger first (a
+/// terminal call costs the operator as much as a poll).
+struct Spent {
+    /// The ledger, for the budget report; `None` when it could not be read.
+    ledger: Option<Ledger>,
+    /// `Err(until)`: the allowance is spent until then; do not call.
+    go: Result<(), DateTime<Utc>>,
+    /// Why the call goes ahead uncounted, if it does.
+    note: Option<String>,
+}
+
+async fn spend_call(source: &dyn LiveSource, store: Option<Arc<dyn Store>>, cost: u64) -> Spent {
+    match Ledger::open(source, store, Utc::now()).await {
+        Ok(ledger) => {
+            let go = match ledger.reserve(cost, Utc::now()).await {
+                Reservation::Go => Ok(()),
+                Reservation::Exhausted { until } => Err(until),
+            };
+            Spent {
+                ledger: Some(ledger),
+                go,
+                note: None,
+            }
+        }
+        Err(e) => Spent {
+            ledger: None,
+            go: Ok(()),
+            note: Some(format!(
+                "{}: call not counted in the budget ({e})",
+                source.name()
+            )),
+        },
+    }
+}
+
+/// The sources whose allowance still has this call in it (each call
+/// counted), and notes for the ones skipped or not counted.
 async fn within_budget(
     config: &Config,
     sources: Vec<Arc<dyn LiveSource>>,
 ) -> (Vec<Arc<dyn LiveSource>>, Vec<String>) {
-    let mut notes = Vec::new();
     if sources.iter().all(|s| s.schedule().allowance.is_none()) {
-        return (sources, notes);
+        return (sources, Vec::new());
     }
-    let store = match crate::store::connect(&config.database_url).await {
-        Ok(s) => Some(s),
-        Err(e) => {
-            notes.push(format!(
-                "calls not counted in the budget (store unavailable: {e})"
-            ));
-            None
-        }
-    };
+    let (store, note) = open_store(config).await;
+    let mut notes: Vec<String> = note.into_iter().collect();
     let mut kept = Vec::new();
     for source in sources {
-        if source.schedule().allowance.is_none() {
-            kept.push(source);
-            continue;
-        }
-        match crate::watch::Ledger::open(source.as_ref(), store.clone(), Utc::now()).await {
-            Ok(ledger) => {
-                let cost = source.cost().await;
-                match ledger.reserve(cost, Utc::now()).await {
-                    crate::watch::ledger::Reservation::Go => kept.push(source),
-                    crate::watch::ledger::Reservation::Exhausted { until } => notes.push(format!(
-                        "{}: skipped, its allowance is spent until {}",
-                        source.name(),
-                        until.format("%Y-%m-%d %H:%M UTC")
-                    )),
-                }
-            }
-            Err(e) => {
+        if source.schedule().allowance.is_some() {
+            let cost = source.cost().await;
+            let spent = spend_call(source.as_ref(), store.clone(), cost).await;
+            notes.extend(spent.note);
+            if let Err(until) = spent.go {
                 notes.push(format!(
-                    "{}: call not counted in the budget ({e})",
-                    source.name()
+                    "{}: skipped, its allowance is spent until {}",
+                    source.name(),
+                    until.format("%Y-%m-%d %H:%M UTC")
                 ));
-                kept.push(source);
+                continue;
             }
         }
+        kept.push(source);
     }
     (kept, notes)
 }
@@ -213,16 +245,10 @@ fn one_line(s: &str) -> String {
 /// each metered provider's budget (the probe's call is counted in it).
 pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
     let providers = Providers::from_config(config, &Http::shared());
-    let store = match crate::store::connect(&config.database_url).await {
-        Ok(s) => Some(s),
-        Err(e) => {
-            let _ = writeln!(
-                out,
-                "(store unavailable, budgets shown without the calls already spent: {e})"
-            );
-            None
-        }
-    };
+    let (store, note) = open_store(config).await;
+    if let Some(n) = note {
+        let _ = writeln!(out, "({n})");
+    }
     let usernames = match &store {
         Some(s) => Usernames::Subscribed(Arc::clone(s)),
         None => Usernames::Fixed(Vec::new()),
@@ -240,7 +266,7 @@ pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
         };
         let _ = writeln!(out, "{line}");
     };
-    let mut budgets: Vec<Option<String>> = Vec::new();
+    let mut budgets: Vec<String> = Vec::new();
     for name in ProviderName::ALL {
         if name == ProviderName::Kitkot {
             let kit = match &providers.kitkot {
@@ -262,35 +288,17 @@ pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
             report(name, None);
             continue;
         };
-        let ledger =
-            match crate::watch::Ledger::open(source.as_ref(), store.clone(), Utc::now()).await {
-                Ok(l) => Some(l),
-                Err(e) => {
-                    budgets.push(Some(format!(
-                        "{:<24} could not read its budget: {e}",
-                        name.as_str()
-                    )));
-                    None
-                }
-            };
-        if let Some(l) = &ledger {
-            if l.reserve(1, Utc::now()).await != crate::watch::ledger::Reservation::Go {
-                report(
-                    name,
-                    Some(Ok(
-                        "not probed: its allowance for this period is spent".into()
-                    )),
-                );
-                budgets.push(describe_budget(l));
-                continue;
-            }
-        }
-        report(name, Some(source.probe().await));
-        if let Some(l) = &ledger {
-            budgets.push(describe_budget(l));
-        }
+        // The probe is one call (KonbiniAPI: one username).
+        let spent = spend_call(source.as_ref(), store.clone(), 1).await;
+        budgets.extend(spent.note);
+        let result = match spent.go {
+            Ok(()) => source.probe().await,
+            Err(_) => Ok("not probed: its allowance for this period is spent".into()),
+        };
+        report(name, Some(result));
+        budgets.extend(spent.ledger.as_ref().and_then(describe_budget));
     }
-    for line in budgets.into_iter().flatten() {
+    for line in budgets {
         let _ = writeln!(out, "{line}");
     }
     if failed {
@@ -301,7 +309,7 @@ pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
 }
 
 /// The budget lines of a metered provider (None when unmetered).
-fn describe_budget(ledger: &crate::watch::Ledger) -> Option<String> {
+fn describe_budget(ledger: &Ledger) -> Option<String> {
     let r = ledger.report(Utc::now())?;
     Some(format!(
         "{:<24} budget {} {}: {} spent this period, ~{} planned to its end, {} projected left; \

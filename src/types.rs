@@ -20,11 +20,10 @@ use crate::watch::snapshot::Snapshot;
 #[derive(Clone)]
 pub struct Providers {
     pub jkt48connect: Option<Jkt48Connect>,
-    pub konbini: Option<Konbini>,
     pub kitkot: Option<Kitkot>,
     pub realtimekit: Option<RealtimeKit>,
     /// The one TikTok lookup (KonbiniAPI + kitkot, one cache), when
-    /// KonbiniAPI is configured.
+    /// KonbiniAPI is configured: the only KonbiniAPI client.
     pub tiktok: Option<Arc<Tiktok>>,
 }
 
@@ -41,10 +40,7 @@ impl Providers {
                 .jkt48connect
                 .clone()
                 .map(|c| Jkt48Connect::new(http.clone(), c)),
-            tiktok: konbini
-                .clone()
-                .map(|k| Arc::new(Tiktok::new(k, kitkot.clone(), TIKTOK_CACHE_TTL))),
-            konbini,
+            tiktok: konbini.map(|k| Arc::new(Tiktok::new(k, kitkot.clone(), TIKTOK_CACHE_TTL))),
             kitkot,
             realtimekit: config
                 .realtimekit
@@ -57,7 +53,7 @@ impl Providers {
     pub fn is_on(&self, name: ProviderName) -> bool {
         match name {
             ProviderName::Jkt48Connect => self.jkt48connect.is_some(),
-            ProviderName::Konbini => self.konbini.is_some(),
+            ProviderName::Konbini => self.tiktok.is_some(),
             ProviderName::Kitkot => self.kitkot.is_some(),
             ProviderName::RealtimeKit => self.realtimekit.is_some(),
         }

@@ -77,19 +77,17 @@ impl Ledger {
             .allowance
             .map(|a| a.period_key(now))
             .unwrap_or_default();
-        let (used, starts) = match &store {
-            Some(store) => {
-                let used = match schedule.allowance {
-                    Some(_) => store.calls_spent(provider.as_str(), &period).await?,
-                    None => 0,
-                };
+        // Only a metered source has a count to read and a plan to learn.
+        let (used, starts) = match (&store, schedule.allowance) {
+            (Some(store), Some(_)) => {
+                let used = store.calls_spent(provider.as_str(), &period).await?;
                 let since = now - chrono::Duration::days(HISTORY_DAYS);
                 let starts = store
                     .go_live_times(platforms, since, HISTORY as u32)
                     .await?;
                 (used, starts)
             }
-            None => (0, Vec::new()),
+            _ => (0, Vec::new()),
         };
         if let Some(a) = schedule.allowance {
             tracing::info!(
