@@ -7,12 +7,13 @@
 
 mod support;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use onair::store::Store;
 use serde_json::json;
-use support::bot::{env, TestBot};
+use support::bot::{env, use_jkt, TestBot};
 use support::discord::{FakeDiscord, GuildSpec, GUILD_ID};
 use support::fake_providers::{fritzy_live, FakeProvider, Reply};
 
@@ -25,18 +26,17 @@ struct World {
     discord: FakeDiscord,
     provider: FakeProvider,
     store: Arc<dyn Store>,
-    vars: std::collections::HashMap<String, String>,
+    vars: HashMap<String, String>,
     _dir: tempfile::TempDir,
 }
 
-async fn world(provider_vars: impl FnOnce(&FakeProvider) -> Vec<(&'static str, String)>) -> World {
+/// `use_provider` points the bot's variables at the fake provider.
+async fn world(use_provider: impl FnOnce(&mut HashMap<String, String>, &FakeProvider)) -> World {
     let discord = FakeDiscord::start().await;
     let provider = FakeProvider::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut vars = env(&discord, dir.path());
-    for (k, v) in provider_vars(&provider) {
-        vars.insert(k.into(), v);
-    }
+    use_provider(&mut vars, &provider);
     vars.insert("END_GRACE_SECS".into(), "1".into());
     discord.add_guild(GuildSpec::new(GUILD_ID, &[CH]));
     let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
@@ -74,14 +74,12 @@ fn livestream(status: &str) -> Reply {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reused_livestream_is_announced_each_time_it_goes_live() {
-    let w = world(|p| {
+    let w = world(|vars, p| {
         p.set(&format!("GET {RTK}"), livestream("IDLE"));
-        vec![
-            ("CLOUDFLARE_API_TOKEN", "CF-TOKEN-SECRET".into()),
-            ("CLOUDFLARE_ACCOUNT_ID", "acc1".into()),
-            ("REALTIMEKIT_APP_ID", "app1".into()),
-            ("CLOUDFLARE_API_URL", p.url()),
-        ]
+        vars.insert("CLOUDFLARE_API_TOKEN".into(), "CF-TOKEN-SECRET".into());
+        vars.insert("CLOUDFLARE_ACCOUNT_ID".into(), "acc1".into());
+        vars.insert("REALTIMEKIT_APP_ID".into(), "app1".into());
+        vars.insert("CLOUDFLARE_API_URL".into(), p.url());
     })
     .await;
     let bot = TestBot::start(&w.discord, &w.vars).await;
@@ -106,18 +104,9 @@ async fn a_reused_livestream_is_announced_each_time_it_goes_live() {
     bot.stop().await;
 }
 
-fn jkt(p: &FakeProvider) -> Vec<(&'static str, String)> {
-    p.set("GET /api/jkt48/live", Reply::json(json!([])));
-    vec![
-        ("JKT48CONNECT_API_KEY", "JKT-SECRET".into()),
-        ("JKT48CONNECT_URL", p.url()),
-        ("JKT48CONNECT_CALLS_PER_MONTH", "unlimited".into()),
-    ]
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gone_past_the_grace_and_back_with_the_same_start_reopens_the_card() {
-    let w = world(jkt).await;
+    let w = world(use_jkt).await;
     let bot = TestBot::start(&w.discord, &w.vars).await;
     let d = &w.discord;
     let start = "2025-04-06T12:03:58.000Z";
@@ -155,7 +144,7 @@ async fn gone_past_the_grace_and_back_with_the_same_start_reopens_the_card() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_failure_at_started_is_retried_until_announced() {
     use sqlx::Connection;
-    let w = world(jkt).await;
+    let w = world(use_jkt).await;
     let bot = TestBot::start(&w.discord, &w.vars).await;
     // Another process holds the database: every write of the bot fails
     // (after its busy timeout) until it lets go.

@@ -94,6 +94,19 @@ async fn follow_tiktok(vars: &HashMap<String, String>, user: &str) {
         .unwrap();
 }
 
+/// `/tiktok user:<user>` asked by Discord user `user_id` of the test guild.
+fn ask_tiktok(discord: &FakeDiscord, user: &str, user_id: u64) -> support::discord::Pushed {
+    discord.slash(
+        "tiktok",
+        json!([{"name": "user", "type": 3, "value": user}]),
+        None,
+        &Invoker {
+            user_id,
+            ..Invoker::default()
+        },
+    )
+}
+
 fn metered(vars: &mut HashMap<String, String>, calls: u32) {
     vars.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), calls.to_string());
 }
@@ -224,15 +237,8 @@ async fn tiktok_is_cooled_down_without_a_provider_call() {
         );
     }
     let bot = TestBot::start(&discord, &vars).await;
-    let who = Invoker::default();
-    let ask = |user: &str| {
-        discord.slash(
-            "tiktok",
-            json!([{"name": "user", "type": 3, "value": user}]),
-            None,
-            &who,
-        )
-    };
+    let who = Invoker::default().user_id;
+    let ask = |user: &str| ask_tiktok(&discord, user, who);
     let first = discord.answer_text(&ask("first"), T).await;
     assert!(first.contains("not live"), "{first}");
     let p = ask("second");
@@ -245,16 +251,7 @@ async fn tiktok_is_cooled_down_without_a_provider_call() {
 
     // Another user of the same server is not held by the first one's
     // cooldown (the per-server one is off here).
-    let other = Invoker {
-        user_id: who.user_id + 1,
-        ..Invoker::default()
-    };
-    let p = discord.slash(
-        "tiktok",
-        json!([{"name": "user", "type": 3, "value": "second"}]),
-        None,
-        &other,
-    );
+    let p = ask_tiktok(&discord, "second", who + 1);
     let text = discord.answer_text(&p, T).await;
     assert!(text.contains("not live"), "{text}");
     bot.stop().await;
@@ -284,15 +281,7 @@ async fn tiktok_shares_the_pollers_answers() {
     // A fan asking about the same user gets the poller's answer: no new
     // credit spent, and no cooldown started by a free answer.
     for user_id in [11, 11, 12] {
-        let p = discord.slash(
-            "tiktok",
-            json!([{"name": "user", "type": 3, "value": "@Someone"}]),
-            None,
-            &Invoker {
-                user_id,
-                ..Invoker::default()
-            },
-        );
+        let p = ask_tiktok(&discord, "@Someone", user_id);
         let text = discord.answer_text(&p, T).await;
         assert!(text.contains("not live"), "{text}");
     }
@@ -311,17 +300,7 @@ async fn tiktok_is_cooled_down_per_server() {
         _dir,
     } = w;
     let bot = TestBot::start(&discord, &vars).await;
-    let ask = |user_id: u64| {
-        discord.slash(
-            "tiktok",
-            json!([{"name": "user", "type": 3, "value": format!("user{user_id}")}]),
-            None,
-            &Invoker {
-                user_id,
-                ..Invoker::default()
-            },
-        )
-    };
+    let ask = |user_id: u64| ask_tiktok(&discord, &format!("user{user_id}"), user_id);
     let _ = discord.answer_text(&ask(11), T).await;
     let text = discord.answer_text(&ask(12), T).await;
     assert!(text.contains("try again in"), "{text}");

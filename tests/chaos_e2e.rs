@@ -282,7 +282,6 @@ async fn run_schedule(seed: u64) -> Result<Counts, String> {
     let mut vars = support::bot::env(&discord, dir.path());
     vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
     vars.insert("JKT48CONNECT_URL".into(), jkt.url());
-    vars.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), "unlimited".into());
     vars.insert("END_GRACE_SECS".into(), "2".into());
     // Outages are long against these: retries at most 1 s apart, nonces
     // remembered for 1 s (by Discord and as the bot assumes).

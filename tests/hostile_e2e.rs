@@ -193,7 +193,6 @@ async fn subscriptions_survive_a_failed_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut vars = env(&discord, dir.path());
     vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
-    vars.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), "unlimited".into());
     vars.insert("JKT48CONNECT_URL".into(), jkt.url());
     let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
     store

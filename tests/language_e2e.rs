@@ -29,7 +29,6 @@ async fn replies_registration_and_announcements_speak_the_locale() {
     let dir = tempfile::tempdir().unwrap();
     let mut vars = env(&discord, dir.path());
     vars.insert("JKT48CONNECT_API_KEY".into(), "k".into());
-    vars.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), "unlimited".into());
     vars.insert("JKT48CONNECT_URL".into(), jkt.url());
     vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
     vars.insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());

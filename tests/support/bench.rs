@@ -41,7 +41,6 @@ pub async fn rig(extra: &[(&str, String)]) -> Rig {
     let mut vars = env(&discord, dir.path());
     vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
     vars.insert("JKT48CONNECT_URL".into(), jkt.url());
-    vars.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), "unlimited".into());
     vars.insert("KONBINI_API_KEY".into(), "KONBINI-SECRET".into());
     vars.insert("KONBINI_URL".into(), konbini.url());
     for (k, v) in extra {

@@ -48,8 +48,6 @@ pub fn use_jkt(vars: &mut HashMap<String, String>, jkt: &super::fake_providers::
     );
     vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET-KEY".into());
     vars.insert("JKT48CONNECT_URL".into(), jkt.url());
-    // The fake is unmetered; budgets have their own tests.
-    vars.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), "unlimited".into());
 }
 
 /// Subscribe `channel` of `guild` to every live (no filter).
@@ -100,6 +98,10 @@ pub fn env(discord: &FakeDiscord, db_dir: &std::path::Path) -> HashMap<String, S
         format!("sqlite://{}", db_dir.join("onair.db").display()),
     );
     m.insert("POLL_INTERVAL_SECS".into(), "1".into());
+    // The fakes are unmetered (a 1 s interval would otherwise be planned
+    // against JKT48Connect's default 1,000 calls); budgets have their own
+    // tests, which set a number.
+    m.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), "unlimited".into());
     m.insert("END_GRACE_SECS".into(), "2".into());
     m.insert("DISCORD_GLOBAL_RPS".into(), "200".into());
     m

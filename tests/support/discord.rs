@@ -776,6 +776,16 @@ impl FakeDiscord {
         a["content"].as_str().unwrap_or_default().to_string()
     }
 
+    /// The text of an immediate answer that must be private (ephemeral).
+    pub async fn private_text(&self, p: &Pushed, timeout: Duration) -> String {
+        let cb = self.callback(p, timeout).await.body.unwrap_or(Value::Null);
+        assert_eq!(cb["data"]["flags"], 64, "not ephemeral: {cb}");
+        cb["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// The interaction callback body the bot sent for `token`.
     pub async fn callback(&self, p: &Pushed, timeout: Duration) -> Recorded {
         let path = format!("/api/v10/interactions/{}/{}/callback", p.id, p.token);
