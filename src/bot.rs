@@ -63,7 +63,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     let http_ctx = Http::shared();
     let providers = Providers::from_config(&config, &http_ctx);
     let snapshot = Arc::new(Snapshot::new());
-    let store = crate::store::connect(&config.database_url).await?;
+    // Before anything else touches the database: one bot per SQLite file.
+    let _claim = crate::store::claim(config.database_url.expose())?;
+    let store = crate::store::connect(config.database_url.expose()).await?;
 
     let discord_base = config
         .discord_api_url

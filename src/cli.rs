@@ -48,7 +48,7 @@ pub async fn collect_live(
 /// The bot's store, where the budgets are counted; a note when it cannot
 /// be opened (the calls are then counted for this run only).
 async fn open_store(config: &Config) -> (Option<Arc<dyn Store>>, Option<String>) {
-    match crate::store::connect(&config.database_url).await {
+    match crate::store::connect(config.database_url.expose()).await {
         Ok(s) => (Some(s), None),
         Err(e) => (
             None,

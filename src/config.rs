@@ -66,7 +66,8 @@ pub struct Config {
     pub discord_token: Option<Secret>,
     pub discord_api_url: Option<Url>,
     pub dev_guild_id: Option<u64>,
-    pub database_url: String,
+    /// May carry a PostgreSQL password: printed only as `[redacted]`.
+    pub database_url: Secret,
     pub poll_interval: Duration,
     pub end_grace: Duration,
     pub discord_global_rps: u32,
@@ -272,7 +273,7 @@ impl Config {
             discord_token,
             discord_api_url,
             dev_guild_id,
-            database_url,
+            database_url: Secret::new(database_url),
             poll_interval,
             end_grace,
             discord_global_rps,
@@ -454,7 +455,7 @@ mod tests {
         assert_eq!(c.poll_interval, Duration::from_secs(30));
         assert_eq!(c.end_grace, Duration::from_secs(180));
         assert_eq!(c.discord_global_rps, 40);
-        assert_eq!(c.database_url, "sqlite://onair.db");
+        assert_eq!(c.database_url.expose(), "sqlite://onair.db");
         assert!(c.jkt48connect.is_none() && c.konbini.is_none());
         assert!(c.kitkot.is_none() && c.realtimekit.is_none());
     }

@@ -1,7 +1,7 @@
 //! Crash and restart: the bot binary is killed with SIGKILL in the middle
 //! of a fan-out and started again on the same database. Every channel ends
 //! with exactly one announcement, and a stream that ended while the bot was
-//! down still gets its end edit.
+//! down still gets its end edit. Run on SQLite and on PostgreSQL.
 
 mod support;
 
@@ -26,10 +26,27 @@ async fn sigkill(child: &mut tokio::process::Child) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_fanout_and_restarted_sends_each_message_once() {
+    killed_mid_fanout_and_restarted(None).await;
+}
+
+/// The same crash and restarts with the bot on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_killed_mid_fanout_and_restarted_sends_each_message_once() {
+    let Some(db) = support::pg::fresh_database("restart_on_postgres").await else {
+        return;
+    };
+    killed_mid_fanout_and_restarted(Some(db.url.clone())).await;
+}
+
+/// `database`: a PostgreSQL URL, or `None` for the default SQLite file.
+async fn killed_mid_fanout_and_restarted(database: Option<String>) {
     let discord = FakeDiscord::start().await;
     let jkt = FakeProvider::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut vars = support::bot::env(&discord, dir.path());
+    if let Some(url) = database {
+        vars.insert("DATABASE_URL".into(), url);
+    }
     support::bot::use_jkt(&mut vars, &jkt);
     vars.insert("DISCORD_GLOBAL_RPS".into(), "20".into());
     vars.insert("END_GRACE_SECS".into(), "2".into());

@@ -120,3 +120,43 @@ async fn registration_refused_is_not_retried_and_names_the_field() {
         "{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_one_sqlite_file_refuses_to_start() {
+    let discord = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let vars = env(&discord, dir.path());
+    let mut first =
+        support::bot::spawn_binary(&vars, dir.path(), "warn", std::process::Stdio::null());
+    discord.wait_ready(T).await;
+
+    let second_dir = tempfile::tempdir().unwrap();
+    let (status, log) = run_binary_until_exit(&vars, second_dir.path()).await;
+    assert!(
+        !status.success(),
+        "the second process exits non-zero: {status:?}\n{log}"
+    );
+    assert!(
+        log.contains("another onair process is already running") && log.contains("postgres://"),
+        "says why and what to do instead: {log}"
+    );
+    assert_eq!(
+        discord.identified_count(),
+        1,
+        "the second never reached Discord"
+    );
+    let p = discord.slash("help", json!([]), None, &Invoker::default());
+    assert!(
+        discord.answer(&p, T).await.to_string().contains("onair"),
+        "the first still serves"
+    );
+
+    // The claim dies with its process: after a SIGKILL the next start works.
+    first.start_kill().unwrap();
+    let _ = tokio::time::timeout(T, first.wait()).await;
+    let mut third =
+        support::bot::spawn_binary(&vars, dir.path(), "warn", std::process::Stdio::null());
+    discord.wait_identified(2, T).await;
+    third.start_kill().unwrap();
+    let _ = tokio::time::timeout(T, third.wait()).await;
+}

@@ -1,13 +1,71 @@
 //! The store: round trips, guild isolation, the idempotent outbox, restart
-//! on the same file, disabling after repeated failures.
+//! on the same database, disabling after repeated failures, atomic budgets.
+//! One set of tests, run on both engines: each test body takes a database
+//! URL, and `on_both!` runs it on a fresh SQLite file and on a fresh
+//! PostgreSQL database (`ONAIR_TEST_POSTGRES_URL`, set by `.ci/run`).
+
+mod support;
 
 use chrono::{DateTime, Utc};
 use onair::live::{LiveStream, Platform};
 use onair::store::{connect, DeliveryStatus, NewSubscription, Store};
 use std::sync::Arc;
 
-async fn mem() -> Arc<dyn Store> {
-    connect("sqlite::memory:").await.expect("in-memory store")
+/// A fresh database of one engine; dropped with the test.
+enum Db {
+    Sqlite(tempfile::TempDir),
+    Postgres(support::pg::TestDb),
+}
+
+impl Db {
+    fn sqlite() -> Db {
+        Db::Sqlite(tempfile::tempdir().expect("temp dir"))
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Db::Sqlite(dir) => format!("sqlite://{}", dir.path().join("onair.db").display()),
+            Db::Postgres(db) => db.url.clone(),
+        }
+    }
+}
+
+/// Runs each named test body (`async fn name(url: String)`) on SQLite and on
+/// PostgreSQL, as `name::sqlite` and `name::postgres`.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let db = super::Db::sqlite();
+                super::$name(db.url()).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some(db) = super::support::pg::fresh_database(stringify!($name)).await else {
+                    return;
+                };
+                let db = super::Db::Postgres(db);
+                super::$name(db.url()).await;
+            }
+        }
+    )*};
+}
+
+on_both!(
+    subscriptions_round_trip_and_guild_isolation,
+    disabled_after_three_failures_and_reset_by_success,
+    streams_keep_identity_and_first_seen,
+    outbox_is_idempotent_one_per_channel,
+    the_database_survives_a_restart,
+    provider_calls_are_spent_atomically_within_the_limit,
+    concurrent_spenders_never_pass_the_limit,
+    go_live_times_are_read_back_in_order,
+);
+
+async fn open(url: &str) -> Arc<dyn Store> {
+    connect(url).await.expect("open the store")
 }
 
 fn new_sub(guild: u64, channel: u64) -> NewSubscription {
@@ -25,9 +83,8 @@ fn stream(key: &str, start: i64) -> LiveStream {
     s
 }
 
-#[tokio::test]
-async fn subscriptions_round_trip_and_guild_isolation() {
-    let store = mem().await;
+async fn subscriptions_round_trip_and_guild_isolation(url: String) {
+    let store = open(&url).await;
     let mut n = new_sub(1, 10);
     n.platform = Some(Platform::Showroom);
     n.member = Some("Gracia".into());
@@ -61,9 +118,8 @@ async fn subscriptions_round_trip_and_guild_isolation() {
     assert_eq!(store.count_subscriptions().await.unwrap(), 1);
 }
 
-#[tokio::test]
-async fn disabled_after_three_failures_and_reset_by_success() {
-    let store = mem().await;
+async fn disabled_after_three_failures_and_reset_by_success(url: String) {
+    let store = open(&url).await;
     let s = store.add_subscription(new_sub(1, 10)).await.unwrap();
     assert!(!store
         .record_delivery_failure(s.id, "Unknown Channel", 3)
@@ -82,9 +138,8 @@ async fn disabled_after_three_failures_and_reset_by_success() {
     assert!(store.active_subscriptions().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn streams_keep_identity_and_first_seen() {
-    let store = mem().await;
+async fn streams_keep_identity_and_first_seen(url: String) {
+    let store = open(&url).await;
     let a = store.upsert_stream(&stream("510011", 100)).await.unwrap();
     let mut titled = stream("510011", 100);
     titled.title = Some("new".into());
@@ -105,9 +160,8 @@ async fn streams_keep_identity_and_first_seen() {
     assert_eq!(open, [other.id]);
 }
 
-#[tokio::test]
-async fn outbox_is_idempotent_one_per_channel() {
-    let store = mem().await;
+async fn outbox_is_idempotent_one_per_channel(url: String) {
+    let store = open(&url).await;
     let s1 = store.add_subscription(new_sub(1, 10)).await.unwrap();
     let s2 = store.add_subscription(new_sub(1, 10)).await.unwrap(); // same channel
     let s3 = store.add_subscription(new_sub(1, 11)).await.unwrap();
@@ -145,12 +199,9 @@ async fn outbox_is_idempotent_one_per_channel() {
         .is_empty());
 }
 
-#[tokio::test]
-async fn a_file_database_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("onair.db").display());
+async fn the_database_survives_a_restart(url: String) {
     let (pending_id, sub_id) = {
-        let store = connect(&url).await.unwrap();
+        let store = open(&url).await;
         let s = store.add_subscription(new_sub(1, 10)).await.unwrap();
         let row = store.upsert_stream(&stream("a", 1)).await.unwrap();
         let ds = store
@@ -170,11 +221,19 @@ async fn a_file_database_survives_a_restart() {
 
 #[tokio::test]
 async fn clear_errors_for_bad_urls() {
-    let err = connect("postgres://u:SECRETPW@h/db")
+    // Nothing listens on port 1: refused at once, and the password is not
+    // repeated in the error.
+    let err = connect("postgres://u:SECRETPW@127.0.0.1:1/db")
         .await
         .err()
-        .expect("unsupported");
+        .expect("nothing listens there");
+    assert!(err.to_string().contains("could not open"), "{err}");
     assert!(!err.to_string().contains("SECRETPW"), "{err}");
+    let err = connect("mysql://u@127.0.0.1/db")
+        .await
+        .err()
+        .expect("unsupported engine");
+    assert!(err.to_string().contains("sqlite://"), "{err}");
     let err = connect("sqlite:///nonexistent-dir-onair/x/y.db")
         .await
         .err()
@@ -182,9 +241,8 @@ async fn clear_errors_for_bad_urls() {
     assert!(err.to_string().contains("could not open"), "{err}");
 }
 
-#[tokio::test]
-async fn provider_calls_are_spent_atomically_within_the_limit() {
-    let store = mem().await;
+async fn provider_calls_are_spent_atomically_within_the_limit(url: String) {
+    let store = open(&url).await;
     assert_eq!(
         store.calls_spent("JKT48Connect", "2026-12").await.unwrap(),
         0
@@ -232,11 +290,8 @@ async fn provider_calls_are_spent_atomically_within_the_limit() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_spenders_never_pass_the_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("onair.db").display());
-    // Two processes' worth of pools on one file, racing.
+async fn concurrent_spenders_never_pass_the_limit(url: String) {
+    // Two processes' worth of pools on one database, racing.
     let a = connect(&url).await.unwrap();
     let b = connect(&url).await.unwrap();
     let mut tasks = Vec::new();
@@ -266,4 +321,32 @@ async fn concurrent_spenders_never_pass_the_limit() {
         store.calls_spent("JKT48Connect", "2026-12").await.unwrap(),
         120
     );
+}
+
+async fn go_live_times_are_read_back_in_order(url: String) {
+    let store = open(&url).await;
+    let since = Utc::now() - chrono::Duration::days(1);
+    store.upsert_stream(&stream("a", 1_000)).await.unwrap();
+    store.upsert_stream(&stream("b", 3_000)).await.unwrap();
+    store.upsert_stream(&stream("c", 2_000)).await.unwrap();
+    let mut yt = LiveStream::new(Platform::Youtube, "v", "Gita");
+    yt.started_at = DateTime::from_timestamp(4_000, 0);
+    store.upsert_stream(&yt).await.unwrap();
+    let idn = store
+        .go_live_times(&[Platform::Idn], since, 10)
+        .await
+        .unwrap();
+    let secs: Vec<i64> = idn.iter().map(|t| t.timestamp()).collect();
+    assert_eq!(secs, [1_000, 3_000, 2_000], "oldest first seen first");
+    let both = store
+        .go_live_times(&[Platform::Idn, Platform::Youtube], since, 2)
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 2, "the limit keeps the newest");
+    assert_eq!(both[1].timestamp(), 4_000);
+    let none = store
+        .go_live_times(&[Platform::Showroom], since, 10)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
 }

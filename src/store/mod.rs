@@ -1,7 +1,10 @@
 //! The store: subscriptions, the broadcasts seen, and every delivery (the
-//! outbox). Callers hold an `Arc<dyn Store>`; SQLite serves it today and a
-//! PostgreSQL implementation can serve the same trait later.
+//! outbox). Callers hold an `Arc<dyn Store>`, served by SQLite (embedded,
+//! the default) or PostgreSQL (`DATABASE_URL=postgres://…`, for several
+//! processes on one database). Both run the same SQL (`sql.rs`).
 
+mod postgres;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
@@ -10,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::live::{LiveStream, Platform};
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -209,12 +213,53 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<DateTime<Utc>>, StoreError>;
 }
 
+/// Held by the bot for as long as it runs on a SQLite file: a second bot
+/// process on the same file refuses to start (SQLite serves one process;
+/// several replicas share a PostgreSQL database instead). Released when
+/// dropped or when the process dies.
+#[derive(Debug)]
+pub struct ProcessLock {
+    _file: std::fs::File,
+}
+
+/// Claim `DATABASE_URL` for this bot process. PostgreSQL and in-memory
+/// databases need no claim (`None`); a SQLite file is claimed by an
+/// exclusive lock on `<file>.lock` beside it.
+pub fn claim(database_url: &str) -> Result<Option<ProcessLock>, StoreError> {
+    use std::str::FromStr;
+    if !database_url.starts_with("sqlite:") || database_url.contains(":memory:") {
+        return Ok(None);
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(database_url)
+        .map_err(|e| StoreError::Open(e.to_string()))?;
+    let mut path = options.get_filename().as_os_str().to_owned();
+    path.push(".lock");
+    let path = std::path::PathBuf::from(path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(ProcessLock { _file: file })),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Open(format!(
+            "another onair process is already running on {} (its lock {} is held): SQLite serves \
+             one process at a time; stop the other one, or run several replicas on a shared \
+             DATABASE_URL=postgres://…",
+            options.get_filename().display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(StoreError::Open(format!("{}: {e}", path.display())))
+        }
+    }
+}
+
 /// Open the store named by `DATABASE_URL` and run the migrations.
 pub async fn connect(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if database_url.starts_with("postgres") {
-        return Err(StoreError::Unsupported(
-            "PostgreSQL support is not built yet: use a sqlite:// DATABASE_URL",
-        ));
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        return Ok(Arc::new(PgStore::connect(database_url).await?));
     }
     if database_url.starts_with("sqlite:") {
         return Ok(Arc::new(SqliteStore::connect(database_url).await?));

@@ -4,5 +4,6 @@ pub mod bot;
 pub mod budget_sim;
 pub mod discord;
 pub mod fake_providers;
+pub mod pg;
 pub mod secrets;
 pub mod spec;

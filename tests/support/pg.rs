@@ -1,0 +1,96 @@
+//! A fresh PostgreSQL database per test, on the server named by
+//! `ONAIR_TEST_POSTGRES_URL` (`.ci/run` starts a throwaway cluster and sets
+//! it). Unset, PostgreSQL tests are skipped with a loud line on stderr; CI
+//! always sets it, so CI never skips.
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
+
+pub const VAR: &str = "ONAIR_TEST_POSTGRES_URL";
+
+/// The server's URL, or `None` after saying loudly that the test is skipped.
+pub fn server_url(test: &str) -> Option<String> {
+    match std::env::var(VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            // Straight to the process's stderr, past the test harness's
+            // capture, so a skip is never silent.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "!!! SKIPPED {test} on PostgreSQL: {VAR} is unset (`bash .ci/run` starts a server and sets it) !!!"
+            );
+            None
+        }
+    }
+}
+
+/// One database, dropped (with its connections) when this is dropped.
+pub struct TestDb {
+    pub url: String,
+    server: String,
+    name: String,
+}
+
+/// A new, empty database on the test server.
+pub async fn fresh_database(test: &str) -> Option<TestDb> {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let server = server_url(test)?;
+    let name = format!(
+        "onair_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        test.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(30)
+            .collect::<String>()
+            .to_lowercase()
+    );
+    let mut admin = connect(&server).await;
+    sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut admin)
+        .await
+        .expect("CREATE DATABASE on the test server");
+    let _ = admin.close().await;
+    let url = with_database(&server, &name);
+    Some(TestDb { url, server, name })
+}
+
+async fn connect(url: &str) -> PgConnection {
+    PgConnectOptions::from_str(url)
+        .expect("ONAIR_TEST_POSTGRES_URL parses")
+        .connect()
+        .await
+        .expect("the test PostgreSQL server answers")
+}
+
+/// `url` with its database replaced by `name` (keeps `?host=` etc.).
+pub fn with_database(url: &str, name: &str) -> String {
+    let mut u = url::Url::parse(url).expect("ONAIR_TEST_POSTGRES_URL is a URL");
+    u.set_path(&format!("/{name}"));
+    u.to_string()
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        // Drop runs outside any runtime guarantee: use a small one of our own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime for DROP DATABASE");
+            rt.block_on(async {
+                let mut admin = connect(&server).await;
+                let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await;
+                let _ = admin.close().await;
+            });
+        })
+        .join();
+    }
+}
