@@ -8,7 +8,7 @@ COPY commands ./commands
 COPY locales ./locales
 # Declared in Cargo.toml, so cargo wants it present even for --bin onair.
 COPY benches ./benches
-COPY migrations* ./migrations/
+COPY migrations ./migrations
 RUN cargo build --release --locked --bin onair
 
 # Runtime stage: a slim image running as a non-root user.
@@ -20,8 +20,11 @@ RUN apt-get update \
 COPY --from=build /src/target/release/onair /usr/local/bin/onair
 USER onair
 WORKDIR /data
+# /healthz, /readyz and /metrics on every interface of the container.
 ENV DATABASE_URL=sqlite:///data/onair.db \
+    HTTP_ADDR=0.0.0.0:9090 \
     RUST_LOG=info
+EXPOSE 9090
 VOLUME ["/data"]
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/onair"]
 CMD ["run"]

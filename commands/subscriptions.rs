@@ -7,6 +7,7 @@ use super::admin::{admin_guild, say};
 use super::live::PlatformChoice;
 use crate::announce::message::{announcement_body, sample_stream};
 use crate::discord::embeds::clean_text;
+use crate::discord::invite::{CHANNEL_PERMISSIONS, ROLE_PING_PERMISSION};
 use crate::live::Platform;
 use crate::messages::{t, Lang};
 use crate::store::{NewSubscription, Subscription};
@@ -24,21 +25,14 @@ pub fn missing_permissions(
     if have.administrator() {
         return missing;
     }
-    if !have.view_channel() {
-        missing.push("View Channel");
+    for (permission, name, _) in CHANNEL_PERMISSIONS {
+        if !have.contains(permission) {
+            missing.push(name);
+        }
     }
-    if !have.send_messages() {
-        missing.push("Send Messages");
-    }
-    if !have.embed_links() {
-        missing.push("Embed Links");
-    }
-    // To find its own earlier post after Discord forgot the nonce.
-    if !have.read_message_history() {
-        missing.push("Read Message History");
-    }
-    if wants_role_ping && !have.mention_everyone() {
-        missing.push("Mention @everyone, @here and All Roles");
+    let (ping, ping_name) = ROLE_PING_PERMISSION;
+    if wants_role_ping && !have.contains(ping) {
+        missing.push(ping_name);
     }
     missing
 }

@@ -66,6 +66,29 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     // Before anything else touches the database: one bot per SQLite file.
     let _claim = crate::store::claim(config.database_url.expose())?;
     let store = crate::store::connect(config.database_url.expose()).await?;
+    // The operations endpoints come up before Discord: /healthz answers
+    // while the gateway connects, /readyz says when it has.
+    let shard_manager_slot = Arc::new(std::sync::OnceLock::new());
+    let ops_task = match config.http_addr {
+        Some(addr) => {
+            let listener = crate::ops::bind(addr).await.map_err(RunError::Startup)?;
+            let metrics = crate::ops::recorder().map_err(RunError::Startup)?;
+            let health = crate::ops::Health {
+                store: Arc::clone(&store),
+                shards: Arc::clone(&shard_manager_slot),
+            };
+            Some(tokio::spawn(crate::ops::serve(
+                listener,
+                health,
+                metrics,
+                shutdown.clone(),
+            )))
+        }
+        None => None,
+    };
+    // One process does the work that must happen once (polling and
+    // dispatching): this one.
+    metrics::gauge!(crate::ops::metric::LEADER).set(1.0);
 
     let discord_base = config
         .discord_api_url
@@ -177,6 +200,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
                     scope = if dev_guild.is_some() { "dev guild" } else { "global" },
                     "connected; commands registered"
                 );
+                tracing::info!(
+                    invite = %crate::discord::invite::invite_url(ready.application.id.get()),
+                    "add onair to a server with this invite (scopes bot applications.commands)"
+                );
                 Ok::<Data, Error>(data)
             })
         })
@@ -191,6 +218,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         .await?;
 
     let shard_manager = Arc::clone(&client.shard_manager);
+    let _ = shard_manager_slot.set(Arc::clone(&shard_manager));
     let stopper = shutdown.clone();
     let stop_task = tokio::spawn(async move {
         stopper.cancelled().await;
@@ -236,6 +264,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         tracing::warn!("shutting down with deliveries still queued; they resume at next start");
     }
     announcer.shutdown();
+    if let Some(task) = ops_task {
+        let _ = task.await;
+    }
     if let Some(e) = setup_failure
         .lock()
         .unwrap_or_else(|p| p.into_inner())

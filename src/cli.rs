@@ -5,6 +5,8 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
+use crate::discord::invite;
+use crate::discord::rest::DiscordRest;
 use std::sync::Arc;
 
 use crate::live::{LiveStream, Platform};
@@ -301,10 +303,50 @@ pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
     for line in budgets {
         let _ = writeln!(out, "{line}");
     }
+    match invite_line(config).await {
+        Ok(line) => {
+            let _ = writeln!(out, "{line}");
+        }
+        Err(line) => {
+            failed = true;
+            let _ = writeln!(out, "{line}");
+        }
+    }
     if failed {
         EXIT_PROVIDER
     } else {
         EXIT_OK
+    }
+}
+
+/// The invite URL, from the application id Discord gives for the token
+/// (`Err` when Discord refuses the token or cannot be reached).
+async fn invite_line(config: &Config) -> Result<String, String> {
+    let Some(token) = &config.discord_token else {
+        return Ok(format!("{:<24} set DISCORD_TOKEN to compute it", "invite"));
+    };
+    let base = config
+        .discord_api_url
+        .clone()
+        .unwrap_or_else(|| url::Url::parse("https://discord.com").expect("static URL"));
+    let rest = DiscordRest::new(Http::shared().client().clone(), &base, token);
+    match rest.application_id().await {
+        Ok(id) => Ok(format!(
+            "{:<24} {} (scopes {}; permissions {}: {})",
+            "invite",
+            invite::invite_url(id),
+            invite::SCOPES,
+            invite::permissions().bits(),
+            invite::CHANNEL_PERMISSIONS
+                .iter()
+                .map(|(_, name, _)| *name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Err(e) => Err(format!(
+            "{:<24} FAIL  could not ask Discord for the application id: {e}",
+            "invite"
+        )),
     }
 }
 

@@ -86,6 +86,8 @@ pub struct Config {
     pub tiktok_cooldown_guild: Duration,
     /// Guilds where `/stream` (the operator's Cloudflare account) exists.
     pub operator_guild_ids: Vec<u64>,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served (`None`: off).
+    pub http_addr: Option<std::net::SocketAddr>,
     pub jkt48connect: Option<Jkt48ConnectConfig>,
     pub konbini: Option<KonbiniConfig>,
     pub kitkot: Option<KitkotConfig>,
@@ -180,6 +182,16 @@ impl Config {
             0,
             86_400,
         )?;
+        // Unset: the default; set but empty: off.
+        let http_addr = match vars.get("HTTP_ADDR").map(|v| v.trim()) {
+            None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9090))),
+            Some("") => None,
+            Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
+                var: "HTTP_ADDR",
+                value: v.to_string(),
+                problem: "must be an address and port such as 127.0.0.1:9090 or 0.0.0.0:9090, or empty to turn the endpoints off".into(),
+            })?),
+        };
         let operator_guild_ids = match get("OPERATOR_GUILD_IDS") {
             None => Vec::new(),
             Some(v) => v
@@ -284,6 +296,7 @@ impl Config {
             tiktok_cooldown_user,
             tiktok_cooldown_guild,
             operator_guild_ids,
+            http_addr,
             jkt48connect,
             konbini,
             kitkot,
@@ -456,6 +469,9 @@ mod tests {
         assert_eq!(c.end_grace, Duration::from_secs(180));
         assert_eq!(c.discord_global_rps, 40);
         assert_eq!(c.database_url.expose(), "sqlite://onair.db");
+        assert_eq!(c.http_addr, Some(([127, 0, 0, 1], 9090).into()));
+        let off = Config::from_map(&map(&[("HTTP_ADDR", "")])).unwrap();
+        assert_eq!(off.http_addr, None, "empty turns the endpoints off");
         assert!(c.jkt48connect.is_none() && c.konbini.is_none());
         assert!(c.kitkot.is_none() && c.realtimekit.is_none());
     }
@@ -482,6 +498,8 @@ mod tests {
             ("DEV_GUILD_ID", "abc"),
             ("DISCORD_API_URL", "not a url"),
             ("DATABASE_URL", "mysql://x"),
+            ("HTTP_ADDR", "localhost"),
+            ("HTTP_ADDR", "9090"),
         ] {
             let err = Config::from_map(&map(&[(k, v)])).unwrap_err();
             assert!(err.to_string().starts_with(k), "{err}");

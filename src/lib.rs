@@ -15,6 +15,7 @@ pub mod cli;
 pub mod commands;
 pub mod logging;
 pub mod messages;
+pub mod ops;
 pub mod startup;
 pub mod store;
 pub mod types;

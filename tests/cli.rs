@@ -286,3 +286,45 @@ async fn run_without_token_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("DISCORD_TOKEN"));
 }
+
+#[tokio::test]
+async fn check_prints_the_invite_url_from_the_application_id() {
+    use support::discord::{FakeDiscord, Fault, APP_ID};
+    let discord = FakeDiscord::start().await;
+    let env = [
+        ("DISCORD_TOKEN", support::bot::TOKEN.to_string()),
+        ("DISCORD_API_URL", discord.api_url()),
+    ];
+    let out = onair(&["check"], &env).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let invite = format!(
+        "https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=bot+applications.commands&permissions=84992"
+    );
+    assert!(stdout.contains(&invite), "{stdout}");
+    assert!(
+        stdout.contains("View Channel, Send Messages, Embed Links, Read Message History"),
+        "names the permissions: {stdout}"
+    );
+    assert!(!stdout.contains(support::bot::TOKEN), "{stdout}");
+
+    // Discord refusing the token fails the check, saying so.
+    discord.fail_next(
+        "GET",
+        "/api/v10/oauth2",
+        Fault::Discord {
+            status: 401,
+            code: 0,
+            message: "401: Unauthorized",
+        },
+        1,
+    );
+    let out = onair(&["check"], &env).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("invite") && stdout.contains("FAIL"),
+        "{stdout}"
+    );
+    discord.assert_spec_clean();
+}

@@ -22,6 +22,7 @@ use super::queues::Queues;
 use super::verdict::{verdict, Facts, Verdict};
 use super::AnnouncerOptions;
 use crate::discord::rest::{snowflake_at, DiscordError, DiscordRest};
+use crate::ops::metric;
 use crate::store::{Delivery, DeliveryStatus, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +133,12 @@ impl Dispatcher {
     }
 
     pub fn enqueue(&self, job: Job) {
-        lock(&self.queues).push(job);
+        let pending = {
+            let mut queues = lock(&self.queues);
+            queues.push(job);
+            queues.outstanding()
+        };
+        metrics::gauge!(metric::DELIVERIES_PENDING).set(pending as f64);
         self.work.notify_one();
     }
 
@@ -152,7 +158,11 @@ impl Dispatcher {
 
     /// A job is done: its channel goes back in line (or not, if cooling).
     fn finish(self: &Arc<Self>, job: &Job) {
-        let idle = lock(&self.queues).finish(job.channel_id);
+        let (idle, pending) = {
+            let mut queues = lock(&self.queues);
+            (queues.finish(job.channel_id), queues.outstanding())
+        };
+        metrics::gauge!(metric::DELIVERIES_PENDING).set(pending as f64);
         self.work.notify_one();
         if idle {
             self.idle.notify_waiters();
@@ -234,6 +244,7 @@ impl Dispatcher {
                             "stale: the broadcast ended too long before it could be announced",
                         )
                         .await?;
+                    metrics::counter!(metric::DELIVERIES_FAILED, "reason" => "stale").increment(1);
                     return Ok(());
                 }
                 let Some(sub) = sub.filter(|s| s.disabled_reason.is_none()) else {
@@ -258,7 +269,9 @@ impl Dispatcher {
                                 message = message_id,
                                 "found the earlier post; adopting it"
                             );
-                            return self.sent(job, &sub, message_id, false).await;
+                            return self
+                                .sent(job, &sub, message_id, false, delivery.created_at)
+                                .await;
                         }
                         Ok(None) => {}
                         Err(e) if e.is_transient() => {
@@ -286,7 +299,8 @@ impl Dispatcher {
                 match self.rest.create_message(job.channel_id, &body).await {
                     Ok(message_id) => {
                         tracing::info!(message = message_id, ended = already_ended, "announced");
-                        self.sent(job, &sub, message_id, already_ended).await
+                        self.sent(job, &sub, message_id, already_ended, delivery.created_at)
+                            .await
                     }
                     Err(e) => self.apply(job, Some(sub.id), &facts, e).await,
                 }
@@ -358,6 +372,7 @@ impl Dispatcher {
         sub: &crate::store::Subscription,
         message_id: u64,
         ended_card: bool,
+        started: chrono::DateTime<Utc>,
     ) -> Result<(), crate::store::StoreError> {
         let now = Utc::now();
         self.store
@@ -365,6 +380,10 @@ impl Dispatcher {
             .await?;
         self.store.record_delivery_success(sub.id).await?;
         lock(&self.stats).sent += 1;
+        metrics::counter!(metric::DELIVERIES_SENT).increment(1);
+        // The delivery was written when the watcher saw the go-live.
+        let latency = (now - started).to_std().unwrap_or_default();
+        metrics::histogram!(metric::DISPATCH_LATENCY).record(latency.as_secs_f64());
         if ended_card {
             return self.store.mark_end_edited(job.delivery_id, now).await;
         }
@@ -443,6 +462,7 @@ impl Dispatcher {
             Verdict::Done => {}
             Verdict::PauseAll(wait) => {
                 lock(&self.stats).rate_limited += 1;
+                metrics::counter!(metric::DISCORD_429, "scope" => "global").increment(1);
                 tracing::warn!(?wait, "global rate limit; every send waits as told");
                 let until = Instant::now() + wait;
                 {
@@ -452,8 +472,10 @@ impl Dispatcher {
                 self.requeue(job.clone(), wait);
             }
             Verdict::Retry(wait) => {
-                if matches!(error, DiscordError::RateLimited { .. }) {
+                if let DiscordError::RateLimited { global, .. } = error {
                     lock(&self.stats).rate_limited += 1;
+                    let scope = if global { "global" } else { "route" };
+                    metrics::counter!(metric::DISCORD_429, "scope" => scope).increment(1);
                     tracing::warn!(?wait, "rate limited; waiting as told");
                     self.requeue(job.clone(), wait);
                 } else {
@@ -479,6 +501,8 @@ impl Dispatcher {
                         tracing::warn!(subscription = sub, %reason, "subscription disabled");
                         self.store.mark_failed(job.delivery_id, &reason).await?;
                         lock(&self.stats).failed += 1;
+                        metrics::counter!(metric::DELIVERIES_FAILED, "reason" => "channel_unusable")
+                            .increment(1);
                         return Ok(());
                     }
                 }
@@ -503,6 +527,8 @@ impl Dispatcher {
                                 .await?;
                         }
                         lock(&self.stats).failed += 1;
+                        metrics::counter!(metric::DELIVERIES_FAILED, "reason" => "dropped")
+                            .increment(1);
                     }
                     JobKind::EndEdit => {
                         // Nothing left to edit (or too late): done with it.

@@ -104,6 +104,15 @@ impl DiscordRest {
             .copied()
     }
 
+    /// The application's id (GET /oauth2/applications/@me), for the invite.
+    pub async fn application_id(&self) -> Result<u64, DiscordError> {
+        let url = self.url("oauth2/applications/@me")?;
+        let v = self
+            .send("GET oauth2/applications/@me", self.client.get(url))
+            .await?;
+        id_of(&v)
+    }
+
     /// GET /channels/{id}/messages?after=…&limit=…: the first messages
     /// posted after the snowflake `after` (forward paging), so a busy
     /// channel cannot push the one looked for out of the page.

@@ -117,6 +117,25 @@ pub enum ProviderError {
     },
 }
 
+impl ProviderError {
+    /// A short label of what went wrong, for metrics (`kind`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderError::Timeout { .. } => "timeout",
+            ProviderError::Connect { .. } => "connect",
+            ProviderError::Unauthorized { .. } => "unauthorized",
+            ProviderError::CreditsExhausted { .. } => "credits_exhausted",
+            ProviderError::RateLimited { .. } => "rate_limited",
+            ProviderError::Status { .. } => "status",
+            ProviderError::Html { .. } | ProviderError::NotJson { .. } => "not_json",
+            ProviderError::Shape { .. } => "shape",
+            ProviderError::Api { .. } => "api",
+            ProviderError::NotFound { .. } => "not_found",
+            ProviderError::InvalidInput { .. } => "invalid_input",
+        }
+    }
+}
+
 fn unauthorized_hint(provider: ProviderName) -> &'static str {
     match provider {
         ProviderName::RealtimeKit => {

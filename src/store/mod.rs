@@ -205,6 +205,8 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<u64>, StoreError>;
     /// When broadcasts on these platforms went live (their start, or when
     /// the bot first saw them), since `since`, oldest first, at most `limit`.
+    /// A round trip to the database (`/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
     async fn go_live_times(
         &self,
         platforms: &[Platform],

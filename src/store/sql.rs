@@ -487,6 +487,11 @@ macro_rules! sql_store {
                 Ok(total.map(|t| t.max(0) as u64))
             }
 
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
             async fn go_live_times(
                 &self,
                 platforms: &[Platform],

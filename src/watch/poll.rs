@@ -15,6 +15,7 @@ use super::ledger::{Ledger, Reservation};
 use super::snapshot::Snapshot;
 use crate::backoff;
 use crate::live::LiveStream;
+use crate::ops::metric;
 use crate::providers::source::LiveSource;
 use crate::providers::ProviderError;
 
@@ -95,7 +96,12 @@ pub async fn poll_loop<S>(
             _ = shutdown.cancelled() => return,
             c = source.cost() => c,
         };
-        let delay = match ledger.reserve(cost, Utc::now()).await {
+        let reservation = ledger.reserve(cost, Utc::now()).await;
+        if let Some(allowance) = ledger.schedule.allowance {
+            let left = allowance.calls().saturating_sub(ledger.used());
+            metrics::gauge!(metric::BUDGET_LEFT, "provider" => name.as_str()).set(left as f64);
+        }
+        let delay = match reservation {
             Reservation::Exhausted { until } => {
                 let why = format!(
                     "the allowance of {} is spent until {}",
@@ -124,6 +130,7 @@ pub async fn poll_loop<S>(
                 let now = Utc::now();
                 match result {
                     Ok(streams) => {
+                        metrics::counter!(metric::POLLS, "provider" => name.as_str()).increment(1);
                         if failures > 0 {
                             tracing::info!(after_failures = failures, "provider answering again");
                         }
@@ -140,6 +147,8 @@ pub async fn poll_loop<S>(
                         Some(wait)
                     }
                     Err(e) => {
+                        metrics::counter!(metric::PROVIDER_ERRORS, "provider" => name.as_str(), "kind" => e.kind())
+                            .increment(1);
                         failures = failures.saturating_add(1);
                         snapshot.record_failure(name, e.to_string(), now);
                         let planned = if metered {

@@ -104,6 +104,8 @@ pub fn env(discord: &FakeDiscord, db_dir: &std::path::Path) -> HashMap<String, S
     m.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), "unlimited".into());
     m.insert("END_GRACE_SECS".into(), "2".into());
     m.insert("DISCORD_GLOBAL_RPS".into(), "200".into());
+    // Off unless a test asks (many bots run side by side).
+    m.insert("HTTP_ADDR".into(), String::new());
     m
 }
 

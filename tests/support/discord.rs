@@ -534,6 +534,11 @@ impl FakeDiscord {
         });
     }
 
+    /// Serve normally again: every pending fault is forgotten.
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+
     /// Answer every matching request with `fault` for `duration` from now
     /// (an incident), then serve normally again.
     pub fn fail_for(&self, method: &str, path_prefix: &str, fault: Fault, duration: Duration) {

@@ -74,6 +74,41 @@ pub fn with_database(url: &str, name: &str) -> String {
     u.to_string()
 }
 
+impl TestDb {
+    /// Cut every client off this database and refuse new connections (the
+    /// database server is there, this database is not reachable).
+    pub async fn cut_off(&self) {
+        self.admin(&[
+            format!("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false", self.name),
+            format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                self.name
+            ),
+        ])
+        .await;
+    }
+
+    /// Let clients connect again after [`TestDb::cut_off`].
+    pub async fn restore(&self) {
+        self.admin(&[format!(
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true",
+            self.name
+        )])
+        .await;
+    }
+
+    async fn admin(&self, statements: &[String]) {
+        let mut admin = connect(&self.server).await;
+        for sql in statements {
+            sqlx::raw_sql(sql)
+                .execute(&mut admin)
+                .await
+                .expect("admin statement on the test server");
+        }
+        let _ = admin.close().await;
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let (server, name) = (self.server.clone(), self.name.clone());
