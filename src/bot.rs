@@ -1,21 +1,23 @@
 //! Wiring: the Discord client (poise + serenity), the pollers, shutdown.
 //! Tests and the binary start the bot through [`run`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
 use tokio_util::sync::CancellationToken;
 
-use crate::announce::{Announcer, AnnouncerOptions};
+use crate::announce::AnnouncerOptions;
 use crate::config::{Config, ConfigError};
 use crate::discord::rest::DiscordRest;
+use crate::leader::Election;
 use crate::providers::source::Usernames;
-use crate::providers::{Http, REQUEST_TIMEOUT};
+use crate::providers::Http;
 use crate::types::{Data, Error, Providers};
+use crate::watch::open_ledgers;
 use crate::watch::snapshot::Snapshot;
-use crate::watch::tracker::WatchEvent;
-use crate::watch::{first_polls_done, open_ledgers, spawn_pollers, WatchContext};
+use crate::work::{Work, WorkContext};
 /// How long shutdown waits for in-flight deliveries.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
@@ -86,67 +88,62 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         }
         None => None,
     };
-    // One process does the work that must happen once (polling and
-    // dispatching): this one.
-    metrics::gauge!(crate::ops::metric::LEADER).set(1.0);
-
     let discord_base = config
         .discord_api_url
         .clone()
         .unwrap_or_else(|| url::Url::parse("https://discord.com").expect("static URL"));
     let rest = DiscordRest::new(http_ctx.client().clone(), &discord_base, &token);
-    let announcer = Arc::new(Announcer::new(
-        Arc::clone(&store),
-        rest.clone(),
-        AnnouncerOptions {
+    let sources = providers.sources(&config, Usernames::Subscribed(Arc::clone(&store)));
+    let seen_members = Arc::new(dashmap::DashSet::new());
+    let budgets = Arc::new(open_ledgers(&sources, &store, &shutdown).await);
+    // The work that must happen once (polling, dispatching) runs while this
+    // process leads: always on SQLite, when it holds the leader lock on
+    // PostgreSQL. Resume polls first, then decides: what was pending is sent
+    // only after every source answered once (or had its chance).
+    let on_postgres = !config.database_url.expose().starts_with("sqlite:");
+    let election = if on_postgres {
+        Election::Postgres(config.database_url.clone())
+    } else {
+        Election::Solo
+    };
+    let work = WorkContext {
+        store: Arc::clone(&store),
+        rest: rest.clone(),
+        announcer: AnnouncerOptions {
             global_rps: config.discord_global_rps,
             backoff_max: config.delivery_retry_max,
             stale_after: config.delivery_stale_after,
             nonce_window: config.discord_nonce_window,
             ..AnnouncerOptions::default()
         },
-    ));
-    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
-    // Resume polls first, then decides: what was pending before a restart
-    // is sent only after every source answered once (or had its chance),
-    // and after the events of those first polls (a broadcast that ended,
-    // or was replaced by a new one, while the bot was down).
-    let sources = providers.sources(&config, Usernames::Subscribed(Arc::clone(&store)));
-    let first_polls_by = sources
-        .iter()
-        .map(|s| s.schedule().interval)
-        .max()
-        .unwrap_or(config.poll_interval)
-        + REQUEST_TIMEOUT
-        + Duration::from_secs(1);
-    let events_task = tokio::spawn(handle_events(
-        Arc::clone(&announcer),
-        events_rx,
-        Arc::clone(&snapshot),
-        first_polls_by,
-        shutdown.clone(),
-    ));
-    let seeds = store
-        .open_streams()
-        .await?
-        .into_iter()
-        .map(|s| s.stream)
-        .collect::<Vec<_>>();
-    let seen_members = Arc::new(dashmap::DashSet::new());
-    for s in &seeds {
-        seen_members.insert(s.name.clone());
-    }
-    let budgets = Arc::new(open_ledgers(&sources, &store, &shutdown).await);
-    let watch = WatchContext {
         snapshot: Arc::clone(&snapshot),
-        grace: config.end_grace,
-        events: events_tx,
+        sources: sources.clone(),
+        budgets: Arc::clone(&budgets),
         seen_members: Arc::clone(&seen_members),
-        shutdown: shutdown.clone(),
-        seeds: Arc::new(seeds),
+        grace: config.end_grace,
+        longest_interval: sources
+            .iter()
+            .map(|s| s.schedule().interval)
+            .max()
+            .unwrap_or(config.poll_interval),
+        share_snapshot: on_postgres,
     };
-    let pollers = spawn_pollers(&sources, &budgets, &watch);
-    drop(watch);
+    let leading = Arc::new(AtomicBool::new(false));
+    let leader_task = tokio::spawn(lead(election, work, Arc::clone(&leading), shutdown.clone()));
+    // Followers keep the leader's snapshot (a leader's own pollers write it).
+    let follower_task = on_postgres.then(|| {
+        let url = config.database_url.clone();
+        let (snapshot, store, seen, leading, stop) = (
+            Arc::clone(&snapshot),
+            Arc::clone(&store),
+            Arc::clone(&seen_members),
+            Arc::clone(&leading),
+            shutdown.clone(),
+        );
+        tokio::spawn(async move {
+            crate::watch::shared::follow(url.expose(), snapshot, store, seen, leading, stop).await
+        })
+    });
 
     let data = Data {
         config: Arc::clone(&config),
@@ -226,7 +223,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         shard_manager.shutdown_all().await;
     });
 
-    // Autosharding: Discord tells how many shards the bot needs
+    // Unless DISCORD_SHARD_COUNT/IDS split the shards between processes,
+    // autosharding: Discord tells how many shards the bot needs
     // (`/gateway/bot`), so growing past 2,500 guilds does not end it. A
     // transient failure to start (5xx, timeout) is retried with backoff for
     // the start-up budget; then the process exits non-zero.
@@ -236,7 +234,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         crate::startup::MAX_BACKOFF,
     );
     let result = loop {
-        let result = client.start_autosharded().await;
+        let result = match config.shards {
+            None => client.start_autosharded().await,
+            // serenity 0.12 reads the range's end as inclusive (it starts
+            // `end - start + 1` shards), so `first..last` starts first..=last.
+            Some(s) => client.start_shard_range(s.first..s.last, s.total).await,
+        };
         let Err(e) = &result else { break result };
         let transient = matches!(
             crate::startup::classify(e, &[]),
@@ -254,16 +257,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     };
     shutdown.cancel();
     let _ = stop_task.await;
-    for p in pollers {
-        let _ = p.await;
+    // The leader's work stops with a grace for in-flight deliveries.
+    let _ = leader_task.await;
+    if let Some(task) = follower_task {
+        let _ = task.await;
     }
-    // Pollers are gone, so the event channel closes once drained.
-    let _ = events_task.await;
-    // Deliveries are in the store already; give in-flight ones a moment.
-    if !announcer.idle(SHUTDOWN_GRACE).await {
-        tracing::warn!("shutting down with deliveries still queued; they resume at next start");
-    }
-    announcer.shutdown();
     if let Some(task) = ops_task {
         let _ = task.await;
     }
@@ -277,39 +275,50 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     result.map_err(RunError::from)
 }
 
-/// The announcer's event loop: events in order, and the resume of what a
-/// restart left pending once the first polls are in.
-async fn handle_events(
-    announcer: Arc<Announcer>,
-    mut events: tokio::sync::mpsc::UnboundedReceiver<WatchEvent>,
-    snapshot: Arc<Snapshot>,
-    first_polls_by: Duration,
-    stop: CancellationToken,
+/// Lead whenever this process wins the election: start the work, and stop
+/// it the moment the term ends (at once, sending nothing more) or at
+/// shutdown (with a grace for in-flight deliveries).
+async fn lead(
+    election: Election,
+    work: WorkContext,
+    leading: Arc<AtomicBool>,
+    shutdown: CancellationToken,
 ) {
-    let first_polls = first_polls_done(snapshot, first_polls_by);
-    tokio::pin!(first_polls);
-    let mut resumed = false;
-    loop {
-        tokio::select! {
-            // Events already queued (those of the first polls) come first.
-            biased;
-            event = events.recv() => match event {
-                Some(e) => announcer.handle(e, &stop).await,
-                None => break,
-            },
-            () = &mut first_polls, if !resumed => {
-                resumed = true;
-                // A store error here is retried too: what was pending is
-                // never left for the next restart.
-                let _ = crate::backoff::until_ok(
-                    "resuming deliveries from the store",
-                    crate::announce::EVENT_RETRY_FIRST,
-                    crate::announce::EVENT_RETRY_MAX,
-                    &stop,
-                    || announcer.resume(),
-                )
-                .await;
+    metrics::gauge!(crate::ops::metric::LEADER).set(0.0);
+    while let Some(term) = election.win(&shutdown).await {
+        let running = match Work::start(&work, &shutdown).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(error = %e, "could not start the leader's work");
+                term.end().await;
+                continue;
             }
+        };
+        leading.store(true, Ordering::SeqCst);
+        metrics::gauge!(crate::ops::metric::LEADER).set(1.0);
+        if matches!(election, Election::Postgres(_)) {
+            tracing::info!("leading: this process polls and dispatches");
+        }
+        tokio::select! {
+            () = term.lost.cancelled() => {
+                running.stop(None).await;
+                tracing::warn!("no longer the leader: stopped polling and dispatching");
+            }
+            () = shutdown.cancelled() => {
+                running.stop(Some(SHUTDOWN_GRACE)).await;
+                term.end().await;
+                leading.store(false, Ordering::SeqCst);
+                metrics::gauge!(crate::ops::metric::LEADER).set(0.0);
+                return;
+            }
+        }
+        leading.store(false, Ordering::SeqCst);
+        metrics::gauge!(crate::ops::metric::LEADER).set(0.0);
+        // Its connection just failed: let a healthy replica take over
+        // rather than race for the lock again at once.
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(crate::leader::STEP_ASIDE) => {}
         }
     }
 }

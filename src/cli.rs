@@ -319,6 +319,46 @@ pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
     }
 }
 
+/// `onair ready`: ask the running bot's `/readyz` on `HTTP_ADDR` (an
+/// unspecified address such as 0.0.0.0 is asked on 127.0.0.1).
+pub async fn ready(config: &Config, out: &mut impl Write) -> i32 {
+    let Some(mut addr) = config.http_addr else {
+        let _ = writeln!(out, "HTTP_ADDR is empty: the bot serves no /readyz");
+        return EXIT_CONFIG;
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let answer = async {
+        let resp = Http::shared()
+            .client()
+            .get(format!("http://{addr}/readyz"))
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+            .await?;
+        let ok = resp.status().is_success();
+        Ok::<_, reqwest::Error>((ok, resp.text().await.unwrap_or_default()))
+    };
+    match answer.await {
+        Ok((ok, body)) => {
+            let _ = write!(out, "{body}");
+            if ok {
+                EXIT_OK
+            } else {
+                EXIT_PROVIDER
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "no answer from http://{addr}/readyz: {}",
+                e.without_url()
+            );
+            EXIT_PROVIDER
+        }
+    }
+}
+
 /// The invite URL, from the application id Discord gives for the token
 /// (`Err` when Discord refuses the token or cannot be reached).
 async fn invite_line(config: &Config) -> Result<String, String> {

@@ -60,6 +60,22 @@ pub struct RealtimeKitConfig {
     pub interval: Duration,
 }
 
+/// Which gateway shards this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shards {
+    /// The first and last shard id of this process (inclusive).
+    pub first: u32,
+    pub last: u32,
+    /// Shards of the whole bot, across every process.
+    pub total: u32,
+}
+
+impl Shards {
+    pub fn count(&self) -> u32 {
+        self.last - self.first + 1
+    }
+}
+
 /// Everything the bot reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -86,6 +102,9 @@ pub struct Config {
     pub tiktok_cooldown_guild: Duration,
     /// Guilds where `/stream` (the operator's Cloudflare account) exists.
     pub operator_guild_ids: Vec<u64>,
+    /// `DISCORD_SHARD_COUNT` / `DISCORD_SHARD_IDS`; `None`: this process
+    /// runs every shard, as many as Discord recommends.
+    pub shards: Option<Shards>,
     /// Where `/healthz`, `/readyz` and `/metrics` are served (`None`: off).
     pub http_addr: Option<std::net::SocketAddr>,
     pub jkt48connect: Option<Jkt48ConnectConfig>,
@@ -182,6 +201,7 @@ impl Config {
             0,
             86_400,
         )?;
+        let shards = parse_shards(get("DISCORD_SHARD_COUNT"), get("DISCORD_SHARD_IDS"))?;
         // Unset: the default; set but empty: off.
         let http_addr = match vars.get("HTTP_ADDR").map(|v| v.trim()) {
             None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9090))),
@@ -297,6 +317,7 @@ impl Config {
             tiktok_cooldown_guild,
             operator_guild_ids,
             http_addr,
+            shards,
             jkt48connect,
             konbini,
             kitkot,
@@ -413,6 +434,59 @@ fn parse_secs(
     }
 }
 
+/// `DISCORD_SHARD_COUNT` (total, 1–4096) and `DISCORD_SHARD_IDS` (this
+/// process's inclusive range `first-last`, or one id; all when unset).
+fn parse_shards(count: Option<String>, ids: Option<String>) -> Result<Option<Shards>, ConfigError> {
+    let Some(count) = count else {
+        if let Some(ids) = ids {
+            return Err(ConfigError::Invalid {
+                var: "DISCORD_SHARD_IDS",
+                value: ids,
+                problem: "needs DISCORD_SHARD_COUNT (the total number of shards) beside it".into(),
+            });
+        }
+        return Ok(None);
+    };
+    let total = match count.parse::<u32>() {
+        Ok(n) if (1..=4096).contains(&n) => n,
+        _ => {
+            return Err(ConfigError::Invalid {
+                var: "DISCORD_SHARD_COUNT",
+                value: count,
+                problem: "expected the total number of shards, 1 to 4096".into(),
+            })
+        }
+    };
+    let Some(ids) = ids else {
+        return Ok(Some(Shards {
+            first: 0,
+            last: total - 1,
+            total,
+        }));
+    };
+    let bad = |problem: String| ConfigError::Invalid {
+        var: "DISCORD_SHARD_IDS",
+        value: ids.clone(),
+        problem,
+    };
+    let (a, b) = match ids.split_once('-') {
+        Some((a, b)) => (a.trim(), b.trim()),
+        None => (ids.trim(), ids.trim()),
+    };
+    let (Ok(first), Ok(last)) = (a.parse::<u32>(), b.parse::<u32>()) else {
+        return Err(bad(
+            "expected this process's shards as an inclusive range such as 0-3, or one id".into(),
+        ));
+    };
+    if first > last || last >= total {
+        return Err(bad(format!(
+            "the range must be ascending and within 0-{} (DISCORD_SHARD_COUNT is {total})",
+            total - 1
+        )));
+    }
+    Ok(Some(Shards { first, last, total }))
+}
+
 fn parse_snowflake(var: &'static str, value: &str) -> Result<u64, ConfigError> {
     match value.parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
@@ -470,6 +544,7 @@ mod tests {
         assert_eq!(c.discord_global_rps, 40);
         assert_eq!(c.database_url.expose(), "sqlite://onair.db");
         assert_eq!(c.http_addr, Some(([127, 0, 0, 1], 9090).into()));
+        assert_eq!(c.shards, None, "autosharded by default");
         let off = Config::from_map(&map(&[("HTTP_ADDR", "")])).unwrap();
         assert_eq!(off.http_addr, None, "empty turns the endpoints off");
         assert!(c.jkt48connect.is_none() && c.konbini.is_none());
@@ -499,6 +574,8 @@ mod tests {
             ("DISCORD_API_URL", "not a url"),
             ("DATABASE_URL", "mysql://x"),
             ("HTTP_ADDR", "localhost"),
+            ("DISCORD_SHARD_COUNT", "0"),
+            ("DISCORD_SHARD_IDS", "0-1"),
             ("HTTP_ADDR", "9090"),
         ] {
             let err = Config::from_map(&map(&[(k, v)])).unwrap_err();
@@ -510,6 +587,40 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().starts_with("JKT48CONNECT_URL"), "{err}");
+    }
+
+    #[test]
+    fn shards_split_between_processes() {
+        let shards = |count: &str, ids: Option<&str>| {
+            let mut pairs = vec![("DISCORD_SHARD_COUNT", count)];
+            if let Some(ids) = ids {
+                pairs.push(("DISCORD_SHARD_IDS", ids));
+            }
+            Config::from_map(&map(&pairs)).map(|c| c.shards)
+        };
+        let all = Shards {
+            first: 0,
+            last: 5,
+            total: 6,
+        };
+        assert_eq!(shards("6", None).unwrap(), Some(all));
+        assert_eq!(all.count(), 6);
+        let mid = Shards {
+            first: 2,
+            last: 3,
+            total: 6,
+        };
+        assert_eq!(shards("6", Some("2-3")).unwrap(), Some(mid));
+        assert_eq!(
+            shards("6", Some(" 5 ")).unwrap().map(|s| s.count()),
+            Some(1)
+        );
+        for bad in ["3-2", "4-6", "a-b", "1-", "-1"] {
+            let err = shards("6", Some(bad)).unwrap_err().to_string();
+            assert!(err.starts_with("DISCORD_SHARD_IDS"), "{bad}: {err}");
+        }
+        let err = shards("5000", None).unwrap_err().to_string();
+        assert!(err.starts_with("DISCORD_SHARD_COUNT"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod bot;
 pub mod cli;
 #[path = "../commands/mod.rs"]
 pub mod commands;
+pub mod leader;
 pub mod logging;
 pub mod messages;
 pub mod ops;
@@ -20,3 +21,4 @@ pub mod startup;
 pub mod store;
 pub mod types;
 pub mod watch;
+pub mod work;

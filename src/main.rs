@@ -36,6 +36,9 @@ enum Command {
     },
     /// Validate the configuration and reach every configured provider once
     Check,
+    /// Ask the running bot's /readyz (on HTTP_ADDR): exit 0 when ready, 1
+    /// when not (a container healthcheck; the image has no curl)
+    Ready,
 }
 
 #[tokio::main]
@@ -70,6 +73,7 @@ async fn main() {
             .await
         }
         Command::Check => cli::check(&config, &mut std::io::stdout()).await,
+        Command::Ready => cli::ready(&config, &mut std::io::stdout()).await,
     };
     std::process::exit(code);
 }

@@ -49,6 +49,25 @@ async fn wait_get(port: u16, path: &str, what: &str, ok: impl Fn(u16, &str) -> b
     }
 }
 
+/// `onair ready` against the bot on `port`: (exit code, output).
+async fn onair_ready(port: u16) -> (Option<i32>, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"))
+        .arg("ready")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HTTP_ADDR", format!("0.0.0.0:{port}"))
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(T, out)
+        .await
+        .expect("in time")
+        .expect("ran");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 /// The value of one sample line (`name{labels} value`) in Prometheus text.
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
@@ -91,11 +110,15 @@ async fn healthz_readyz_and_metrics() {
     let (status, body) = get(port, "/readyz").await.expect("answers");
     assert_eq!(status, 503, "not ready without the gateway: {body}");
     assert!(body.contains("gateway"), "says what is missing: {body}");
+    let (code, text) = onair_ready(port).await;
+    assert_eq!(code, Some(1), "the healthcheck fails: {text}");
 
     discord.clear_faults();
     discord.wait_ready(T).await;
     let body = wait_get(port, "/readyz", "ready once connected", |s, _| s == 200).await;
     assert!(body.contains("1 of 1 shards"), "{body}");
+    let (code, text) = onair_ready(port).await;
+    assert_eq!(code, Some(0), "the healthcheck passes: {text}");
 
     jkt.set(
         "GET /api/jkt48/live",

@@ -188,7 +188,14 @@ impl Dispatcher {
                 channel = job.channel_id,
                 kind = ?job.kind
             );
-            tracing::Instrument::instrument(self.run(&job), span).await;
+            // Stopped (leadership lost, or shutdown after its grace): no
+            // request starts after this, and one in flight is abandoned. Its
+            // first attempt is on record, so whoever sends it next reuses the
+            // nonce or looks for the post first: never twice.
+            tokio::select! {
+                () = tracing::Instrument::instrument(self.run(&job), span) => {}
+                () = self.shutdown.cancelled() => return,
+            }
             self.finish(&job);
         }
     }

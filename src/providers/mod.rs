@@ -29,6 +29,18 @@ pub enum ProviderName {
     RealtimeKit,
 }
 
+impl std::str::FromStr for ProviderName {
+    type Err = String;
+
+    /// The inverse of [`ProviderName::as_str`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ProviderName::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown provider {s}"))
+    }
+}
+
 impl ProviderName {
     pub const ALL: [ProviderName; 4] = [
         ProviderName::Jkt48Connect,

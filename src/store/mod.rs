@@ -205,6 +205,12 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<u64>, StoreError>;
     /// When broadcasts on these platforms went live (their start, or when
     /// the bot first saw them), since `since`, oldest first, at most `limit`.
+    /// The leader shares what one source last told it (`state`: JSON) with
+    /// the other processes on this database (PostgreSQL: a row and a
+    /// `NOTIFY` on [`SNAPSHOT_CHANNEL`]; SQLite, one process: nothing).
+    async fn publish_state(&self, source: &str, state: &str) -> Result<(), StoreError>;
+    /// Every source's shared state, `(source, JSON)`.
+    async fn published_states(&self) -> Result<Vec<(String, String)>, StoreError>;
     /// A round trip to the database (`/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
     async fn go_live_times(
@@ -214,6 +220,9 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> Result<Vec<DateTime<Utc>>, StoreError>;
 }
+
+/// The PostgreSQL channel the leader notifies when it shared a new state.
+pub const SNAPSHOT_CHANNEL: &str = "onair_snapshot";
 
 /// Held by the bot for as long as it runs on a SQLite file: a second bot
 /// process on the same file refuses to start (SQLite serves one process;

@@ -63,4 +63,35 @@ impl PgStore {
     }
 }
 
-sql_store!(PgStore, PgRow);
+sql_store!(PgStore, PgRow, {
+    async fn publish_state(&self, source: &str, state: &str) -> Result<(), StoreError> {
+        // The row and the notice in one transaction: a listener that hears
+        // the notice reads the row it announced.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO snapshot (source, state, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (source) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+        )
+        .bind(source)
+        .bind(state)
+        .bind(ms(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(super::SNAPSHOT_CHANNEL)
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn published_states(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT source, state FROM snapshot ORDER BY source")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("source")?, r.try_get("state")?)))
+            .collect()
+    }
+});

@@ -33,9 +33,10 @@ pub(super) fn platform(s: Option<String>) -> Result<Option<Platform>, StoreError
 }
 
 /// Implements [`Store`](super::Store) for `$store` (a struct with a
-/// `pool: sqlx::Pool<_>` field) whose rows are `$row`.
+/// `pool: sqlx::Pool<_>` field) whose rows are `$row`; the braces hold the
+/// trait's engine-specific methods.
 macro_rules! sql_store {
-    ($store:ident, $row:ty) => {
+    ($store:ident, $row:ty, { $($engine:tt)* }) => {
         fn subscription(r: &$row) -> Result<Subscription, StoreError> {
             Ok(Subscription {
                 id: r.try_get("id")?,
@@ -486,6 +487,9 @@ macro_rules! sql_store {
                 tx.commit().await?;
                 Ok(total.map(|t| t.max(0) as u64))
             }
+
+            // What only this engine does.
+            $($engine)*
 
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;

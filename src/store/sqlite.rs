@@ -60,4 +60,13 @@ impl SqliteStore {
     }
 }
 
-sql_store!(SqliteStore, SqliteRow);
+sql_store!(SqliteStore, SqliteRow, {
+    /// One process per SQLite file: nobody to share with.
+    async fn publish_state(&self, _source: &str, _state: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn published_states(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(Vec::new())
+    }
+});

@@ -6,11 +6,14 @@
 pub mod budget;
 pub mod ledger;
 pub mod poll;
+pub mod shared;
 pub mod snapshot;
 pub mod tracker;
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use tokio_util::sync::CancellationToken;
 
@@ -117,15 +120,16 @@ pub fn spawn_pollers(
     tasks
 }
 
-/// Resolves once every registered source has been polled once (success or
-/// failure), or after `limit`.
-pub async fn first_polls_done(snapshot: Arc<Snapshot>, limit: Duration) {
+/// Resolves once every registered source has been polled (success or
+/// failure) since `since`, or after `limit`. A snapshot loaded from another
+/// process's polls does not count: the work polls for itself first.
+pub async fn first_polls_done(snapshot: Arc<Snapshot>, since: DateTime<Utc>, limit: Duration) {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let all = snapshot.sources().into_iter().all(|s| {
-            snapshot
-                .state(s)
-                .is_some_and(|st| st.last_attempt.is_some() || st.halted.is_some())
+            snapshot.state(s).is_some_and(|st| {
+                st.last_attempt.is_some_and(|t| t >= since) || st.halted.is_some()
+            })
         });
         if all || tokio::time::Instant::now() >= deadline {
             return;

@@ -10,8 +10,9 @@ use dashmap::DashMap;
 use crate::live::LiveStream;
 use crate::providers::ProviderName;
 
-/// What one source last told us.
-#[derive(Debug, Clone, Default)]
+/// What one source last told us. Serialized when the leader shares its
+/// snapshot with the other processes (`crate::watch::shared`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceState {
     pub streams: Vec<LiveStream>,
     /// When the last successful poll finished.
@@ -37,9 +38,20 @@ pub enum Freshness {
     Never,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Snapshot {
     sources: DashMap<ProviderName, Arc<SourceState>>,
+    /// Bumped on every change the pollers make (not on [`Snapshot::load`]).
+    version: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            sources: DashMap::new(),
+            version: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 impl Snapshot {
@@ -54,23 +66,43 @@ impl Snapshot {
 
     /// A successful poll: replace the source's streams.
     pub fn replace(&self, source: ProviderName, streams: Vec<LiveStream>, now: DateTime<Utc>) {
-        let mut entry = self.sources.entry(source).or_default();
-        let planned = entry.planned;
-        *entry = Arc::new(SourceState {
-            streams,
-            last_ok: Some(now),
-            last_error: None,
-            last_attempt: Some(now),
-            halted: None,
-            planned,
-        });
+        {
+            let mut entry = self.sources.entry(source).or_default();
+            let planned = entry.planned;
+            *entry = Arc::new(SourceState {
+                streams,
+                last_ok: Some(now),
+                last_error: None,
+                last_attempt: Some(now),
+                halted: None,
+                planned,
+            });
+        }
+        self.changed();
     }
 
     fn update(&self, source: ProviderName, change: impl FnOnce(&mut SourceState)) {
-        let mut entry = self.sources.entry(source).or_default();
-        let mut state = (**entry).clone();
-        change(&mut state);
-        *entry = Arc::new(state);
+        {
+            let mut entry = self.sources.entry(source).or_default();
+            let mut state = (**entry).clone();
+            change(&mut state);
+            *entry = Arc::new(state);
+        }
+        self.changed();
+    }
+
+    fn changed(&self) {
+        self.version.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// Wakes on every change the pollers make.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    /// Take a source's state as another process (the leader) published it.
+    pub fn load(&self, source: ProviderName, state: SourceState) {
+        self.sources.insert(source, Arc::new(state));
     }
 
     /// Polling of `source` stopped or paused (`Some(why)`), or resumed.

@@ -191,7 +191,12 @@ struct State {
     /// Pushed interactions: id -> (when, acknowledged).
     interactions: HashMap<String, (Instant, bool)>,
     /// Every dispatched frame with its sequence number, for RESUME.
-    sent_log: VecDeque<(u64, String)>,
+    /// (sequence, the guild it concerns, frame).
+    sent_log: VecDeque<(u64, Option<u64>, String)>,
+    /// `[shard_id, shard_count]` of every IDENTIFY, in order.
+    identified_shards: Vec<[u64; 2]>,
+    /// What `/gateway/bot` recommends.
+    recommended_shards: u64,
     resumed: usize,
     guilds: HashMap<u64, GuildSpec>,
     identified: usize,
@@ -220,7 +225,9 @@ pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
 struct Inner {
     state: Mutex<State>,
     changed: Notify,
-    frames: broadcast::Sender<String>,
+    /// (the guild a dispatch concerns, frame): each session forwards only
+    /// its shard's guilds, as Discord does.
+    frames: broadcast::Sender<(Option<u64>, String)>,
     samples: Value,
     gateway_url: String,
 }
@@ -623,24 +630,49 @@ impl FakeDiscord {
             Ok(_) => {}
             Err(e) => panic!("serenity would drop this {t} frame: {e}\n{frame}"),
         }
+        // The guild it concerns routes it to that guild's shard.
+        let guild = d["guild_id"]
+            .as_str()
+            .or_else(|| (t == "GUILD_CREATE").then(|| d["id"].as_str()).flatten())
+            .and_then(|g| g.parse::<u64>().ok());
         let at = Instant::now();
         {
             // Kept for RESUME: a client that reconnects gets what it missed.
             let mut st = self.state();
             let seq = st.seq;
-            st.sent_log.push_back((seq, frame.clone()));
+            st.sent_log.push_back((seq, guild, frame.clone()));
             if st.sent_log.len() > 2000 {
                 st.sent_log.pop_front();
             }
         }
-        let _ = self.inner.frames.send(frame);
+        let _ = self.inner.frames.send((guild, frame));
         at
     }
 
     /// Drop every gateway connection (as a network blip or Discord's
     /// load balancing would): serenity reconnects and RESUMEs.
     pub fn drop_gateway_connections(&self) {
-        let _ = self.inner.frames.send(CLOSE.to_string());
+        let _ = self.inner.frames.send((None, CLOSE.to_string()));
+    }
+
+    /// `[shard_id, shard_count]` of every IDENTIFY so far.
+    pub fn identified_shards(&self) -> Vec<[u64; 2]> {
+        self.state().identified_shards.clone()
+    }
+
+    /// Wait until every shard in `shards` (of `count`) has identified.
+    pub async fn wait_shards(&self, shards: std::ops::Range<u64>, count: u64, timeout: Duration) {
+        self.wait_until(timeout, "every shard to identify", |s| {
+            shards
+                .clone()
+                .all(|id| s.identified_shards.contains(&[id, count]))
+        })
+        .await;
+    }
+
+    /// How many shards `/gateway/bot` recommends (default 1).
+    pub fn set_recommended_shards(&self, n: u64) {
+        self.state().recommended_shards = n;
     }
 
     /// Sessions that identified (a RESUME does not count).
@@ -850,6 +882,15 @@ fn role_object(id: u64, name: &str, permissions: u64, mentionable: bool) -> Valu
     })
 }
 
+/// Discord's routing: a guild's events go to shard `(guild_id >> 22) %
+/// shard_count`; events of no guild (DMs) to shard 0.
+pub fn on_shard(guild: Option<u64>, [id, count]: [u64; 2]) -> bool {
+    match guild {
+        Some(g) => (g >> 22) % count.max(1) == id,
+        None => id == 0,
+    }
+}
+
 fn channel_object(g: &GuildSpec, c: &ChannelSpec) -> Value {
     let overwrites = if c.deny_everyone != 0 {
         json!([{"id": g.id.to_string(), "type": 0, "allow": "0", "deny": c.deny_everyone.to_string()}])
@@ -879,6 +920,8 @@ impl Inner {
             return;
         }
         let mut ready = false;
+        // `[id, count]` from IDENTIFY (or the resumed session's id).
+        let mut shard: [u64; 2] = [0, 1];
         // The highest sequence this connection has delivered: replayed
         // frames and live pushes never go out twice.
         let mut last_sent: u64 = 0;
@@ -894,26 +937,45 @@ impl Inner {
                             if tx.send(WsMessage::text(ack)).await.is_err() { return; }
                         }
                         Some(2) => {
+                            if let Some([id, count]) = v["d"]["shard"].as_array().and_then(|a| {
+                                Some([a.first()?.as_u64()?, a.get(1)?.as_u64()?])
+                            }) {
+                                shard = [id, count.max(1)];
+                            }
                             let mut d = self.samples["gateway_events"]["ready"]["d"].clone();
                             d["resume_gateway_url"] = self.gateway_url.clone().into();
+                            d["shard"] = json!(shard);
+                            // The session id names the shard, for RESUME.
+                            d["session_id"] = format!("fake-session-{}-{}", shard[0], shard[1]).into();
                             let seq = { let mut s = self.state(); s.seq += 1; s.seq };
                             let frame = json!({"op": 0, "t": "READY", "s": seq, "d": d}).to_string();
                             if tx.send(WsMessage::text(frame)).await.is_err() { return; }
                             last_sent = seq;
                             ready = true;
-                            self.state().identified += 1;
+                            {
+                                let mut st = self.state();
+                                st.identified += 1;
+                                st.identified_shards.push(shard);
+                            }
                             self.changed.notify_waiters();
                         }
                         Some(6) => {
                             // RESUME: replay what the client missed after its
                             // last sequence, then RESUMED.
                             let from = v["d"]["seq"].as_u64().unwrap_or(0);
+                            if let Some(rest) = v["d"]["session_id"].as_str().and_then(|s| s.strip_prefix("fake-session-")) {
+                                if let Some((id, count)) = rest.split_once('-') {
+                                    if let (Ok(id), Ok(count)) = (id.parse(), count.parse()) {
+                                        shard = [id, count];
+                                    }
+                                }
+                            }
                             let missed: Vec<(u64, String)> = self
                                 .state()
                                 .sent_log
                                 .iter()
-                                .filter(|(s, _)| *s > from)
-                                .cloned()
+                                .filter(|(s, g, _)| *s > from && on_shard(*g, shard))
+                                .map(|(s, _, f)| (*s, f.clone()))
                                 .collect();
                             for (seq, frame) in missed {
                                 if tx.send(WsMessage::text(frame)).await.is_err() { return; }
@@ -932,7 +994,7 @@ impl Inner {
                 }
                 push = pushes.recv(), if ready => {
                     match push {
-                        Ok(frame) if frame == CLOSE => {
+                        Ok((_, frame)) if frame == CLOSE => {
                             // 4000 "unknown error": Discord's invitation to
                             // reconnect and resume.
                             let close = tokio_tungstenite::tungstenite::protocol::CloseFrame {
@@ -942,7 +1004,8 @@ impl Inner {
                             let _ = tx.send(WsMessage::Close(Some(close))).await;
                             return;
                         }
-                        Ok(frame) => {
+                        Ok((guild, _)) if !on_shard(guild, shard) => {}
+                        Ok((_, frame)) => {
                             let seq = serde_json::from_str::<Value>(&frame)
                                 .ok()
                                 .and_then(|v| v["s"].as_u64())
@@ -1226,7 +1289,7 @@ impl Inner {
         match (method, segs.as_slice()) {
             ("GET", ["gateway"]) => ok(json!({"url": self.gateway_url})),
             ("GET", ["gateway", "bot"]) => ok(json!({
-                "url": self.gateway_url, "shards": 1,
+                "url": self.gateway_url, "shards": self.state().recommended_shards.max(1),
                 "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
             })),
             ("GET", ["oauth2", "applications", "@me"]) => {

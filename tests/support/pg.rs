@@ -97,6 +97,17 @@ impl TestDb {
         .await;
     }
 
+    /// One number from `sql`, run in this database.
+    pub async fn query_scalar_i64(&self, sql: &str) -> i64 {
+        let mut conn = connect(&self.url).await;
+        let n: i64 = sqlx::query_scalar(sql)
+            .fetch_one(&mut conn)
+            .await
+            .expect("query on the test database");
+        let _ = conn.close().await;
+        n
+    }
+
     async fn admin(&self, statements: &[String]) {
         let mut admin = connect(&self.server).await;
         for sql in statements {
