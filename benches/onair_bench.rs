@@ -35,7 +35,7 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("onair benchmark: {cpus} CPUs, scale {scale}, release build, loopback fakes\n");
     let mut failed = false;
-    // ONAIR_BENCH_ONLY=budget,fanout,latency,poll,memory,upstream runs a subset.
+    // ONAIR_BENCH_ONLY=budget,fanout,latency,poll,memory,upstream,replicas runs a subset.
     let only = std::env::var("ONAIR_BENCH_ONLY").unwrap_or_default();
     let run = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
 
@@ -202,6 +202,87 @@ fn main() {
             "   {:>6} subscriptions, {:>3} TikTok usernames: JKT48Connect {:.2}/poll ({} requests in {:.0} intervals), KonbiniAPI {:.1}/poll",
             u.subscriptions, u.tiktok_users, u.jkt_per_poll, u.jkt_requests, u.intervals, u.konbini_per_poll
         );
+        }
+    }
+
+    // 6. Replicas on PostgreSQL against one process on SQLite.
+    if run("replicas") {
+        let (channels, r) = (n(2000), 500);
+        let bot_rps = 480;
+        // A PostgreSQL server: the tests' (ONAIR_TEST_POSTGRES_URL), or a
+        // throwaway cluster started here as .ci/run does.
+        let mut own_cluster = None;
+        if support::pg::server_url("the replicas benchmark").is_none() {
+            let dir = std::env::temp_dir().join(format!("onair-bench-pg-{}", std::process::id()));
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/postgres");
+            let out = std::process::Command::new("bash")
+                .args([script, "start", &dir.display().to_string()])
+                .output()
+                .expect("run .ci/postgres");
+            let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            assert!(
+                out.status.success() && !url.is_empty(),
+                "could not start PostgreSQL"
+            );
+            std::env::set_var(support::pg::VAR, url);
+            own_cluster = Some((script, dir));
+        }
+        let db = rt
+            .block_on(support::pg::fresh_database("bench_replicas"))
+            .expect("a PostgreSQL database");
+        let pg = rt.block_on(support::bench_replicas::fanout(
+            channels,
+            r,
+            bot_rps,
+            Some(db.url.clone()),
+        ));
+        drop(db);
+        let lite = rt.block_on(support::bench_replicas::fanout(channels, r, bot_rps, None));
+        println!("\n6. Replicas: fan-out to {channels} channels (one guild each, 6 shards), fake limit {r} req/s + 5 msg/5 s per channel, DISCORD_GLOBAL_RPS={bot_rps}");
+        println!(
+            "   {:<34} | {:>10} | {:>13} | {:>15} | {:>10} | {:>22}",
+            "setup", "spread", "rate (x R)", "429s", "dup/miss", "RSS per process"
+        );
+        for (name, f) in [
+            ("3 replicas x 2 shards, PostgreSQL", &pg),
+            ("1 process, SQLite", &lite),
+        ] {
+            let pct = 100.0 * f.rate_limited as f64 / f.requests.max(1) as f64;
+            println!(
+                "   {:<34} | {:>10} | {:>6.2} {:<6} | {:>4} ({:.2} %) {:<3} | {:>4} / {:<3} | {}",
+                name,
+                ms(f.spread),
+                f.achieved_rate,
+                if f.achieved_rate >= 0.9 {
+                    "MET"
+                } else {
+                    "MISSED"
+                },
+                f.rate_limited,
+                pct,
+                if pct <= 1.0 { "MET" } else { "MISSED" },
+                f.duplicates,
+                f.missing,
+                f.rss_kib
+                    .iter()
+                    .map(|k| format!("{:.1} MB", *k as f64 / 1024.0))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            failed |= f.duplicates > 0 || f.missing > 0;
+        }
+        match pg.failover {
+            Some(d) => println!(
+                "   failover: leader SIGKILLed mid-fan-out -> first post by the new leader {} (lock retry <= 1 s + 2 s handover + first poll); duplicates {}",
+                ms(d),
+                pg.duplicates
+            ),
+            None => println!("   failover: no post after the kill"),
+        }
+        if let Some((script, dir)) = own_cluster {
+            let _ = std::process::Command::new("bash")
+                .args([script, "stop", &dir.display().to_string()])
+                .status();
         }
     }
 

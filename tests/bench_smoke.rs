@@ -48,3 +48,19 @@ async fn budget_month_smoke() {
     );
     assert!(!m.scheduled.delays.is_empty(), "{m:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_smoke() {
+    let Some(db) = support::pg::fresh_database("replicas_smoke").await else {
+        return;
+    };
+    let f = support::bench_replicas::fanout(40, 200, 60, Some(db.url.clone())).await;
+    assert_eq!((f.duplicates, f.missing), (0, 0), "{f:?}");
+    assert_eq!(f.rss_kib.len(), 3, "{f:?}");
+    assert!(
+        f.failover.is_some(),
+        "the new leader posted after the kill: {f:?}"
+    );
+    let lite = support::bench_replicas::fanout(20, 200, 60, None).await;
+    assert_eq!((lite.duplicates, lite.missing), (0, 0), "{lite:?}");
+}

@@ -17,7 +17,9 @@
 //!   before the provider had last listed that broadcast.
 //!
 //! `ONAIR_CHAOS_SCHEDULES=N` runs more (default 50), `ONAIR_CHAOS_SEED=S`
-//! replays one schedule; a failure prints its seed.
+//! replays one schedule; a failure prints its seed. The replicas mode runs
+//! schedules on two processes sharing a PostgreSQL database (one shard
+//! each, one leader), and the kill hits either of them.
 
 mod support;
 
@@ -254,7 +256,10 @@ fn spawn_bot(vars: &HashMap<String, String>, dir: &std::path::Path) -> tokio::pr
     support::bot::spawn_binary(vars, dir, "warn", std::process::Stdio::null())
 }
 
-async fn run_schedule(seed: u64) -> Result<Counts, String> {
+/// One schedule. `replicas`: a PostgreSQL URL to run it on two replicas
+/// (one shard each, one leader) instead of one process on SQLite; the kill
+/// then hits one of them, the leader or not.
+async fn run_schedule(seed: u64, replicas: Option<String>) -> Result<Counts, String> {
     let mut counts = Counts::default();
     let s = build(seed, &mut counts);
     if std::env::var_os("ONAIR_CHAOS_DEBUG").is_some() {
@@ -280,6 +285,11 @@ async fn run_schedule(seed: u64) -> Result<Counts, String> {
     let script_len = s.replies.len();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut vars = support::bot::env(&discord, dir.path());
+    if let Some(url) = &replicas {
+        vars.insert("DATABASE_URL".into(), url.clone());
+        vars.insert("DISCORD_SHARD_COUNT".into(), "2".into());
+    }
+    let processes = if replicas.is_some() { 2 } else { 1 };
     vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
     vars.insert("JKT48CONNECT_URL".into(), jkt.url());
     vars.insert("END_GRACE_SECS".into(), "2".into());
@@ -321,9 +331,18 @@ async fn run_schedule(seed: u64) -> Result<Counts, String> {
         discord.fail_next(method, path, fault.clone(), 1);
     }
 
-    let mut bot = spawn_bot(&vars, dir.path());
-    let mut identified = 1;
-    discord.wait_ready(Duration::from_secs(30)).await;
+    let spawn = |i: usize| {
+        let mut v = vars.clone();
+        if processes > 1 {
+            v.insert("DISCORD_SHARD_IDS".into(), i.to_string());
+        }
+        spawn_bot(&v, dir.path())
+    };
+    let mut bots: Vec<tokio::process::Child> = (0..processes).map(spawn).collect();
+    let mut identified = processes;
+    discord
+        .wait_identified(identified, Duration::from_secs(30))
+        .await;
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut killed = false;
     let mut deleted = None;
@@ -332,11 +351,13 @@ async fn run_schedule(seed: u64) -> Result<Counts, String> {
         let polls = jkt.hits("/api/jkt48/live");
         if let (Some(k), false) = (s.kill_after_poll, killed) {
             if polls >= k {
+                let victim = (seed as usize) % processes;
+                let bot = &mut bots[victim];
                 bot.start_kill().map_err(|e| e.to_string())?;
                 let _ = bot.wait().await;
                 killed = true;
                 tokio::time::sleep(Duration::from_millis(300)).await;
-                bot = spawn_bot(&vars, dir.path());
+                bots[victim] = spawn(victim);
                 identified += 1;
                 discord
                     .wait_identified(identified, Duration::from_secs(30))
@@ -377,8 +398,10 @@ async fn run_schedule(seed: u64) -> Result<Counts, String> {
     // show by then.
     jkt.wait_more_hits("/api/jkt48/live", 2, Duration::from_secs(30))
         .await;
-    let _ = bot.start_kill();
-    let _ = bot.wait().await;
+    for bot in &mut bots {
+        let _ = bot.start_kill();
+        let _ = bot.wait().await;
+    }
 
     let expected = s.broadcasts;
     let mut problems = Vec::new();
@@ -509,11 +532,63 @@ async fn fault_schedules_lose_and_duplicate_nothing() {
         Some(seed) => vec![seed],
         None => (1..=n).collect(),
     };
-    let parallel = 10;
+    let (total, failures) = run_schedules(&seeds, 10, false).await;
+    eprintln!("chaos: {} schedules, injected {total:?}", seeds.len());
+    assert!(
+        failures.is_empty(),
+        "failing schedules (replay with ONAIR_CHAOS_SEED):\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The replicas mode: schedules on two replicas sharing a PostgreSQL
+/// database (each on a fresh one), a random replica killed and restarted.
+/// `ONAIR_CHAOS_REPLICA_SCHEDULES=N` runs more (default 10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_schedules_with_replicas_lose_and_duplicate_nothing() {
+    if support::pg::server_url("fault_schedules_with_replicas").is_none() {
+        return;
+    }
+    let n: u64 = std::env::var("ONAIR_CHAOS_REPLICA_SCHEDULES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let seeds: Vec<u64> = match std::env::var("ONAIR_CHAOS_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        Some(seed) => vec![seed],
+        None => (1001..=1000 + n).collect(),
+    };
+    let (total, failures) = run_schedules(&seeds, 5, true).await;
+    eprintln!(
+        "chaos (replicas): {} schedules, injected {total:?}",
+        seeds.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "failing schedules (replay with ONAIR_CHAOS_SEED):\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Run `seeds`, `parallel` at a time (on replicas when `on_replicas`,
+/// each schedule on a fresh PostgreSQL database); the injected totals and
+/// the failures.
+async fn run_schedules(seeds: &[u64], parallel: usize, on_replicas: bool) -> (Counts, Vec<String>) {
     let mut total = Counts::default();
     let mut failures = Vec::new();
     for chunk in seeds.chunks(parallel) {
-        let runs = futures::future::join_all(chunk.iter().map(|s| run_schedule(*s))).await;
+        let runs = futures::future::join_all(chunk.iter().map(|seed| async move {
+            if !on_replicas {
+                return run_schedule(*seed, None).await;
+            }
+            let Some(db) = support::pg::fresh_database(&format!("chaos_{seed}")).await else {
+                return Err("no PostgreSQL".into());
+            };
+            run_schedule(*seed, Some(db.url.clone())).await
+        }))
+        .await;
         for r in runs {
             match r {
                 Ok(c) => {
@@ -535,10 +610,5 @@ async fn fault_schedules_lose_and_duplicate_nothing() {
             }
         }
     }
-    eprintln!("chaos: {} schedules, injected {total:?}", seeds.len());
-    assert!(
-        failures.is_empty(),
-        "failing schedules (replay with ONAIR_CHAOS_SEED):\n{}",
-        failures.join("\n")
-    );
+    (total, failures)
 }
