@@ -124,3 +124,57 @@ fn scan_finds_plain_and_byte_array_secrets() {
     let leak = find_leak(&line, &secrets).expect("decoded byte array found");
     assert!(leak.contains("byte array"), "{leak}");
 }
+
+/// On PostgreSQL (the store, the leader lock, the snapshot listener) the
+/// database password never reaches the trace log either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_on_postgres_at_trace_logs_no_database_password() {
+    const PASSWORD: &str = "PG-PASSWORD-SECRET-55";
+    let Some(db) = support::pg::fresh_database("log_secrets_pg").await else {
+        return;
+    };
+    // The test cluster trusts local connections: the password is carried,
+    // never checked, which is all this test needs.
+    let mut url = url::Url::parse(&db.url).unwrap();
+    url.set_password(Some(PASSWORD)).unwrap();
+    let discord = FakeDiscord::start().await;
+    let jkt = FakeProvider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = support::bot::env(&discord, dir.path());
+    support::bot::use_jkt(&mut vars, &jkt);
+    vars.insert("DATABASE_URL".into(), url.to_string());
+    discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID]));
+    {
+        let store = onair::store::connect(url.as_str()).await.unwrap();
+        support::bot::subscribe_everything(&store, GUILD_ID, CHANNEL_ID).await;
+    }
+    let log_path = dir.path().join("onair.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = support::bot::spawn_binary(&vars, dir.path(), "trace", log.into());
+    discord.wait_ready(T).await;
+    jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(support::fake_providers::fritzy_live(
+            "2025-04-06T12:03:58.000Z",
+        )),
+    );
+    // Announced: the leader won its lock and shared its snapshot by then.
+    discord
+        .wait_for(T, "the announcement", |d| {
+            !d.messages(CHANNEL_ID).is_empty()
+        })
+        .await;
+    let pid = child.id().expect("running");
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill -TERM");
+    let _ = tokio::time::timeout(T, child.wait()).await;
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(text.contains("leading"), "ran as the leader on PostgreSQL");
+    let mut secrets = support::bot::secrets_of(&vars);
+    secrets.push(PASSWORD.into());
+    if let Some(leak) = find_leak(&text, &secrets) {
+        panic!("secret in the binary's trace log: {leak}");
+    }
+}
