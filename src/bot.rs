@@ -133,15 +133,25 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     // Followers keep the leader's snapshot (a leader's own pollers write it).
     let follower_task = on_postgres.then(|| {
         let url = config.database_url.clone();
-        let (snapshot, store, seen, leading, stop) = (
+        let (snapshot, store, budgets, seen, leading, stop) = (
             Arc::clone(&snapshot),
             Arc::clone(&store),
+            Arc::clone(&budgets),
             Arc::clone(&seen_members),
             Arc::clone(&leading),
             shutdown.clone(),
         );
         tokio::spawn(async move {
-            crate::watch::shared::follow(url.expose(), snapshot, store, seen, leading, stop).await
+            crate::watch::shared::follow(
+                url.expose(),
+                snapshot,
+                store,
+                budgets,
+                seen,
+                leading,
+                stop,
+            )
+            .await
         })
     });
 

@@ -16,6 +16,37 @@ use support::secrets::find_leak;
 const T: Duration = Duration::from_secs(30);
 const STREAM_KEY: &str = "SK-STREAM-KEY-SECRET-789";
 
+/// Start the binary at `RUST_LOG=trace` (log in `dir`), subscribed in one
+/// channel, and let one member go live: returns once it is announced.
+async fn announce_at_trace(
+    discord: &FakeDiscord,
+    jkt: &FakeProvider,
+    vars: &std::collections::HashMap<String, String>,
+    dir: &std::path::Path,
+) -> (tokio::process::Child, std::path::PathBuf) {
+    discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID]));
+    {
+        let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+        support::bot::subscribe_everything(&store, GUILD_ID, CHANNEL_ID).await;
+    }
+    let log_path = dir.join("onair.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = support::bot::spawn_binary(vars, dir, "trace", log.into());
+    discord.wait_ready(T).await;
+    jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(support::fake_providers::fritzy_live(
+            "2025-04-06T12:03:58.000Z",
+        )),
+    );
+    discord
+        .wait_for(T, "the announcement", |d| {
+            !d.messages(CHANNEL_ID).is_empty()
+        })
+        .await;
+    (child, log_path)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_at_trace_logs_no_secret_even_as_bytes() {
     let discord = FakeDiscord::start().await;
@@ -47,28 +78,8 @@ async fn binary_at_trace_logs_no_secret_even_as_bytes() {
     vars.insert("CLOUDFLARE_API_URL".into(), cf.url());
     vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
     vars.insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());
-    discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID]));
-    {
-        let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-        support::bot::subscribe_everything(&store, GUILD_ID, CHANNEL_ID).await;
-    }
-    let log_path = dir.path().join("onair.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = support::bot::spawn_binary(&vars, dir.path(), "trace", log.into());
-    discord.wait_ready(T).await;
-
     // An announcement (a POST with a body), a poll with a key in its query.
-    jkt.set(
-        "GET /api/jkt48/live",
-        Reply::json(support::fake_providers::fritzy_live(
-            "2025-04-06T12:03:58.000Z",
-        )),
-    );
-    discord
-        .wait_for(T, "the announcement", |d| {
-            !d.messages(CHANNEL_ID).is_empty()
-        })
-        .await;
+    let (mut child, log_path) = announce_at_trace(&discord, &jkt, &vars, dir.path()).await;
     // A reply that carries the stream key (ephemeral, through serenity).
     let p = discord.subcommand(
         "stream",
@@ -143,27 +154,8 @@ async fn binary_on_postgres_at_trace_logs_no_database_password() {
     let mut vars = support::bot::env(&discord, dir.path());
     support::bot::use_jkt(&mut vars, &jkt);
     vars.insert("DATABASE_URL".into(), url.to_string());
-    discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID]));
-    {
-        let store = onair::store::connect(url.as_str()).await.unwrap();
-        support::bot::subscribe_everything(&store, GUILD_ID, CHANNEL_ID).await;
-    }
-    let log_path = dir.path().join("onair.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = support::bot::spawn_binary(&vars, dir.path(), "trace", log.into());
-    discord.wait_ready(T).await;
-    jkt.set(
-        "GET /api/jkt48/live",
-        Reply::json(support::fake_providers::fritzy_live(
-            "2025-04-06T12:03:58.000Z",
-        )),
-    );
     // Announced: the leader won its lock and shared its snapshot by then.
-    discord
-        .wait_for(T, "the announcement", |d| {
-            !d.messages(CHANNEL_ID).is_empty()
-        })
-        .await;
+    let (mut child, log_path) = announce_at_trace(&discord, &jkt, &vars, dir.path()).await;
     let pid = child.id().expect("running");
     std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])

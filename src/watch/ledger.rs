@@ -216,6 +216,23 @@ impl Ledger {
         Reservation::Go
     }
 
+    /// Read the period's count from the store again: a process that does not
+    /// poll (a follower) shows in `/help` what the leader has spent.
+    pub async fn sync(&self, now: DateTime<Utc>) {
+        let (Some(allowance), Some(store)) = (self.schedule.allowance, &self.store) else {
+            return;
+        };
+        let key = allowance.period_key(now);
+        if let Ok(spent) = store.calls_spent(self.provider.as_str(), &key).await {
+            let mut st = self.lock();
+            if st.period != key {
+                st.period = key;
+                st.unrecorded = 0;
+            }
+            st.used = spent + st.unrecorded;
+        }
+    }
+
     /// How long to wait after a poll at `now` before the next one: the
     /// interval for an unmetered source, the plan's answer for a metered one.
     pub fn plan(&self, now: DateTime<Utc>) -> Duration {
@@ -279,5 +296,53 @@ impl Budgets {
 
     pub fn all(&self) -> &[Arc<Ledger>] {
         &self.ledgers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::LiveStream;
+    use crate::providers::ProviderError;
+
+    /// A metered source (1,000 calls a month) that is never fetched.
+    struct Metered;
+
+    #[async_trait::async_trait]
+    impl LiveSource for Metered {
+        fn name(&self) -> ProviderName {
+            ProviderName::Jkt48Connect
+        }
+        fn platforms(&self) -> &'static [Platform] {
+            &[Platform::Idn]
+        }
+        fn schedule(&self) -> Schedule {
+            Schedule {
+                interval: Duration::from_secs(30),
+                allowance: Some(Allowance::PerMonth(1_000)),
+            }
+        }
+        async fn fetch(&self) -> Result<Vec<LiveStream>, ProviderError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_follower_syncs_what_the_leader_spent() {
+        let store = crate::store::connect("sqlite::memory:").await.unwrap();
+        let now = Utc::now();
+        let leader = Ledger::open(&Metered, Some(Arc::clone(&store)), now)
+            .await
+            .unwrap();
+        let follower = Ledger::open(&Metered, Some(Arc::clone(&store)), now)
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            assert!(matches!(leader.reserve(1, now).await, Reservation::Go));
+        }
+        assert_eq!(follower.used(), 0, "nothing read yet");
+        follower.sync(now).await;
+        assert_eq!(follower.used(), 3);
+        assert_eq!(leader.used(), 3);
     }
 }

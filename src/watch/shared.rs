@@ -12,6 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio_util::sync::CancellationToken;
 
 use super::snapshot::{Snapshot, SourceState};
+use super::Budgets;
 use crate::providers::ProviderName;
 use crate::store::{Store, SNAPSHOT_CHANNEL};
 
@@ -50,6 +51,7 @@ pub async fn follow(
     database_url: &str,
     snapshot: Arc<Snapshot>,
     store: Arc<dyn Store>,
+    budgets: Arc<Budgets>,
     seen_members: Arc<dashmap::DashSet<String>>,
     leading: Arc<AtomicBool>,
     stop: CancellationToken,
@@ -107,6 +109,13 @@ pub async fn follow(
                 Ok(Some(notice)) => {
                     if leading.load(Ordering::SeqCst) {
                         continue;
+                    }
+                    // The leader polled: what it spent shows in /help here too.
+                    if let Some(ledger) = ProviderName::from_str(notice.payload())
+                        .ok()
+                        .and_then(|p| budgets.get(p))
+                    {
+                        ledger.sync(chrono::Utc::now()).await;
                     }
                     // The notice names the source; its row holds the state.
                     match store.published_states().await {

@@ -10,7 +10,7 @@ use onair::store::{NewSubscription, Store};
 use serde_json::{json, Value};
 
 use super::bot::{env, TestBot};
-use super::discord::{FakeDiscord, GuildSpec, Invoker, GUILD_ID};
+use super::discord::{FakeDiscord, GuildSpec, Invoker, StoredMessage, GUILD_ID};
 use super::fake_providers::{FakeProvider, Reply};
 
 pub fn member(i: usize) -> Value {
@@ -102,6 +102,34 @@ pub async fn next_poll(p: &FakeProvider, path: &str, timeout: Duration) -> Insta
     }
 }
 
+/// What a fan-out left in the channels.
+pub struct Tally {
+    /// Messages beyond `expected` in a channel, summed.
+    pub duplicates: usize,
+    /// Channels with fewer than `expected` messages.
+    pub missing: usize,
+    pub first: Option<Instant>,
+    pub last: Option<Instant>,
+}
+
+/// Count `msgs` per channel against `expected` messages in each of
+/// `channels`.
+pub fn tally(msgs: &[StoredMessage], channels: &[u64], expected: usize) -> Tally {
+    let mut per: HashMap<u64, usize> = HashMap::new();
+    for m in msgs {
+        *per.entry(m.channel_id).or_default() += 1;
+    }
+    Tally {
+        duplicates: per.values().map(|c| c.saturating_sub(expected)).sum(),
+        missing: channels
+            .iter()
+            .filter(|c| per.get(c).copied().unwrap_or(0) < expected)
+            .count(),
+        first: msgs.iter().map(|m| m.at).min(),
+        last: msgs.iter().map(|m| m.at).max(),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Fanout {
     pub n: usize,
@@ -135,20 +163,13 @@ pub async fn fanout(n: usize, r: usize, bot_rps: u32) -> Fanout {
         })
         .await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let msgs = rig.discord.all_messages();
-    let mut per: HashMap<u64, usize> = HashMap::new();
-    for m in &msgs {
-        *per.entry(m.channel_id).or_default() += 1;
-    }
-    let duplicates = per.values().map(|c| c.saturating_sub(1)).sum();
-    let missing = channels.iter().filter(|c| !per.contains_key(c)).count();
-    let mut at: Vec<Instant> = msgs.iter().map(|m| m.at).collect();
-    at.sort();
-    let first = at
-        .first()
+    let t = tally(&rig.discord.all_messages(), &channels, 1);
+    let (duplicates, missing) = (t.duplicates, t.missing);
+    let first = t
+        .first
         .map_or(Duration::ZERO, |t| t.saturating_duration_since(seen));
-    let last = at
-        .last()
+    let last = t
+        .last
         .map_or(Duration::ZERO, |t| t.saturating_duration_since(seen));
     let spread = (last - first).as_secs_f64().max(1e-9);
     let posts = rig

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::bench::{member, next_poll, rss_kib};
+use super::bench::{member, next_poll, rss_kib, tally};
 use super::bot::{env, spawn_binary};
 use super::discord::{FakeDiscord, GuildSpec};
 use super::fake_providers::{FakeProvider, Reply};
@@ -98,17 +98,9 @@ pub async fn fanout(n: usize, r: usize, bot_rps: u32, database: Option<String>) 
         .await;
     // A duplicate would show within two more polls.
     jkt.wait_more_hits(LIVE, 2, Duration::from_secs(30)).await;
-    let msgs = discord.all_messages();
-    let mut per: HashMap<u64, usize> = HashMap::new();
-    for m in &msgs {
-        *per.entry(m.channel_id).or_default() += 1;
-    }
-    let duplicates = per.values().map(|c| c.saturating_sub(1)).sum();
-    let missing = channels.iter().filter(|c| !per.contains_key(c)).count();
-    let mut at: Vec<Instant> = msgs.iter().map(|m| m.at).collect();
-    at.sort();
-    let spread = match (at.first(), at.last()) {
-        (Some(a), Some(b)) => *b - *a,
+    let t = tally(&discord.all_messages(), &channels, 1);
+    let spread = match (t.first, t.last) {
+        (Some(a), Some(b)) => b - a,
         _ => Duration::ZERO,
     };
     let requests = discord
@@ -129,8 +121,8 @@ pub async fn fanout(n: usize, r: usize, bot_rps: u32, database: Option<String>) 
         achieved_rate: n.saturating_sub(1) as f64 / spread.as_secs_f64().max(1e-9) / r as f64,
         rate_limited: discord.rate_limited_count(),
         requests,
-        duplicates,
-        missing,
+        duplicates: t.duplicates,
+        missing: t.missing,
         rss_kib: rss,
         failover: None,
     };
@@ -166,15 +158,10 @@ pub async fn fanout(n: usize, r: usize, bot_rps: u32, database: Option<String>) 
             .min();
         run.failover = first_after.map(|t| t - killed);
         jkt.wait_more_hits(LIVE, 2, Duration::from_secs(30)).await;
-        let mut per: HashMap<u64, usize> = HashMap::new();
-        for m in discord.all_messages() {
-            *per.entry(m.channel_id).or_default() += 1;
-        }
-        run.duplicates += per.values().map(|c| c.saturating_sub(2)).sum::<usize>();
-        run.missing += channels
-            .iter()
-            .filter(|c| per.get(c).copied().unwrap_or(0) < 2)
-            .count();
+        // Two announcements per channel now (members 1 and 2).
+        let t = tally(&discord.all_messages(), &channels, 2);
+        run.duplicates += t.duplicates;
+        run.missing += t.missing;
     }
     for c in &mut children {
         let _ = c.start_kill();
