@@ -102,21 +102,27 @@ macro_rules! sql_store {
         const STREAM_COLS: &str = "id, stream_id, platform, started_at, first_seen, ended_at, data";
 
         impl $store {
+            /// Rows of `sql` (with at most one bound id), each read by `row`.
+            async fn select<T>(
+                &self,
+                sql: &str,
+                bind: Option<i64>,
+                row: fn(&$row) -> Result<T, StoreError>,
+            ) -> Result<Vec<T>, StoreError> {
+                let mut q = sqlx::query(sql);
+                if let Some(b) = bind {
+                    q = q.bind(b);
+                }
+                q.fetch_all(&self.pool).await?.iter().map(row).collect()
+            }
+
             async fn subscriptions_where(
                 &self,
                 clause: &str,
                 guild: Option<i64>,
             ) -> Result<Vec<Subscription>, StoreError> {
                 let sql = format!("SELECT * FROM subscriptions WHERE {clause} ORDER BY id");
-                let mut q = sqlx::query(&sql);
-                if let Some(g) = guild {
-                    q = q.bind(g);
-                }
-                q.fetch_all(&self.pool)
-                    .await?
-                    .iter()
-                    .map(subscription)
-                    .collect()
+                self.select(&sql, guild, subscription).await
             }
 
             async fn deliveries_where(
@@ -125,15 +131,7 @@ macro_rules! sql_store {
                 bind: Option<i64>,
             ) -> Result<Vec<Delivery>, StoreError> {
                 let sql = format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE {clause} ORDER BY id");
-                let mut q = sqlx::query(&sql);
-                if let Some(b) = bind {
-                    q = q.bind(b);
-                }
-                q.fetch_all(&self.pool)
-                    .await?
-                    .iter()
-                    .map(delivery)
-                    .collect()
+                self.select(&sql, bind, delivery).await
             }
         }
 
