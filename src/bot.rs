@@ -14,6 +14,7 @@ use crate::discord::rest::DiscordRest;
 use crate::leader::Election;
 use crate::providers::source::Usernames;
 use crate::providers::Http;
+use crate::store::Engine;
 use crate::types::{Data, Error, Providers};
 use crate::watch::open_ledgers;
 use crate::watch::snapshot::Snapshot;
@@ -88,11 +89,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         }
         None => None,
     };
-    let discord_base = config
-        .discord_api_url
-        .clone()
-        .unwrap_or_else(|| url::Url::parse("https://discord.com").expect("static URL"));
-    let rest = DiscordRest::new(http_ctx.client().clone(), &discord_base, &token);
+    let rest = DiscordRest::new(http_ctx.client().clone(), &config.discord_origin(), &token);
     let sources = providers.sources(&config, Usernames::Subscribed(Arc::clone(&store)));
     let seen_members = Arc::new(dashmap::DashSet::new());
     let budgets = Arc::new(open_ledgers(&sources, &store, &shutdown).await);
@@ -100,7 +97,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     // process leads: always on SQLite, when it holds the leader lock on
     // PostgreSQL. Resume polls first, then decides: what was pending is sent
     // only after every source answered once (or had its chance).
-    let on_postgres = !config.database_url.expose().starts_with("sqlite:");
+    let on_postgres = config.engine() == Engine::Postgres;
     let election = if on_postgres {
         Election::Postgres(config.database_url.clone())
     } else {
@@ -129,31 +126,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         share_snapshot: on_postgres,
     };
     let leading = Arc::new(AtomicBool::new(false));
-    let leader_task = tokio::spawn(lead(election, work, Arc::clone(&leading), shutdown.clone()));
     // Followers keep the leader's snapshot (a leader's own pollers write it).
     let follower_task = on_postgres.then(|| {
-        let url = config.database_url.clone();
-        let (snapshot, store, budgets, seen, leading, stop) = (
-            Arc::clone(&snapshot),
-            Arc::clone(&store),
-            Arc::clone(&budgets),
-            Arc::clone(&seen_members),
+        tokio::spawn(crate::watch::shared::follow(
+            config.database_url.clone(),
+            work.clone(),
             Arc::clone(&leading),
             shutdown.clone(),
-        );
-        tokio::spawn(async move {
-            crate::watch::shared::follow(
-                url.expose(),
-                snapshot,
-                store,
-                budgets,
-                seen,
-                leading,
-                stop,
-            )
-            .await
-        })
+        ))
     });
+    let leader_task = tokio::spawn(lead(election, work, Arc::clone(&leading), shutdown.clone()));
 
     let data = Data {
         config: Arc::clone(&config),
@@ -294,36 +276,40 @@ async fn lead(
     leading: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) {
-    metrics::gauge!(crate::ops::metric::LEADER).set(0.0);
+    // Leading or not, in one place: the followers' snapshot listener stands
+    // down while this process's own pollers write the snapshot.
+    let set_leading = |on: bool| {
+        leading.store(on, Ordering::SeqCst);
+        metrics::gauge!(crate::ops::metric::LEADER).set(if on { 1.0 } else { 0.0 });
+    };
+    set_leading(false);
     while let Some(term) = election.win(&shutdown).await {
+        set_leading(true);
         let running = match Work::start(&work, &shutdown).await {
             Ok(w) => w,
             Err(e) => {
                 tracing::error!(error = %e, "could not start the leader's work");
+                set_leading(false);
                 term.end().await;
                 continue;
             }
         };
-        leading.store(true, Ordering::SeqCst);
-        metrics::gauge!(crate::ops::metric::LEADER).set(1.0);
         if matches!(election, Election::Postgres(_)) {
             tracing::info!("leading: this process polls and dispatches");
         }
-        tokio::select! {
-            () = term.lost.cancelled() => {
-                running.stop(None).await;
-                tracing::warn!("no longer the leader: stopped polling and dispatching");
-            }
-            () = shutdown.cancelled() => {
-                running.stop(Some(SHUTDOWN_GRACE)).await;
-                term.end().await;
-                leading.store(false, Ordering::SeqCst);
-                metrics::gauge!(crate::ops::metric::LEADER).set(0.0);
-                return;
-            }
+        let lost = tokio::select! {
+            () = term.lost.cancelled() => true,
+            () = shutdown.cancelled() => false,
+        };
+        if !lost {
+            running.stop(Some(SHUTDOWN_GRACE)).await;
+            term.end().await;
+            set_leading(false);
+            return;
         }
-        leading.store(false, Ordering::SeqCst);
-        metrics::gauge!(crate::ops::metric::LEADER).set(0.0);
+        running.stop(None).await;
+        set_leading(false);
+        tracing::warn!("no longer the leader: stopped polling and dispatching");
         // Its connection just failed: let a healthy replica take over
         // rather than race for the lock again at once.
         tokio::select! {

@@ -365,11 +365,11 @@ async fn invite_line(config: &Config) -> Result<String, String> {
     let Some(token) = &config.discord_token else {
         return Ok(format!("{:<24} set DISCORD_TOKEN to compute it", "invite"));
     };
-    let base = config
-        .discord_api_url
-        .clone()
-        .unwrap_or_else(|| url::Url::parse("https://discord.com").expect("static URL"));
-    let rest = DiscordRest::new(Http::shared().client().clone(), &base, token);
+    let rest = DiscordRest::new(
+        Http::shared().client().clone(),
+        &config.discord_origin(),
+        token,
+    );
     match rest.application_id().await {
         Ok(id) => Ok(format!(
             "{:<24} {} (scopes {}; permissions {}: {})",

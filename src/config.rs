@@ -138,7 +138,7 @@ impl Config {
             .map(|v| parse_snowflake("DEV_GUILD_ID", &v))
             .transpose()?;
         let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://onair.db".into());
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+        if crate::store::Engine::of(&database_url).is_none() {
             return Err(ConfigError::Invalid {
                 var: "DATABASE_URL",
                 value: redact_db_url(&database_url),
@@ -323,6 +323,18 @@ impl Config {
             kitkot,
             realtimekit,
         })
+    }
+
+    /// Discord's origin: `DISCORD_API_URL`, or discord.com.
+    pub fn discord_origin(&self) -> Url {
+        self.discord_api_url
+            .clone()
+            .unwrap_or_else(|| Url::parse("https://discord.com").expect("static URL"))
+    }
+
+    /// The database engine `DATABASE_URL` names (checked at parse time).
+    pub fn engine(&self) -> crate::store::Engine {
+        crate::store::Engine::of(self.database_url.expose()).unwrap_or(crate::store::Engine::Sqlite)
     }
 
     /// One line per provider: on, or off and which variable turns it on.
@@ -573,6 +585,7 @@ mod tests {
             ("DEV_GUILD_ID", "abc"),
             ("DISCORD_API_URL", "not a url"),
             ("DATABASE_URL", "mysql://x"),
+            ("DATABASE_URL", "postgresx://h/db"),
             ("HTTP_ADDR", "localhost"),
             ("DISCORD_SHARD_COUNT", "0"),
             ("DISCORD_SHARD_IDS", "0-1"),

@@ -160,3 +160,23 @@ async fn a_second_process_on_one_sqlite_file_refuses_to_start() {
     third.start_kill().unwrap();
     let _ = tokio::time::timeout(T, third.wait()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsplit_it_runs_every_shard_discord_recommends() {
+    let discord = FakeDiscord::start().await;
+    discord.set_recommended_shards(2);
+    // A guild on shard 1 of 2: its commands reach only that shard's session.
+    let guild = (1u64 << 22) | 5;
+    discord.add_guild(support::discord::GuildSpec::new(guild, &[guild + 1]));
+    let dir = tempfile::tempdir().unwrap();
+    let bot = TestBot::start(&discord, &env(&discord, dir.path())).await;
+    discord.wait_shards(0..2, 2, T).await;
+    let who = Invoker {
+        guild_id: guild,
+        channel_id: guild + 1,
+        ..Invoker::default()
+    };
+    let p = discord.slash("help", json!([]), None, &who);
+    assert!(discord.answer(&p, T).await.to_string().contains("onair"));
+    bot.stop().await;
+}

@@ -221,6 +221,30 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<DateTime<Utc>>, StoreError>;
 }
 
+/// The database engine a `DATABASE_URL` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// `sqlite:…`: embedded, one bot process per file.
+    Sqlite,
+    /// `postgres://…` or `postgresql://…`: shared by any number of processes.
+    Postgres,
+}
+
+impl Engine {
+    /// The engine of `database_url`; `None` for anything else.
+    pub fn of(database_url: &str) -> Option<Engine> {
+        if database_url.starts_with("sqlite:") {
+            Some(Engine::Sqlite)
+        } else if database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://")
+        {
+            Some(Engine::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
 /// The PostgreSQL channel the leader notifies when it shared a new state.
 pub const SNAPSHOT_CHANNEL: &str = "onair_snapshot";
 
@@ -238,7 +262,7 @@ pub struct ProcessLock {
 /// exclusive lock on `<file>.lock` beside it.
 pub fn claim(database_url: &str) -> Result<Option<ProcessLock>, StoreError> {
     use std::str::FromStr;
-    if !database_url.starts_with("sqlite:") || database_url.contains(":memory:") {
+    if Engine::of(database_url) != Some(Engine::Sqlite) || database_url.contains(":memory:") {
         return Ok(None);
     }
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(database_url)
@@ -269,13 +293,11 @@ pub fn claim(database_url: &str) -> Result<Option<ProcessLock>, StoreError> {
 
 /// Open the store named by `DATABASE_URL` and run the migrations.
 pub async fn connect(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        return Ok(Arc::new(PgStore::connect(database_url).await?));
+    match Engine::of(database_url) {
+        Some(Engine::Postgres) => Ok(Arc::new(PgStore::connect(database_url).await?)),
+        Some(Engine::Sqlite) => Ok(Arc::new(SqliteStore::connect(database_url).await?)),
+        None => Err(StoreError::Unsupported(
+            "DATABASE_URL must start with sqlite:// or postgres://",
+        )),
     }
-    if database_url.starts_with("sqlite:") {
-        return Ok(Arc::new(SqliteStore::connect(database_url).await?));
-    }
-    Err(StoreError::Unsupported(
-        "DATABASE_URL must start with sqlite:// or postgres://",
-    ))
 }

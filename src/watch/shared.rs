@@ -8,13 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use super::snapshot::{Snapshot, SourceState};
-use super::Budgets;
 use crate::providers::ProviderName;
+use crate::secret::Secret;
 use crate::store::{Store, SNAPSHOT_CHANNEL};
+use crate::work::WorkContext;
 
 /// Leader side: publish every source's state after each change the pollers
 /// make, until `stop`.
@@ -44,51 +45,37 @@ pub async fn publish(snapshot: Arc<Snapshot>, store: Arc<dyn Store>, stop: Cance
     }
 }
 
-/// Follower side: keep `snapshot` equal to what the leader published, while
-/// this process does not lead (`leading`). Reconnects by itself; after a
-/// reconnect (notices may have been missed) it reloads every source.
+/// Follower side: keep the snapshot equal to what the leader published,
+/// while this process does not lead (`leading`), and re-read what the
+/// leader spent for `/help`. On every notice (and after a reconnect, when
+/// notices may have been missed) every source is read again: there are at
+/// most four rows.
 pub async fn follow(
-    database_url: &str,
-    snapshot: Arc<Snapshot>,
-    store: Arc<dyn Store>,
-    budgets: Arc<Budgets>,
-    seen_members: Arc<dashmap::DashSet<String>>,
+    database_url: Secret,
+    work: WorkContext,
     leading: Arc<AtomicBool>,
     stop: CancellationToken,
 ) {
-    let options = match PgConnectOptions::from_str(database_url) {
-        Ok(o) => o.application_name("onair-snapshot-listener"),
-        Err(e) => {
-            tracing::error!(error = %e, "DATABASE_URL: cannot follow the shared snapshot");
-            return;
-        }
-    };
-    let load_all = || async {
+    let refresh = || async {
         if leading.load(Ordering::SeqCst) {
             return;
         }
-        match store.published_states().await {
+        match work.store.published_states().await {
             Ok(rows) => {
                 for (source, json) in rows {
-                    apply(&snapshot, &seen_members, &source, &json);
+                    apply(&work.snapshot, &work.seen_members, &source, &json);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "could not read the shared snapshot"),
         }
+        for ledger in work.budgets.all() {
+            ledger.sync(chrono::Utc::now()).await;
+        }
     };
     loop {
-        let listener = async {
-            let pool = PgPoolOptions::new()
-                .max_connections(1)
-                .connect_with(options.clone())
-                .await?;
-            let mut l = PgListener::connect_with(&pool).await?;
-            l.listen(SNAPSHOT_CHANNEL).await?;
-            Ok::<_, sqlx::Error>(l)
-        };
         let mut listener = tokio::select! {
             () = stop.cancelled() => return,
-            l = listener => match l {
+            l = listen(database_url.expose()) => match l {
                 Ok(l) => l,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot listen for the shared snapshot; retrying");
@@ -99,38 +86,16 @@ pub async fn follow(
                 }
             },
         };
-        load_all().await;
+        refresh().await;
         loop {
             let next = tokio::select! {
                 () = stop.cancelled() => return,
                 n = listener.try_recv() => n,
             };
             match next {
-                Ok(Some(notice)) => {
-                    if leading.load(Ordering::SeqCst) {
-                        continue;
-                    }
-                    // The leader polled: what it spent shows in /help here too.
-                    if let Some(ledger) = ProviderName::from_str(notice.payload())
-                        .ok()
-                        .and_then(|p| budgets.get(p))
-                    {
-                        ledger.sync(chrono::Utc::now()).await;
-                    }
-                    // The notice names the source; its row holds the state.
-                    match store.published_states().await {
-                        Ok(rows) => {
-                            for (source, json) in rows.iter().filter(|(s, _)| s == notice.payload())
-                            {
-                                apply(&snapshot, &seen_members, source, json);
-                            }
-                        }
-                        Err(e) => tracing::warn!(error = %e, "could not read the shared snapshot"),
-                    }
-                }
-                // The connection was lost and is re-established on the next
-                // call: what was published meanwhile is read again.
-                Ok(None) => load_all().await,
+                // A notice, or (`None`) a lost connection that the next call
+                // re-establishes: read again either way.
+                Ok(_) => refresh().await,
                 Err(e) => {
                     tracing::warn!(error = %e, "the snapshot listener failed; reconnecting");
                     break;
@@ -138,6 +103,12 @@ pub async fn follow(
             }
         }
     }
+}
+
+async fn listen(database_url: &str) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect(database_url).await?;
+    listener.listen(SNAPSHOT_CHANNEL).await?;
+    Ok(listener)
 }
 
 fn apply(snapshot: &Snapshot, seen_members: &dashmap::DashSet<String>, source: &str, json: &str) {

@@ -68,7 +68,7 @@ async fn connect(url: &str) -> PgConnection {
 }
 
 /// `url` with its database replaced by `name` (keeps `?host=` etc.).
-pub fn with_database(url: &str, name: &str) -> String {
+fn with_database(url: &str, name: &str) -> String {
     let mut u = url::Url::parse(url).expect("ONAIR_TEST_POSTGRES_URL is a URL");
     u.set_path(&format!("/{name}"));
     u.to_string()
