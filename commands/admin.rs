@@ -72,15 +72,3 @@ pub fn component_by_admin(component: &serenity::ComponentInteraction) -> bool {
         .and_then(|m| m.permissions)
         .is_some_and(|p| p.manage_guild() || p.administrator())
 }
-
-/// An ephemeral, mention-free reply.
-pub async fn say(ctx: Context<'_>, text: String) -> Result<(), Error> {
-    ctx.send(
-        poise::CreateReply::default()
-            .content(crate::providers::truncate_chars(&text, 2000))
-            .ephemeral(true)
-            .allowed_mentions(serenity::CreateAllowedMentions::new()),
-    )
-    .await?;
-    Ok(())
-}

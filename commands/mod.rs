@@ -281,15 +281,7 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             description, ctx, ..
         } => {
             tracing::warn!(command = %ctx.command().qualified_name, description, "command out of date (registration pending?)");
-            let reply = serenity::CreateInteractionResponse::Message(
-                serenity::CreateInteractionResponseMessage::new()
-                    .content(t(
-                        Lang::from_locale(&ctx.interaction.locale),
-                        "error-out-of-date",
-                        &[],
-                    ))
-                    .ephemeral(true),
-            );
+            let reply = out_of_date(&ctx.interaction.locale);
             if let Err(e) = ctx
                 .interaction
                 .create_response(ctx.serenity_context(), reply)
@@ -322,15 +314,7 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             // A command Discord still has registered but this build does
             // not know (a registration from an older version).
             tracing::warn!(command = %interaction.data.name, "unknown command invoked");
-            let reply = serenity::CreateInteractionResponse::Message(
-                serenity::CreateInteractionResponseMessage::new()
-                    .content(t(
-                        Lang::from_locale(&interaction.locale),
-                        "error-out-of-date",
-                        &[],
-                    ))
-                    .ephemeral(true),
-            );
+            let reply = out_of_date(&interaction.locale);
             if let Err(e) = interaction
                 .create_response(framework.serenity_context, reply)
                 .await
@@ -346,12 +330,32 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
     }
 }
 
+/// An ephemeral, mention-free reply.
+pub async fn say(ctx: crate::types::Context<'_>, text: String) -> Result<(), Error> {
+    ctx.send(
+        poise::CreateReply::default()
+            .content(crate::providers::truncate_chars(&text, 2000))
+            .ephemeral(true)
+            .allowed_mentions(serenity::CreateAllowedMentions::new()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The private answer to a command Discord knows and this build does not
+/// (registration pending): raw, as poise has no context for it.
+fn out_of_date(locale: &str) -> serenity::CreateInteractionResponse {
+    serenity::CreateInteractionResponse::Message(
+        serenity::CreateInteractionResponseMessage::new()
+            .content(t(Lang::from_locale(locale), "error-out-of-date", &[]))
+            .ephemeral(true)
+            .allowed_mentions(serenity::CreateAllowedMentions::new()),
+    )
+}
+
+/// [`say`] for an error reply: a failure to send is only logged.
 async fn reply_ephemeral(ctx: crate::types::Context<'_>, text: String) {
-    let reply = poise::CreateReply::default()
-        .content(crate::providers::truncate_chars(&text, 2000))
-        .ephemeral(true)
-        .allowed_mentions(serenity::CreateAllowedMentions::new());
-    if let Err(e) = ctx.send(reply).await {
+    if let Err(e) = say(ctx, text).await {
         tracing::warn!(error = %e, "could not send the error reply");
     }
 }

@@ -3,8 +3,9 @@
 
 use poise::serenity_prelude as serenity;
 
-use super::admin::{admin_guild, say};
+use super::admin::admin_guild;
 use super::live::PlatformChoice;
+use super::say;
 use crate::announce::message::{announcement_body, sample_stream};
 use crate::discord::embeds::clean_text;
 use crate::discord::invite::{CHANNEL_PERMISSIONS, ROLE_PING_PERMISSION};

@@ -75,13 +75,7 @@ pub async fn tiktok(
                 ProviderError::CreditsExhausted { .. } => "tiktok-credits",
                 _ => "tiktok-upstream",
             };
-            ctx.send(
-                poise::CreateReply::default()
-                    .content(t(lang, message, &[]))
-                    .ephemeral(true)
-                    .allowed_mentions(serenity::CreateAllowedMentions::new()),
-            )
-            .await?;
+            super::say(ctx, t(lang, message, &[])).await?;
         }
     }
     Ok(())
