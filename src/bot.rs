@@ -111,6 +111,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             backoff_max: config.delivery_retry_max,
             stale_after: config.delivery_stale_after,
             nonce_window: config.discord_nonce_window,
+            live_update: config.live_update,
             ..AnnouncerOptions::default()
         },
         snapshot: Arc::clone(&snapshot),

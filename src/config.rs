@@ -97,6 +97,9 @@ pub struct Config {
     pub delivery_retry_max: Duration,
     /// How long Discord is assumed to remember a message nonce.
     pub discord_nonce_window: Duration,
+    /// `LIVE_UPDATE_SECS`: at most one live-update edit per announcement
+    /// per this long; `None` (0): cards are not edited while live.
+    pub live_update: Option<Duration>,
     /// `/tiktok` cooldowns: per user, per server.
     pub tiktok_cooldown_user: Duration,
     pub tiktok_cooldown_guild: Duration,
@@ -186,6 +189,14 @@ impl Config {
             0,
             3_600,
         )?;
+        let live_update = Some(parse_secs(
+            get("LIVE_UPDATE_SECS"),
+            "LIVE_UPDATE_SECS",
+            600,
+            0,
+            86_400,
+        )?)
+        .filter(|d| !d.is_zero());
 
         let tiktok_cooldown_user = parse_secs(
             get("TIKTOK_COOLDOWN_USER_SECS"),
@@ -313,6 +324,7 @@ impl Config {
             delivery_stale_after,
             delivery_retry_max,
             discord_nonce_window,
+            live_update,
             tiktok_cooldown_user,
             tiktok_cooldown_guild,
             operator_guild_ids,

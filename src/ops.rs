@@ -36,6 +36,9 @@ pub mod metric {
     pub const DELIVERIES_FAILED: &str = "onair_deliveries_failed_total";
     /// Counter {scope}: Discord 429 answers (global, user, shared).
     pub const DISCORD_429: &str = "onair_discord_rate_limited_total";
+    /// Counter {result}: live-update edits sent, or dropped (waited too
+    /// long behind announcements, or refused).
+    pub const LIVE_UPDATES: &str = "onair_live_updates_total";
     /// Histogram, seconds: from the `Started` event to the post.
     pub const DISPATCH_LATENCY: &str = "onair_dispatch_latency_seconds";
     /// Gauge: 1 while this process does the work that must happen once
@@ -76,6 +79,10 @@ pub fn recorder() -> Result<PrometheusHandle, String> {
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!(metric::POLLS, "Provider polls that got an answer");
+    describe_counter!(
+        metric::LIVE_UPDATES,
+        "Live-update edits of announcements, sent or dropped"
+    );
     describe_counter!(metric::PROVIDER_ERRORS, "Provider polls that failed");
     describe_gauge!(
         metric::BUDGET_LEFT,

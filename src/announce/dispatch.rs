@@ -14,8 +14,9 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::card::Recap;
 use super::message::{
-    announcement_body, ended_announcement_body, ended_body, find_marked, marker, reopened_body,
+    announcement_body, ended_announcement_body, ended_body, find_marked, live_edit_body, marker,
     with_marker,
 };
 use super::queues::Queues;
@@ -31,6 +32,10 @@ pub enum JobKind {
     EndEdit,
     /// The broadcast came back after its end edit: edit it back to live.
     Reopen,
+    /// A live update (new title, a viewer milestone, a new quality): the
+    /// lowest priority, dropped rather than retried or kept waiting, and
+    /// never held against the subscription.
+    Update,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +47,9 @@ pub struct Job {
     pub guild_id: u64,
     pub channel_id: u64,
     pub attempts: u32,
+    /// A live update not sent by then is dropped (the next one, or the
+    /// recap, shows the news).
+    pub not_after: Option<Instant>,
 }
 
 impl Job {
@@ -54,6 +62,16 @@ impl Job {
             guild_id: d.guild_id,
             channel_id: d.channel_id,
             attempts: 0,
+            not_after: None,
+        }
+    }
+
+    /// A live update of a sent announcement, dropped if not sent within
+    /// `within`.
+    pub fn live_update(d: &Delivery, within: Duration) -> Self {
+        Job {
+            not_after: Some(Instant::now() + within),
+            ..Job::from_delivery(d, JobKind::Update)
         }
     }
 }
@@ -66,6 +84,10 @@ pub struct DispatchStats {
     pub rate_limited: u64,
     pub failed: u64,
     pub retried: u64,
+    /// Live-update edits Discord took.
+    pub updated: u64,
+    /// Live updates dropped (waited too long, or refused).
+    pub updates_dropped: u64,
 }
 
 pub struct Dispatcher {
@@ -104,12 +126,15 @@ impl Dispatcher {
         let burst = NonZeroU32::new(rps.get() / 50).unwrap_or(NonZeroU32::MIN);
         let quota = Quota::per_second(rps).allow_burst(burst);
         let workers = options.concurrency.max(1);
+        // Live updates use a quarter of the workers at most, so a new
+        // announcement finds the budget nearly untouched.
+        let update_slots = (workers / 4).max(1);
         let d = Arc::new(Dispatcher {
             store,
             rest,
             options,
             limiter: RateLimiter::direct(quota),
-            queues: Mutex::new(Queues::default()),
+            queues: Mutex::new(Queues::new(update_slots)),
             work: Notify::new(),
             idle: Notify::new(),
             paused_until: Mutex::new(None),
@@ -158,11 +183,16 @@ impl Dispatcher {
 
     /// A job is done: its channel goes back in line (or not, if cooling).
     fn finish(self: &Arc<Self>, job: &Job) {
-        let (idle, pending) = {
+        let (idle, pending, updates_free) = {
             let mut queues = lock(&self.queues);
-            (queues.finish(job.channel_id), queues.outstanding())
+            let idle = queues.finish(job.channel_id, job.kind);
+            (idle, queues.outstanding(), queues.updates_free())
         };
         metrics::gauge!(metric::DELIVERIES_PENDING).set(pending as f64);
+        if updates_free {
+            // The last urgent job is done: the waiting updates may go.
+            self.work.notify_waiters();
+        }
         self.work.notify_one();
         if idle {
             self.idle.notify_waiters();
@@ -293,7 +323,13 @@ impl Dispatcher {
                 let nonce = format!("onair-{}", delivery.id);
                 let (body, already_ended) = match stream.ended_at {
                     Some(ended_at) => (
-                        ended_announcement_body(&sub, &stream.stream, ended_at, &nonce),
+                        ended_announcement_body(
+                            &sub,
+                            &stream.stream,
+                            ended_at,
+                            &Recap::of(&stream),
+                            &nonce,
+                        ),
                         true,
                     ),
                     None => (announcement_body(&sub, &stream.stream, &nonce), false),
@@ -321,7 +357,7 @@ impl Dispatcher {
                     return Ok(());
                 }
                 let body = with_marker(
-                    ended_body(sub.as_ref(), &stream.stream, ended_at),
+                    ended_body(sub.as_ref(), &stream.stream, ended_at, &Recap::of(&stream)),
                     &marker(job.stream_row),
                 );
                 if self.edit(job, message_id, &body, &facts).await? {
@@ -337,10 +373,69 @@ impl Dispatcher {
                 if stream.ended_at.is_some() || delivery.end_edited_at.is_some() {
                     return Ok(());
                 }
-                let body =
-                    with_marker(reopened_body(&sub, &stream.stream), &marker(job.stream_row));
+                let body = with_marker(
+                    live_edit_body(&sub, &stream.stream),
+                    &marker(job.stream_row),
+                );
                 if self.edit(job, message_id, &body, &facts).await? {
                     tracing::info!(message = message_id, "reopened: live again");
+                }
+                Ok(())
+            }
+            JobKind::Update => {
+                let (Some(message_id), Some(sub)) = (delivery.message_id, sub) else {
+                    return Ok(());
+                };
+                // Ended meanwhile: the recap has the last word.
+                if stream.ended_at.is_some() || delivery.end_edited_at.is_some() {
+                    return Ok(());
+                }
+                let late = || job.not_after.is_some_and(|t| Instant::now() >= t);
+                if late() {
+                    self.update_dropped("it waited too long for the budget");
+                    return Ok(());
+                }
+                let body = with_marker(
+                    live_edit_body(&sub, &stream.stream),
+                    &marker(job.stream_row),
+                );
+                let turn = match job.not_after {
+                    Some(t) => tokio::time::timeout_at(t.into(), self.wait_turn())
+                        .await
+                        .is_ok(),
+                    None => {
+                        self.wait_turn().await;
+                        true
+                    }
+                };
+                if !turn {
+                    self.update_dropped("it waited too long for the budget");
+                    return Ok(());
+                }
+                match self
+                    .rest
+                    .edit_message(job.channel_id, message_id, &body)
+                    .await
+                {
+                    Ok(()) => {
+                        lock(&self.stats).updated += 1;
+                        metrics::counter!(metric::LIVE_UPDATES, "result" => "sent").increment(1);
+                        tracing::info!(message = message_id, "live card updated");
+                    }
+                    Err(e) => {
+                        self.count_invalid(&e);
+                        // A 429 still tells every other send to wait.
+                        if let Verdict::PauseAll(wait) =
+                            verdict(&facts, &Err(e.clone()), Utc::now())
+                        {
+                            self.pause_all(wait);
+                        }
+                        if matches!(e, DiscordError::RateLimited { .. }) {
+                            lock(&self.stats).rate_limited += 1;
+                        }
+                        tracing::info!(error = %e, "live update refused; dropped");
+                        self.update_dropped("Discord refused it");
+                    }
                 }
                 Ok(())
             }
@@ -469,13 +564,7 @@ impl Dispatcher {
             Verdict::Done => {}
             Verdict::PauseAll(wait) => {
                 lock(&self.stats).rate_limited += 1;
-                metrics::counter!(metric::DISCORD_429, "scope" => "global").increment(1);
-                tracing::warn!(?wait, "global rate limit; every send waits as told");
-                let until = Instant::now() + wait;
-                {
-                    let mut p = lock(&self.paused_until);
-                    *p = Some(p.map_or(until, |cur| cur.max(until)));
-                }
+                self.pause_all(wait);
                 self.requeue(job.clone(), wait);
             }
             Verdict::Retry(wait) => {
@@ -543,11 +632,26 @@ impl Dispatcher {
                             .mark_end_edited(job.delivery_id, Utc::now())
                             .await?;
                     }
-                    JobKind::Reopen => {}
+                    JobKind::Reopen | JobKind::Update => {}
                 }
             }
         }
         Ok(())
+    }
+
+    /// A global 429: every send waits `wait`.
+    fn pause_all(&self, wait: Duration) {
+        metrics::counter!(metric::DISCORD_429, "scope" => "global").increment(1);
+        tracing::warn!(?wait, "global rate limit; every send waits as told");
+        let until = Instant::now() + wait;
+        let mut p = lock(&self.paused_until);
+        *p = Some(p.map_or(until, |cur| cur.max(until)));
+    }
+
+    fn update_dropped(&self, why: &str) {
+        lock(&self.stats).updates_dropped += 1;
+        metrics::counter!(metric::LIVE_UPDATES, "result" => "dropped").increment(1);
+        tracing::info!("live update dropped: {why}");
     }
 
     /// Put a job back at the front of its channel's queue after `after`.

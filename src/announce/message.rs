@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use poise::serenity_prelude as serenity;
 use serde_json::Value;
 
+use super::card::Recap;
 use crate::discord::embeds::{self, clean_text, stream_embed, Embed, Field, MAX_CONTENT};
 use crate::live::{LiveStream, Platform};
-use crate::messages::{human_duration, t, Lang};
+use crate::messages::{compact_count, human_duration, t, Lang};
 use crate::store::Subscription;
 
 /// The language of a subscription's announcements (chosen at
@@ -179,9 +180,10 @@ pub fn ended_announcement_body(
     sub: &Subscription,
     stream: &LiveStream,
     ended_at: DateTime<Utc>,
+    recap: &Recap,
     nonce: &str,
 ) -> Value {
-    let mut body = ended_body(Some(sub), stream, ended_at);
+    let mut body = ended_body(Some(sub), stream, ended_at, recap);
     if let Some(o) = body.as_object_mut() {
         o.remove("components");
         o.insert(
@@ -193,12 +195,13 @@ pub fn ended_announcement_body(
     body
 }
 
-/// The edit that reopens an ended card: the broadcast came back with the
-/// same identity (a provider blip longer than the grace), so its message
-/// says "live" again, with the live links, instead of a second post. The
-/// same content as the announcement; no nonce (edits have none), and no
-/// ping (an edit never pings).
-pub fn reopened_body(sub: &Subscription, stream: &LiveStream) -> Value {
+/// The live card as an edit: a live update (new title, a viewer
+/// milestone, a new quality), or the reopening of an ended card (the
+/// broadcast came back with the same identity after a provider blip
+/// longer than the grace: "live" again, with the live links, instead of a
+/// second post). The same content as the announcement with the current
+/// figures; no nonce (edits have none), and no ping (an edit never pings).
+pub fn live_edit_body(sub: &Subscription, stream: &LiveStream) -> Value {
     let mut body = announcement_body(sub, stream, "");
     if let Some(o) = body.as_object_mut() {
         o.remove("nonce");
@@ -214,9 +217,15 @@ pub fn reopened_body(sub: &Subscription, stream: &LiveStream) -> Value {
     body
 }
 
-/// The end edit: "ended", how long it lasted, no HLS links (they are dead),
-/// no Watch button.
-pub fn ended_embed(lang: Lang, stream: &LiveStream, ended_at: DateTime<Utc>) -> Embed {
+/// The end edit, a recap: "ended", how long it lasted, the peak and final
+/// viewers ("—" where the platform gives none), the title it started with
+/// when it changed; no HLS links (they are dead), no Watch button.
+pub fn ended_embed(
+    lang: Lang,
+    stream: &LiveStream,
+    ended_at: DateTime<Utc>,
+    recap: &Recap,
+) -> Embed {
     let mut e = stream_embed(lang, stream);
     let streams_label = t(lang, "embed-streams", &[]);
     e.fields.retain(|f| f.name != streams_label);
@@ -245,6 +254,24 @@ pub fn ended_embed(lang: Lang, stream: &LiveStream, ended_at: DateTime<Utc>) -> 
         value,
         inline: false,
     });
+    let count = |v: Option<u64>| v.map_or_else(|| "—".to_string(), |v| compact_count(lang, v));
+    e.fields.push(Field {
+        name: t(lang, "recap-peak", &[]),
+        value: count(recap.peak_viewers),
+        inline: true,
+    });
+    e.fields.push(Field {
+        name: t(lang, "recap-final", &[]),
+        value: count(recap.final_viewers),
+        inline: true,
+    });
+    if let Some(first) = &recap.first_title {
+        e.fields.push(Field {
+            name: t(lang, "recap-first-title", &[]),
+            value: clean_text(first, embeds::MAX_FIELD_VALUE),
+            inline: false,
+        });
+    }
     e.colour = Some(0x4F_54_5C);
     e
 }
@@ -254,6 +281,7 @@ pub fn ended_body(
     sub: Option<&Subscription>,
     stream: &LiveStream,
     ended_at: DateTime<Utc>,
+    recap: &Recap,
 ) -> Value {
     let lang = sub.map(sub_lang).unwrap_or_default();
     let name = embeds::escape_markdown(&clean_text(&stream.name, 100));
@@ -267,7 +295,7 @@ pub fn ended_body(
     );
     let msg = serenity::EditMessage::new()
         .content(content)
-        .embed(ended_embed(lang, stream, ended_at).to_create())
+        .embed(ended_embed(lang, stream, ended_at, recap).to_create())
         .components(vec![])
         .allowed_mentions(allowed_mentions(sub.and_then(|s| s.role_id)).empty_roles());
     serde_json::to_value(&msg).unwrap_or(Value::Null)
@@ -386,7 +414,8 @@ mod tests {
 
     #[test]
     fn an_ended_broadcast_is_posted_as_the_ended_card() {
-        let body = ended_announcement_body(&sub(), &fritzy(), Utc::now(), "onair-3");
+        let body =
+            ended_announcement_body(&sub(), &fritzy(), Utc::now(), &Recap::default(), "onair-3");
         assert!(body["content"].as_str().unwrap().contains("was live"));
         assert_eq!(body["nonce"], "onair-3");
         assert_eq!(body["enforce_nonce"], true);
@@ -399,8 +428,8 @@ mod tests {
         let mut s = sub();
         s.role_id = Some(77);
         let live = announcement_body(&s, &fritzy(), "onair-1");
-        let ended = ended_body(Some(&s), &fritzy(), Utc::now());
-        let back = reopened_body(&s, &fritzy());
+        let ended = ended_body(Some(&s), &fritzy(), Utc::now(), &Recap::default());
+        let back = live_edit_body(&s, &fritzy());
         assert_eq!(back["embeds"], live["embeds"], "the live card again");
         assert_eq!(back["content"], live["content"]);
         assert_eq!(back["components"], live["components"], "Watch button back");
@@ -432,8 +461,26 @@ mod tests {
     fn end_edit_drops_links_and_says_how_long() {
         let s = fritzy();
         let ended = DateTime::from_timestamp(1_700_007_500, 0).unwrap();
-        let body = ended_body(Some(&sub()), &s, ended);
+        let recap = Recap {
+            peak_viewers: Some(5_400),
+            final_viewers: None,
+            first_title: Some("Before".into()),
+        };
+        let body = ended_body(Some(&sub()), &s, ended, &recap);
         let text = body.to_string();
+        let fields = &body["embeds"][0]["fields"];
+        let field = |name: &str| {
+            fields
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["name"] == name)
+                .map(|f| f["value"].as_str().unwrap().to_string())
+        };
+        assert_eq!(field("Peak viewers").as_deref(), Some("5.4k"));
+        assert_eq!(field("Final viewers").as_deref(), Some("—"), "none given");
+        assert_eq!(field("Went live as").as_deref(), Some("Before"));
+        assert_eq!(field("Viewers"), None, "the live count is gone");
         assert!(!text.contains("a.m3u8"), "dead HLS links removed");
         assert!(text.contains("after 2 h 5 min"), "{text}");
         assert_eq!(body["components"], serde_json::json!([]));

@@ -1,8 +1,12 @@
 //! The announcer: matches watch events against subscriptions, writes the
 //! deliveries to the store first (outbox), then sends them paced under
 //! Discord's global limit, one message at a time per channel, channels
-//! picked round-robin. On `Ended` it edits every sent announcement.
+//! picked round-robin. While a broadcast runs, its cards are edited when
+//! something worth showing changes (at most once per `LIVE_UPDATE_SECS`,
+//! at the lowest priority); on `Ended` every sent announcement becomes a
+//! recap.
 
+pub mod card;
 pub mod dispatch;
 pub mod message;
 mod queues;
@@ -51,6 +55,9 @@ pub struct AnnouncerOptions {
     /// 401/403/429 answers per 10 minutes at which sending stops (Discord
     /// bans an IP at 10,000).
     pub invalid_limit: usize,
+    /// At most one live-update edit per message per this long
+    /// (`LIVE_UPDATE_SECS`); `None`: cards are not edited while live.
+    pub live_update: Option<Duration>,
 }
 
 impl Default for AnnouncerOptions {
@@ -64,6 +71,7 @@ impl Default for AnnouncerOptions {
             nonce_window: Duration::from_secs(60),
             disable_after: 3,
             invalid_limit: 5_000,
+            live_update: Some(Duration::from_secs(600)),
         }
     }
 }
@@ -72,12 +80,18 @@ impl Default for AnnouncerOptions {
 pub struct Announcer {
     store: Arc<dyn Store>,
     dispatcher: Arc<Dispatcher>,
+    live_update: Option<Duration>,
 }
 
 impl Announcer {
     pub fn new(store: Arc<dyn Store>, rest: DiscordRest, options: AnnouncerOptions) -> Self {
+        let live_update = options.live_update;
         let dispatcher = Dispatcher::start(Arc::clone(&store), rest, options);
-        Announcer { store, dispatcher }
+        Announcer {
+            store,
+            dispatcher,
+            live_update,
+        }
     }
 
     /// After a restart: send what was not sent, edit what ended.
@@ -123,9 +137,7 @@ impl Announcer {
             || async {
                 match &event {
                     WatchEvent::Started(stream) => self.started(stream).await,
-                    WatchEvent::Updated(stream) => {
-                        self.store.upsert_stream(stream).await.map(|_| ())
-                    }
+                    WatchEvent::Updated(stream) => self.updated(stream).await,
                     WatchEvent::Ended { stream, ended_at } => self.ended(stream, *ended_at).await,
                 }
             },
@@ -135,6 +147,11 @@ impl Announcer {
 
     async fn started(&self, stream: &LiveStream) -> Result<(), crate::store::StoreError> {
         let row = self.store.upsert_stream(stream).await?;
+        // What the cards show from now on, and since when (the first live
+        // update comes at the earliest one period after the go-live).
+        self.store
+            .mark_card_shown(row.id, &card::CardState::of(stream).to_json(), Utc::now())
+            .await?;
         for d in self.match_and_record(stream, row.id).await? {
             self.dispatcher
                 .enqueue(Job::from_delivery(&d, JobKind::Send));
@@ -147,6 +164,53 @@ impl Announcer {
                 self.dispatcher
                     .enqueue(Job::from_delivery(&d, JobKind::Reopen));
             }
+        }
+        Ok(())
+    }
+
+    /// A broadcast's details changed: record them (the recap's peak), and
+    /// when the change is worth showing and the period has passed, queue a
+    /// live-update edit of every card that is out. A change held back by
+    /// the period is compared again at the next update.
+    async fn updated(&self, stream: &LiveStream) -> Result<(), crate::store::StoreError> {
+        let row = self.store.upsert_stream(stream).await?;
+        let Some(every) = self.live_update else {
+            return Ok(());
+        };
+        let now_card = card::CardState::of(stream);
+        let Some(shown) = row.card.as_deref().and_then(card::CardState::from_json) else {
+            // Announced by a version without live updates: this is the
+            // baseline.
+            return self
+                .store
+                .mark_card_shown(row.id, &now_card.to_json(), Utc::now())
+                .await;
+        };
+        let Some(change) = card::worth_showing(&shown, &now_card) else {
+            return Ok(());
+        };
+        let now = Utc::now();
+        if !card::due(row.card_at, now, every) {
+            tracing::debug!(stream = %stream.id(), ?change, "live update held back by LIVE_UPDATE_SECS");
+            return Ok(());
+        }
+        self.store
+            .mark_card_shown(row.id, &shown.then(&now_card).to_json(), now)
+            .await?;
+        let cards: Vec<_> = self
+            .store
+            .deliveries_for_stream(row.id)
+            .await?
+            .into_iter()
+            .filter(|d| {
+                d.status == crate::store::DeliveryStatus::Sent
+                    && d.end_edited_at.is_none()
+                    && d.message_id.is_some()
+            })
+            .collect();
+        tracing::info!(stream = %stream.id(), ?change, cards = cards.len(), "live update");
+        for d in cards {
+            self.dispatcher.enqueue(Job::live_update(&d, every));
         }
         Ok(())
     }

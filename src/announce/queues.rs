@@ -1,10 +1,14 @@
 //! The dispatcher's bookkeeping, without any I/O: one queue per channel,
 //! at most one job in flight per channel, channels served round-robin, a
 //! channel that must wait (429, retry backoff) set aside until it cools.
+//!
+//! Live-update edits wait in a lane of their own, served last: only when
+//! no other job (announcement, end edit, reopen) is queued or in flight,
+//! a few at a time, one per message (a newer update replaces an older one).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use super::dispatch::Job;
+use super::dispatch::{Job, JobKind};
 
 #[derive(Default)]
 pub struct Queues {
@@ -15,9 +19,24 @@ pub struct Queues {
     cooling: HashSet<u64>,
     /// Jobs queued or in flight.
     outstanding: usize,
+    /// Live-update edits waiting, oldest first.
+    updates: VecDeque<Job>,
+    /// Jobs other than live updates queued or in flight.
+    urgent: usize,
+    /// Live updates in flight.
+    updating: usize,
+    /// At most this many live updates in flight at once.
+    update_slots: usize,
 }
 
 impl Queues {
+    pub fn new(update_slots: usize) -> Self {
+        Queues {
+            update_slots: update_slots.max(1),
+            ..Queues::default()
+        }
+    }
+
     /// Jobs queued or in flight.
     pub fn outstanding(&self) -> usize {
         self.outstanding
@@ -29,15 +48,31 @@ impl Queues {
         }
     }
 
-    /// A new job at the back of its channel's queue.
+    /// A new job at the back of its channel's queue (a live update: in the
+    /// update lane, replacing one still waiting for the same message).
     pub fn push(&mut self, job: Job) {
+        if job.kind == JobKind::Update {
+            if let Some(old) = self
+                .updates
+                .iter_mut()
+                .find(|j| j.delivery_id == job.delivery_id)
+            {
+                *old = job;
+                return;
+            }
+            self.outstanding += 1;
+            self.updates.push_back(job);
+            return;
+        }
         let ch = job.channel_id;
         self.outstanding += 1;
+        self.urgent += 1;
         self.jobs.entry(ch).or_default().push_back(job);
         self.line_up(ch);
     }
 
-    /// The next job of the next ready channel (which becomes busy).
+    /// The next job of the next ready channel (which becomes busy); a live
+    /// update only when nothing else is queued or in flight.
     pub fn take(&mut self) -> Option<Job> {
         while let Some(ch) = self.ready.pop_front() {
             if let Some(job) = self.jobs.get_mut(&ch).and_then(VecDeque::pop_front) {
@@ -46,14 +81,33 @@ impl Queues {
             }
             self.jobs.remove(&ch);
         }
-        None
+        if self.urgent > 0 || self.updating >= self.update_slots {
+            return None;
+        }
+        let at = self.updates.iter().position(|j| {
+            !self.busy.contains(&j.channel_id) && !self.cooling.contains(&j.channel_id)
+        })?;
+        let job = self.updates.remove(at)?;
+        self.busy.insert(job.channel_id);
+        self.updating += 1;
+        Some(job)
+    }
+
+    /// Live updates could be taken now (several workers may wake).
+    pub fn updates_free(&self) -> bool {
+        self.urgent == 0 && !self.updates.is_empty() && self.updating < self.update_slots
     }
 
     /// A job of `ch` is done: the channel goes back in line (at the back,
     /// for fairness) unless it is cooling. Returns whether all is idle.
-    pub fn finish(&mut self, ch: u64) -> bool {
+    pub fn finish(&mut self, ch: u64, kind: JobKind) -> bool {
         self.busy.remove(&ch);
         self.outstanding = self.outstanding.saturating_sub(1);
+        if kind == JobKind::Update {
+            self.updating = self.updating.saturating_sub(1);
+        } else {
+            self.urgent = self.urgent.saturating_sub(1);
+        }
         if self.jobs.get(&ch).is_some_and(|j| !j.is_empty()) {
             if !self.cooling.contains(&ch) && !self.ready.contains(&ch) {
                 self.ready.push_back(ch);
@@ -65,10 +119,12 @@ impl Queues {
     }
 
     /// Put a job back at the front of its channel's queue, and set the
-    /// channel aside until [`Queues::cooled`].
+    /// channel aside until [`Queues::cooled`]. (Live updates are never
+    /// retried: they are dropped.)
     pub fn retry_later(&mut self, job: Job) {
         let ch = job.channel_id;
         self.outstanding += 1;
+        self.urgent += 1;
         self.jobs.entry(ch).or_default().push_front(job);
         self.cooling.insert(ch);
         self.ready.retain(|c| *c != ch);
@@ -95,12 +151,20 @@ mod tests {
             guild_id: 1,
             channel_id: ch,
             attempts: 0,
+            not_after: None,
+        }
+    }
+
+    fn update(delivery: i64, ch: u64) -> Job {
+        Job {
+            kind: JobKind::Update,
+            ..job(delivery, ch)
         }
     }
 
     #[test]
     fn one_in_flight_per_channel_round_robin() {
-        let mut q = Queues::default();
+        let mut q = Queues::new(2);
         q.push(job(1, 10));
         q.push(job(2, 10));
         q.push(job(3, 20));
@@ -109,29 +173,79 @@ mod tests {
         // Channel 10 is busy: the next is channel 20's, not 10's second.
         assert_eq!(q.take().unwrap().delivery_id, 3);
         assert!(q.take().is_none(), "nothing else may go in parallel");
-        assert!(!q.finish(10));
+        assert!(!q.finish(10, JobKind::Send));
         assert_eq!(q.take().unwrap().delivery_id, 2);
-        assert!(!q.finish(20));
-        assert!(q.finish(10), "all done");
+        assert!(!q.finish(20, JobKind::Send));
+        assert!(q.finish(10, JobKind::Send), "all done");
         assert_eq!(q.outstanding(), 0);
     }
 
     #[test]
     fn a_cooling_channel_waits_and_keeps_its_order() {
-        let mut q = Queues::default();
+        let mut q = Queues::new(2);
         q.push(job(1, 10));
         q.push(job(2, 10));
         q.push(job(3, 20));
         let first = q.take().unwrap();
         q.retry_later(first); // a 429 on channel 10
-        assert!(!q.finish(10));
+        assert!(!q.finish(10, JobKind::Send));
         assert_eq!(q.take().unwrap().delivery_id, 3, "others go on");
         assert!(q.take().is_none(), "channel 10 is cooling");
         q.cooled(10);
         assert_eq!(q.take().unwrap().delivery_id, 1, "the retried job first");
-        assert!(!q.finish(10));
-        assert!(!q.finish(20));
+        assert!(!q.finish(10, JobKind::Send));
+        assert!(!q.finish(20, JobKind::Send));
         assert_eq!(q.take().unwrap().delivery_id, 2);
-        assert!(q.finish(10));
+        assert!(q.finish(10, JobKind::Send));
+    }
+
+    #[test]
+    fn live_updates_wait_for_everything_else() {
+        let mut q = Queues::new(2);
+        q.push(update(1, 10));
+        q.push(update(2, 20));
+        q.push(update(3, 30));
+        q.push(job(4, 40));
+        assert_eq!(q.outstanding(), 4);
+        assert!(!q.updates_free());
+        assert_eq!(q.take().unwrap().delivery_id, 4, "the announcement first");
+        assert!(q.take().is_none(), "no update while it is in flight");
+        assert!(!q.finish(40, JobKind::Send));
+        assert!(q.updates_free());
+        assert_eq!(q.take().unwrap().delivery_id, 1);
+        assert_eq!(q.take().unwrap().delivery_id, 2);
+        assert!(q.take().is_none(), "two update slots");
+        q.push(job(5, 50));
+        assert_eq!(
+            q.take().unwrap().delivery_id,
+            5,
+            "a new announcement jumps the lane"
+        );
+        assert!(!q.finish(10, JobKind::Update));
+        assert!(q.take().is_none(), "updates wait for the announcement");
+        assert!(!q.finish(50, JobKind::Send));
+        assert_eq!(q.take().unwrap().delivery_id, 3);
+        assert!(!q.finish(20, JobKind::Update));
+        assert!(q.finish(30, JobKind::Update), "all done");
+    }
+
+    #[test]
+    fn a_newer_update_replaces_the_waiting_one_and_busy_channels_wait() {
+        let mut q = Queues::new(4);
+        let mut first = update(1, 10);
+        first.attempts = 7;
+        q.push(first);
+        q.push(update(1, 10));
+        assert_eq!(q.outstanding(), 1, "one update per message");
+        q.push(job(2, 10));
+        assert_eq!(q.take().unwrap().delivery_id, 2);
+        assert!(!q.finish(10, JobKind::Send));
+        let u = q.take().unwrap();
+        assert_eq!((u.delivery_id, u.attempts), (1, 0), "the newer one");
+        q.push(job(3, 10));
+        assert!(q.take().is_none(), "channel 10 is busy with the update");
+        assert!(!q.finish(10, JobKind::Update));
+        assert_eq!(q.take().unwrap().delivery_id, 3);
+        assert!(q.finish(10, JobKind::Send));
     }
 }

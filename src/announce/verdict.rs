@@ -65,7 +65,7 @@ impl Facts {
     /// Is the news this job carries still worth delivering at `now`?
     pub fn still_matters(&self, now: DateTime<Utc>) -> bool {
         let window = match self.kind {
-            JobKind::Send => self.stale_after,
+            JobKind::Send | JobKind::Update => self.stale_after,
             JobKind::EndEdit | JobKind::Reopen => END_EDIT_STALE_AFTER.max(self.stale_after),
         };
         match self.ended_at {
@@ -97,10 +97,15 @@ pub fn verdict(facts: &Facts, answer: &Result<(), DiscordError>, now: DateTime<U
             retry_after,
             global: true,
         } => Verdict::PauseAll(*retry_after),
+        // A live update is never retried nor held against the
+        // subscription: the next one (or the recap) carries the news.
+        e if facts.kind == JobKind::Update => {
+            Verdict::Drop(format!("live update not taken ({e}); dropped"))
+        }
         DiscordError::RateLimited { retry_after, .. } => Verdict::Retry(*retry_after),
         e if e.is_channel_unusable() => match facts.kind {
             JobKind::Send => Verdict::CountTowardDisable(facts.backoff_delay()),
-            JobKind::EndEdit | JobKind::Reopen => {
+            JobKind::EndEdit | JobKind::Reopen | JobKind::Update => {
                 Verdict::Drop(format!("nothing left to edit: {e}"))
             }
         },
@@ -150,7 +155,7 @@ mod tests {
 
     #[test]
     fn the_table() {
-        use JobKind::{EndEdit, Send};
+        use JobKind::{EndEdit, Send, Update};
         let secs = Duration::from_secs;
         let rl = |s: f64, global| DiscordError::RateLimited {
             retry_after: Duration::from_secs_f64(s),
@@ -259,6 +264,18 @@ mod tests {
                 16,
                 None,
             ),
+            // a live update: a global 429 still pauses everyone; anything
+            // else drops it (no retry, no strike against the subscription)
+            (
+                facts(Update, 0, None),
+                Err(rl(0.25, true)),
+                0,
+                Some(Verdict::PauseAll(Duration::from_millis(250))),
+            ),
+            (facts(Update, 0, None), Err(rl(1.0, false)), 0, None),
+            (facts(Update, 0, None), server(502), 0, None),
+            (facts(Update, 0, None), Err(refused(403, 50013)), 0, None),
+            (facts(Update, 0, None), Err(refused(404, 10003)), 0, None),
         ];
         for (i, (f, answer, now_min, expected)) in rows.iter().enumerate() {
             let v = verdict(f, answer, at(*now_min));

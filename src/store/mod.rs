@@ -79,6 +79,15 @@ pub struct StoredStream {
     pub started_at: Option<DateTime<Utc>>,
     pub first_seen: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The highest viewer count any poll reported while it was live.
+    pub peak_viewers: Option<u64>,
+    /// The title it went live with (the recap shows a change).
+    pub first_title: Option<String>,
+    /// What the live-update edits last showed (JSON of
+    /// [`crate::announce::card::CardState`]) and when.
+    pub card: Option<String>,
+    pub card_at: Option<DateTime<Utc>>,
+    /// As last seen (the final viewers, the current title).
     pub stream: LiveStream,
 }
 
@@ -158,6 +167,15 @@ pub trait Store: Send + Sync {
     async fn upsert_stream(&self, stream: &LiveStream) -> Result<StoredStream, StoreError>;
     async fn end_stream(&self, row: i64, ended_at: DateTime<Utc>) -> Result<(), StoreError>;
     async fn open_streams(&self) -> Result<Vec<StoredStream>, StoreError>;
+    /// Record what the live-update edits of a broadcast now show.
+    async fn mark_card_shown(
+        &self,
+        row: i64,
+        card: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The broadcasts that ended, latest end first, at most `limit`.
+    async fn recent_streams(&self, limit: u32) -> Result<Vec<StoredStream>, StoreError>;
     async fn get_stream(&self, row: i64) -> Result<Option<StoredStream>, StoreError>;
 
     // deliveries (outbox)

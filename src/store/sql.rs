@@ -73,6 +73,12 @@ macro_rules! sql_store {
                 started_at: time(r.try_get("started_at")?),
                 first_seen: time(r.try_get("first_seen")?).unwrap_or_default(),
                 ended_at: time(r.try_get("ended_at")?),
+                peak_viewers: r
+                    .try_get::<Option<i64>, _>("peak_viewers")?
+                    .and_then(|v| u64::try_from(v).ok()),
+                first_title: r.try_get("first_title")?,
+                card: r.try_get("card")?,
+                card_at: time(r.try_get("card_at")?),
                 stream,
             })
         }
@@ -99,7 +105,7 @@ macro_rules! sql_store {
         }
 
         const DELIVERY_COLS: &str = "id, stream_row, subscription_id, guild_id, channel_id, status, message_id, attempts, last_error, created_at, sent_at, end_edited_at, first_attempt_at";
-        const STREAM_COLS: &str = "id, stream_id, platform, started_at, first_seen, ended_at, data";
+        const STREAM_COLS: &str = "id, stream_id, platform, started_at, first_seen, ended_at, data, peak_viewers, first_title, card, card_at";
 
         impl $store {
             /// Rows of `sql` (with at most one bound id), each read by `row`.
@@ -255,8 +261,11 @@ macro_rules! sql_store {
             async fn upsert_stream(&self, stream: &LiveStream) -> Result<StoredStream, StoreError> {
                 let data = serde_json::to_string(stream).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let sql = format!(
-                    "INSERT INTO streams (stream_id, platform, started_at, first_seen, data) VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (stream_id) DO UPDATE SET data = excluded.data, ended_at = NULL
+                    "INSERT INTO streams (stream_id, platform, started_at, first_seen, data, peak_viewers, first_title)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (stream_id) DO UPDATE SET data = excluded.data, ended_at = NULL,
+                       peak_viewers = CASE WHEN streams.peak_viewers IS NULL OR excluded.peak_viewers > streams.peak_viewers
+                         THEN COALESCE(excluded.peak_viewers, streams.peak_viewers) ELSE streams.peak_viewers END
                      RETURNING {STREAM_COLS}"
                 );
                 let row = sqlx::query(&sql)
@@ -265,6 +274,8 @@ macro_rules! sql_store {
                     .bind(stream.started_at.map(ms))
                     .bind(ms(Utc::now()))
                     .bind(data)
+                    .bind(stream.viewers.map(|v| i64::try_from(v).unwrap_or(i64::MAX)))
+                    .bind(stream.title.as_deref())
                     .fetch_one(&self.pool)
                     .await?;
                 stored_stream(&row)
@@ -278,6 +289,25 @@ macro_rules! sql_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            #[tracing::instrument(skip_all, fields(row))]
+            async fn mark_card_shown(&self, row: i64, card: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+                sqlx::query("UPDATE streams SET card = $1, card_at = $2 WHERE id = $3")
+                    .bind(card)
+                    .bind(ms(at))
+                    .bind(row)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn recent_streams(&self, limit: u32) -> Result<Vec<StoredStream>, StoreError> {
+                let sql = format!(
+                    "SELECT {STREAM_COLS} FROM streams WHERE ended_at IS NOT NULL ORDER BY ended_at DESC, id DESC LIMIT $1"
+                );
+                self.select(&sql, Some(i64::from(limit)), stored_stream).await
             }
 
             #[tracing::instrument(skip_all)]
