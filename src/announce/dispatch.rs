@@ -152,6 +152,11 @@ impl Dispatcher {
         lock(&self.stats).clone()
     }
 
+    /// Cancelled when the dispatcher stops (timers of its owner end too).
+    pub fn stopped(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
     pub fn shutdown(&self) {
         self.shutdown.cancel();
         self.work.notify_waiters();

@@ -168,6 +168,11 @@ impl Tracker {
                 });
             }
         }
+        // News first: go-lives and ends (in the order found), then the
+        // updates of broadcasts still running (their live-update edits are
+        // the lowest priority; a go-live of this poll must not queue
+        // behind them).
+        events.sort_by_key(|e| matches!(e, WatchEvent::Updated(_)));
         events
     }
 }
@@ -308,6 +313,16 @@ mod tests {
         assert_eq!(started_at(&e[1]), DateTime::from_timestamp(400, 0));
         // once confirmed, a later new start is a flap of the same broadcast
         assert!(t.observe(&[s("a", 450)], at(520)).is_empty());
+    }
+
+    #[test]
+    fn go_lives_come_before_updates_of_the_same_poll() {
+        let mut t = Tracker::new(Duration::from_secs(180));
+        t.observe(&[s("a", 1)], at(0));
+        let mut busier = s("a", 1);
+        busier.viewers = Some(1_200);
+        let e = t.observe(&[busier, s("b", 2)], at(30));
+        assert_eq!(kinds(&e), ["start b", "update a"]);
     }
 
     #[test]
