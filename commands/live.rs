@@ -67,7 +67,7 @@ impl LiveFilter {
         }
     }
 
-    fn describe(&self, lang: Lang) -> String {
+    pub fn describe(&self, lang: Lang) -> String {
         let member = self
             .member
             .as_ref()
@@ -160,8 +160,19 @@ pub fn render(
 
 /// `live:<page>:<invoker>:<platform|->:<member>`, capped at 100 characters.
 pub fn page_id(page: usize, invoker: u64, filter: &LiveFilter) -> String {
+    filter_page_id(PAGE_PREFIX, page, invoker, filter)
+}
+
+/// Parse a page button id back into (page, invoker, filter).
+pub fn parse_page_id(id: &str) -> Option<(usize, u64, LiveFilter)> {
+    parse_filter_page_id(PAGE_PREFIX, id)
+}
+
+/// `<prefix><page>:<invoker>:<platform|->:<member>`, capped at 100
+/// characters (the member is cut, never the rest).
+pub fn filter_page_id(prefix: &str, page: usize, invoker: u64, filter: &LiveFilter) -> String {
     let platform = filter.platform.map_or("-", |p| p.as_str());
-    let head = format!("{PAGE_PREFIX}{page}:{invoker}:{platform}:");
+    let head = format!("{prefix}{page}:{invoker}:{platform}:");
     let room = MAX_CUSTOM_ID.saturating_sub(head.len());
     let mut member = String::new();
     for c in filter.member.as_deref().unwrap_or("").chars() {
@@ -173,9 +184,9 @@ pub fn page_id(page: usize, invoker: u64, filter: &LiveFilter) -> String {
     head + &member
 }
 
-/// Parse a page button id back into (page, invoker, filter).
-pub fn parse_page_id(id: &str) -> Option<(usize, u64, LiveFilter)> {
-    let rest = id.strip_prefix(PAGE_PREFIX)?;
+/// [`filter_page_id`] read back.
+pub fn parse_filter_page_id(prefix: &str, id: &str) -> Option<(usize, u64, LiveFilter)> {
+    let rest = id.strip_prefix(prefix)?;
     let mut parts = rest.splitn(4, ':');
     let page = parts.next()?.parse().ok()?;
     let invoker = parts.next()?.parse().ok()?;
@@ -248,6 +259,7 @@ pub async fn live(
     let reply = poise::CreateReply::default()
         .content(view.content)
         .components(view.components)
+        .ephemeral(!super::public_here(ctx))
         .allowed_mentions(serenity::CreateAllowedMentions::new());
     let reply = view
         .embeds

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod help;
 pub mod live;
+pub mod recent;
 pub mod stream;
 pub mod subscriptions;
 pub mod tiktok;
@@ -27,6 +28,32 @@ pub const ADMIN_COMMANDS: &[&str] = &[
     "subscription",
     "stream",
 ];
+
+/// Commands a fan may also install to their own account and use anywhere:
+/// in servers (even one that has not added the bot), in the bot's DMs and
+/// in group DMs. Every other command stays guild-installed only.
+pub const USER_INSTALLABLE: &[&str] = &["live", "recent", "tiktok"];
+
+/// May the answer be public here? Not in a server that has not added the
+/// bot (the command came through a fan's own install): there it is for the
+/// fan's eyes only. In servers with the bot and in DMs, yes.
+pub fn public_here(ctx: crate::types::Context<'_>) -> bool {
+    let poise::Context::Application(app) = ctx else {
+        return true;
+    };
+    let i = app.interaction;
+    match i.context {
+        Some(serenity::InteractionContext::Guild) => {
+            i.authorizing_integration_owners.0.iter().any(|o| {
+                matches!(
+                    o,
+                    serenity::AuthorizingIntegrationOwner::GuildInstall(Some(_))
+                )
+            })
+        }
+        _ => true,
+    }
+}
 
 /// The operator's commands (they spend the operator's Cloudflare account):
 /// registered only in `OPERATOR_GUILD_IDS`, refused anywhere else.
@@ -58,8 +85,22 @@ fn operator_check(ctx: crate::types::Context<'_>) -> poise::BoxFuture<'_, Result
 
 /// The shared rules of a top-level command (poise runs the checks of every
 /// command on the invoked path, so subcommands inherit them).
-fn apply_rules(cmd: &mut poise::Command<Data, Error>, admin: bool, operator: bool) {
+fn apply_rules(cmd: &mut poise::Command<Data, Error>, admin: bool, operator: bool, anywhere: bool) {
+    if anywhere {
+        cmd.install_context = Some(vec![
+            serenity::InstallationContext::Guild,
+            serenity::InstallationContext::User,
+        ]);
+        cmd.interaction_context = Some(vec![
+            serenity::InteractionContext::Guild,
+            serenity::InteractionContext::BotDm,
+            serenity::InteractionContext::PrivateChannel,
+        ]);
+    }
     if admin {
+        // Installed with the bot to a server, used in that server only
+        // (poise turns `guild_only` into `contexts: [0]`).
+        cmd.install_context = Some(vec![serenity::InstallationContext::Guild]);
         cmd.guild_only = true;
         cmd.default_member_permissions = serenity::Permissions::MANAGE_GUILD;
         cmd.checks.push(admin_check);
@@ -74,6 +115,7 @@ fn apply_rules(cmd: &mut poise::Command<Data, Error>, admin: bool, operator: boo
 pub fn all() -> Vec<poise::Command<Data, Error>> {
     let mut commands = vec![
         live::live(),
+        recent::recent(),
         tiktok::tiktok(),
         help::help(),
         subscriptions::subscribe(),
@@ -87,7 +129,8 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         localize(c, &path);
         let admin = ADMIN_COMMANDS.contains(&path.as_str());
         let operator = OPERATOR_COMMANDS.contains(&path.as_str());
-        apply_rules(c, admin, operator);
+        let anywhere = USER_INSTALLABLE.contains(&path.as_str());
+        apply_rules(c, admin, operator, anywhere);
     }
     commands
 }
@@ -169,6 +212,9 @@ pub async fn on_component(
     let id = component.data.custom_id.as_str();
     if id.starts_with(live::PAGE_PREFIX) {
         return live::on_page_button(ctx, data, component).await;
+    }
+    if id.starts_with(recent::PAGE_PREFIX) {
+        return recent::on_page_button(ctx, data, component).await;
     }
     if [
         stream::LIST_PREFIX,

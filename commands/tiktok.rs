@@ -20,6 +20,7 @@ pub async fn tiktok(
 ) -> Result<(), Error> {
     let data = ctx.data();
     let lang = super::lang(ctx);
+    let public = super::public_here(ctx);
     let Some(tiktok) = data.providers.tiktok.as_ref() else {
         return Err(UserError(t(lang, "tiktok-off", &[])).into());
     };
@@ -55,6 +56,7 @@ pub async fn tiktok(
             ctx.send(
                 poise::CreateReply::default()
                     .content(t(lang, "tiktok-not-live", &[("user", &username)]))
+                    .ephemeral(!public)
                     .allowed_mentions(serenity::CreateAllowedMentions::new()),
             )
             .await?;
@@ -63,6 +65,7 @@ pub async fn tiktok(
             let mut reply = poise::CreateReply::default()
                 .content(t(lang, "tiktok-live", &[("user", &username)]))
                 .embed(stream_embed(lang, &stream).to_create())
+                .ephemeral(!public)
                 .allowed_mentions(serenity::CreateAllowedMentions::new());
             if let Some(b) = watch_button(lang, &stream, false) {
                 reply = reply.components(vec![serenity::CreateActionRow::Buttons(vec![b])]);

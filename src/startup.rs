@@ -187,6 +187,17 @@ pub fn registration_plan(
     plan
 }
 
+/// A command's registration body for `scope`: where a command may be
+/// installed (`integration_types`) and used (`contexts`) is only for
+/// globally-scoped commands; a guild's commands are that guild's.
+pub fn scoped(mut body: serde_json::Value, scope: Scope) -> serde_json::Value {
+    if let (Scope::Guild(_), Some(o)) = (scope, body.as_object_mut()) {
+        o.remove("integration_types");
+        o.remove("contexts");
+    }
+    body
+}
+
 /// Register `commands` by [`registration_plan`], each scope with retries.
 pub async fn register_commands<U, E>(
     ctx: &serenity::Context,
@@ -197,23 +208,27 @@ pub async fn register_commands<U, E>(
     budget: Duration,
 ) -> Result<(), String> {
     let names: Vec<String> = commands.iter().map(|c| c.name.to_string()).collect();
-    let builders = poise::builtins::create_application_commands(commands);
+    let bodies: Vec<serde_json::Value> = poise::builtins::create_application_commands(commands)
+        .iter()
+        .map(|b| serde_json::to_value(b).unwrap_or_default())
+        .collect();
     for (scope, set) in registration_plan(&names, operator_commands, dev_guild, operator_guilds) {
-        let builders: Vec<serenity::CreateCommand> =
-            set.iter().map(|&i| builders[i].clone()).collect();
+        let bodies: Vec<serde_json::Value> = set
+            .iter()
+            .map(|&i| scoped(bodies[i].clone(), scope))
+            .collect();
         let set_names: Vec<String> = set.iter().map(|&i| names[i].clone()).collect();
         with_retries("command registration", budget, || {
-            let builders = builders.clone();
+            let bodies = &bodies;
             let names = &set_names;
             async move {
                 let result = match scope {
-                    Scope::Guild(g) => serenity::GuildId::new(g)
-                        .set_commands(ctx, builders)
+                    Scope::Guild(g) => ctx
+                        .http
+                        .create_guild_commands(serenity::GuildId::new(g), bodies)
                         .await
                         .map(|_| ()),
-                    Scope::Global => serenity::Command::set_global_commands(ctx, builders)
-                        .await
-                        .map(|_| ()),
+                    Scope::Global => ctx.http.create_global_commands(bodies).await.map(|_| ()),
                 };
                 result.map_err(|e| classify(&e, names))
             }

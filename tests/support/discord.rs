@@ -744,6 +744,33 @@ impl FakeDiscord {
         self.push(d, id, token)
     }
 
+    /// A slash command in the bot's DMs (context 1), from a fan who
+    /// installed the app to their account: no guild, `user` not `member`.
+    pub fn slash_in_dm(&self, name: &str, options: Value, user_id: u64) -> Pushed {
+        let mut d =
+            self.inner.samples["gateway_events"]["interaction_create_command_dm"]["d"].clone();
+        let id = self.state().new_id();
+        let token = format!("fake-token-{id}");
+        d["id"] = id.to_string().into();
+        d["token"] = token.clone().into();
+        d["user"]["id"] = user_id.to_string().into();
+        d["channel"]["recipients"][0]["id"] = user_id.to_string().into();
+        d["authorizing_integration_owners"] = json!({"1": user_id.to_string()});
+        d["data"] =
+            json!({"id": "1600000000000000001", "name": name, "type": 1, "options": options});
+        self.push(d, id, token)
+    }
+
+    /// A slash command in a server that has not added the bot (context 0),
+    /// through the invoker's own install: only the user owner is there.
+    pub fn slash_user_installed(&self, name: &str, options: Value, who: &Invoker) -> Pushed {
+        let (mut d, id, token) = self.interaction_base(who);
+        d["authorizing_integration_owners"] = json!({"1": who.user_id.to_string()});
+        d["data"] =
+            json!({"id": "1600000000000000001", "name": name, "type": 1, "options": options});
+        self.push(d, id, token)
+    }
+
     /// `/name sub options…`
     pub fn subcommand(&self, name: &str, sub: &str, options: Value, who: &Invoker) -> Pushed {
         self.slash(
@@ -1300,6 +1327,19 @@ impl Inner {
             }
             ("PUT", ["applications", _, "commands"])
             | ("PUT", ["applications", _, "guilds", _, "commands"]) => {
+                if segs.len() == 5 {
+                    // "only for globally-scoped commands"
+                    for c in body.and_then(Value::as_array).into_iter().flatten() {
+                        for k in ["integration_types", "contexts"] {
+                            if c.get(k).is_some() {
+                                self.state().violations.push(format!(
+                                    "PUT {path}: guild command {} has `{k}`, which is only for globally-scoped commands",
+                                    c["name"]
+                                ));
+                            }
+                        }
+                    }
+                }
                 let cmds: Vec<Value> = body
                     .and_then(Value::as_array)
                     .cloned()
