@@ -144,6 +144,8 @@ const CHOICES: &[&str] = &[
     "choice-platform-realtimekit",
     "choice-language-en",
     "choice-language-id",
+    "choice-identity-bot",
+    "choice-identity-member",
 ];
 
 fn id_pair(

@@ -8,20 +8,30 @@ use super::live::PlatformChoice;
 use super::say;
 use crate::announce::message::{announcement_body, sample_stream};
 use crate::discord::embeds::clean_text;
-use crate::discord::invite::{CHANNEL_PERMISSIONS, ROLE_PING_PERMISSION};
+use crate::discord::invite::{
+    CHANNEL_PERMISSIONS, ROLE_PING_PERMISSION, THREAD_PERMISSION, WEBHOOK_PERMISSION,
+};
 use crate::live::Platform;
 use crate::messages::{t, Lang};
-use crate::store::{NewSubscription, Subscription};
+use crate::store::{Identity, NewSubscription, Subscription};
 use crate::types::{Context, Error, UserError};
 
 /// Longest template an admin may save (content is capped at 2000 anyway).
 pub const MAX_TEMPLATE: usize = 1000;
 
-/// What the bot lacks in a channel to announce there.
-pub fn missing_permissions(
-    have: serenity::Permissions,
-    wants_role_ping: bool,
-) -> Vec<&'static str> {
+/// What a subscription needs beyond the basics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wants {
+    /// Ping a role that is not mentionable.
+    pub role_ping: bool,
+    /// Post as the member, through a channel webhook.
+    pub webhooks: bool,
+    /// Start a thread on each announcement.
+    pub threads: bool,
+}
+
+/// What the bot lacks in a channel to announce there as asked.
+pub fn missing_permissions(have: serenity::Permissions, wants: Wants) -> Vec<&'static str> {
     let mut missing = Vec::new();
     if have.administrator() {
         return missing;
@@ -31,9 +41,14 @@ pub fn missing_permissions(
             missing.push(name);
         }
     }
-    let (ping, ping_name) = ROLE_PING_PERMISSION;
-    if wants_role_ping && !have.contains(ping) {
-        missing.push(ping_name);
+    for (wanted, (permission, name)) in [
+        (wants.role_ping, ROLE_PING_PERMISSION),
+        (wants.webhooks, WEBHOOK_PERMISSION),
+        (wants.threads, THREAD_PERMISSION),
+    ] {
+        if wanted && !have.contains(permission) {
+            missing.push(name);
+        }
     }
     missing
 }
@@ -87,6 +102,9 @@ pub async fn subscribe(
     #[description = "Language of the announcements (default: the server's)"] language: Option<
         LanguageChoice,
     >,
+    #[description = "Post as the bot (default) or as the member, with her name and picture"]
+    identity: Option<IdentityChoice>,
+    #[description = "Start a discussion thread on each announcement"] thread: Option<bool>,
 ) -> Result<(), Error> {
     let guild_id = admin_guild(ctx)?;
     let lang = super::lang(ctx);
@@ -147,12 +165,21 @@ pub async fn subscribe(
     if role.as_ref().is_some_and(|r| r.id.get() == guild_id.get()) {
         return Err(UserError(t(lang, "subscribe-everyone-role", &[])).into());
     }
-    let wants_ping = role.as_ref().is_some_and(|r| !r.mentionable);
+    let identity = match identity {
+        Some(IdentityChoice::Member) => Identity::Member,
+        _ => Identity::Bot,
+    };
+    let thread = thread.unwrap_or(false);
+    let wants = Wants {
+        role_ping: role.as_ref().is_some_and(|r| !r.mentionable),
+        webhooks: identity == Identity::Member,
+        threads: thread,
+    };
     // The permission check asks Discord: answer within the 3-second
     // deadline first (privately, as every admin reply).
     ctx.defer_ephemeral().await?;
     let have = bot_permissions(ctx, guild_id, &channel).await?;
-    let missing = missing_permissions(have, wants_ping);
+    let missing = missing_permissions(have, wants);
     if !missing.is_empty() {
         let text = t(
             lang,
@@ -179,6 +206,8 @@ pub async fn subscribe(
             template,
             language: Some(announcement_language(ctx, language).code().to_string()),
             created_by: ctx.author().id.get(),
+            identity,
+            thread,
         })
         .await?;
     tracing::info!(
@@ -217,6 +246,14 @@ fn announcement_language(ctx: Context<'_>, choice: Option<LanguageChoice>) -> La
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, poise::ChoiceParameter)]
+pub enum IdentityChoice {
+    #[name = "The bot"]
+    Bot,
+    #[name = "The member"]
+    Member,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poise::ChoiceParameter)]
 pub enum LanguageChoice {
     #[name = "English"]
     En,
@@ -245,7 +282,29 @@ pub fn describe(lang: Lang, sub: &Subscription) -> String {
     if sub.template.is_some() {
         parts.push(t(lang, "subscribe-custom-template", &[]));
     }
+    if sub.identity == Identity::Member {
+        parts.push(t(lang, "subscribe-as-member", &[]));
+    }
+    if sub.thread {
+        parts.push(t(lang, "subscribe-with-thread", &[]));
+    }
     parts.join(" · ")
+}
+
+/// A stored fallback reason (`webhook-deleted`, `webhook-refused:<error>`)
+/// in the reader's language.
+pub fn fallback_reason(lang: Lang, stored: &str) -> String {
+    match stored.split_once(':') {
+        _ if stored == crate::announce::webhook::FALLBACK_DELETED => {
+            t(lang, "identity-fallback-webhook-deleted", &[])
+        }
+        Some((crate::announce::webhook::FALLBACK_REFUSED, error)) => t(
+            lang,
+            "identity-fallback-webhook-refused",
+            &[("error", &clean_text(error, 200))],
+        ),
+        _ => clean_text(stored, 200),
+    }
 }
 
 /// This server's subscriptions with their health
@@ -277,7 +336,16 @@ pub async fn subscriptions(ctx: Context<'_>) -> Result<(), Error> {
             ),
             (None, None, None) => t(lang, "subscriptions-no-delivery", &[]),
         };
-        lines.push(format!("`#{}` {}\n   {health}", s.id, describe(lang, s)));
+        let mut line = format!("`#{}` {}\n   {health}", s.id, describe(lang, s));
+        if let (Identity::Member, Some(why)) = (s.identity, &s.identity_fallback) {
+            line.push_str("\n   ");
+            line.push_str(&t(
+                lang,
+                "subscriptions-identity-fallback",
+                &[("reason", &fallback_reason(lang, why))],
+            ));
+        }
+        lines.push(line);
     }
     let mut text = t(lang, "subscriptions-count", &[("count", &subs.len())]);
     // A source that stopped polling silences every subscription it feeds.

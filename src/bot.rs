@@ -108,6 +108,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         rest: rest.clone(),
         announcer: AnnouncerOptions {
             global_rps: config.discord_global_rps,
+            webhook_rps: config.discord_webhook_rps,
             backoff_max: config.delivery_retry_max,
             stale_after: config.delivery_stale_after,
             nonce_window: config.discord_nonce_window,

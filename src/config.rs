@@ -87,6 +87,9 @@ pub struct Config {
     pub poll_interval: Duration,
     pub end_grace: Duration,
     pub discord_global_rps: u32,
+    /// Webhook executions per second (identity:member posts; Discord counts
+    /// them per IP, apart from the bot's global limit).
+    pub discord_webhook_rps: u32,
     /// How long start-up keeps retrying Discord (5xx, timeouts) before the
     /// process exits non-zero for its supervisor to restart it.
     pub startup_retry: Duration,
@@ -159,6 +162,10 @@ impl Config {
         let discord_global_rps = match get("DISCORD_GLOBAL_RPS") {
             None => 40,
             Some(v) => parse_range("DISCORD_GLOBAL_RPS", &v, 1, 10_000)? as u32,
+        };
+        let discord_webhook_rps = match get("DISCORD_WEBHOOK_RPS") {
+            None => 40,
+            Some(v) => parse_range("DISCORD_WEBHOOK_RPS", &v, 1, 10_000)? as u32,
         };
 
         let startup_retry = parse_secs(
@@ -320,6 +327,7 @@ impl Config {
             poll_interval,
             end_grace,
             discord_global_rps,
+            discord_webhook_rps,
             startup_retry,
             delivery_stale_after,
             delivery_retry_max,

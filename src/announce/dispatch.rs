@@ -5,15 +5,14 @@
 //! tested); this module applies it: store writes, requeue, pauses.
 
 use std::collections::VecDeque;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::budget::Budget;
 use super::card::Recap;
 use super::message::{
     announcement_body, ended_announcement_body, ended_body, find_marked, live_edit_body, marker,
@@ -21,6 +20,7 @@ use super::message::{
 };
 use super::queues::Queues;
 use super::verdict::{verdict, Facts, Verdict};
+use super::webhook;
 use super::AnnouncerOptions;
 use crate::discord::rest::{snowflake_at, DiscordError, DiscordRest};
 use crate::ops::metric;
@@ -36,6 +36,10 @@ pub enum JobKind {
     /// lowest priority, dropped rather than retried or kept waiting, and
     /// never held against the subscription.
     Update,
+    /// Start the discussion thread on a sent announcement.
+    Thread,
+    /// Archive the thread of an announcement whose broadcast ended.
+    ArchiveThread,
 }
 
 #[derive(Debug, Clone)]
@@ -91,14 +95,16 @@ pub struct DispatchStats {
 }
 
 pub struct Dispatcher {
-    store: Arc<dyn Store>,
-    rest: DiscordRest,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) rest: DiscordRest,
     options: AnnouncerOptions,
-    limiter: DefaultDirectRateLimiter,
+    /// The bot's own requests, under Discord's global limit.
+    pub(super) bot: Budget,
+    /// Webhook executions and edits (no `Authorization`: per IP).
+    pub(super) hooks: Budget,
     queues: Mutex<Queues>,
     work: Notify,
     idle: Notify,
-    paused_until: Mutex<Option<Instant>>,
     invalid: Mutex<VecDeque<Instant>>,
     stats: Mutex<DispatchStats>,
     shutdown: CancellationToken,
@@ -118,13 +124,6 @@ fn chrono_window(d: Duration) -> chrono::Duration {
 
 impl Dispatcher {
     pub fn start(store: Arc<dyn Store>, rest: DiscordRest, options: AnnouncerOptions) -> Arc<Self> {
-        let rps = NonZeroU32::new(options.global_rps.max(1)).unwrap_or(NonZeroU32::MIN);
-        // A burst of 20 ms worth of requests: enough to absorb timer
-        // granularity (a 1 ms timer cannot space 480/s = 2.08 ms apart, and
-        // rounds up to 3 ms = 333/s), small enough that rate + burst stays
-        // under Discord's window.
-        let burst = NonZeroU32::new(rps.get() / 50).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::per_second(rps).allow_burst(burst);
         let workers = options.concurrency.max(1);
         // Live updates use a quarter of the workers at most, so a new
         // announcement finds the budget nearly untouched.
@@ -132,12 +131,12 @@ impl Dispatcher {
         let d = Arc::new(Dispatcher {
             store,
             rest,
+            bot: Budget::per_second(options.global_rps),
+            hooks: Budget::per_second(options.webhook_rps),
             options,
-            limiter: RateLimiter::direct(quota),
             queues: Mutex::new(Queues::new(update_slots)),
             work: Notify::new(),
             idle: Notify::new(),
-            paused_until: Mutex::new(None),
             invalid: Mutex::new(VecDeque::new()),
             stats: Mutex::new(DispatchStats::default()),
             shutdown: CancellationToken::new(),
@@ -235,17 +234,14 @@ impl Dispatcher {
         }
     }
 
-    async fn wait_turn(&self) {
-        loop {
-            let pause = *lock(&self.paused_until);
-            match pause {
-                Some(until) if until > Instant::now() => {
-                    tokio::time::sleep_until(until.into()).await;
-                }
-                _ => break,
-            }
+    /// The budget a request about `delivery`'s message is paced under:
+    /// the webhook's when a webhook posted it.
+    pub(super) fn budget_of(&self, delivery: &Delivery) -> &Budget {
+        if delivery.webhook_id.is_some() {
+            &self.hooks
+        } else {
+            &self.bot
         }
-        self.limiter.until_ready().await;
     }
 
     async fn run(self: &Arc<Self>, job: &Job) {
@@ -271,88 +267,7 @@ impl Dispatcher {
             .await?;
         let facts = self.facts(job, stream.ended_at);
         match job.kind {
-            JobKind::Send => {
-                if delivery.status != DeliveryStatus::Pending {
-                    return Ok(());
-                }
-                // A broadcast that ended while its announcement waited (429s,
-                // 5xx, a restart) is posted as the ended card ("was live",
-                // how long); one that ended longer ago than the staleness
-                // rule allows is dropped as old news.
-                if !facts.still_matters(Utc::now()) {
-                    self.store
-                        .mark_failed(
-                            delivery.id,
-                            "stale: the broadcast ended too long before it could be announced",
-                        )
-                        .await?;
-                    metrics::counter!(metric::DELIVERIES_FAILED, "reason" => "stale").increment(1);
-                    return Ok(());
-                }
-                let Some(sub) = sub.filter(|s| s.disabled_reason.is_none()) else {
-                    self.store
-                        .mark_failed(delivery.id, "the subscription was removed or disabled")
-                        .await?;
-                    return Ok(());
-                };
-                let marker = marker(job.stream_row);
-                // An earlier POST may have reached Discord, and Discord has
-                // forgotten its nonce by now: look before sending again.
-                let may_exist = delivery
-                    .first_attempt_at
-                    .filter(|t| Utc::now() - *t > chrono_window(self.options.nonce_window));
-                if let Some(first_attempt) = may_exist {
-                    match self
-                        .find_posted(job.channel_id, &marker, first_attempt)
-                        .await
-                    {
-                        Ok(Some(message_id)) => {
-                            tracing::info!(
-                                message = message_id,
-                                "found the earlier post; adopting it"
-                            );
-                            return self
-                                .sent(job, &sub, message_id, false, delivery.created_at)
-                                .await;
-                        }
-                        Ok(None) => {}
-                        Err(e) if e.is_transient() => {
-                            return self.apply(job, Some(sub.id), &facts, e).await;
-                        }
-                        Err(e) => tracing::warn!(
-                            error = %e,
-                            "cannot read the channel to look for an earlier post; sending"
-                        ),
-                    }
-                }
-                let nonce = format!("onair-{}", delivery.id);
-                let (body, already_ended) = match stream.ended_at {
-                    Some(ended_at) => (
-                        ended_announcement_body(
-                            &sub,
-                            &stream.stream,
-                            ended_at,
-                            &Recap::of(&stream),
-                            &nonce,
-                        ),
-                        true,
-                    ),
-                    None => (announcement_body(&sub, &stream.stream, &nonce), false),
-                };
-                let body = with_marker(body, &marker);
-                self.wait_turn().await;
-                if delivery.first_attempt_at.is_none() {
-                    self.store.mark_attempting(delivery.id, Utc::now()).await?;
-                }
-                match self.rest.create_message(job.channel_id, &body).await {
-                    Ok(message_id) => {
-                        tracing::info!(message = message_id, ended = already_ended, "announced");
-                        self.sent(job, &sub, message_id, already_ended, delivery.created_at)
-                            .await
-                    }
-                    Err(e) => self.apply(job, Some(sub.id), &facts, e).await,
-                }
-            }
+            JobKind::Send => self.send(job, &delivery, &stream, sub, &facts).await,
             JobKind::EndEdit => {
                 let (Some(message_id), Some(ended_at)) = (delivery.message_id, stream.ended_at)
                 else {
@@ -365,8 +280,9 @@ impl Dispatcher {
                     ended_body(sub.as_ref(), &stream.stream, ended_at, &Recap::of(&stream)),
                     &marker(job.stream_row),
                 );
-                if self.edit(job, message_id, &body, &facts).await? {
+                if self.edit(job, &delivery, message_id, &body, &facts).await? {
                     self.store.mark_end_edited(delivery.id, Utc::now()).await?;
+                    self.archive_thread_later(job);
                 }
                 Ok(())
             }
@@ -382,7 +298,7 @@ impl Dispatcher {
                     live_edit_body(&sub, &stream.stream),
                     &marker(job.stream_row),
                 );
-                if self.edit(job, message_id, &body, &facts).await? {
+                if self.edit(job, &delivery, message_id, &body, &facts).await? {
                     tracing::info!(message = message_id, "reopened: live again");
                 }
                 Ok(())
@@ -404,12 +320,13 @@ impl Dispatcher {
                     live_edit_body(&sub, &stream.stream),
                     &marker(job.stream_row),
                 );
+                let budget = self.budget_of(&delivery);
                 let turn = match job.not_after {
-                    Some(t) => tokio::time::timeout_at(t.into(), self.wait_turn())
+                    Some(t) => tokio::time::timeout_at(t.into(), budget.turn())
                         .await
                         .is_ok(),
                     None => {
-                        self.wait_turn().await;
+                        budget.turn().await;
                         true
                     }
                 };
@@ -417,11 +334,7 @@ impl Dispatcher {
                     self.update_dropped("it waited too long for the budget");
                     return Ok(());
                 }
-                match self
-                    .rest
-                    .edit_message(job.channel_id, message_id, &body)
-                    .await
-                {
+                match self.patch(&delivery, message_id, &body).await {
                     Ok(()) => {
                         lock(&self.stats).updated += 1;
                         metrics::counter!(metric::LIVE_UPDATES, "result" => "sent").increment(1);
@@ -444,24 +357,147 @@ impl Dispatcher {
                 }
                 Ok(())
             }
+            JobKind::Thread => self.start_thread(job, &delivery, &stream, &facts).await,
+            JobKind::ArchiveThread => self.archive_thread(job, &delivery, &facts).await,
         }
     }
 
-    /// Edit one message in its turn; true when Discord took it (a failure
-    /// has been handed to its verdict).
+    /// Post one announcement: as the bot, or through the channel's webhook
+    /// as the member; never twice (a nonce for the bot, and a look in the
+    /// channel before any resend Discord could not deduplicate).
+    async fn send(
+        self: &Arc<Self>,
+        job: &Job,
+        delivery: &Delivery,
+        stream: &crate::store::StoredStream,
+        sub: Option<crate::store::Subscription>,
+        facts: &Facts,
+    ) -> Result<(), crate::store::StoreError> {
+        if delivery.status != DeliveryStatus::Pending {
+            return Ok(());
+        }
+        // A broadcast that ended while its announcement waited (429s, 5xx,
+        // a restart) is posted as the ended card ("was live", how long);
+        // one that ended longer ago than the staleness rule allows is
+        // dropped as old news.
+        if !facts.still_matters(Utc::now()) {
+            self.store
+                .mark_failed(
+                    delivery.id,
+                    "stale: the broadcast ended too long before it could be announced",
+                )
+                .await?;
+            metrics::counter!(metric::DELIVERIES_FAILED, "reason" => "stale").increment(1);
+            return Ok(());
+        }
+        let Some(sub) = sub.filter(|s| s.disabled_reason.is_none()) else {
+            self.store
+                .mark_failed(delivery.id, "the subscription was removed or disabled")
+                .await?;
+            return Ok(());
+        };
+        let hook = match self.webhook_for(&sub).await? {
+            Ok(hook) => hook,
+            Err(e) => return self.apply(job, Some(sub.id), facts, e).await,
+        };
+        let marker = marker(job.stream_row);
+        // An earlier POST may have reached Discord: look before sending
+        // again, when Discord cannot drop the copy itself (its nonce is
+        // forgotten by now, or the POST went through a webhook, which has
+        // no nonce).
+        let may_exist = delivery.first_attempt_at.filter(|t| {
+            delivery.webhook_id.is_some()
+                || Utc::now() - *t > chrono_window(self.options.nonce_window)
+        });
+        if let Some(first_attempt) = may_exist {
+            let authors: Vec<u64> = [delivery.webhook_id, hook.as_ref().map(|h| h.id)]
+                .into_iter()
+                .flatten()
+                .collect();
+            match self
+                .find_posted(job.channel_id, &marker, &authors, first_attempt)
+                .await
+            {
+                Ok(Some(message_id)) => {
+                    tracing::info!(message = message_id, "found the earlier post; adopting it");
+                    return self
+                        .sent(job, &sub, message_id, false, delivery.created_at)
+                        .await;
+                }
+                Ok(None) => {}
+                Err(e) if e.is_transient() => {
+                    return self.apply(job, Some(sub.id), facts, e).await;
+                }
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "cannot read the channel to look for an earlier post; sending"
+                ),
+            }
+        }
+        let nonce = format!("onair-{}", delivery.id);
+        let (body, already_ended) = match stream.ended_at {
+            Some(ended_at) => (
+                ended_announcement_body(&sub, &stream.stream, ended_at, &Recap::of(stream), &nonce),
+                true,
+            ),
+            None => (announcement_body(&sub, &stream.stream, &nonce), false),
+        };
+        let body = with_marker(body, &marker);
+        let posted = match &hook {
+            Some(hook) => {
+                let body = webhook::as_member(body, &stream.stream);
+                self.hooks.turn().await;
+                self.store
+                    .mark_attempting(delivery.id, Utc::now(), Some(hook.id))
+                    .await?;
+                let posted = self.rest.execute_webhook(hook.id, &hook.token, &body).await;
+                if let Err(e) = &posted {
+                    if e.is_unknown_webhook() {
+                        // Deleted: nothing was posted. Recreated once, then
+                        // the subscription posts as the bot.
+                        self.webhook_deleted(&sub, hook).await?;
+                        self.requeue(job.clone(), Duration::ZERO);
+                        return Ok(());
+                    }
+                }
+                posted
+            }
+            None => {
+                self.bot.turn().await;
+                self.store
+                    .mark_attempting(delivery.id, Utc::now(), None)
+                    .await?;
+                self.rest.create_message(job.channel_id, &body).await
+            }
+        };
+        match posted {
+            Ok(message_id) => {
+                tracing::info!(
+                    message = message_id,
+                    ended = already_ended,
+                    as_member = hook.is_some(),
+                    "announced"
+                );
+                self.sent(job, &sub, message_id, already_ended, delivery.created_at)
+                    .await
+            }
+            Err(e) => self.apply(job, Some(sub.id), facts, e).await,
+        }
+    }
+
+    /// Edit one message in its turn (through the webhook that posted it,
+    /// if one did); true when Discord took it (a failure has been handed to
+    /// its verdict).
     async fn edit(
         self: &Arc<Self>,
         job: &Job,
+        delivery: &Delivery,
         message_id: u64,
         body: &serde_json::Value,
         facts: &Facts,
     ) -> Result<bool, crate::store::StoreError> {
-        self.wait_turn().await;
-        match self
-            .rest
-            .edit_message(job.channel_id, message_id, body)
-            .await
-        {
+        self.budget_of(delivery).turn().await;
+        match self.patch(delivery, message_id, body).await {
             Ok(()) => {
                 lock(&self.stats).edited += 1;
                 Ok(true)
@@ -470,9 +506,48 @@ impl Dispatcher {
         }
     }
 
+    /// PATCH one of our messages: as the bot, or through the webhook that
+    /// posted it (one whose webhook is gone cannot be edited: 10015).
+    pub(super) async fn patch(
+        &self,
+        delivery: &Delivery,
+        message_id: u64,
+        body: &serde_json::Value,
+    ) -> Result<(), DiscordError> {
+        let Some(webhook_id) = delivery.webhook_id else {
+            return self
+                .rest
+                .edit_message(delivery.channel_id, message_id, body)
+                .await;
+        };
+        let hook = match self.store.get_webhook(webhook_id).await {
+            Ok(hook) => hook.filter(|h| !h.gone),
+            Err(e) => return Err(DiscordError::Transport(format!("store: {e}"))),
+        };
+        let Some(hook) = hook else {
+            return Err(webhook::gone_error());
+        };
+        let result = self
+            .rest
+            .edit_webhook_message(
+                hook.id,
+                &hook.token,
+                message_id,
+                &webhook::as_edit(body.clone()),
+            )
+            .await;
+        if result.as_ref().is_err_and(DiscordError::is_unknown_webhook) {
+            if let Err(e) = self.store.webhook_gone(hook.id).await {
+                tracing::warn!(error = %e, "could not record the deleted webhook");
+            }
+        }
+        result
+    }
+
     /// Record a message as sent (posted now, or an earlier post found). An
     /// ended card needs no end edit; a live card whose broadcast ended
-    /// meanwhile gets one right away.
+    /// meanwhile gets one right away; one whose subscription wants a
+    /// thread gets one.
     async fn sent(
         self: &Arc<Self>,
         job: &Job,
@@ -494,39 +569,50 @@ impl Dispatcher {
         if ended_card {
             return self.store.mark_end_edited(job.delivery_id, now).await;
         }
+        if sub.thread {
+            self.enqueue(Job {
+                kind: JobKind::Thread,
+                attempts: 0,
+                ..job.clone()
+            });
+        }
         let ended = self
             .store
             .get_stream(job.stream_row)
             .await?
             .is_some_and(|s| s.ended_at.is_some());
         if ended {
-            let mut edit = job.clone();
-            edit.kind = JobKind::EndEdit;
-            edit.attempts = 0;
-            self.enqueue(edit);
+            self.enqueue(Job {
+                kind: JobKind::EndEdit,
+                attempts: 0,
+                ..job.clone()
+            });
         }
         Ok(())
     }
 
-    /// The bot's own message with `marker`, among the first posted in the
-    /// channel since (a little before) its first attempt.
+    /// Our message with `marker` (posted by the bot, or by one of
+    /// `webhooks`), among the first posted in the channel since (a little
+    /// before) its first attempt.
     async fn find_posted(
         &self,
         channel_id: u64,
         marker: &str,
+        webhooks: &[u64],
         first_attempt: chrono::DateTime<Utc>,
     ) -> Result<Option<u64>, DiscordError> {
-        let me = self.rest.bot_user_id().await?;
+        let mut authors = vec![self.rest.bot_user_id().await?];
+        authors.extend_from_slice(webhooks);
         // Clocks differ: start a little before the attempt left.
         let since = first_attempt - chrono::Duration::seconds(LOOKBACK_SLACK_SECS);
         let mut after = snowflake_at(since);
         for _ in 0..LOOKBACK_PAGES {
-            self.wait_turn().await;
+            self.bot.turn().await;
             let page = self
                 .rest
                 .messages_after(channel_id, after, LOOKBACK)
                 .await?;
-            if let Some(id) = find_marked(&page, me, marker) {
+            if let Some(id) = find_marked(&page, &authors, marker) {
                 return Ok(Some(id));
             }
             let newest = page
@@ -554,7 +640,7 @@ impl Dispatcher {
     }
 
     /// Act on the verdict for a failed request.
-    async fn apply(
+    pub(super) async fn apply(
         self: &Arc<Self>,
         job: &Job,
         subscription: Option<i64>,
@@ -637,20 +723,27 @@ impl Dispatcher {
                             .mark_end_edited(job.delivery_id, Utc::now())
                             .await?;
                     }
-                    JobKind::Reopen | JobKind::Update => {}
+                    JobKind::ArchiveThread => {
+                        // Gone or not ours to archive: done with it.
+                        self.store
+                            .mark_thread_archived(job.delivery_id, Utc::now())
+                            .await?;
+                    }
+                    JobKind::Reopen | JobKind::Update | JobKind::Thread => {}
                 }
             }
         }
         Ok(())
     }
 
-    /// A global 429: every send waits `wait`.
-    fn pause_all(&self, wait: Duration) {
+    /// A global 429: every send waits `wait` (the bot's and the webhooks':
+    /// the answer does not say which limit it was, and waiting a moment
+    /// too long is harmless).
+    pub(super) fn pause_all(&self, wait: Duration) {
         metrics::counter!(metric::DISCORD_429, "scope" => "global").increment(1);
         tracing::warn!(?wait, "global rate limit; every send waits as told");
-        let until = Instant::now() + wait;
-        let mut p = lock(&self.paused_until);
-        *p = Some(p.map_or(until, |cur| cur.max(until)));
+        self.bot.pause(wait);
+        self.hooks.pause(wait);
     }
 
     fn update_dropped(&self, why: &str) {
@@ -660,7 +753,7 @@ impl Dispatcher {
     }
 
     /// Put a job back at the front of its channel's queue after `after`.
-    fn requeue(self: &Arc<Self>, job: Job, after: Duration) {
+    pub(super) fn requeue(self: &Arc<Self>, job: Job, after: Duration) {
         // Counted again here; the current one finishes as done.
         let ch = job.channel_id;
         lock(&self.queues).retry_later(job);
@@ -699,8 +792,8 @@ impl Dispatcher {
                 limit = self.options.invalid_limit,
                 "too many 401/403/429 answers from Discord: pausing all sends to avoid an IP ban"
             );
-            let mut p = lock(&self.paused_until);
-            *p = Some(p.map_or(resume, |cur| cur.max(resume)));
+            self.bot.pause_until(resume);
+            self.hooks.pause_until(resume);
         }
     }
 }

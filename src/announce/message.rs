@@ -157,15 +157,15 @@ pub fn with_marker(mut body: Value, marker: &str) -> Value {
 }
 
 /// Among a channel's messages (as Discord lists them), the id of the one
-/// the bot (`bot_id`) posted with `marker`.
-pub fn find_marked(messages: &[Value], bot_id: u64, marker: &str) -> Option<u64> {
+/// one of `authors` (the bot, our webhooks) posted with `marker`.
+pub fn find_marked(messages: &[Value], authors: &[u64], marker: &str) -> Option<u64> {
     messages.iter().find_map(|m| {
         let author = m["author"]["id"].as_str()?.parse::<u64>().ok()?;
         let marked = m["embeds"]
             .as_array()?
             .iter()
             .any(|e| e["footer"]["text"].as_str() == Some(marker));
-        if author == bot_id && marked {
+        if authors.contains(&author) && marked {
             m["id"].as_str()?.parse().ok()
         } else {
             None
@@ -337,6 +337,9 @@ mod tests {
             consecutive_failures: 0,
             last_delivery_at: None,
             last_error: None,
+            identity: crate::store::Identity::Bot,
+            identity_fallback: None,
+            thread: false,
         }
     }
 
@@ -407,9 +410,17 @@ mod tests {
             msg("101", "9", &other), // ours, another broadcast
             msg("102", "9", &body),  // ours
         ];
-        assert_eq!(find_marked(&list, 9, &marker(7)), Some(102));
-        assert_eq!(find_marked(&list[..2], 9, &marker(7)), None);
-        assert_eq!(find_marked(&[serde_json::json!({"id": 1})], 9, "x"), None);
+        assert_eq!(find_marked(&list, &[9], &marker(7)), Some(102));
+        assert_eq!(find_marked(&list[..2], &[9], &marker(7)), None);
+        assert_eq!(
+            find_marked(&list, &[5], &marker(7)),
+            Some(100),
+            "a webhook of ours"
+        );
+        assert_eq!(
+            find_marked(&[serde_json::json!({"id": 1})], &[9], "x"),
+            None
+        );
     }
 
     #[test]

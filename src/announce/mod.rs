@@ -6,11 +6,14 @@
 //! at the lowest priority); on `Ended` every sent announcement becomes a
 //! recap.
 
+mod budget;
 pub mod card;
 pub mod dispatch;
 pub mod message;
 mod queues;
+pub mod threads;
 pub mod verdict;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +39,9 @@ pub const EVENT_RETRY_MAX: Duration = Duration::from_secs(30);
 pub struct AnnouncerOptions {
     /// The announcer's own cap on Discord requests per second.
     pub global_rps: u32,
+    /// Its cap on webhook executions per second (`DISCORD_WEBHOOK_RPS`):
+    /// sent without the bot's token, Discord counts them per IP.
+    pub webhook_rps: u32,
     /// Deliveries in flight at once (each to a different channel).
     pub concurrency: usize,
     /// First retry delay after a 5xx / network failure (doubles each time).
@@ -64,6 +70,7 @@ impl Default for AnnouncerOptions {
     fn default() -> Self {
         AnnouncerOptions {
             global_rps: 40,
+            webhook_rps: 40,
             concurrency: 16,
             backoff: Duration::from_secs(2),
             backoff_max: Duration::from_secs(60),
@@ -122,6 +129,15 @@ impl Announcer {
         for (d, _) in ended {
             self.dispatcher
                 .enqueue(Job::from_delivery(&d, JobKind::EndEdit));
+        }
+        // Threads to start on cards that are out, or to archive after the
+        // end (queued after the end edits, so a card is closed first).
+        for d in self.store.deliveries_needing_thread_work().await? {
+            let kind = match d.thread_id {
+                None => JobKind::Thread,
+                Some(_) => JobKind::ArchiveThread,
+            };
+            self.dispatcher.enqueue(Job::from_delivery(&d, kind));
         }
         Ok(())
     }

@@ -66,7 +66,9 @@ impl Facts {
     pub fn still_matters(&self, now: DateTime<Utc>) -> bool {
         let window = match self.kind {
             JobKind::Send | JobKind::Update => self.stale_after,
-            JobKind::EndEdit | JobKind::Reopen => END_EDIT_STALE_AFTER.max(self.stale_after),
+            JobKind::EndEdit | JobKind::Reopen | JobKind::Thread | JobKind::ArchiveThread => {
+                END_EDIT_STALE_AFTER.max(self.stale_after)
+            }
         };
         match self.ended_at {
             None => true,
@@ -105,9 +107,11 @@ pub fn verdict(facts: &Facts, answer: &Result<(), DiscordError>, now: DateTime<U
         DiscordError::RateLimited { retry_after, .. } => Verdict::Retry(*retry_after),
         e if e.is_channel_unusable() => match facts.kind {
             JobKind::Send => Verdict::CountTowardDisable(facts.backoff_delay()),
-            JobKind::EndEdit | JobKind::Reopen | JobKind::Update => {
-                Verdict::Drop(format!("nothing left to edit: {e}"))
-            }
+            JobKind::EndEdit
+            | JobKind::Reopen
+            | JobKind::Update
+            | JobKind::Thread
+            | JobKind::ArchiveThread => Verdict::Drop(format!("nothing left to edit: {e}")),
         },
         DiscordError::Refused { .. } => Verdict::Drop(format!("Discord refused it: {error}")),
         DiscordError::Unauthorized | DiscordError::Server(_) | DiscordError::Transport(_) => {

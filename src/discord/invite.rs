@@ -36,6 +36,18 @@ pub const ROLE_PING_PERMISSION: (Permissions, &str) = (
     "Mention @everyone, @here and All Roles",
 );
 
+/// Not asked for at invite: needed only by subscriptions that post as the
+/// member (`identity:member`), through a webhook onair creates in the
+/// channel.
+pub const WEBHOOK_PERMISSION: (Permissions, &str) =
+    (Permissions::MANAGE_WEBHOOKS, "Manage Webhooks");
+
+/// Not asked for at invite: needed only by subscriptions that start a
+/// discussion thread on each announcement (`thread:true`). onair archives
+/// the threads it started itself, as their creator.
+pub const THREAD_PERMISSION: (Permissions, &str) =
+    (Permissions::CREATE_PUBLIC_THREADS, "Create Public Threads");
+
 /// The OAuth2 scopes of the invite: the bot user and its slash commands.
 pub const SCOPES: &str = "bot applications.commands";
 

@@ -45,6 +45,17 @@ impl DiscordError {
             if matches!(*code, UNKNOWN_CHANNEL | MISSING_ACCESS | MISSING_PERMISSIONS | UNKNOWN_WEBHOOK))
     }
 
+    /// 10015: the webhook was deleted.
+    pub fn is_unknown_webhook(&self) -> bool {
+        matches!(
+            self,
+            DiscordError::Refused {
+                code: UNKNOWN_WEBHOOK,
+                ..
+            }
+        )
+    }
+
     /// Worth trying again later (rate limit, 5xx, network).
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -163,17 +174,150 @@ impl DiscordRest {
             .map(|_| ())
     }
 
+    /// GET /channels/{id}/webhooks (needs Manage Webhooks).
+    pub async fn channel_webhooks(&self, channel_id: u64) -> Result<Vec<Value>, DiscordError> {
+        let url = self.url(&format!("channels/{channel_id}/webhooks"))?;
+        let key = format!("GET channels/{channel_id}/webhooks");
+        match self.send(&key, self.client.get(url)).await? {
+            Value::Array(items) => Ok(items),
+            _ => Err(DiscordError::Transport(
+                "webhook list answer is not an array".into(),
+            )),
+        }
+    }
+
+    /// POST /channels/{id}/webhooks (needs Manage Webhooks): the new
+    /// webhook's id and token.
+    pub async fn create_webhook(
+        &self,
+        channel_id: u64,
+        name: &str,
+    ) -> Result<(u64, Secret), DiscordError> {
+        let url = self.url(&format!("channels/{channel_id}/webhooks"))?;
+        let key = format!("POST channels/{channel_id}/webhooks");
+        let v = self
+            .send(
+                &key,
+                self.client
+                    .post(url)
+                    .json(&serde_json::json!({ "name": name })),
+            )
+            .await?;
+        let token = v["token"]
+            .as_str()
+            .map(Secret::new)
+            .ok_or_else(|| DiscordError::Transport("webhook without a token".into()))?;
+        Ok((id_of(&v)?, token))
+    }
+
+    /// POST /webhooks/{id}/{token}?wait=true: the message id. Sent without
+    /// the bot's `Authorization` (the token in the path authorizes it), so
+    /// Discord counts it per IP, not against the bot. The route key never
+    /// carries the token.
+    pub async fn execute_webhook(
+        &self,
+        webhook_id: u64,
+        token: &Secret,
+        body: &Value,
+    ) -> Result<u64, DiscordError> {
+        let mut url = self.url(&format!("webhooks/{webhook_id}/{}", token.expose()))?;
+        url.query_pairs_mut()
+            .append_pair("wait", "true")
+            .append_pair("with_components", "true");
+        let key = format!("POST webhooks/{webhook_id}");
+        let v = self
+            .send_as(&key, self.client.post(url).json(body), false)
+            .await?;
+        id_of(&v)
+    }
+
+    /// PATCH /webhooks/{id}/{token}/messages/{mid}, without the bot's
+    /// `Authorization`.
+    pub async fn edit_webhook_message(
+        &self,
+        webhook_id: u64,
+        token: &Secret,
+        message_id: u64,
+        body: &Value,
+    ) -> Result<(), DiscordError> {
+        let mut url = self.url(&format!(
+            "webhooks/{webhook_id}/{}/messages/{message_id}",
+            token.expose()
+        ))?;
+        url.query_pairs_mut().append_pair("with_components", "true");
+        let key = format!("PATCH webhooks/{webhook_id}/messages/:id");
+        self.send_as(&key, self.client.patch(url).json(body), false)
+            .await
+            .map(|_| ())
+    }
+
+    /// POST /channels/{id}/messages/{mid}/threads: a public thread on a
+    /// message; the thread's id.
+    pub async fn start_thread(
+        &self,
+        channel_id: u64,
+        message_id: u64,
+        name: &str,
+    ) -> Result<u64, DiscordError> {
+        let url = self.url(&format!(
+            "channels/{channel_id}/messages/{message_id}/threads"
+        ))?;
+        let key = format!("POST channels/{channel_id}/messages/:id/threads");
+        let body = serde_json::json!({ "name": name, "auto_archive_duration": 1440 });
+        let v = self.send(&key, self.client.post(url).json(&body)).await?;
+        id_of(&v)
+    }
+
+    /// GET /channels/{id}/messages/{mid}.
+    pub async fn get_message(
+        &self,
+        channel_id: u64,
+        message_id: u64,
+    ) -> Result<Value, DiscordError> {
+        let url = self.url(&format!("channels/{channel_id}/messages/{message_id}"))?;
+        let key = format!("GET channels/{channel_id}/messages/:id");
+        self.send(&key, self.client.get(url)).await
+    }
+
+    /// PATCH /channels/{thread}: archive a thread the bot started.
+    pub async fn archive_thread(&self, thread_id: u64) -> Result<(), DiscordError> {
+        let url = self.url(&format!("channels/{thread_id}"))?;
+        let key = format!("PATCH channels/{thread_id}");
+        self.send(
+            &key,
+            self.client
+                .patch(url)
+                .json(&serde_json::json!({ "archived": true })),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// One request on the route `key` (method + path with its major
     /// parameter): waits first if the route's bucket is spent, and learns
     /// the bucket from every answer's `X-RateLimit-*` headers, so the bot
     /// waits before a bucket runs dry instead of learning from 429s.
     async fn send(&self, key: &str, req: reqwest::RequestBuilder) -> Result<Value, DiscordError> {
+        self.send_as(key, req, true).await
+    }
+
+    /// [`Self::send`], with the bot's `Authorization` or without it.
+    async fn send_as(
+        &self,
+        key: &str,
+        req: reqwest::RequestBuilder,
+        as_bot: bool,
+    ) -> Result<Value, DiscordError> {
         if let Some(wait) = self.buckets.wait_before(key, std::time::Instant::now()) {
             tracing::debug!(route = key, ?wait, "bucket spent; waiting for its reset");
             tokio::time::sleep(wait).await;
         }
+        let req = if as_bot {
+            req.header(reqwest::header::AUTHORIZATION, self.auth.expose())
+        } else {
+            req
+        };
         let resp = req
-            .header(reqwest::header::AUTHORIZATION, self.auth.expose())
             .header(reqwest::header::USER_AGENT, USER_AGENT)
             .send()
             .await

@@ -54,6 +54,56 @@ pub struct Subscription {
     pub consecutive_failures: u32,
     pub last_delivery_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// Who the announcements look like they come from.
+    pub identity: Identity,
+    /// Why a member-identity subscription posts as the bot for now.
+    pub identity_fallback: Option<String>,
+    /// Start a discussion thread on each announcement.
+    pub thread: bool,
+}
+
+/// Who a subscription's announcements look like they come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Identity {
+    /// The bot.
+    #[default]
+    Bot,
+    /// The member: posted through a channel webhook with her name and
+    /// avatar.
+    Member,
+}
+
+impl Identity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Identity::Bot => "bot",
+            Identity::Member => "member",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "bot" => Ok(Identity::Bot),
+            "member" => Ok(Identity::Member),
+            other => Err(StoreError::Corrupt(format!("identity `{other}`"))),
+        }
+    }
+}
+
+impl Subscription {
+    /// Posts through a webhook as the member (chosen, and not fallen back).
+    pub fn as_member(&self) -> bool {
+        self.identity == Identity::Member && self.identity_fallback.is_none()
+    }
+}
+
+/// A channel webhook onair made (its token is a credential).
+#[derive(Debug, Clone)]
+pub struct StoredWebhook {
+    pub id: u64,
+    pub channel_id: u64,
+    pub token: crate::secret::Secret,
+    pub gone: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -68,6 +118,8 @@ pub struct NewSubscription {
     pub template: Option<String>,
     pub language: Option<String>,
     pub created_by: u64,
+    pub identity: Identity,
+    pub thread: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,6 +186,11 @@ pub struct Delivery {
     /// When the first POST of this delivery left (it may have reached
     /// Discord even without an answer).
     pub first_attempt_at: Option<DateTime<Utc>>,
+    /// The webhook its last POST went through (None: the bot).
+    pub webhook_id: Option<u64>,
+    /// The discussion thread started on it.
+    pub thread_id: Option<u64>,
+    pub thread_archived_at: Option<DateTime<Utc>>,
 }
 
 /// Everything the bot persists.
@@ -204,8 +261,43 @@ pub trait Store: Send + Sync {
     /// The broadcast came back: its end edit is undone (the message is
     /// edited back to live) and a later end edits it again.
     async fn clear_end_edited(&self, id: i64) -> Result<(), StoreError>;
-    /// Record that a POST of this delivery is about to leave (first time only).
-    async fn mark_attempting(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Record that a POST of this delivery is about to leave, through
+    /// `webhook` (None: as the bot); the first attempt's time is kept.
+    async fn mark_attempting(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        webhook: Option<u64>,
+    ) -> Result<(), StoreError>;
+    /// The thread started on a delivery's message.
+    async fn set_thread(&self, id: i64, thread_id: u64) -> Result<(), StoreError>;
+    async fn mark_thread_archived(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Sent deliveries whose thread is still to start (live, subscription
+    /// wants one) or to archive (ended).
+    async fn deliveries_needing_thread_work(&self) -> Result<Vec<Delivery>, StoreError>;
+    /// Why a member-identity subscription posts as the bot (None: it
+    /// posts as the member again).
+    async fn set_identity_fallback(
+        &self,
+        subscription_id: i64,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    // webhooks
+    /// The channel's webhook in use (the newest not gone).
+    async fn channel_webhook(&self, channel_id: u64) -> Result<Option<StoredWebhook>, StoreError>;
+    /// A webhook by id, gone or not.
+    async fn get_webhook(&self, id: u64) -> Result<Option<StoredWebhook>, StoreError>;
+    /// How many webhooks onair made in this channel so far.
+    async fn webhooks_made(&self, channel_id: u64) -> Result<u64, StoreError>;
+    async fn save_webhook(
+        &self,
+        id: u64,
+        channel_id: u64,
+        token: &crate::secret::Secret,
+    ) -> Result<(), StoreError>;
+    /// Discord says the webhook no longer exists (10015).
+    async fn webhook_gone(&self, id: u64) -> Result<(), StoreError>;
 
     // provider budgets
     /// Calls recorded for `provider` in billing period `period` (0 if none).

@@ -12,8 +12,11 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, PgPool, Row};
 
-use super::sql::{ms, platform, snow, sql_store, time, unsnow};
-use super::{Delivery, DeliveryStatus, NewSubscription, StoreError, StoredStream, Subscription};
+use super::sql::{ms, opt_snow, platform, snow, sql_store, time, unsnow};
+use super::{
+    Delivery, DeliveryStatus, Identity, NewSubscription, StoreError, StoredStream, StoredWebhook,
+    Subscription,
+};
 use crate::live::{LiveStream, Platform};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

@@ -27,6 +27,10 @@ pub(super) fn unsnow(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative id {v}")))
 }
 
+pub(super) fn opt_snow(v: Option<i64>) -> Result<Option<u64>, StoreError> {
+    v.map(unsnow).transpose()
+}
+
 pub(super) fn platform(s: Option<String>) -> Result<Option<Platform>, StoreError> {
     s.map(|p| Platform::from_str(&p).map_err(|e| StoreError::Corrupt(e.to_string())))
         .transpose()
@@ -59,6 +63,9 @@ macro_rules! sql_store {
                     .unwrap_or(0),
                 last_delivery_at: time(r.try_get("last_delivery_at")?),
                 last_error: r.try_get("last_error")?,
+                identity: Identity::parse(&r.try_get::<String, _>("identity")?)?,
+                identity_fallback: r.try_get("identity_fallback")?,
+                thread: r.try_get::<i64, _>("thread")? != 0,
             })
         }
 
@@ -101,10 +108,22 @@ macro_rules! sql_store {
                 sent_at: time(r.try_get("sent_at")?),
                 end_edited_at: time(r.try_get("end_edited_at")?),
                 first_attempt_at: time(r.try_get("first_attempt_at")?),
+                webhook_id: opt_snow(r.try_get("webhook_id")?)?,
+                thread_id: opt_snow(r.try_get("thread_id")?)?,
+                thread_archived_at: time(r.try_get("thread_archived_at")?),
             })
         }
 
-        const DELIVERY_COLS: &str = "id, stream_row, subscription_id, guild_id, channel_id, status, message_id, attempts, last_error, created_at, sent_at, end_edited_at, first_attempt_at";
+        fn stored_webhook(r: &$row) -> Result<StoredWebhook, StoreError> {
+            Ok(StoredWebhook {
+                id: unsnow(r.try_get("id")?)?,
+                channel_id: unsnow(r.try_get("channel_id")?)?,
+                token: $crate::secret::Secret::new(r.try_get::<String, _>("token")?),
+                gone: r.try_get::<Option<i64>, _>("gone_at")?.is_some(),
+            })
+        }
+
+        const DELIVERY_COLS: &str = "id, stream_row, subscription_id, guild_id, channel_id, status, message_id, attempts, last_error, created_at, sent_at, end_edited_at, first_attempt_at, webhook_id, thread_id, thread_archived_at";
         const STREAM_COLS: &str = "id, stream_id, platform, started_at, first_seen, ended_at, data, peak_viewers, first_title, card, card_at";
 
         impl $store {
@@ -146,8 +165,8 @@ macro_rules! sql_store {
             #[tracing::instrument(skip_all, fields(guild = new.guild_id, channel = new.channel_id))]
             async fn add_subscription(&self, new: NewSubscription) -> Result<Subscription, StoreError> {
                 let row = sqlx::query(
-                    "INSERT INTO subscriptions (guild_id, channel_id, platform, member, tiktok, realtimekit_id, role_id, template, language, created_by, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *",
+                    "INSERT INTO subscriptions (guild_id, channel_id, platform, member, tiktok, realtimekit_id, role_id, template, language, created_by, created_at, identity, thread)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *",
                 )
                 .bind(snow(new.guild_id)?)
                 .bind(snow(new.channel_id)?)
@@ -160,6 +179,8 @@ macro_rules! sql_store {
                 .bind(new.language)
                 .bind(snow(new.created_by)?)
                 .bind(ms(Utc::now()))
+                .bind(new.identity.as_str())
+                .bind(i64::from(new.thread))
                 .fetch_one(&self.pool)
                 .await?;
                 subscription(&row)
@@ -458,14 +479,123 @@ macro_rules! sql_store {
             }
 
             #[tracing::instrument(skip_all, fields(delivery = id))]
-            async fn mark_attempting(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+            async fn mark_attempting(
+                &self,
+                id: i64,
+                at: DateTime<Utc>,
+                webhook: Option<u64>,
+            ) -> Result<(), StoreError> {
                 sqlx::query(
-                    "UPDATE deliveries SET first_attempt_at = $1 WHERE id = $2 AND first_attempt_at IS NULL",
+                    "UPDATE deliveries SET first_attempt_at = COALESCE(first_attempt_at, $1), webhook_id = $2 WHERE id = $3",
                 )
                 .bind(ms(at))
+                .bind(webhook.map(snow).transpose()?)
                 .bind(id)
                 .execute(&self.pool)
                 .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, fields(delivery = id))]
+            async fn set_thread(&self, id: i64, thread_id: u64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE deliveries SET thread_id = $1 WHERE id = $2")
+                    .bind(snow(thread_id)?)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, fields(delivery = id))]
+            async fn mark_thread_archived(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+                sqlx::query("UPDATE deliveries SET thread_archived_at = $1 WHERE id = $2")
+                    .bind(ms(at))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn deliveries_needing_thread_work(&self) -> Result<Vec<Delivery>, StoreError> {
+                self.deliveries_where(
+                    "status = 'sent' AND ((thread_id IS NULL AND end_edited_at IS NULL
+                       AND subscription_id IN (SELECT id FROM subscriptions WHERE thread <> 0))
+                     OR (thread_id IS NOT NULL AND thread_archived_at IS NULL AND end_edited_at IS NOT NULL))",
+                    None,
+                )
+                .await
+            }
+
+            #[tracing::instrument(skip_all, fields(subscription = subscription_id))]
+            async fn set_identity_fallback(
+                &self,
+                subscription_id: i64,
+                reason: Option<&str>,
+            ) -> Result<(), StoreError> {
+                sqlx::query("UPDATE subscriptions SET identity_fallback = $1 WHERE id = $2")
+                    .bind(reason)
+                    .bind(subscription_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn channel_webhook(&self, channel_id: u64) -> Result<Option<StoredWebhook>, StoreError> {
+                Ok(self
+                    .select(
+                        "SELECT * FROM webhooks WHERE channel_id = $1 AND gone_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1",
+                        Some(snow(channel_id)?),
+                        stored_webhook,
+                    )
+                    .await?
+                    .into_iter()
+                    .next())
+            }
+
+            async fn get_webhook(&self, id: u64) -> Result<Option<StoredWebhook>, StoreError> {
+                Ok(self
+                    .select("SELECT * FROM webhooks WHERE id = $1", Some(snow(id)?), stored_webhook)
+                    .await?
+                    .into_iter()
+                    .next())
+            }
+
+            async fn webhooks_made(&self, channel_id: u64) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhooks WHERE channel_id = $1")
+                    .bind(snow(channel_id)?)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
+
+            #[tracing::instrument(skip_all, fields(webhook = id, channel = channel_id))]
+            async fn save_webhook(
+                &self,
+                id: u64,
+                channel_id: u64,
+                token: &$crate::secret::Secret,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO webhooks (id, channel_id, token, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (id) DO UPDATE SET token = excluded.token, gone_at = NULL",
+                )
+                .bind(snow(id)?)
+                .bind(snow(channel_id)?)
+                .bind(token.expose())
+                .bind(ms(Utc::now()))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, fields(webhook = id))]
+            async fn webhook_gone(&self, id: u64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE webhooks SET gone_at = $1 WHERE id = $2 AND gone_at IS NULL")
+                    .bind(ms(Utc::now()))
+                    .bind(snow(id)?)
+                    .execute(&self.pool)
+                    .await?;
                 Ok(())
             }
 

@@ -1,0 +1,74 @@
+//! A request budget: a token bucket under one of Discord's global limits,
+//! and a pause every request of that budget honours (a global 429, or the
+//! invalid-request guard). The bot's own requests and webhook executions
+//! (no `Authorization`: Discord counts them per IP) have one each.
+
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+pub struct Budget {
+    limiter: DefaultDirectRateLimiter,
+    paused_until: Mutex<Option<Instant>>,
+}
+
+impl Budget {
+    /// `rps` requests per second. A burst of 20 ms worth of requests:
+    /// enough to absorb timer granularity (a 1 ms timer cannot space 480/s
+    /// = 2.08 ms apart, and rounds up to 3 ms = 333/s), small enough that
+    /// rate + burst stays under Discord's window.
+    pub fn per_second(rps: u32) -> Self {
+        let rps = NonZeroU32::new(rps.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(rps.get() / 50).unwrap_or(NonZeroU32::MIN);
+        Budget {
+            limiter: RateLimiter::direct(Quota::per_second(rps).allow_burst(burst)),
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    /// Wait out any pause, then for a token.
+    pub async fn turn(&self) {
+        loop {
+            let pause = *lock(&self.paused_until);
+            match pause {
+                Some(until) if until > Instant::now() => {
+                    tokio::time::sleep_until(until.into()).await;
+                }
+                _ => break,
+            }
+        }
+        self.limiter.until_ready().await;
+    }
+
+    /// Every request of this budget waits until `until` (the later of two
+    /// pauses wins).
+    pub fn pause_until(&self, until: Instant) {
+        let mut p = lock(&self.paused_until);
+        *p = Some(p.map_or(until, |cur| cur.max(until)));
+    }
+
+    pub fn pause(&self, wait: Duration) {
+        self.pause_until(Instant::now() + wait);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_pause_holds_every_turn_and_the_later_one_wins() {
+        let b = Budget::per_second(1_000);
+        let t0 = Instant::now();
+        b.pause(Duration::from_millis(200));
+        b.pause(Duration::from_millis(50));
+        b.turn().await;
+        assert!(t0.elapsed() >= Duration::from_millis(200));
+    }
+}
