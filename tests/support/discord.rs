@@ -44,6 +44,8 @@ pub const ADMINISTRATOR: u64 = 1 << 3;
 pub struct Recorded {
     pub method: String,
     pub path: String,
+    /// The query string ("" when none).
+    pub query: String,
     pub body: Option<Value>,
     pub status: u16,
     pub at: Instant,
@@ -60,9 +62,39 @@ pub struct StoredMessage {
     /// What the channel showed over time: (when, content), the post first,
     /// then every edit.
     pub history: Vec<(Instant, String)>,
-    /// Who posted it (the bot, unless a test injected someone's message).
+    /// Who posted it (the bot, unless a test injected someone's message;
+    /// a channel webhook's id for its messages).
     pub author_id: u64,
+    /// The channel webhook that posted it.
+    pub webhook_id: Option<u64>,
+    /// The thread started on it.
+    pub thread_id: Option<u64>,
 }
+
+/// A channel webhook (made through `POST /channels/{id}/webhooks`).
+#[derive(Debug, Clone)]
+pub struct FakeWebhook {
+    pub id: u64,
+    pub channel_id: u64,
+    pub token: String,
+    pub name: String,
+    pub deleted: bool,
+}
+
+/// A thread started on a message.
+#[derive(Debug, Clone)]
+pub struct FakeThread {
+    pub id: u64,
+    pub parent_id: u64,
+    pub message_id: u64,
+    pub name: String,
+    pub archived: bool,
+}
+
+/// MANAGE_WEBHOOKS, CREATE_PUBLIC_THREADS, MANAGE_THREADS.
+pub const MANAGE_WEBHOOKS: u64 = 1 << 29;
+pub const CREATE_PUBLIC_THREADS: u64 = 1 << 35;
+pub const MANAGE_THREADS: u64 = 1 << 34;
 
 /// A fault to inject.
 #[derive(Debug, Clone)]
@@ -205,7 +237,13 @@ struct State {
     channel_sends: HashMap<u64, VecDeque<Instant>>,
     global_limit: Option<usize>,
     global_window: VecDeque<Instant>,
+    /// Requests without the bot's token (webhook executions): Discord
+    /// counts them per IP, apart from the bot's global limit.
+    ip_limit: Option<usize>,
+    ip_window: VecDeque<Instant>,
     rate_limited: usize,
+    webhooks: HashMap<u64, FakeWebhook>,
+    threads: HashMap<u64, FakeThread>,
 }
 
 impl State {
@@ -297,6 +335,24 @@ fn authentication_problem(path: &str, headers: &HeaderMap) -> Option<&'static st
         return Some("no `Authorization: Bot …`");
     }
     None
+}
+
+fn webhook_object(w: &FakeWebhook) -> Value {
+    json!({
+        "id": w.id.to_string(), "type": 1, "channel_id": w.channel_id.to_string(),
+        "guild_id": GUILD_ID.to_string(), "name": w.name, "avatar": null, "token": w.token,
+        "application_id": APP_ID.to_string(),
+        "user": {"id": BOT_ID.to_string(), "username": "onair-bot", "discriminator": "0", "bot": true, "avatar": null}
+    })
+}
+
+fn thread_object(t: &FakeThread) -> Value {
+    json!({
+        "id": t.id.to_string(), "type": 11, "guild_id": GUILD_ID.to_string(),
+        "parent_id": t.parent_id.to_string(), "owner_id": BOT_ID.to_string(), "name": t.name,
+        "thread_metadata": {"archived": t.archived, "auto_archive_duration": 1440,
+            "archive_timestamp": "2026-12-01T00:00:00.000000+00:00", "locked": false}
+    })
 }
 
 fn discord_error(status: u16, code: u64, message: &str) -> Response {
@@ -581,6 +637,8 @@ impl FakeDiscord {
             at: Instant::now(),
             history: vec![(Instant::now(), content.to_string())],
             author_id: author,
+            webhook_id: None,
+            thread_id: None,
         });
     }
 
@@ -606,6 +664,31 @@ impl FakeDiscord {
     /// At most `rps` requests per second overall, global 429 past it.
     pub fn set_global_limit(&self, rps: usize) {
         self.state().global_limit = Some(rps);
+    }
+
+    /// Discord's per-IP limit on requests without a bot token (webhooks).
+    pub fn set_ip_limit(&self, rps: usize) {
+        self.state().ip_limit = Some(rps);
+    }
+
+    /// The channel webhooks made so far (deleted ones too).
+    pub fn webhooks(&self) -> Vec<FakeWebhook> {
+        let mut v: Vec<FakeWebhook> = self.state().webhooks.values().cloned().collect();
+        v.sort_by_key(|w| w.id);
+        v
+    }
+
+    /// Someone deletes the webhook in Discord's UI.
+    pub fn delete_webhook(&self, id: u64) {
+        if let Some(w) = self.state().webhooks.get_mut(&id) {
+            w.deleted = true;
+        }
+    }
+
+    pub fn threads(&self) -> Vec<FakeThread> {
+        let mut v: Vec<FakeThread> = self.state().threads.values().cloned().collect();
+        v.sort_by_key(|t| t.id);
+        v
     }
 
     pub fn add_guild(&self, g: GuildSpec) {
@@ -1073,7 +1156,106 @@ impl Inner {
         m
     }
 
-    fn record(&self, method: &str, path: &str, body: Option<Value>, status: u16) {
+    /// A stored message as Discord shows it (a webhook's as its post, with
+    /// the name it used; its thread, if one was started).
+    fn render_stored(&self, m: &StoredMessage) -> Value {
+        let mut v = self.message_by(m.id, m.channel_id, &m.body, m.author_id);
+        if let Some(w) = m.webhook_id {
+            v["webhook_id"] = w.to_string().into();
+            v["author"]["bot"] = true.into();
+            v["author"]["username"] = m.body["username"].clone();
+        }
+        if let Some(t) = m.thread_id {
+            v["thread"] =
+                json!({"id": t.to_string(), "type": 11, "parent_id": m.channel_id.to_string()});
+        }
+        v
+    }
+
+    /// A channel webhook's routes: execute (`?wait=true`) and edit its
+    /// messages. Discord answers 10015 for a deleted webhook or a wrong
+    /// token.
+    fn route_webhook(
+        &self,
+        method: &str,
+        segs: &[&str],
+        query: Option<&str>,
+        body: Option<&Value>,
+        hook: &FakeWebhook,
+    ) -> (u16, Response) {
+        let token_ok = segs.get(2).is_some_and(|t| *t == hook.token);
+        if hook.deleted || !token_ok {
+            return (404, discord_error(404, 10015, "Unknown Webhook"));
+        }
+        let b = body.cloned().unwrap_or(Value::Null);
+        let ch = hook.channel_id;
+        if self.state().deleted.contains(&ch) {
+            return (404, discord_error(404, 10003, "Unknown Channel"));
+        }
+        match (method, segs) {
+            ("POST", [_, _, _]) => {
+                let name = b["username"].as_str().unwrap_or("").to_lowercase();
+                if name.contains("discord") || name.contains("clyde") {
+                    return (
+                        400,
+                        discord_error(400, 50035, "Invalid Form Body (username)"),
+                    );
+                }
+                let mut s = self.state();
+                let id = s.new_id();
+                let content = b["content"].as_str().unwrap_or("").to_string();
+                s.messages.entry(ch).or_default().push(StoredMessage {
+                    id,
+                    channel_id: ch,
+                    body: b.clone(),
+                    edits: 0,
+                    at: Instant::now(),
+                    history: vec![(Instant::now(), content)],
+                    author_id: hook.id,
+                    webhook_id: Some(hook.id),
+                    thread_id: None,
+                });
+                let stored = s.messages[&ch].last().cloned();
+                drop(s);
+                let waits = query.unwrap_or("").split('&').any(|kv| kv == "wait=true");
+                match stored {
+                    Some(m) if waits => (200, axum::Json(self.render_stored(&m)).into_response()),
+                    _ => (204, StatusCode::NO_CONTENT.into_response()),
+                }
+            }
+            ("PATCH", [_, _, _, "messages", mid]) => {
+                let mid: u64 = mid.parse().unwrap_or(0);
+                let mut s = self.state();
+                let Some(msg) = s.messages.get_mut(&ch).and_then(|ms| {
+                    ms.iter_mut()
+                        .find(|m| m.id == mid && m.webhook_id == Some(hook.id))
+                }) else {
+                    return (404, discord_error(404, 10008, "Unknown Message"));
+                };
+                if let (Some(cur), Some(b)) = (msg.body.as_object_mut(), b.as_object()) {
+                    for (k, v) in b {
+                        cur.insert(k.clone(), v.clone());
+                    }
+                }
+                msg.edits += 1;
+                let content = msg.body["content"].as_str().unwrap_or("").to_string();
+                msg.history.push((Instant::now(), content));
+                let m = msg.clone();
+                drop(s);
+                (200, axum::Json(self.render_stored(&m)).into_response())
+            }
+            _ => (404, discord_error(404, 0, "404: Not Found")),
+        }
+    }
+
+    fn record(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        body: Option<Value>,
+        status: u16,
+    ) {
         let mut s = self.state();
         if let Some(b) = &body {
             if matches!(method, "POST" | "PUT" | "PATCH") {
@@ -1085,6 +1267,7 @@ impl Inner {
         s.requests.push(Recorded {
             method: method.into(),
             path: path.into(),
+            query: query.unwrap_or("").into(),
             body,
             status,
             at: Instant::now(),
@@ -1114,8 +1297,21 @@ impl Inner {
             self.state()
                 .unauthenticated
                 .push(format!("{m} {path}: {problem}"));
-            self.record(&m, &path, json_body, 401);
+            self.record(&m, &path, uri.query(), json_body, 401);
             return (discord_error(401, 0, "401: Unauthorized"), None);
+        }
+        if path.starts_with("/api/v10/webhooks/") && headers.contains_key("authorization") {
+            let id = path
+                .trim_start_matches("/api/v10/webhooks/")
+                .split('/')
+                .next()
+                .and_then(|id| id.parse::<u64>().ok());
+            let mut s = self.state();
+            if id.is_some_and(|id| s.webhooks.contains_key(&id)) {
+                s.violations.push(format!(
+                    "{m} /api/v10/webhooks/…: a channel webhook request carries the bot token"
+                ));
+            }
         }
         let (status, mut response) = self.route(&m, &path, uri.query(), json_body.as_ref());
         let mut delay = None;
@@ -1129,7 +1325,7 @@ impl Inner {
         if status == 200 {
             self.bucket_headers(&m, &path, response.headers_mut());
         }
-        self.record(&m, &path, json_body, status);
+        self.record(&m, &path, uri.query(), json_body, status);
         (response, delay)
     }
 
@@ -1192,11 +1388,13 @@ impl Inner {
             .trim_matches('/')
             .split('/')
             .collect();
-        let ["channels", ch, "messages"] = segs.as_slice() else {
-            return None;
-        };
-        let ch: u64 = ch.parse().ok()?;
         let mut s = self.state();
+        let ch: u64 = match segs.as_slice() {
+            ["channels", ch, "messages"] => ch.parse().ok()?,
+            // A channel webhook's post loses its answer the same way.
+            ["webhooks", id, _] => s.webhooks.get(&id.parse().ok()?)?.channel_id,
+            _ => return None,
+        };
         let i = s
             .lost_answers
             .iter()
@@ -1222,26 +1420,30 @@ impl Inner {
     }
 
     /// Discord's own limits, when a test or benchmark turned them on.
-    fn limits(&self, method: &str, channel: Option<u64>) -> Option<Response> {
-        let mut s = self.state();
+    fn limits(&self, method: &str, channel: Option<u64>, by_ip: bool) -> Option<Response> {
+        let mut guard = self.state();
+        let s = &mut *guard;
         let now = Instant::now();
-        if let Some(rps) = s.global_limit {
-            while s
-                .global_window
+        let (limit, window) = if by_ip {
+            (s.ip_limit, &mut s.ip_window)
+        } else {
+            (s.global_limit, &mut s.global_window)
+        };
+        if let Some(rps) = limit {
+            while window
                 .front()
                 .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
             {
-                s.global_window.pop_front();
+                window.pop_front();
             }
-            if s.global_window.len() >= rps {
-                s.rate_limited += 1;
-                let wait = s
-                    .global_window
+            if window.len() >= rps {
+                let wait = window
                     .front()
                     .map_or(0.05, |t| 1.0 - now.duration_since(*t).as_secs_f64());
+                s.rate_limited += 1;
                 return Some(rate_limited(wait.max(0.001), true));
             }
-            s.global_window.push_back(now);
+            window.push_back(now);
         }
         if let (Some((n, window)), Some(ch), "POST") = (s.channel_limit, channel, method) {
             let q = s.channel_sends.entry(ch).or_default();
@@ -1272,9 +1474,18 @@ impl Inner {
             .trim_matches('/')
             .split('/')
             .collect();
+        // A channel webhook's requests: no bot token, counted per IP, and
+        // its posts count toward the channel's limit.
+        let hook: Option<FakeWebhook> = match segs.as_slice() {
+            ["webhooks", id, ..] => id
+                .parse::<u64>()
+                .ok()
+                .and_then(|id| self.state().webhooks.get(&id).cloned()),
+            _ => None,
+        };
         let channel = match segs.as_slice() {
             ["channels", id, ..] => id.parse().ok(),
-            _ => None,
+            _ => hook.as_ref().map(|h| h.channel_id),
         };
         if let Some(f) = self.fault_for(method, path) {
             let r = match f {
@@ -1299,8 +1510,11 @@ impl Inner {
             };
             return (r.status().as_u16(), r);
         }
-        if let Some(r) = self.limits(method, channel) {
+        if let Some(r) = self.limits(method, channel, hook.is_some()) {
             return (429, r);
+        }
+        if let Some(hook) = hook {
+            return self.route_webhook(method, &segs, query, body, &hook);
         }
         if let Some(ch) = channel {
             if self.state().deleted.contains(&ch) {
@@ -1472,6 +1686,8 @@ impl Inner {
                     at: Instant::now(),
                     history: vec![(Instant::now(), content)],
                     author_id: BOT_ID,
+                    webhook_id: None,
+                    thread_id: None,
                 });
                 drop(s);
                 ok(self.message_object(id, ch, &b))
@@ -1494,7 +1710,7 @@ impl Inner {
                     .and_then(|v| v.parse::<u64>().ok());
                 let stored: Vec<StoredMessage> =
                     self.state().messages.get(&ch).cloned().unwrap_or_default();
-                let render = |m: &StoredMessage| self.message_by(m.id, ch, &m.body, m.author_id);
+                let render = |m: &StoredMessage| self.render_stored(m);
                 let page: Vec<Value> = match after {
                     // Forward paging: the oldest `limit` after that id.
                     Some(a) => stored
@@ -1530,6 +1746,117 @@ impl Inner {
                 let v = msg.body.clone();
                 drop(s);
                 ok(self.message_object(mid, ch, &v))
+            }
+            ("GET", ["channels", ch, "webhooks"]) | ("POST", ["channels", ch, "webhooks"]) => {
+                let ch: u64 = ch.parse().unwrap_or(0);
+                if self.bot_permissions_in(ch).unwrap_or(0) & MANAGE_WEBHOOKS == 0 {
+                    return (403, discord_error(403, 50013, "Missing Permissions"));
+                }
+                let mut s = self.state();
+                if method == "GET" {
+                    let list: Vec<Value> = s
+                        .webhooks
+                        .values()
+                        .filter(|w| w.channel_id == ch && !w.deleted)
+                        .map(webhook_object)
+                        .collect();
+                    drop(s);
+                    return ok(Value::Array(list));
+                }
+                let live = s
+                    .webhooks
+                    .values()
+                    .filter(|w| w.channel_id == ch && !w.deleted)
+                    .count();
+                if live >= 15 {
+                    return (
+                        400,
+                        discord_error(400, 30007, "Maximum number of webhooks reached (15)"),
+                    );
+                }
+                let id = s.new_id();
+                let w = FakeWebhook {
+                    id,
+                    channel_id: ch,
+                    token: format!("WEBHOOK-TOKEN-SECRET-{id}"),
+                    name: body
+                        .and_then(|b| b["name"].as_str())
+                        .unwrap_or("")
+                        .to_string(),
+                    deleted: false,
+                };
+                s.webhooks.insert(id, w.clone());
+                drop(s);
+                ok(webhook_object(&w))
+            }
+            ("POST", ["channels", ch, "messages", mid, "threads"]) => {
+                let ch: u64 = ch.parse().unwrap_or(0);
+                let mid: u64 = mid.parse().unwrap_or(0);
+                if self.bot_permissions_in(ch).unwrap_or(0) & CREATE_PUBLIC_THREADS == 0 {
+                    return (403, discord_error(403, 50013, "Missing Permissions"));
+                }
+                let mut guard = self.state();
+                let s = &mut *guard;
+                let id = s.new_id();
+                let Some(msg) = s
+                    .messages
+                    .get_mut(&ch)
+                    .and_then(|ms| ms.iter_mut().find(|m| m.id == mid))
+                else {
+                    return (404, discord_error(404, 10008, "Unknown Message"));
+                };
+                if msg.thread_id.is_some() {
+                    return (
+                        400,
+                        discord_error(
+                            400,
+                            160004,
+                            "A thread has already been created for this message",
+                        ),
+                    );
+                }
+                msg.thread_id = Some(id);
+                let t = FakeThread {
+                    id,
+                    parent_id: ch,
+                    message_id: mid,
+                    name: body
+                        .and_then(|b| b["name"].as_str())
+                        .unwrap_or("")
+                        .to_string(),
+                    archived: false,
+                };
+                s.threads.insert(id, t.clone());
+                drop(guard);
+                ok(thread_object(&t))
+            }
+            ("GET", ["channels", ch, "messages", mid]) => {
+                let ch: u64 = ch.parse().unwrap_or(0);
+                let mid: u64 = mid.parse().unwrap_or(0);
+                let found = self
+                    .state()
+                    .messages
+                    .get(&ch)
+                    .and_then(|ms| ms.iter().find(|m| m.id == mid).cloned());
+                match found {
+                    Some(m) => ok(self.render_stored(&m)),
+                    None => (404, discord_error(404, 10008, "Unknown Message")),
+                }
+            }
+            ("PATCH", ["channels", thread]) => {
+                let id: u64 = thread.parse().unwrap_or(0);
+                let mut s = self.state();
+                let Some(t) = s.threads.get_mut(&id) else {
+                    return (404, discord_error(404, 10003, "Unknown Channel"));
+                };
+                // The bot started every fake thread: as its creator it may
+                // archive it without Manage Threads.
+                if let Some(a) = body.and_then(|b| b["archived"].as_bool()) {
+                    t.archived = a;
+                }
+                let v = thread_object(t);
+                drop(s);
+                ok(v)
             }
             ("GET", ["channels", ch]) => {
                 let ch: u64 = ch.parse().unwrap_or(0);

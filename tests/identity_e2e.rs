@@ -1,0 +1,259 @@
+//! Announcements that look like they come from the member
+//! (`identity:member`): one channel webhook made and reused, her name and
+//! avatar, exactly once even when an answer is lost, edits through the
+//! webhook, a deleted webhook recreated once and then a fallback to bot
+//! posts that `/subscriptions` shows; and a discussion thread per
+//! announcement (`thread:true`), archived when the live ends.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::bot::{env, use_jkt, TestBot};
+use support::discord::{
+    FakeDiscord, GuildSpec, Invoker, Recorded, CREATE_PUBLIC_THREADS, EMBED_LINKS, GUILD_ID,
+    MANAGE_WEBHOOKS, SEND_MESSAGES, VIEW_CHANNEL,
+};
+use support::fake_providers::{FakeProvider, Reply};
+
+const T: Duration = Duration::from_secs(30);
+const LIVE: &str = "GET /api/jkt48/live";
+const CH_MEMBER: u64 = 61;
+const CH_BOT: u64 = 62;
+const AVATAR: &str = "https://cdn.test/fritzy-avatar.webp";
+
+fn fritzy(room: u64, start_minutes_ago: i64) -> Value {
+    let start = (chrono::Utc::now() - chrono::Duration::minutes(start_minutes_ago))
+        .format("%Y-%m-%dT%H:%M:%S.000Z")
+        .to_string();
+    json!([{
+        "name": "Fritzy", "url_key": "jkt48_fritzy", "slug": "s", "room_id": room,
+        "started_at": start, "type": "idn", "title": "Hi", "viewers": 100,
+        "img": "https://cdn.test/thumb.jpg", "img_alt": AVATAR,
+        "streaming_url_list": [{"label": "original", "quality": 1, "url": "https://cdn.test/f.m3u8"}]
+    }])
+}
+
+struct World {
+    discord: FakeDiscord,
+    provider: FakeProvider,
+    vars: HashMap<String, String>,
+    _dir: tempfile::TempDir,
+}
+
+/// A server whose @everyone (the bot's only role) has `extra` on top of
+/// what announcing needs.
+async fn world(extra: u64) -> World {
+    let discord = FakeDiscord::start().await;
+    let provider = FakeProvider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = env(&discord, dir.path());
+    use_jkt(&mut vars, &provider);
+    vars.insert("END_GRACE_SECS".into(), "1".into());
+    let mut g = GuildSpec::new(GUILD_ID, &[CH_MEMBER, CH_BOT]);
+    g.everyone_permissions = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | 1 << 16 | extra;
+    discord.add_guild(g);
+    World {
+        discord,
+        provider,
+        vars,
+        _dir: dir,
+    }
+}
+
+/// `/subscribe channel:<ch>` with `extra` options; the private answer.
+async fn subscribe(d: &FakeDiscord, ch: u64, extra: &[Value]) -> String {
+    let p = d.subscribe_command(ch, extra, None, &Invoker::default());
+    d.answer_text(&p, T).await
+}
+
+fn as_member() -> Value {
+    json!({"name": "identity", "type": 4, "value": 1})
+}
+
+fn posts_through(d: &FakeDiscord, webhook: u64) -> Vec<Recorded> {
+    let prefix = format!("/api/v10/webhooks/{webhook}/");
+    d.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.starts_with(&prefix))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_the_member_through_one_webhook_exactly_once() {
+    let w = world(MANAGE_WEBHOOKS).await;
+    let d = &w.discord;
+    let bot = TestBot::start(d, &w.vars).await;
+    let saved = subscribe(d, CH_MEMBER, &[as_member()]).await;
+    assert!(saved.contains("as the member"), "{saved}");
+    assert!(subscribe(d, CH_BOT, &[])
+        .await
+        .contains("Saved subscription"));
+
+    // The first post's answer is lost (it reached the channel): the resend
+    // finds it instead of posting twice, webhooks having no nonce.
+    d.lose_answers(CH_MEMBER, 1, Duration::from_millis(50));
+    w.provider.set(LIVE, Reply::json(fritzy(510011, 5)));
+    d.wait_for(T, "both announcements", |d| {
+        d.messages(CH_MEMBER).len() == 1 && d.messages(CH_BOT).len() == 1
+    })
+    .await;
+    let hooks = d.webhooks();
+    assert_eq!(hooks.len(), 1, "one webhook, made on first use");
+    let hook = &hooks[0];
+    assert_eq!((hook.channel_id, hook.name.as_str()), (CH_MEMBER, "onair"));
+    let posted = &d.messages(CH_MEMBER)[0];
+    assert_eq!(posted.webhook_id, Some(hook.id), "posted by the webhook");
+    assert_eq!(
+        d.messages(CH_BOT)[0].webhook_id,
+        None,
+        "the other as the bot"
+    );
+    let posts = posts_through(d, hook.id);
+    assert_eq!(
+        posts.len(),
+        1,
+        "found after the lost answer, not posted again"
+    );
+    assert_eq!(posts[0].status, 502, "the answer was lost");
+    let post = posts[0].clone();
+    assert_eq!(post.query, "wait=true&with_components=true");
+    let body = post.body.unwrap();
+    assert_eq!(body["username"], "Fritzy");
+    assert_eq!(body["avatar_url"], AVATAR);
+    assert!(body.get("nonce").is_none(), "{body}");
+
+    // Still one post after more polls.
+    w.provider.wait_more_hits("/api/jkt48/live", 3, T).await;
+    assert_eq!(d.messages(CH_MEMBER).len(), 1, "exactly once");
+
+    // The end: the recap is an edit through the webhook.
+    w.provider.set(LIVE, Reply::json(json!([])));
+    d.wait_for(T, "the recaps", |d| {
+        d.messages(CH_MEMBER)[0].edits == 1 && d.messages(CH_BOT)[0].edits == 1
+    })
+    .await;
+    let edit_prefix = format!("/api/v10/webhooks/{}/{}/messages/", hook.id, hook.token);
+    let edit = d
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH" && r.path.starts_with(&edit_prefix))
+        .expect("the recap went through the webhook");
+    assert!(edit.body.unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .contains("was live"));
+    assert_eq!(
+        d.request_count(|r| r.method == "PATCH"
+            && r.path
+                .starts_with(&format!("/api/v10/channels/{CH_MEMBER}/"))),
+        0,
+        "a webhook's message is edited through the webhook"
+    );
+    d.assert_spec_clean();
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_webhook_is_recreated_once_then_the_bot_posts_and_says_so() {
+    let w = world(MANAGE_WEBHOOKS).await;
+    let d = &w.discord;
+    let bot = TestBot::start(d, &w.vars).await;
+    subscribe(d, CH_MEMBER, &[as_member()]).await;
+    let mut lives = 0;
+    let mut go_live_and_end = |room: u64| {
+        lives += 1;
+        let n = lives;
+        let provider = &w.provider;
+        async move {
+            provider.set(LIVE, Reply::json(fritzy(room, 3)));
+            d.wait_for(T, "the announcement", |d| d.messages(CH_MEMBER).len() == n)
+                .await;
+            provider.set(LIVE, Reply::json(json!([])));
+            d.wait_for(T, "its recap", |d| d.messages(CH_MEMBER)[n - 1].edits == 1)
+                .await;
+        }
+    };
+    go_live_and_end(1).await;
+    let first = d.webhooks()[0].id;
+    assert_eq!(d.messages(CH_MEMBER)[0].webhook_id, Some(first));
+
+    d.delete_webhook(first);
+    go_live_and_end(2).await;
+    let hooks = d.webhooks();
+    assert_eq!(hooks.len(), 2, "recreated once");
+    assert_eq!(d.messages(CH_MEMBER)[1].webhook_id, Some(hooks[1].id));
+
+    d.delete_webhook(hooks[1].id);
+    go_live_and_end(3).await;
+    assert_eq!(d.webhooks().len(), 2, "not a third time");
+    assert_eq!(
+        d.messages(CH_MEMBER)[2].webhook_id,
+        None,
+        "posted as the bot"
+    );
+    assert_eq!(d.messages(CH_MEMBER).len(), 3, "one post per live");
+
+    let p = d.slash("subscriptions", json!([]), None, &Invoker::default());
+    let text = d.answer_text(&p, T).await;
+    assert!(
+        text.contains("Posting as the bot instead of the member") && text.contains("deleted again"),
+        "{text}"
+    );
+    d.assert_spec_clean();
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_says_which_permission_a_choice_needs() {
+    let w = world(0).await;
+    let d = &w.discord;
+    let bot = TestBot::start(d, &w.vars).await;
+    let text = subscribe(d, CH_MEMBER, &[as_member()]).await;
+    assert!(text.contains("Manage Webhooks"), "{text}");
+    let thread = json!({"name": "thread", "type": 5, "value": true});
+    let text = subscribe(d, CH_MEMBER, &[thread]).await;
+    assert!(text.contains("Create Public Threads"), "{text}");
+    let p = d.slash("subscriptions", json!([]), None, &Invoker::default());
+    assert!(
+        d.answer_text(&p, T).await.contains("no subscriptions yet"),
+        "nothing saved"
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_per_announcement_archived_at_the_end() {
+    let w = world(CREATE_PUBLIC_THREADS | MANAGE_WEBHOOKS).await;
+    let d = &w.discord;
+    let bot = TestBot::start(d, &w.vars).await;
+    let thread = json!({"name": "thread", "type": 5, "value": true});
+    assert!(subscribe(d, CH_MEMBER, &[thread.clone(), as_member()])
+        .await
+        .contains("with a thread"));
+    subscribe(d, CH_BOT, &[thread]).await;
+    w.provider.set(LIVE, Reply::json(fritzy(510011, 5)));
+    d.wait_for(T, "a thread on each announcement", |d| {
+        d.threads().len() == 2
+    })
+    .await;
+    for ch in [CH_MEMBER, CH_BOT] {
+        let msg = &d.messages(ch)[0];
+        let t = d.threads().into_iter().find(|t| t.parent_id == ch).unwrap();
+        assert_eq!(t.message_id, msg.id);
+        assert!(t.name.starts_with("Fritzy · 20"), "{}", t.name);
+        assert!(!t.archived);
+    }
+    w.provider.wait_more_hits("/api/jkt48/live", 2, T).await;
+    assert_eq!(d.threads().len(), 2, "one thread per announcement");
+    w.provider.set(LIVE, Reply::json(json!([])));
+    d.wait_for(T, "both threads archived", |d| {
+        d.threads().iter().all(|t| t.archived)
+    })
+    .await;
+    assert!(d.messages(CH_MEMBER)[0].edits == 1 && d.messages(CH_BOT)[0].edits == 1);
+    d.assert_spec_clean();
+    bot.stop().await;
+}
