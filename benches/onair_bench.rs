@@ -35,7 +35,7 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("onair benchmark: {cpus} CPUs, scale {scale}, release build, loopback fakes\n");
     let mut failed = false;
-    // ONAIR_BENCH_ONLY=budget,fanout,latency,poll,memory,upstream,replicas runs a subset.
+    // ONAIR_BENCH_ONLY=budget,fanout,latency,poll,memory,upstream,replicas,identity runs a subset.
     let only = std::env::var("ONAIR_BENCH_ONLY").unwrap_or_default();
     let run = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
 
@@ -202,6 +202,31 @@ fn main() {
             "   {:>6} subscriptions, {:>3} TikTok usernames: JKT48Connect {:.2}/poll ({} requests in {:.0} intervals), KonbiniAPI {:.1}/poll",
             u.subscriptions, u.tiktok_users, u.jkt_per_poll, u.jkt_requests, u.intervals, u.konbini_per_poll
         );
+        }
+    }
+
+    // 7. Posting as the member: webhooks under their own budget.
+    if run("identity") {
+        let (channels, r, rps) = (n(2000), 500, 480);
+        let bot_only = rt.block_on(support::bench_identity::fanout(channels, 0.0, r, rps));
+        let half = rt.block_on(support::bench_identity::fanout(channels, 0.5, r, rps));
+        println!("\n7. Identity: one go-live to {channels} channels (one guild each), fake limit {r} req/s for the bot token + {r} req/s per IP for webhooks + 5 msg/5 s per channel, DISCORD_GLOBAL_RPS={rps}, DISCORD_WEBHOOK_RPS={rps}");
+        println!(
+            "   {:<28} | {:>24} | {:>16} | {:>8} | {:>6} | {:>8}",
+            "setup", "1st go-live (makes hooks)", "2nd go-live", "429s", "hooks", "dup/miss"
+        );
+        for (name, f) in [("bot posts only", &bot_only), ("half as the member", &half)] {
+            println!(
+                "   {:<28} | {:>24} | {:>16} | {:>8} | {:>6} | {:>3} / {:<3}",
+                name,
+                ms(f.first_live),
+                ms(f.second_live),
+                f.rate_limited,
+                f.webhooks,
+                f.duplicates,
+                f.missing
+            );
+            failed |= f.duplicates > 0 || f.missing > 0;
         }
     }
 

@@ -14,6 +14,17 @@ async fn fanout_smoke() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_fanout_smoke() {
+    let f = support::bench_identity::fanout(20, 0.5, 200, 150).await;
+    assert_eq!((f.duplicates, f.missing), (0, 0), "{f:?}");
+    assert_eq!(
+        (f.as_member, f.webhooks),
+        (10, 10),
+        "one webhook per member channel"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_latency_smoke() {
     let l = bench::command_latency(20, 100, 5).await;
     assert_eq!(l.count, 20);
