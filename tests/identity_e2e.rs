@@ -154,6 +154,8 @@ async fn as_the_member_through_one_webhook_exactly_once() {
     );
     d.assert_spec_clean();
     bot.stop().await;
+    // The webhook's token is a credential: never in the log (at TRACE).
+    support::bot::assert_no_secret_logged(&[hook.token.clone()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

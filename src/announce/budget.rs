@@ -54,6 +54,27 @@ impl Budget {
     }
 }
 
+/// `a` and `b` merged, each kept in order, spread evenly through each
+/// other (1,000 of each alternate; 10 among 1,000 come every 100th).
+pub fn interleave<T>(a: Vec<T>, b: Vec<T>) -> Vec<T> {
+    let (na, nb) = (a.len(), b.len());
+    let mut out = Vec::with_capacity(na + nb);
+    let (mut ia, mut ib) = (a.into_iter(), b.into_iter());
+    let (mut ta, mut tb) = (0usize, 0usize);
+    while ta < na || tb < nb {
+        // Take from the list that is behind its share of the output.
+        let a_next = tb >= nb || (ta < na && ta * nb <= tb * na);
+        if a_next {
+            out.extend(ia.next());
+            ta += 1;
+        } else {
+            out.extend(ib.next());
+            tb += 1;
+        }
+    }
+    out
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -61,6 +82,30 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_lanes_alternate_in_proportion() {
+        assert_eq!(
+            interleave(vec![1, 2, 3], vec![10, 20, 30]),
+            [1, 10, 2, 20, 3, 30]
+        );
+        assert_eq!(interleave(vec![1, 2, 3, 4], vec![10]), [1, 10, 2, 3, 4]);
+        assert_eq!(interleave(Vec::<u8>::new(), vec![1, 2]), [1, 2]);
+        let mixed = interleave((0..1000).collect(), (1000..1010).collect());
+        assert_eq!(mixed.len(), 1010);
+        let first_b = mixed.iter().position(|x| *x >= 1000).unwrap();
+        assert!(first_b <= 1, "the small lane starts at once");
+        let gaps: Vec<usize> = mixed
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| **x >= 1000)
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>()
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .collect();
+        assert!(gaps.iter().all(|g| (100..=102).contains(g)), "{gaps:?}");
+    }
 
     #[tokio::test]
     async fn a_pause_holds_every_turn_and_the_later_one_wins() {

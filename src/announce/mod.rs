@@ -122,10 +122,7 @@ impl Announcer {
                 "resuming deliveries from the store"
             );
         }
-        for d in pending {
-            self.dispatcher
-                .enqueue(Job::from_delivery(&d, JobKind::Send));
-        }
+        self.enqueue_sends(pending).await?;
         for (d, _) in ended {
             self.dispatcher
                 .enqueue(Job::from_delivery(&d, JobKind::EndEdit));
@@ -171,10 +168,8 @@ impl Announcer {
         self.store
             .mark_card_shown(row.id, &card::CardState::of(stream).to_json(), Utc::now())
             .await?;
-        for d in self.match_and_record(stream, row.id).await? {
-            self.dispatcher
-                .enqueue(Job::from_delivery(&d, JobKind::Send));
-        }
+        let pending = self.match_and_record(stream, row.id).await?;
+        self.enqueue_sends(pending).await?;
         // The same broadcast back after its end edit (a blip longer than
         // the grace): its messages go back to live, no second post.
         for d in self.store.deliveries_for_stream(row.id).await? {
@@ -238,6 +233,34 @@ impl Announcer {
             }
             lock(&rechecks).remove(&row);
         });
+    }
+
+    /// Queue announcements so that those posted as the bot and those posted
+    /// through webhooks alternate: each kind has its own budget, and a
+    /// fan-out in subscription order would spend one, then the other.
+    async fn enqueue_sends(
+        &self,
+        pending: Vec<crate::store::Delivery>,
+    ) -> Result<(), crate::store::StoreError> {
+        let as_member: std::collections::HashSet<i64> = if pending.is_empty() {
+            Default::default()
+        } else {
+            self.store
+                .active_subscriptions()
+                .await?
+                .iter()
+                .filter(|s| s.as_member())
+                .map(|s| s.id)
+                .collect()
+        };
+        let (hooks, bot): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|d| as_member.contains(&d.subscription_id));
+        for d in budget::interleave(bot, hooks) {
+            self.dispatcher
+                .enqueue(Job::from_delivery(&d, JobKind::Send));
+        }
+        Ok(())
     }
 
     /// Write one pending delivery per matching channel; returns the pending
