@@ -216,6 +216,13 @@ pub async fn subscribe(
         channel = sub.channel_id,
         "subscribed"
     );
+    if identity == Identity::Member {
+        // Made now, so the first go-live posts at once; if this fails the
+        // announcer makes it on first use (or says why it cannot).
+        if let Err(e) = ready_webhook(ctx, sub.channel_id).await {
+            tracing::warn!(channel = sub.channel_id, error = %e, "could not make the channel's webhook yet");
+        }
+    }
     say(
         ctx,
         t(
@@ -225,6 +232,21 @@ pub async fn subscribe(
         ),
     )
     .await
+}
+
+/// The channel's webhook for member posts: the one onair has, or a new one.
+async fn ready_webhook(ctx: Context<'_>, channel: u64) -> Result<(), Error> {
+    let data = ctx.data();
+    if data.store.channel_webhook(channel).await?.is_some() {
+        return Ok(());
+    }
+    let (id, token) = data
+        .rest
+        .create_webhook(channel, crate::announce::webhook::WEBHOOK_NAME)
+        .await?;
+    data.store.save_webhook(id, channel, &token).await?;
+    tracing::info!(channel, webhook = id, "channel webhook ready");
+    Ok(())
 }
 
 /// The announcements' language: the admin's choice, else the server's

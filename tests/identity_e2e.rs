@@ -88,6 +88,11 @@ async fn as_the_member_through_one_webhook_exactly_once() {
     let bot = TestBot::start(d, &w.vars).await;
     let saved = subscribe(d, CH_MEMBER, &[as_member()]).await;
     assert!(saved.contains("as the member"), "{saved}");
+    assert_eq!(
+        d.webhooks().len(),
+        1,
+        "made at /subscribe, not at the go-live"
+    );
     assert!(subscribe(d, CH_BOT, &[])
         .await
         .contains("Saved subscription"));
@@ -101,7 +106,7 @@ async fn as_the_member_through_one_webhook_exactly_once() {
     })
     .await;
     let hooks = d.webhooks();
-    assert_eq!(hooks.len(), 1, "one webhook, made on first use");
+    assert_eq!(hooks.len(), 1, "one webhook, reused");
     let hook = &hooks[0];
     assert_eq!((hook.channel_id, hook.name.as_str()), (CH_MEMBER, "onair"));
     let posted = &d.messages(CH_MEMBER)[0];
@@ -155,7 +160,7 @@ async fn as_the_member_through_one_webhook_exactly_once() {
     d.assert_spec_clean();
     bot.stop().await;
     // The webhook's token is a credential: never in the log (at TRACE).
-    support::bot::assert_no_secret_logged(&[hook.token.clone()]);
+    support::bot::assert_no_secret_logged(std::slice::from_ref(&hook.token));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

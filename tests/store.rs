@@ -8,7 +8,7 @@ mod support;
 
 use chrono::{DateTime, Utc};
 use onair::live::{LiveStream, Platform};
-use onair::store::{connect, DeliveryStatus, NewSubscription, Store};
+use onair::store::{connect, DeliveryStatus, Identity, NewSubscription, Store};
 use std::sync::Arc;
 
 /// A fresh database of one engine; dropped with the test.
@@ -62,6 +62,8 @@ on_both!(
     provider_calls_are_spent_atomically_within_the_limit,
     concurrent_spenders_never_pass_the_limit,
     go_live_times_are_read_back_in_order,
+    the_live_card_the_recap_and_recent_lives,
+    identity_webhooks_and_threads_round_trip,
 );
 
 async fn open(url: &str) -> Arc<dyn Store> {
@@ -349,4 +351,156 @@ async fn go_live_times_are_read_back_in_order(url: String) {
         .await
         .unwrap();
     assert!(none.is_empty());
+}
+
+async fn the_live_card_the_recap_and_recent_lives(url: String) {
+    let store = open(&url).await;
+    let live = |key: &str, viewers: Option<u64>, title: &str| {
+        let mut s = LiveStream::new(Platform::Idn, key, key);
+        s.started_at = DateTime::from_timestamp(1_700_000_000, 0);
+        s.viewers = viewers;
+        s.title = Some(title.into());
+        s
+    };
+    let row = store
+        .upsert_stream(&live("a", Some(800), "Hi"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.peak_viewers, row.first_title.as_deref()),
+        (Some(800), Some("Hi"))
+    );
+    store
+        .upsert_stream(&live("a", Some(5_400), "Bye"))
+        .await
+        .unwrap();
+    store.upsert_stream(&live("a", None, "Bye")).await.unwrap();
+    let row = store
+        .upsert_stream(&live("a", Some(3_100), "Bye"))
+        .await
+        .unwrap();
+    assert_eq!(row.peak_viewers, Some(5_400), "the highest count seen");
+    assert_eq!(
+        row.first_title.as_deref(),
+        Some("Hi"),
+        "the title it went live with"
+    );
+    assert_eq!(row.stream.viewers, Some(3_100), "as last seen");
+    let at = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
+    store
+        .mark_card_shown(row.id, "{\"milestone\":5000}", at)
+        .await
+        .unwrap();
+    let row = store.get_stream(row.id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.card.as_deref(), row.card_at),
+        (Some("{\"milestone\":5000}"), Some(at))
+    );
+
+    let b = store.upsert_stream(&live("b", None, "x")).await.unwrap();
+    assert!(
+        store.recent_streams(10).await.unwrap().is_empty(),
+        "none ended"
+    );
+    store.end_stream(row.id, at).await.unwrap();
+    store
+        .end_stream(b.id, at + chrono::Duration::seconds(60))
+        .await
+        .unwrap();
+    let recent = store.recent_streams(10).await.unwrap();
+    let keys: Vec<&str> = recent.iter().map(|s| s.stream.key.as_str()).collect();
+    assert_eq!(keys, ["b", "a"], "latest end first");
+    assert_eq!(store.recent_streams(1).await.unwrap().len(), 1);
+}
+
+async fn identity_webhooks_and_threads_round_trip(url: String) {
+    let store = open(&url).await;
+    let sub = store
+        .add_subscription(NewSubscription {
+            guild_id: 1,
+            channel_id: 10,
+            created_by: 2,
+            identity: Identity::Member,
+            thread: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (sub.identity, sub.thread, sub.as_member()),
+        (Identity::Member, true, true)
+    );
+    store
+        .set_identity_fallback(sub.id, Some("webhook-deleted"))
+        .await
+        .unwrap();
+    let back = store.get_subscription(1, sub.id).await.unwrap().unwrap();
+    assert_eq!(back.identity_fallback.as_deref(), Some("webhook-deleted"));
+    assert!(!back.as_member());
+
+    let token = onair::secret::Secret::new("WEBHOOK-TOKEN".to_string());
+    assert!(store.channel_webhook(10).await.unwrap().is_none());
+    store.save_webhook(77, 10, &token).await.unwrap();
+    let hook = store.channel_webhook(10).await.unwrap().unwrap();
+    assert_eq!(
+        (hook.id, hook.channel_id, hook.token.expose()),
+        (77, 10, "WEBHOOK-TOKEN")
+    );
+    assert_eq!(store.webhooks_deleted(10, sub.created_at).await.unwrap(), 0);
+    store.webhook_gone(77).await.unwrap();
+    assert!(store.channel_webhook(10).await.unwrap().is_none());
+    assert!(store.get_webhook(77).await.unwrap().unwrap().gone);
+    assert_eq!(store.webhooks_deleted(10, sub.created_at).await.unwrap(), 1);
+    let later = Utc::now() + chrono::Duration::seconds(5);
+    assert_eq!(
+        store.webhooks_deleted(10, later).await.unwrap(),
+        0,
+        "a newer subscription starts afresh"
+    );
+    store.save_webhook(78, 10, &token).await.unwrap();
+    assert_eq!(store.channel_webhook(10).await.unwrap().unwrap().id, 78);
+
+    let row = store
+        .upsert_stream(&LiveStream::new(Platform::Idn, "a", "A"))
+        .await
+        .unwrap();
+    let d = store
+        .create_deliveries(row.id, &[(sub.id, 1, 10)])
+        .await
+        .unwrap()
+        .remove(0);
+    let t0 = Utc::now();
+    store.mark_attempting(d.id, t0, Some(78)).await.unwrap();
+    store
+        .mark_attempting(d.id, t0 + chrono::Duration::seconds(9), None)
+        .await
+        .unwrap();
+    let d = store.get_delivery(d.id).await.unwrap().unwrap();
+    assert_eq!(d.webhook_id, None, "the last attempt's way");
+    assert_eq!(
+        d.first_attempt_at.map(|t| t.timestamp_millis()),
+        Some(t0.timestamp_millis()),
+        "the first attempt's time"
+    );
+    store.mark_sent(d.id, 500, Utc::now()).await.unwrap();
+    let work = store.deliveries_needing_thread_work().await.unwrap();
+    assert_eq!(work.len(), 1, "a thread to start");
+    store.set_thread(d.id, 900).await.unwrap();
+    assert!(
+        store
+            .deliveries_needing_thread_work()
+            .await
+            .unwrap()
+            .is_empty(),
+        "live: nothing to do"
+    );
+    store.mark_end_edited(d.id, Utc::now()).await.unwrap();
+    let work = store.deliveries_needing_thread_work().await.unwrap();
+    assert_eq!(work[0].thread_id, Some(900), "ended: to archive");
+    store.mark_thread_archived(d.id, Utc::now()).await.unwrap();
+    assert!(store
+        .deliveries_needing_thread_work()
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -115,7 +115,7 @@ impl Dispatcher {
         if let Some(hook) = self.store.channel_webhook(channel).await? {
             return Ok(Ok(Some(hook)));
         }
-        if self.store.webhooks_made(channel).await? >= 2 {
+        if self.store.webhooks_deleted(channel, sub.created_at).await? >= 2 {
             self.fall_back(sub, FALLBACK_DELETED).await?;
             return Ok(Ok(None));
         }
@@ -154,21 +154,25 @@ impl Dispatcher {
     }
 
     /// Discord says `hook` is gone (10015): forget it; the next attempt
-    /// makes a new one, unless onair already made two in this channel.
+    /// makes a new one, unless this is the second deletion the
+    /// subscription has seen.
     pub(super) async fn webhook_deleted(
         &self,
         sub: &Subscription,
         hook: &StoredWebhook,
     ) -> Result<(), StoreError> {
         self.store.webhook_gone(hook.id).await?;
-        let made = self.store.webhooks_made(sub.channel_id).await?;
+        let deleted = self
+            .store
+            .webhooks_deleted(sub.channel_id, sub.created_at)
+            .await?;
         tracing::warn!(
             channel = sub.channel_id,
             webhook = hook.id,
-            made,
+            deleted,
             "the channel's webhook was deleted"
         );
-        if made >= 2 {
+        if deleted >= 2 {
             self.fall_back(sub, FALLBACK_DELETED).await?;
         }
         Ok(())

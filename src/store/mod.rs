@@ -288,8 +288,14 @@ pub trait Store: Send + Sync {
     async fn channel_webhook(&self, channel_id: u64) -> Result<Option<StoredWebhook>, StoreError>;
     /// A webhook by id, gone or not.
     async fn get_webhook(&self, id: u64) -> Result<Option<StoredWebhook>, StoreError>;
-    /// How many webhooks onair made in this channel so far.
-    async fn webhooks_made(&self, channel_id: u64) -> Result<u64, StoreError>;
+    /// How many of onair's webhooks in this channel Discord reported
+    /// deleted since `since` (a subscription's start: a subscription has
+    /// its webhook recreated once, then posts as the bot).
+    async fn webhooks_deleted(
+        &self,
+        channel_id: u64,
+        since: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
     async fn save_webhook(
         &self,
         id: u64,

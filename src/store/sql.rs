@@ -561,9 +561,16 @@ macro_rules! sql_store {
                     .next())
             }
 
-            async fn webhooks_made(&self, channel_id: u64) -> Result<u64, StoreError> {
-                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhooks WHERE channel_id = $1")
+            async fn webhooks_deleted(
+                &self,
+                channel_id: u64,
+                since: DateTime<Utc>,
+            ) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM webhooks WHERE channel_id = $1 AND gone_at >= $2",
+                )
                     .bind(snow(channel_id)?)
+                    .bind(ms(since))
                     .fetch_one(&self.pool)
                     .await?;
                 Ok(u64::try_from(n).unwrap_or(0))
