@@ -1,6 +1,8 @@
 //! Sending, fairly and politely: a queue per channel (one message in flight
 //! per channel), channels served round-robin by a fixed pool of workers,
-//! every request paced by one token bucket under Discord's global limit.
+//! every request paced under Discord's global limit (the bot's budget, or
+//! the webhooks' for posts as the member; `budget.rs`), live updates last
+//! (`queues.rs`).
 //! What an answer means is decided by [`super::verdict`] (pure, table
 //! tested); this module applies it: store writes, requeue, pauses.
 
@@ -149,6 +151,11 @@ impl Dispatcher {
 
     pub fn stats(&self) -> DispatchStats {
         lock(&self.stats).clone()
+    }
+
+    /// Count into the stats.
+    pub(super) fn tally(&self, f: impl FnOnce(&mut DispatchStats)) {
+        f(&mut lock(&self.stats));
     }
 
     /// Cancelled when the dispatcher stops (timers of its owner end too).
@@ -304,57 +311,7 @@ impl Dispatcher {
                 Ok(())
             }
             JobKind::Update => {
-                let (Some(message_id), Some(sub)) = (delivery.message_id, sub) else {
-                    return Ok(());
-                };
-                // Ended meanwhile: the recap has the last word.
-                if stream.ended_at.is_some() || delivery.end_edited_at.is_some() {
-                    return Ok(());
-                }
-                let late = || job.not_after.is_some_and(|t| Instant::now() >= t);
-                if late() {
-                    self.update_dropped("it waited too long for the budget");
-                    return Ok(());
-                }
-                let body = with_marker(
-                    live_edit_body(&sub, &stream.stream),
-                    &marker(job.stream_row),
-                );
-                let budget = self.budget_of(&delivery);
-                let turn = match job.not_after {
-                    Some(t) => tokio::time::timeout_at(t.into(), budget.turn())
-                        .await
-                        .is_ok(),
-                    None => {
-                        budget.turn().await;
-                        true
-                    }
-                };
-                if !turn {
-                    self.update_dropped("it waited too long for the budget");
-                    return Ok(());
-                }
-                match self.patch(&delivery, message_id, &body).await {
-                    Ok(()) => {
-                        lock(&self.stats).updated += 1;
-                        metrics::counter!(metric::LIVE_UPDATES, "result" => "sent").increment(1);
-                        tracing::info!(message = message_id, "live card updated");
-                    }
-                    Err(e) => {
-                        self.count_invalid(&e);
-                        // A 429 still tells every other send to wait.
-                        if let Verdict::PauseAll(wait) =
-                            verdict(&facts, &Err(e.clone()), Utc::now())
-                        {
-                            self.pause_all(wait);
-                        }
-                        if matches!(e, DiscordError::RateLimited { .. }) {
-                            lock(&self.stats).rate_limited += 1;
-                        }
-                        tracing::info!(error = %e, "live update refused; dropped");
-                        self.update_dropped("Discord refused it");
-                    }
-                }
+                self.live_update(job, &delivery, &stream, sub, &facts).await;
                 Ok(())
             }
             JobKind::Thread => self.start_thread(job, &delivery, &stream, &facts).await,
@@ -746,7 +703,7 @@ impl Dispatcher {
         self.hooks.pause(wait);
     }
 
-    fn update_dropped(&self, why: &str) {
+    pub(super) fn update_dropped(&self, why: &str) {
         lock(&self.stats).updates_dropped += 1;
         metrics::counter!(metric::LIVE_UPDATES, "result" => "dropped").increment(1);
         tracing::info!("live update dropped: {why}");
@@ -770,7 +727,7 @@ impl Dispatcher {
 
     /// Count 401/403/429 answers; near Discord's ban threshold, stop sending
     /// for the rest of the window and say so loudly.
-    fn count_invalid(&self, e: &DiscordError) {
+    pub(super) fn count_invalid(&self, e: &DiscordError) {
         if !e.counts_as_invalid() {
             return;
         }

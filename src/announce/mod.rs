@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod message;
 mod queues;
 pub mod threads;
+mod updates;
 pub mod verdict;
 pub mod webhook;
 
@@ -189,50 +190,19 @@ impl Announcer {
         let Some(every) = self.live_update else {
             return Ok(());
         };
-        if let Offer::Held(until) = offer_update(&self.store, &self.dispatcher, &row, every).await?
+        if let updates::Offer::Held(until) =
+            updates::offer(&self.store, &self.dispatcher, &row, every).await?
         {
-            self.recheck(row.id, until, every);
+            updates::recheck(
+                &self.store,
+                &self.dispatcher,
+                &self.rechecks,
+                row.id,
+                until,
+                every,
+            );
         }
         Ok(())
-    }
-
-    /// A change held back by the period is shown when the period is over,
-    /// even if nothing else changes by then (one timer per broadcast).
-    fn recheck(&self, row: i64, until: DateTime<Utc>, every: Duration) {
-        if !lock(&self.rechecks).insert(row) {
-            return;
-        }
-        let store = Arc::clone(&self.store);
-        let dispatcher = Arc::clone(&self.dispatcher);
-        let rechecks = Arc::clone(&self.rechecks);
-        let stop = dispatcher.stopped();
-        tokio::spawn(async move {
-            let mut until = until;
-            loop {
-                let wait = (until - Utc::now()).to_std().unwrap_or_default();
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    () = stop.cancelled() => break,
-                }
-                let offered = match store.get_stream(row).await {
-                    Ok(Some(current)) if current.ended_at.is_none() => {
-                        offer_update(&store, &dispatcher, &current, every).await
-                    }
-                    Ok(_) => Ok(Offer::Nothing),
-                    Err(e) => Err(e),
-                };
-                match offered {
-                    Ok(Offer::Held(later)) => until = later,
-                    Ok(_) => break,
-                    Err(e) => {
-                        // The next update of the broadcast offers it again.
-                        tracing::warn!(error = %e, "could not offer a held live update");
-                        break;
-                    }
-                }
-            }
-            lock(&rechecks).remove(&row);
-        });
     }
 
     /// Queue announcements so that those posted as the bot and those posted
@@ -322,71 +292,4 @@ impl Announcer {
     pub fn shutdown(&self) {
         self.dispatcher.shutdown();
     }
-}
-
-/// What came of offering a live update.
-enum Offer {
-    /// Nothing worth showing (or the cards are new to live updates).
-    Nothing,
-    /// Queued for every card that is out.
-    Queued,
-    /// Worth showing, but the period is not over until then.
-    Held(DateTime<Utc>),
-}
-
-/// Compare what broadcast `row` is now with what its cards show; when it is
-/// worth showing and the period has passed, record the new card and queue
-/// a live-update edit of every card that is out (each dropped if it cannot
-/// go out within a period, or 30 s at least).
-async fn offer_update(
-    store: &Arc<dyn Store>,
-    dispatcher: &Arc<Dispatcher>,
-    row: &crate::store::StoredStream,
-    every: Duration,
-) -> Result<Offer, crate::store::StoreError> {
-    let now_card = card::CardState::of(&row.stream);
-    let Some(shown) = row.card.as_deref().and_then(card::CardState::from_json) else {
-        // Announced by a version without live updates: this is the baseline.
-        store
-            .mark_card_shown(row.id, &now_card.to_json(), Utc::now())
-            .await?;
-        return Ok(Offer::Nothing);
-    };
-    let Some(change) = card::worth_showing(&shown, &now_card) else {
-        return Ok(Offer::Nothing);
-    };
-    let now = Utc::now();
-    if !card::due(row.card_at, now, every) {
-        let until =
-            row.card_at.unwrap_or(now) + chrono::Duration::from_std(every).unwrap_or_default();
-        tracing::debug!(stream = %row.stream_id, ?change, "live update held back by LIVE_UPDATE_SECS");
-        return Ok(Offer::Held(until));
-    }
-    store
-        .mark_card_shown(row.id, &shown.then(&now_card).to_json(), now)
-        .await?;
-    let cards: Vec<_> = store
-        .deliveries_for_stream(row.id)
-        .await?
-        .into_iter()
-        .filter(|d| {
-            d.status == crate::store::DeliveryStatus::Sent
-                && d.end_edited_at.is_none()
-                && d.message_id.is_some()
-        })
-        .collect();
-    tracing::info!(stream = %row.stream_id, ?change, cards = cards.len(), "live update");
-    let within = every.max(UPDATE_TTL_MIN);
-    for d in cards {
-        dispatcher.enqueue(Job::live_update(&d, within));
-    }
-    Ok(Offer::Queued)
-}
-
-/// A live update waits at least this long behind other jobs before it is
-/// dropped (else one period).
-const UPDATE_TTL_MIN: Duration = Duration::from_secs(30);
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
