@@ -256,17 +256,7 @@ pub async fn live(
         ctx.author().id.get(),
         &stale_notes(lang, data),
     );
-    let reply = poise::CreateReply::default()
-        .content(view.content)
-        .components(view.components)
-        .ephemeral(!super::public_here(ctx))
-        .allowed_mentions(serenity::CreateAllowedMentions::new());
-    let reply = view
-        .embeds
-        .iter()
-        .fold(reply, |r, e| r.embed(e.to_create()));
-    ctx.send(reply).await?;
-    Ok(())
+    super::send_page(ctx, view.content, &view.embeds, view.components).await
 }
 
 /// A Previous/Next press: re-render from the current snapshot, only for the
@@ -277,14 +267,9 @@ pub async fn on_page_button(
     component: &serenity::ComponentInteraction,
 ) -> Result<(), Error> {
     let lang = Lang::from_locale(&component.locale);
-    let response = match parse_page_id(&component.data.custom_id) {
+    match parse_page_id(&component.data.custom_id) {
         Some((_, invoker, _)) if invoker != component.user.id.get() => {
-            serenity::CreateInteractionResponse::Message(
-                serenity::CreateInteractionResponseMessage::new()
-                    .content(t(lang, "live-not-yours", &[]))
-                    .ephemeral(true)
-                    .allowed_mentions(serenity::CreateAllowedMentions::new()),
-            )
+            super::answer_privately(ctx, component, t(lang, "live-not-yours", &[])).await
         }
         Some((page, invoker, filter)) => {
             let view = render(
@@ -295,21 +280,13 @@ pub async fn on_page_button(
                 invoker,
                 &stale_notes(lang, data),
             );
-            serenity::CreateInteractionResponse::UpdateMessage(
-                serenity::CreateInteractionResponseMessage::new()
-                    .content(view.content)
-                    .embeds(view.embeds.iter().map(Embed::to_create).collect())
-                    .components(view.components)
-                    .allowed_mentions(serenity::CreateAllowedMentions::new()),
-            )
+            super::turn_page(ctx, component, view.content, &view.embeds, view.components).await
         }
         None => {
             tracing::warn!(custom_id = %component.data.custom_id, "malformed page button id");
-            return super::answer_privately(ctx, component, t(lang, "button-unknown", &[])).await;
+            super::answer_privately(ctx, component, t(lang, "button-unknown", &[])).await
         }
-    };
-    component.create_response(&ctx.http, response).await?;
-    Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -378,6 +378,43 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
     }
 }
 
+/// A paged answer (`/live`, `/recent`): mention-free, and for the invoker
+/// only where the bot is not in the server.
+pub async fn send_page(
+    ctx: crate::types::Context<'_>,
+    content: String,
+    embeds: &[crate::discord::embeds::Embed],
+    components: Vec<serenity::CreateActionRow>,
+) -> Result<(), Error> {
+    let reply = poise::CreateReply::default()
+        .content(content)
+        .components(components)
+        .ephemeral(!public_here(ctx))
+        .allowed_mentions(serenity::CreateAllowedMentions::new());
+    let reply = embeds.iter().fold(reply, |r, e| r.embed(e.to_create()));
+    ctx.send(reply).await?;
+    Ok(())
+}
+
+/// Show the page a Previous/Next button points at, in place.
+pub async fn turn_page(
+    ctx: &serenity::Context,
+    component: &serenity::ComponentInteraction,
+    content: String,
+    embeds: &[crate::discord::embeds::Embed],
+    components: Vec<serenity::CreateActionRow>,
+) -> Result<(), Error> {
+    let response = serenity::CreateInteractionResponse::UpdateMessage(
+        serenity::CreateInteractionResponseMessage::new()
+            .content(content)
+            .embeds(embeds.iter().map(|e| e.to_create()).collect())
+            .components(components)
+            .allowed_mentions(serenity::CreateAllowedMentions::new()),
+    );
+    component.create_response(&ctx.http, response).await?;
+    Ok(())
+}
+
 /// An ephemeral, mention-free reply.
 pub async fn say(ctx: crate::types::Context<'_>, text: String) -> Result<(), Error> {
     ctx.send(

@@ -180,17 +180,7 @@ pub async fn recent(
         0,
         ctx.author().id.get(),
     );
-    let reply = poise::CreateReply::default()
-        .content(view.content)
-        .components(view.components)
-        .ephemeral(!super::public_here(ctx))
-        .allowed_mentions(serenity::CreateAllowedMentions::new());
-    let reply = view
-        .embeds
-        .iter()
-        .fold(reply, |r, e| r.embed(e.to_create()));
-    ctx.send(reply).await?;
-    Ok(())
+    super::send_page(ctx, view.content, &view.embeds, view.components).await
 }
 
 /// A Previous/Next press: re-read and re-render, only for the person who
@@ -211,15 +201,7 @@ pub async fn on_page_button(
         return super::answer_privately(ctx, component, t(lang, "recent-not-yours", &[])).await;
     }
     let view = render(lang, &ended(data).await?, &filter, page, invoker);
-    let response = serenity::CreateInteractionResponse::UpdateMessage(
-        serenity::CreateInteractionResponseMessage::new()
-            .content(view.content)
-            .embeds(view.embeds.iter().map(Embed::to_create).collect())
-            .components(view.components)
-            .allowed_mentions(serenity::CreateAllowedMentions::new()),
-    );
-    component.create_response(&ctx.http, response).await?;
-    Ok(())
+    super::turn_page(ctx, component, view.content, &view.embeds, view.components).await
 }
 
 #[cfg(test)]

@@ -71,6 +71,20 @@ pub struct StoredMessage {
     pub thread_id: Option<u64>,
 }
 
+impl StoredMessage {
+    /// Discord's edit: the body's fields replace the message's.
+    fn apply_edit(&mut self, edit: &Value) {
+        if let (Some(cur), Some(b)) = (self.body.as_object_mut(), edit.as_object()) {
+            for (k, v) in b {
+                cur.insert(k.clone(), v.clone());
+            }
+        }
+        self.edits += 1;
+        let content = self.body["content"].as_str().unwrap_or("").to_string();
+        self.history.push((Instant::now(), content));
+    }
+}
+
 /// A channel webhook (made through `POST /channels/{id}/webhooks`).
 #[derive(Debug, Clone)]
 pub struct FakeWebhook {
@@ -1232,14 +1246,7 @@ impl Inner {
                 }) else {
                     return (404, discord_error(404, 10008, "Unknown Message"));
                 };
-                if let (Some(cur), Some(b)) = (msg.body.as_object_mut(), b.as_object()) {
-                    for (k, v) in b {
-                        cur.insert(k.clone(), v.clone());
-                    }
-                }
-                msg.edits += 1;
-                let content = msg.body["content"].as_str().unwrap_or("").to_string();
-                msg.history.push((Instant::now(), content));
+                msg.apply_edit(&b);
                 let m = msg.clone();
                 drop(s);
                 (200, axum::Json(self.render_stored(&m)).into_response())
@@ -1735,14 +1742,7 @@ impl Inner {
                 else {
                     return (404, discord_error(404, 10008, "Unknown Message"));
                 };
-                if let (Some(cur), Some(b)) = (msg.body.as_object_mut(), b.as_object()) {
-                    for (k, v) in b {
-                        cur.insert(k.clone(), v.clone());
-                    }
-                }
-                msg.edits += 1;
-                let content = msg.body["content"].as_str().unwrap_or("").to_string();
-                msg.history.push((Instant::now(), content));
+                msg.apply_edit(&b);
                 let v = msg.body.clone();
                 drop(s);
                 ok(self.message_object(mid, ch, &v))
