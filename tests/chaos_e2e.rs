@@ -6,11 +6,13 @@
 //! the same database; command registration failing at start; Discord
 //! outages long against the poll interval (minutes, test-compressed);
 //! messages stored by Discord whose answer is lost, with nonces that expire
-//! after a (shortened) window. After each schedule:
+//! after a (shortened) window; viewers and titles that change while live,
+//! so live-update edits race all of it. After each schedule:
 //! - every subscribed channel got exactly one announcement per broadcast
 //!   (each broadcast is live for at least two polls),
 //! - every announcement says "ended" at the end (edited, or posted as the
-//!   ended card when the broadcast was over before its turn came),
+//!   ended card when the broadcast was over before its turn came): no live
+//!   update ever lands after the recap,
 //! - no message reached a channel that was not subscribed (or filtered out),
 //! - no subscription was lost,
 //! - what each channel saw happened in order: no message said "was live"
@@ -73,6 +75,8 @@ struct Counts {
     registration_failures: usize,
     discord_outages: usize,
     lost_answers: usize,
+    /// Observed, not injected: live-update edits Discord took.
+    live_updates: usize,
 }
 
 struct Schedule {
@@ -93,10 +97,14 @@ struct Schedule {
     last_listed: HashMap<(usize, i64), usize>,
 }
 
-fn member(i: usize, start: i64) -> Value {
+/// Member `i` as reply `p` lists her: viewers and title move from poll to
+/// poll (crossing milestones, a new title every third poll), so live
+/// updates race the sends, the end edits and the faults.
+fn member(i: usize, start: i64, p: usize) -> Value {
     json!({
         "name": format!("Member {i}"), "url_key": format!("jkt48_m{i}"), "slug": format!("s{start}"),
         "room_id": 800 + i, "started_at": start, "type": "idn",
+        "viewers": (p * 1_700 + i * 300) % 12_000, "title": format!("Show {}", p / 3),
         "streaming_url_list": [{"label": "original", "quality": 1, "url": format!("https://cdn.test/{i}/{start}.m3u8")}]
     })
 }
@@ -154,7 +162,7 @@ fn build(seed: u64, counts: &mut Counts) -> Schedule {
             .filter_map(|(i, t)| t.get(p).copied().flatten().map(|start| (i, start)))
             .map(|(i, start)| {
                 last_listed.insert((i, start), replies.len());
-                member(i, start)
+                member(i, start, p)
             })
             .collect();
         let reply = Reply::json(Value::Array(live));
@@ -297,6 +305,8 @@ async fn run_schedule(seed: u64, replicas: Option<String>) -> Result<Counts, Str
     // remembered for 1 s (by Discord and as the bot assumes).
     vars.insert("DELIVERY_RETRY_MAX_SECS".into(), "1".into());
     vars.insert("DISCORD_NONCE_WINDOW_SECS".into(), "1".into());
+    // Cards are edited while live as often as the bot allows.
+    vars.insert("LIVE_UPDATE_SECS".into(), "1".into());
     discord.set_nonce_window(Duration::from_secs(1));
     if s.registration_failures > 0 {
         discord.fail_next(
@@ -512,6 +522,15 @@ async fn run_schedule(seed: u64, replicas: Option<String>) -> Result<Counts, Str
     if !violations.is_empty() {
         problems.push(format!("bodies Discord would refuse: {violations:?}"));
     }
+    // A live card's edit that kept it live (a live update, or a reopen).
+    counts.live_updates = discord.request_count(|r| {
+        r.method == "PATCH"
+            && r.status == 200
+            && r.body
+                .as_ref()
+                .and_then(|b| b["content"].as_str())
+                .is_some_and(|c| c.contains("is live on"))
+    });
     if problems.is_empty() {
         Ok(counts)
     } else {
@@ -534,6 +553,12 @@ async fn fault_schedules_lose_and_duplicate_nothing() {
     };
     let (total, failures) = run_schedules(&seeds, 10, false).await;
     eprintln!("chaos: {} schedules, injected {total:?}", seeds.len());
+    if seeds.len() >= 10 {
+        assert!(
+            total.live_updates > 0,
+            "no live update was ever exercised: {total:?}"
+        );
+    }
     assert!(
         failures.is_empty(),
         "failing schedules (replay with ONAIR_CHAOS_SEED):\n{}",
@@ -605,6 +630,7 @@ async fn run_schedules(seeds: &[u64], parallel: usize, on_replicas: bool) -> (Co
                     total.registration_failures += c.registration_failures;
                     total.discord_outages += c.discord_outages;
                     total.lost_answers += c.lost_answers;
+                    total.live_updates += c.live_updates;
                 }
                 Err(e) => failures.push(e),
             }
