@@ -241,6 +241,9 @@ async fn a_thread_per_announcement_archived_at_the_end() {
         .await
         .contains("with a thread"));
     subscribe(d, CH_BOT, &[thread]).await;
+    // One thread starts but its answer is lost: the retry learns it exists
+    // (160004) and reads it from the message instead of leaving it behind.
+    d.lose_thread_answers(1);
     w.provider.set(LIVE, Reply::json(fritzy(510011, 5)));
     d.wait_for(T, "a thread on each announcement", |d| {
         d.threads().len() == 2
@@ -253,6 +256,10 @@ async fn a_thread_per_announcement_archived_at_the_end() {
         assert!(t.name.starts_with("Fritzy · 20"), "{}", t.name);
         assert!(!t.archived);
     }
+    d.wait_for(T, "the retry of the lost one told it exists", |d| {
+        d.request_count(|r| r.path.ends_with("/threads") && r.status == 400) == 1
+    })
+    .await;
     w.provider.wait_more_hits("/api/jkt48/live", 2, T).await;
     assert_eq!(d.threads().len(), 2, "one thread per announcement");
     w.provider.set(LIVE, Reply::json(json!([])));

@@ -258,6 +258,8 @@ struct State {
     rate_limited: usize,
     webhooks: HashMap<u64, FakeWebhook>,
     threads: HashMap<u64, FakeThread>,
+    /// Thread creations that start the thread, then lose the answer.
+    lost_thread_answers: usize,
 }
 
 impl State {
@@ -697,6 +699,11 @@ impl FakeDiscord {
         if let Some(w) = self.state().webhooks.get_mut(&id) {
             w.deleted = true;
         }
+    }
+
+    /// The next `n` thread creations start the thread, then answer 502.
+    pub fn lose_thread_answers(&self, n: usize) {
+        self.state().lost_thread_answers = n;
     }
 
     pub fn threads(&self) -> Vec<FakeThread> {
@@ -1827,6 +1834,10 @@ impl Inner {
                     archived: false,
                 };
                 s.threads.insert(id, t.clone());
+                if s.lost_thread_answers > 0 {
+                    s.lost_thread_answers -= 1;
+                    return (502, discord_error(502, 0, "Bad Gateway"));
+                }
                 drop(guard);
                 ok(thread_object(&t))
             }
