@@ -60,9 +60,11 @@ pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed 
             t(lang, "help-about", &[]),
             [
                 "help-cmd-live",
+                "help-cmd-recent",
                 "help-cmd-tiktok",
                 "help-cmd-help",
-                "help-cmd-admin"
+                "help-cmd-admin",
+                "help-cmd-anywhere"
             ]
             .iter()
             .map(|id| t(lang, id, &[]))

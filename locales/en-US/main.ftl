@@ -215,3 +215,5 @@ opt-subscribe-thread-name = thread
 opt-subscribe-thread-desc = Start a discussion thread on each announcement
 choice-identity-bot = The bot
 choice-identity-member = The member
+help-cmd-recent = **/recent** [member] [platform]: the lives that ended lately
+help-cmd-anywhere = Add onair to your own account to use **/live**, **/recent** and **/tiktok** in DMs and in any server.

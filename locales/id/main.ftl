@@ -212,3 +212,5 @@ opt-subscribe-thread-name = thread
 opt-subscribe-thread-desc = Buat thread diskusi di setiap pengumuman
 choice-identity-bot = Bot
 choice-identity-member = Member
+help-cmd-recent = **/recent** [member] [platform]: live yang baru saja selesai
+help-cmd-anywhere = Tambahkan onair ke akunmu sendiri untuk memakai **/live**, **/recent** dan **/tiktok** di DM dan di server mana pun.
