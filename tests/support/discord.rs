@@ -72,6 +72,22 @@ pub struct StoredMessage {
 }
 
 impl StoredMessage {
+    /// A message as posted now by `author` (through `webhook`, if one).
+    fn new(id: u64, channel_id: u64, body: Value, author_id: u64, webhook_id: Option<u64>) -> Self {
+        let content = body["content"].as_str().unwrap_or("").to_string();
+        StoredMessage {
+            id,
+            channel_id,
+            body,
+            edits: 0,
+            at: Instant::now(),
+            history: vec![(Instant::now(), content)],
+            author_id,
+            webhook_id,
+            thread_id: None,
+        }
+    }
+
     /// Discord's edit: the body's fields replace the message's.
     fn apply_edit(&mut self, edit: &Value) {
         if let (Some(cur), Some(b)) = (self.body.as_object_mut(), edit.as_object()) {
@@ -645,17 +661,16 @@ impl FakeDiscord {
     pub fn inject_message(&self, channel: u64, author: u64, content: &str) {
         let mut s = self.state();
         let id = s.new_id();
-        s.messages.entry(channel).or_default().push(StoredMessage {
-            id,
-            channel_id: channel,
-            body: json!({ "content": content }),
-            edits: 0,
-            at: Instant::now(),
-            history: vec![(Instant::now(), content.to_string())],
-            author_id: author,
-            webhook_id: None,
-            thread_id: None,
-        });
+        s.messages
+            .entry(channel)
+            .or_default()
+            .push(StoredMessage::new(
+                id,
+                channel,
+                json!({ "content": content }),
+                author,
+                None,
+            ));
     }
 
     /// Requests refused for missing `Authorization` / `User-Agent`.
@@ -1224,18 +1239,13 @@ impl Inner {
                 }
                 let mut s = self.state();
                 let id = s.new_id();
-                let content = b["content"].as_str().unwrap_or("").to_string();
-                s.messages.entry(ch).or_default().push(StoredMessage {
+                s.messages.entry(ch).or_default().push(StoredMessage::new(
                     id,
-                    channel_id: ch,
-                    body: b.clone(),
-                    edits: 0,
-                    at: Instant::now(),
-                    history: vec![(Instant::now(), content)],
-                    author_id: hook.id,
-                    webhook_id: Some(hook.id),
-                    thread_id: None,
-                });
+                    ch,
+                    b.clone(),
+                    hook.id,
+                    Some(hook.id),
+                ));
                 let stored = s.messages[&ch].last().cloned();
                 drop(s);
                 let waits = query.unwrap_or("").split('&').any(|kv| kv == "wait=true");
@@ -1691,18 +1701,13 @@ impl Inner {
                 if let (Some(n), true) = (nonce, enforce) {
                     s.nonces.insert((ch, n), (id, Instant::now()));
                 }
-                let content = b["content"].as_str().unwrap_or("").to_string();
-                s.messages.entry(ch).or_default().push(StoredMessage {
+                s.messages.entry(ch).or_default().push(StoredMessage::new(
                     id,
-                    channel_id: ch,
-                    body: b.clone(),
-                    edits: 0,
-                    at: Instant::now(),
-                    history: vec![(Instant::now(), content)],
-                    author_id: BOT_ID,
-                    webhook_id: None,
-                    thread_id: None,
-                });
+                    ch,
+                    b.clone(),
+                    BOT_ID,
+                    None,
+                ));
                 drop(s);
                 ok(self.message_object(id, ch, &b))
             }
