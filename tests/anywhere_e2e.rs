@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::bot::{env, use_jkt, TestBot};
+use support::bot::{JktWorld, TestBot};
 use support::discord::{FakeDiscord, GuildSpec, Invoker, GUILD_ID};
 use support::fake_providers::{FakeProvider, Reply};
 
@@ -33,16 +33,13 @@ async fn setup() -> (
     std::collections::HashMap<String, String>,
     tempfile::TempDir,
 ) {
-    let discord = FakeDiscord::start().await;
-    let provider = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    use_jkt(&mut vars, &provider);
-    vars.insert("END_GRACE_SECS".into(), "1".into());
-    discord.add_guild(GuildSpec::new(GUILD_ID, &[CH]));
-    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+    let w = JktWorld::start().await;
+    w.discord.add_guild(GuildSpec::new(GUILD_ID, &[CH]));
+    let store = onair::store::connect(&w.vars["DATABASE_URL"])
+        .await
+        .unwrap();
     support::bot::subscribe_everything(&store, GUILD_ID, CH).await;
-    (discord, provider, vars, dir)
+    (w.discord, w.provider, w.vars, w.dir)
 }
 
 /// The `/recent` answer's lines.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::bot::{env, use_jkt, TestBot};
+use support::bot::{JktWorld, TestBot};
 use support::discord::{
     FakeDiscord, GuildSpec, Invoker, Recorded, CREATE_PUBLIC_THREADS, EMBED_LINKS, GUILD_ID,
     MANAGE_WEBHOOKS, SEND_MESSAGES, VIEW_CHANNEL,
@@ -46,12 +46,12 @@ struct World {
 /// A server whose @everyone (the bot's only role) has `extra` on top of
 /// what announcing needs.
 async fn world(extra: u64) -> World {
-    let discord = FakeDiscord::start().await;
-    let provider = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    use_jkt(&mut vars, &provider);
-    vars.insert("END_GRACE_SECS".into(), "1".into());
+    let JktWorld {
+        discord,
+        provider,
+        vars,
+        dir,
+    } = JktWorld::start().await;
     let mut g = GuildSpec::new(GUILD_ID, &[CH_MEMBER, CH_BOT]);
     g.everyone_permissions = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | 1 << 16 | extra;
     discord.add_guild(g);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use onair::store::Store;
 use serde_json::{json, Value};
-use support::bot::{env, use_jkt, TestBot};
+use support::bot::{JktWorld, TestBot};
 use support::discord::{FakeDiscord, Fault, GuildSpec, Recorded, GUILD_ID};
 use support::fake_providers::{FakeProvider, Reply};
 
@@ -39,12 +39,12 @@ struct World {
 }
 
 async fn world(channels: &[u64], live_update_secs: &str, rps: &str) -> World {
-    let discord = FakeDiscord::start().await;
-    let provider = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    use_jkt(&mut vars, &provider);
-    vars.insert("END_GRACE_SECS".into(), "1".into());
+    let JktWorld {
+        discord,
+        provider,
+        mut vars,
+        dir,
+    } = JktWorld::start().await;
     vars.insert("LIVE_UPDATE_SECS".into(), live_update_secs.into());
     vars.insert("DISCORD_GLOBAL_RPS".into(), rps.into());
     discord.add_guild(GuildSpec::new(GUILD_ID, channels));
