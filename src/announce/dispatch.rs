@@ -289,7 +289,11 @@ impl Dispatcher {
                 );
                 if self.edit(job, &delivery, message_id, &body, &facts).await? {
                     self.store.mark_end_edited(delivery.id, Utc::now()).await?;
-                    self.archive_thread_later(job);
+                    // Its thread job, if any, ran before this one (same
+                    // channel queue), so the delivery read above knows.
+                    if delivery.thread_id.is_some() {
+                        self.archive_thread_later(job);
+                    }
                 }
                 Ok(())
             }

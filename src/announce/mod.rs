@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff;
 use crate::discord::rest::DiscordRest;
 use crate::live::LiveStream;
-use crate::store::Store;
+use crate::store::{Delivery, Store, Subscription};
 use crate::watch::tracker::WatchEvent;
 
 pub use dispatch::{Dispatcher, Job, JobKind};
@@ -109,9 +109,10 @@ impl Announcer {
     pub async fn resume(&self) -> Result<(), crate::store::StoreError> {
         // A crash between writing a stream and writing its deliveries leaves
         // an open stream without any: match it again (idempotent).
+        let subs = self.store.active_subscriptions().await?;
         for open in self.store.open_streams().await? {
             if self.store.deliveries_for_stream(open.id).await?.is_empty() {
-                self.match_and_record(&open.stream, open.id).await?;
+                self.match_and_record(&open.stream, open.id, &subs).await?;
             }
         }
         let pending = self.store.pending_deliveries().await?;
@@ -123,7 +124,7 @@ impl Announcer {
                 "resuming deliveries from the store"
             );
         }
-        self.enqueue_sends(pending).await?;
+        self.enqueue_sends(pending, &subs);
         for (d, _) in ended {
             self.dispatcher
                 .enqueue(Job::from_delivery(&d, JobKind::EndEdit));
@@ -169,8 +170,9 @@ impl Announcer {
         self.store
             .mark_card_shown(row.id, &card::CardState::of(stream).to_json(), Utc::now())
             .await?;
-        let pending = self.match_and_record(stream, row.id).await?;
-        self.enqueue_sends(pending).await?;
+        let subs = self.store.active_subscriptions().await?;
+        let pending = self.match_and_record(stream, row.id, &subs).await?;
+        self.enqueue_sends(pending, &subs);
         // The same broadcast back after its end edit (a blip longer than
         // the grace): its messages go back to live, no second post.
         for d in self.store.deliveries_for_stream(row.id).await? {
@@ -208,21 +210,13 @@ impl Announcer {
     /// Queue announcements so that those posted as the bot and those posted
     /// through webhooks alternate: each kind has its own budget, and a
     /// fan-out in subscription order would spend one, then the other.
-    async fn enqueue_sends(
-        &self,
-        pending: Vec<crate::store::Delivery>,
-    ) -> Result<(), crate::store::StoreError> {
-        let as_member: std::collections::HashSet<i64> = if pending.is_empty() {
-            Default::default()
-        } else {
-            self.store
-                .active_subscriptions()
-                .await?
-                .iter()
-                .filter(|s| s.as_member())
-                .map(|s| s.id)
-                .collect()
-        };
+    /// `subs`: the active subscriptions (who posts as the member).
+    fn enqueue_sends(&self, pending: Vec<Delivery>, subs: &[Subscription]) {
+        let as_member: std::collections::HashSet<i64> = subs
+            .iter()
+            .filter(|s| s.as_member())
+            .map(|s| s.id)
+            .collect();
         let (hooks, bot): (Vec<_>, Vec<_>) = pending
             .into_iter()
             .partition(|d| as_member.contains(&d.subscription_id));
@@ -230,7 +224,6 @@ impl Announcer {
             self.dispatcher
                 .enqueue(Job::from_delivery(&d, JobKind::Send));
         }
-        Ok(())
     }
 
     /// Write one pending delivery per matching channel; returns the pending
@@ -239,8 +232,8 @@ impl Announcer {
         &self,
         stream: &LiveStream,
         row: i64,
-    ) -> Result<Vec<crate::store::Delivery>, crate::store::StoreError> {
-        let subs = self.store.active_subscriptions().await?;
+        subs: &[Subscription],
+    ) -> Result<Vec<Delivery>, crate::store::StoreError> {
         let targets: Vec<(i64, u64, u64)> = subs
             .iter()
             .filter(|s| message::matches(s, stream))

@@ -111,9 +111,7 @@ impl Dispatcher {
         }
     }
 
-    /// After the end edit: archive the message's thread, if it has one
-    /// (the job reads the delivery afresh: the thread may have started
-    /// after this job was made).
+    /// After the end edit of a message with a thread: archive it.
     pub(super) fn archive_thread_later(&self, job: &Job) {
         self.enqueue(Job {
             kind: JobKind::ArchiveThread,
