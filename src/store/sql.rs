@@ -141,6 +141,18 @@ macro_rules! sql_store {
                 q.fetch_all(&self.pool).await?.iter().map(row).collect()
             }
 
+            /// One `UPDATE … SET … $1 … WHERE id = $2`.
+            async fn set_by_id<V>(&self, sql: &'static str, value: V, id: i64) -> Result<(), StoreError>
+            where
+                V: for<'q> sqlx::Encode<'q, <$row as sqlx::Row>::Database>
+                    + sqlx::Type<<$row as sqlx::Row>::Database>
+                    + Send
+                    + 'static,
+            {
+                sqlx::query(sql).bind(value).bind(id).execute(&self.pool).await?;
+                Ok(())
+            }
+
             async fn subscriptions_where(
                 &self,
                 clause: &str,
@@ -304,12 +316,7 @@ macro_rules! sql_store {
 
             #[tracing::instrument(skip_all, fields(row))]
             async fn end_stream(&self, row: i64, ended_at: DateTime<Utc>) -> Result<(), StoreError> {
-                sqlx::query("UPDATE streams SET ended_at = $1 WHERE id = $2")
-                    .bind(ms(ended_at))
-                    .bind(row)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+                self.set_by_id("UPDATE streams SET ended_at = $1 WHERE id = $2", ms(ended_at), row).await
             }
 
             #[tracing::instrument(skip_all, fields(row))]
@@ -417,22 +424,12 @@ macro_rules! sql_store {
 
             #[tracing::instrument(skip_all, fields(delivery = id))]
             async fn mark_failed(&self, id: i64, reason: &str) -> Result<(), StoreError> {
-                sqlx::query("UPDATE deliveries SET status = 'failed', last_error = $1 WHERE id = $2")
-                    .bind(reason)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+                self.set_by_id("UPDATE deliveries SET status = 'failed', last_error = $1 WHERE id = $2", reason.to_string(), id).await
             }
 
             #[tracing::instrument(skip_all, fields(delivery = id))]
             async fn note_attempt(&self, id: i64, error: Option<&str>) -> Result<(), StoreError> {
-                sqlx::query("UPDATE deliveries SET attempts = attempts + 1, last_error = $1 WHERE id = $2")
-                    .bind(error)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+                self.set_by_id("UPDATE deliveries SET attempts = attempts + 1, last_error = $1 WHERE id = $2", error.map(str::to_string), id).await
             }
 
             async fn deliveries_for_stream(&self, stream_row: i64) -> Result<Vec<Delivery>, StoreError> {
@@ -461,21 +458,13 @@ macro_rules! sql_store {
 
             #[tracing::instrument(skip_all, fields(delivery = id))]
             async fn mark_end_edited(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-                sqlx::query("UPDATE deliveries SET end_edited_at = $1 WHERE id = $2")
-                    .bind(ms(at))
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+                self.set_by_id("UPDATE deliveries SET end_edited_at = $1 WHERE id = $2", ms(at), id).await
             }
 
             #[tracing::instrument(skip_all, fields(delivery = id))]
             async fn clear_end_edited(&self, id: i64) -> Result<(), StoreError> {
-                sqlx::query("UPDATE deliveries SET end_edited_at = NULL WHERE id = $1")
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+                self.set_by_id("UPDATE deliveries SET end_edited_at = $1 WHERE id = $2", None::<i64>, id)
+                    .await
             }
 
             #[tracing::instrument(skip_all, fields(delivery = id))]
@@ -498,22 +487,12 @@ macro_rules! sql_store {
 
             #[tracing::instrument(skip_all, fields(delivery = id))]
             async fn set_thread(&self, id: i64, thread_id: u64) -> Result<(), StoreError> {
-                sqlx::query("UPDATE deliveries SET thread_id = $1 WHERE id = $2")
-                    .bind(snow(thread_id)?)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+                self.set_by_id("UPDATE deliveries SET thread_id = $1 WHERE id = $2", snow(thread_id)?, id).await
             }
 
             #[tracing::instrument(skip_all, fields(delivery = id))]
             async fn mark_thread_archived(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-                sqlx::query("UPDATE deliveries SET thread_archived_at = $1 WHERE id = $2")
-                    .bind(ms(at))
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+                self.set_by_id("UPDATE deliveries SET thread_archived_at = $1 WHERE id = $2", ms(at), id).await
             }
 
             #[tracing::instrument(skip_all)]
@@ -533,12 +512,7 @@ macro_rules! sql_store {
                 subscription_id: i64,
                 reason: Option<&str>,
             ) -> Result<(), StoreError> {
-                sqlx::query("UPDATE subscriptions SET identity_fallback = $1 WHERE id = $2")
-                    .bind(reason)
-                    .bind(subscription_id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+                self.set_by_id("UPDATE subscriptions SET identity_fallback = $1 WHERE id = $2", reason.map(str::to_string), subscription_id).await
             }
 
             async fn channel_webhook(&self, channel_id: u64) -> Result<Option<StoredWebhook>, StoreError> {
@@ -598,12 +572,7 @@ macro_rules! sql_store {
 
             #[tracing::instrument(skip_all, fields(webhook = id))]
             async fn webhook_gone(&self, id: u64) -> Result<(), StoreError> {
-                sqlx::query("UPDATE webhooks SET gone_at = $1 WHERE id = $2 AND gone_at IS NULL")
-                    .bind(ms(Utc::now()))
-                    .bind(snow(id)?)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+                self.set_by_id("UPDATE webhooks SET gone_at = $1 WHERE id = $2 AND gone_at IS NULL", ms(Utc::now()), snow(id)?).await
             }
 
             async fn calls_spent(&self, provider: &str, period: &str) -> Result<u64, StoreError> {
