@@ -523,10 +523,12 @@ impl Dispatcher {
             .await?;
         self.store.record_delivery_success(sub.id).await?;
         lock(&self.stats).sent += 1;
-        metrics::counter!(metric::DELIVERIES_SENT).increment(1);
-        // The delivery was written when the watcher saw the go-live.
+        // The delivery was written when the watcher saw the go-live. The
+        // latency first: a scrape that sees the post counted sees its
+        // latency too.
         let latency = (now - started).to_std().unwrap_or_default();
         metrics::histogram!(metric::DISPATCH_LATENCY).record(latency.as_secs_f64());
+        metrics::counter!(metric::DELIVERIES_SENT).increment(1);
         if ended_card {
             return self.store.mark_end_edited(job.delivery_id, now).await;
         }
