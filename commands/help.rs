@@ -43,6 +43,14 @@ pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed 
                 status.push('\n');
                 status.push_str(&budget_line(lang, &r));
             }
+            let rotation = match p {
+                ProviderName::Konbini => data.providers.tiktok.as_ref().and_then(|t| t.rotation()),
+                _ => None,
+            };
+            if let Some(r) = rotation {
+                status.push('\n');
+                status.push_str(&rotation_line(lang, &r));
+            }
             crate::discord::embeds::Field {
                 name: p.as_str().to_string(),
                 value: crate::providers::truncate_chars(
@@ -114,6 +122,19 @@ fn provider_status(
             &[("age", &human_duration(lang, age))],
         ),
     }
+}
+
+/// "12 TikTok usernames watched: 1 looked up per poll, each one about every 2 h"
+pub fn rotation_line(lang: Lang, r: &crate::providers::tiktok_poll::Rotation) -> String {
+    t(
+        lang,
+        "help-tiktok-rotation",
+        &[
+            ("watched", &r.watched),
+            ("per_poll", &r.per_poll),
+            ("every", &human_duration(lang, r.each_every)),
+        ],
+    )
 }
 
 /// "budget 5000 calls/month: 1234 spent, about 40 left at the period end; …"

@@ -11,6 +11,7 @@ use crate::discord::embeds::clean_text;
 use crate::discord::invite::{
     CHANNEL_PERMISSIONS, ROLE_PING_PERMISSION, THREAD_PERMISSION, WEBHOOK_PERMISSION,
 };
+use crate::limits::Refusal;
 use crate::live::Platform;
 use crate::messages::{t, Lang};
 use crate::store::{Identity, NewSubscription, Subscription};
@@ -152,6 +153,11 @@ pub async fn subscribe(
     let member = member
         .map(|m| m.trim().to_string())
         .filter(|m| !m.is_empty());
+    // A member filter covers the curated members only; with a named source
+    // it would compare a name the account's owner sets (the isolation rule).
+    if member.is_some() && (tiktok.is_some() || livestream.is_some()) {
+        return Err(UserError(t(lang, "subscribe-member-with-source", &[])).into());
+    }
     let mut platform = platform.map(Platform::from);
     if tiktok.is_some() {
         platform = Some(Platform::Tiktok);
@@ -178,6 +184,9 @@ pub async fn subscribe(
     // The permission check asks Discord: answer within the 3-second
     // deadline first (privately, as every admin reply).
     ctx.defer_ephemeral().await?;
+    if let Some(refusal) = over_limit(ctx, guild_id.get(), tiktok.as_deref()).await? {
+        return say(ctx, refusal_text(lang, &refusal)).await;
+    }
     let have = bot_permissions(ctx, guild_id, &channel).await?;
     let missing = missing_permissions(have, wants);
     if !missing.is_empty() {
@@ -232,6 +241,45 @@ pub async fn subscribe(
         ),
     )
     .await
+}
+
+/// Whether one more subscription (naming `tiktok`) would pass a limit.
+async fn over_limit(
+    ctx: Context<'_>,
+    guild_id: u64,
+    tiktok: Option<&str>,
+) -> Result<Option<Refusal>, Error> {
+    let data = ctx.data();
+    let existing = data.store.list_subscriptions(guild_id).await?;
+    let all = match tiktok {
+        Some(_) => data.store.tiktok_usernames().await?,
+        None => Vec::new(),
+    };
+    Ok(crate::limits::admit(&existing, tiktok, &all, &data.config.limits).err())
+}
+
+/// What a refusal tells the admin: the limit, and what to remove.
+pub fn refusal_text(lang: Lang, refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::Subscriptions { limit } => {
+            t(lang, "subscribe-limit-subscriptions", &[("limit", limit)])
+        }
+        Refusal::GuildTiktok { limit, names } => {
+            let names = names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            t(
+                lang,
+                "subscribe-limit-tiktok",
+                &[("limit", limit), ("names", &names)],
+            )
+        }
+        Refusal::TotalTiktok { limit } => {
+            t(lang, "subscribe-limit-tiktok-total", &[("limit", limit)])
+        }
+    }
 }
 
 /// The channel's webhook for member posts: the one onair has, or a new one.

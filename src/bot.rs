@@ -113,6 +113,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             stale_after: config.delivery_stale_after,
             nonce_window: config.discord_nonce_window,
             live_update: config.live_update,
+            reach: crate::announce::audience::Reach {
+                realtimekit_public: config.realtimekit_public,
+            },
             ..AnnouncerOptions::default()
         },
         snapshot: Arc::clone(&snapshot),

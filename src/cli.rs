@@ -299,6 +299,15 @@ pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
         };
         report(name, Some(result));
         budgets.extend(spent.ledger.as_ref().and_then(describe_budget));
+        if let Some(r) = source.rotation_now().await {
+            budgets.push(format!(
+                "{:<24} {} usernames watched: {} looked up per poll, each one about every {}",
+                name.as_str(),
+                r.watched,
+                r.per_poll,
+                human(r.each_every)
+            ));
+        }
     }
     for line in budgets {
         let _ = writeln!(out, "{line}");

@@ -117,6 +117,11 @@ pub struct Config {
     pub konbini: Option<KonbiniConfig>,
     pub kitkot: Option<KitkotConfig>,
     pub realtimekit: Option<RealtimeKitConfig>,
+    /// `REALTIMEKIT_PUBLIC`: the operator's RealtimeKit livestreams reach
+    /// catch-all and platform subscriptions, not only those naming them.
+    pub realtimekit_public: bool,
+    /// What one server (and everyone together) may have and spend.
+    pub limits: crate::limits::Limits,
 }
 
 impl Config {
@@ -319,7 +324,40 @@ impl Config {
             None => None,
         };
 
+        let realtimekit_public = parse_bool(get("REALTIMEKIT_PUBLIC"), "REALTIMEKIT_PUBLIC", false)?;
+        let defaults = crate::limits::Limits::default();
+        let limit = |var: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some(v) => parse_range(var, &v, 1, max),
+            }
+        };
+        let limits = crate::limits::Limits {
+            subscriptions_per_guild: limit(
+                "GUILD_MAX_SUBSCRIPTIONS",
+                defaults.subscriptions_per_guild.into(),
+                100_000,
+            )? as u32,
+            tiktok_per_guild: limit(
+                "GUILD_MAX_TIKTOK_USERNAMES",
+                defaults.tiktok_per_guild.into(),
+                100_000,
+            )? as u32,
+            tiktok_total: limit(
+                "TIKTOK_MAX_USERNAMES",
+                defaults.tiktok_total.into(),
+                1_000_000,
+            )? as u32,
+            tiktok_lookups_per_day: limit(
+                "TIKTOK_LOOKUPS_PER_DAY",
+                defaults.tiktok_lookups_per_day,
+                100_000_000,
+            )?,
+        };
+
         Ok(Config {
+            realtimekit_public,
+            limits,
             discord_token,
             discord_api_url,
             dev_guild_id,
@@ -408,6 +446,22 @@ fn parse_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
 pub const JKT48CONNECT_DEFAULT_CALLS_PER_MONTH: u64 = 1_000;
 
 /// A call allowance: a whole number ≥ 1, or `unlimited` (an unmetered key).
+/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`); unset: `default`.
+fn parse_bool(v: Option<String>, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+    let Some(v) = v else {
+        return Ok(default);
+    };
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            var,
+            value: v,
+            problem: "must be true or false".into(),
+        }),
+    }
+}
+
 fn parse_allowance(
     value: Option<String>,
     var: &'static str,

@@ -14,11 +14,13 @@ pub mod cli;
 #[path = "../commands/mod.rs"]
 pub mod commands;
 pub mod leader;
+pub mod limits;
 pub mod logging;
 pub mod messages;
 pub mod ops;
 pub mod startup;
 pub mod store;
+pub mod text;
 pub mod types;
 pub mod watch;
 pub mod work;

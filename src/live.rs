@@ -173,18 +173,24 @@ impl LiveStream {
     }
 }
 
-/// Keep only `http`/`https` URLs: provider-supplied URLs with any other
-/// scheme (javascript:, data:, file:, ...) or unparsable ones are dropped.
+/// A provider-supplied link, made safe to show: `https` only (a page or
+/// stream served over plain `http`, or any other scheme such as
+/// `javascript:`, `data:`, `file:`, is dropped), with a host and no
+/// credentials, and returned in its normalised form (the `url` crate's
+/// serialisation: spaces and other characters that cannot stand in a URL
+/// are percent-encoded). Where a link goes into Markdown, the caller still
+/// escapes it ([`crate::discord::embeds::markdown_url`]).
 pub fn web_url(raw: Option<&str>) -> Option<String> {
     let raw = raw?.trim();
     if raw.is_empty() {
         return None;
     }
     let parsed = url::Url::parse(raw).ok()?;
-    match parsed.scheme() {
-        "http" | "https" if parsed.host_str().is_some() => Some(raw.to_string()),
-        _ => None,
-    }
+    let ok = parsed.scheme() == "https"
+        && parsed.host_str().is_some_and(|h| !h.is_empty())
+        && parsed.username().is_empty()
+        && parsed.password().is_none();
+    ok.then(|| parsed.to_string())
 }
 
 #[cfg(test)]
@@ -217,6 +223,13 @@ mod tests {
             Some("https://a.b/c.m3u8")
         );
         assert_eq!(web_url(Some("javascript:alert(1)")), None);
+        assert_eq!(web_url(Some("http://a.b/c.m3u8")), None, "https only");
+        assert_eq!(web_url(Some("https://user:pw@a.b/c")), None);
+        assert_eq!(
+            web_url(Some(" https://A.B/x y) z ")).as_deref(),
+            Some("https://a.b/x%20y)%20z"),
+            "normalised: host lower case, spaces encoded"
+        );
         assert_eq!(web_url(Some("data:text/html,hi")), None);
         assert_eq!(web_url(Some("")), None);
         assert_eq!(web_url(Some("not a url")), None);

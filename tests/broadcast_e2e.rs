@@ -80,6 +80,8 @@ async fn a_reused_livestream_is_announced_each_time_it_goes_live() {
         vars.insert("CLOUDFLARE_ACCOUNT_ID".into(), "acc1".into());
         vars.insert("REALTIMEKIT_APP_ID".into(), "app1".into());
         vars.insert("CLOUDFLARE_API_URL".into(), p.url());
+        // The channel's subscription is a catch-all: the operator opts in.
+        vars.insert("REALTIMEKIT_PUBLIC".into(), "true".into());
     })
     .await;
     let bot = TestBot::start(&w.discord, &w.vars).await;

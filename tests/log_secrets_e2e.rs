@@ -16,13 +16,14 @@ use support::secrets::find_leak;
 const T: Duration = Duration::from_secs(30);
 const STREAM_KEY: &str = "SK-STREAM-KEY-SECRET-789";
 
-/// Start the binary at `RUST_LOG=trace` (log in `dir`), subscribed in one
-/// channel, and let one member go live: returns once it is announced.
+/// Start the binary at `RUST_LOG=rust_log` (log in `dir`), subscribed in
+/// one channel, and let one member go live: returns once it is announced.
 async fn announce_at_trace(
     discord: &FakeDiscord,
     jkt: &FakeProvider,
     vars: &std::collections::HashMap<String, String>,
     dir: &std::path::Path,
+    rust_log: &str,
 ) -> (tokio::process::Child, std::path::PathBuf) {
     discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID]));
     {
@@ -31,7 +32,7 @@ async fn announce_at_trace(
     }
     let log_path = dir.join("onair.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let child = support::bot::spawn_binary(vars, dir, "trace", log.into());
+    let child = support::bot::spawn_binary(vars, dir, rust_log, log.into());
     discord.wait_ready(T).await;
     jkt.set(
         "GET /api/jkt48/live",
@@ -49,6 +50,34 @@ async fn announce_at_trace(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_at_trace_logs_no_secret_even_as_bytes() {
+    binary_logs_no_secret("trace").await;
+}
+
+/// `RUST_LOG=trace` plus a directive for every capped target and the
+/// modules under them (a more specific directive wins in `RUST_LOG`), and
+/// for serenity's `request` span by name: the caps still hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_with_every_capped_target_opened_in_rust_log_logs_no_secret() {
+    const DEEPER: &[&str] = &[
+        "tungstenite::protocol",
+        "tungstenite::protocol::frame",
+        "tungstenite::protocol::frame::frame",
+        "tungstenite::handshake::client",
+        "tokio_tungstenite::compat",
+        "serenity::http::client",
+        "serenity::http::request",
+        "serenity::http::ratelimiting",
+        "serenity::http::routing",
+    ];
+    let mut spec = vec!["trace".to_string(), "[request]=trace".to_string()];
+    for (target, _) in onair::logging::CAPS {
+        spec.push(format!("{target}=trace"));
+    }
+    spec.extend(DEEPER.iter().map(|t| format!("{t}=trace")));
+    binary_logs_no_secret(&spec.join(",")).await;
+}
+
+async fn binary_logs_no_secret(rust_log: &str) {
     let discord = FakeDiscord::start().await;
     let jkt = FakeProvider::start().await;
     let cf = FakeProvider::start().await;
@@ -79,7 +108,8 @@ async fn binary_at_trace_logs_no_secret_even_as_bytes() {
     vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
     vars.insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());
     // An announcement (a POST with a body), a poll with a key in its query.
-    let (mut child, log_path) = announce_at_trace(&discord, &jkt, &vars, dir.path()).await;
+    let (mut child, log_path) =
+        announce_at_trace(&discord, &jkt, &vars, dir.path(), rust_log).await;
     // A reply that carries the stream key (ephemeral, through serenity).
     let p = discord.subcommand(
         "stream",
@@ -155,7 +185,8 @@ async fn binary_on_postgres_at_trace_logs_no_database_password() {
     support::bot::use_jkt(&mut vars, &jkt);
     vars.insert("DATABASE_URL".into(), url.to_string());
     // Announced: the leader won its lock and shared its snapshot by then.
-    let (mut child, log_path) = announce_at_trace(&discord, &jkt, &vars, dir.path()).await;
+    let (mut child, log_path) =
+        announce_at_trace(&discord, &jkt, &vars, dir.path(), "trace").await;
     let pid = child.id().expect("running");
     std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])

@@ -6,6 +6,7 @@
 //! at the lowest priority); on `Ended` every sent announcement becomes a
 //! recap.
 
+pub mod audience;
 mod budget;
 pub mod card;
 pub mod dispatch;
@@ -65,6 +66,9 @@ pub struct AnnouncerOptions {
     /// At most one live-update edit per message per this long
     /// (`LIVE_UPDATE_SECS`); `None`: cards are not edited while live.
     pub live_update: Option<Duration>,
+    /// What reaches catch-all subscriptions beyond the curated sources
+    /// (the isolation rule, [`audience`]).
+    pub reach: audience::Reach,
 }
 
 impl Default for AnnouncerOptions {
@@ -80,6 +84,7 @@ impl Default for AnnouncerOptions {
             disable_after: 3,
             invalid_limit: 5_000,
             live_update: Some(Duration::from_secs(600)),
+            reach: audience::Reach::default(),
         }
     }
 }
@@ -89,6 +94,7 @@ pub struct Announcer {
     store: Arc<dyn Store>,
     dispatcher: Arc<Dispatcher>,
     live_update: Option<Duration>,
+    reach: audience::Reach,
     /// Broadcasts with a held live update timed to be offered again.
     rechecks: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
 }
@@ -96,11 +102,13 @@ pub struct Announcer {
 impl Announcer {
     pub fn new(store: Arc<dyn Store>, rest: DiscordRest, options: AnnouncerOptions) -> Self {
         let live_update = options.live_update;
+        let reach = options.reach;
         let dispatcher = Dispatcher::start(Arc::clone(&store), rest, options);
         Announcer {
             store,
             dispatcher,
             live_update,
+            reach,
             rechecks: Arc::default(),
         }
     }
@@ -236,7 +244,7 @@ impl Announcer {
     ) -> Result<Vec<Delivery>, crate::store::StoreError> {
         let targets: Vec<(i64, u64, u64)> = subs
             .iter()
-            .filter(|s| message::matches(s, stream))
+            .filter(|s| audience::matches(s, stream, self.reach))
             .map(|s| (s.id, s.guild_id, s.channel_id))
             .collect();
         tracing::info!(

@@ -117,13 +117,36 @@ impl Embed {
     }
 }
 
-/// Strip characters Discord would mangle (control characters) and cap length.
+/// Strip characters Discord would mangle (control characters become
+/// spaces) or that change the text unseen (bidi controls, zero-width
+/// characters: [`crate::text::is_invisible`]), and cap length.
 pub fn clean_text(s: &str, max: usize) -> String {
     let cleaned: String = s
         .chars()
+        .filter(|c| !crate::text::is_invisible(*c))
         .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
         .collect();
     truncate_chars(cleaned.trim(), max)
+}
+
+/// A URL (already through [`web_url`]) made safe as the target of a
+/// Markdown link `[label](url)`: the characters that would end the target
+/// or the link early are percent-encoded.
+pub fn markdown_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            '(' => out.push_str("%28"),
+            ')' => out.push_str("%29"),
+            '<' => out.push_str("%3C"),
+            '>' => out.push_str("%3E"),
+            '[' => out.push_str("%5B"),
+            ']' => out.push_str("%5D"),
+            c if c.is_whitespace() => out.push_str("%20"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Escape Discord markdown in provider text placed inside formatted strings.
@@ -179,7 +202,7 @@ pub fn hls_links(stream: &LiveStream, max: usize) -> Option<String> {
         let link = format!(
             "[{}]({})",
             if label.is_empty() { "stream" } else { &label },
-            url
+            markdown_url(&url)
         );
         let sep = if out.is_empty() { "" } else { " · " };
         if out.chars().count() + sep.len() + link.chars().count() > max {

@@ -119,21 +119,25 @@ fn credits(resp: &JsonResponse) -> Option<u64> {
     remaining
 }
 
-/// `@Khaby.Lame ` → `khaby.lame`; 1–24 of `[A-Za-z0-9._]`, else an error.
+/// `@Khaby.Lame ` → `khaby.lame`. TikTok's rules: 2–24 of letters,
+/// digits, `_` and `.`, not only dots, not ending in a dot (so `.`, `..`
+/// and `a.` are refused, never polled); else an error.
 pub fn normalize_username(raw: &str) -> Result<String, ProviderError> {
     let user = raw.trim();
     let user = user.strip_prefix('@').unwrap_or(user).trim();
-    let ok = (1..=24).contains(&user.len())
+    let ok = (2..=24).contains(&user.len())
         && user
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+        && !user.chars().all(|c| c == '.')
+        && !user.ends_with('.');
     if ok {
         Ok(user.to_ascii_lowercase())
     } else {
         Err(ProviderError::InvalidInput {
             provider: PROVIDER,
             what: format!(
-                "`{}` is not a TikTok username (1–24 letters, digits, '.' or '_')",
+                "`{}` is not a TikTok username (2–24 letters, digits, '.' or '_', not ending in '.')",
                 super::truncate_chars(raw.trim(), 40)
             ),
         })
@@ -429,11 +433,19 @@ mod tests {
     fn usernames() {
         assert_eq!(normalize_username(" @Khaby.Lame ").unwrap(), "khaby.lame");
         assert_eq!(normalize_username("a_b.c9").unwrap(), "a_b.c9");
+        assert_eq!(normalize_username(".ab").unwrap(), ".ab");
+        assert_eq!(normalize_username("__").unwrap(), "__");
         assert_eq!(normalize_username(&"a".repeat(24)).unwrap().len(), 24);
         for bad in [
             "",
             "@",
             "   ",
+            "a",
+            ".",
+            "..",
+            "....",
+            "a.",
+            "@khaby.lame.",
             "a b",
             "a/b",
             "x?y=1",

@@ -48,6 +48,10 @@ pub trait LiveSource: Send + Sync {
     async fn probe(&self) -> Result<String, ProviderError> {
         self.fetch().await.map(|v| format!("{} live now", v.len()))
     }
+    /// A source that polls a list in turns: how it covers the list now.
+    async fn rotation_now(&self) -> Option<super::tiktok_poll::Rotation> {
+        None
+    }
 }
 
 /// JKT48Connect: IDN Live, Showroom and YouTube in one list.
@@ -122,25 +126,46 @@ impl Usernames {
         match self {
             Usernames::Fixed(v) => Ok(v.clone()),
             Usernames::Subscribed(store) => {
-                store
+                let stored = store
                     .tiktok_usernames()
                     .await
                     .map_err(|e| ProviderError::Api {
                         provider: ProviderName::Konbini,
                         message: format!("could not read subscribed usernames: {e}"),
+                    })?;
+                // A row saved before TikTok's rules were checked (`..`,
+                // `a.`) is skipped and logged, never polled.
+                Ok(stored
+                    .into_iter()
+                    .filter_map(|u| match super::konbini::normalize_username(&u) {
+                        Ok(ok) => Some(ok),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "skipping a stored TikTok username");
+                            None
+                        }
                     })
+                    .collect())
             }
         }
     }
 }
 
-/// TikTok through KonbiniAPI: one request (one credit) per watched username.
+/// TikTok through KonbiniAPI: one request (one credit) per username a poll
+/// looks up; a rotation over the watched usernames when the credits cannot
+/// cover all of them on every poll (`tiktok_poll::rotation`).
 pub struct TiktokSource {
     pub tiktok: Arc<Tiktok>,
     pub usernames: Usernames,
     pub schedule: Schedule,
     poller: super::tiktok_poll::LastGood,
+    /// How far the rotation has gone (in memory; persisted in the store
+    /// when there is one, so a restart carries on where it stopped).
+    cursor: std::sync::atomic::AtomicU64,
 }
+
+/// The store's counter for the rotation (a row of the provider-call
+/// counts, never limited).
+const ROTATION_COUNTER: (&str, &str) = ("konbini-rotation", "cursor");
 
 impl TiktokSource {
     pub fn new(tiktok: Arc<Tiktok>, usernames: Usernames, schedule: Schedule) -> Self {
@@ -149,7 +174,32 @@ impl TiktokSource {
             usernames,
             schedule,
             poller: Default::default(),
+            cursor: Default::default(),
         }
+    }
+
+    fn rotation(&self, watched: usize) -> super::tiktok_poll::Rotation {
+        super::tiktok_poll::rotation(watched, self.schedule.allowance, self.schedule.interval)
+    }
+
+    /// Advance the rotation by `k` names; returns where this poll starts.
+    async fn advance(&self, k: usize) -> u64 {
+        use std::sync::atomic::Ordering;
+        let k = k as u64;
+        if let Usernames::Subscribed(store) = &self.usernames {
+            let (name, key) = ROTATION_COUNTER;
+            match store.spend_calls(name, key, k, u64::MAX).await {
+                Ok(Some(total)) => {
+                    self.cursor.store(total, Ordering::Relaxed);
+                    return total.saturating_sub(k);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not advance the TikTok rotation in the store; advancing it in memory");
+                }
+            }
+        }
+        self.cursor.fetch_add(k, Ordering::Relaxed)
     }
 }
 
@@ -169,16 +219,20 @@ impl LiveSource for TiktokSource {
         self.usernames
             .list()
             .await
-            .map(|v| v.len() as u64)
+            .map(|v| self.rotation(v.len()).per_poll as u64)
             .unwrap_or(0)
     }
     async fn fetch(&self) -> Result<Vec<LiveStream>, ProviderError> {
         let users = self.usernames.list().await?;
+        let rotation = self.rotation(users.len());
+        self.tiktok.set_rotation(rotation);
+        let start = self.advance(rotation.per_poll).await;
+        let batch = super::tiktok_poll::batch(&users, start, rotation.per_poll);
         // Answers younger than half the interval (a `/tiktok` that just
         // asked) are reused: they cost nothing and are fresh enough.
         let max_age = self.schedule.interval / 2;
         self.poller
-            .poll(users, |u| {
+            .poll(batch, &users, |u| {
                 let t = Arc::clone(&self.tiktok);
                 async move {
                     match t.lookup(&u, max_age).await {
@@ -192,5 +246,11 @@ impl LiveSource for TiktokSource {
     }
     async fn probe(&self) -> Result<String, ProviderError> {
         self.tiktok.probe().await
+    }
+    async fn rotation_now(&self) -> Option<super::tiktok_poll::Rotation> {
+        let users = self.usernames.list().await.ok()?;
+        let rotation = self.rotation(users.len());
+        self.tiktok.set_rotation(rotation);
+        Some(rotation)
     }
 }

@@ -27,6 +27,8 @@ pub struct Tiktok {
     rooms: DashMap<String, (Instant, Vec<StreamUrl>)>,
     /// Whether the "KONBINI_URL looks wrong" warning was logged.
     warned_url: std::sync::atomic::AtomicBool,
+    /// How the poller last covered the watched usernames (`/help`).
+    rotation: std::sync::Mutex<Option<super::tiktok_poll::Rotation>>,
 }
 
 impl Tiktok {
@@ -37,7 +39,17 @@ impl Tiktok {
             cache: TiktokCache::new(cache_ttl),
             rooms: DashMap::new(),
             warned_url: std::sync::atomic::AtomicBool::new(false),
+            rotation: std::sync::Mutex::new(None),
         }
+    }
+
+    /// How the poller covers the watched usernames, as it last computed.
+    pub fn rotation(&self) -> Option<super::tiktok_poll::Rotation> {
+        *self.rotation.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn set_rotation(&self, r: super::tiktok_poll::Rotation) {
+        *self.rotation.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
     }
 
     /// How long an answer is reused for `/tiktok`.

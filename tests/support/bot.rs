@@ -144,17 +144,18 @@ pub fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
     LOGS.get_or_init(|| {
         let buf = Arc::new(Mutex::new(Vec::new()));
         if let Ok(filter) = std::env::var("TEST_LOG") {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(onair::logging::filter(&filter))
-                .with_test_writer()
-                .try_init();
+            onair::logging::install(onair::logging::subscriber(
+                &filter,
+                tracing_subscriber::fmt::TestWriter::new(),
+                true,
+            ));
         } else {
             let writer = Arc::clone(&buf);
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(onair::logging::filter("trace"))
-                .with_ansi(false)
-                .with_writer(move || Capture(Arc::clone(&writer)))
-                .try_init();
+            onair::logging::install(onair::logging::subscriber(
+                "trace",
+                move || Capture(Arc::clone(&writer)),
+                false,
+            ));
         }
         buf
     })
