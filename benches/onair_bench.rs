@@ -35,7 +35,7 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("onair benchmark: {cpus} CPUs, scale {scale}, release build, loopback fakes\n");
     let mut failed = false;
-    // ONAIR_BENCH_ONLY=budget,fanout,latency,poll,memory,upstream,replicas,identity runs a subset.
+    // ONAIR_BENCH_ONLY=budget,fanout,latency,poll,memory,upstream,replicas,identity,fairness runs a subset.
     let only = std::env::var("ONAIR_BENCH_ONLY").unwrap_or_default();
     let run = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
 
@@ -238,6 +238,41 @@ fn main() {
                 f.missing
             );
             failed |= f.duplicates > 0 || f.missing > 0;
+        }
+    }
+
+    // 8. Fair shares: one big server and many small ones in one go-live.
+    if run("fairness") {
+        let (big, small, r, rps) = (n(1000), n(200), 50, 40);
+        println!("\n8. Fair shares: one go-live, 1 server with {big} channels (subscribed first) + {small} servers with 1 channel, fake limit {r} req/s + 5 msg/5 s per channel, DISCORD_GLOBAL_RPS={rps}");
+        println!(
+            "   {:<26} | {:>34} | {:>12} | {:>6} | {:>8}",
+            "order", "small servers' post p50 / p99 / max", "whole fan-out", "429s", "dup/miss"
+        );
+        let mut totals = Vec::new();
+        for fair in [false, true] {
+            let f = rt.block_on(support::bench_fairness::fairness(big, small, r, rps, fair));
+            println!(
+                "   {:<26} | {:>10} / {:>10} / {:>10} | {:>12} | {:>6} | {:>3} / {:<3}",
+                if fair { "round-robin by server" } else { "subscription order" },
+                ms(f.small_p50),
+                ms(f.small_p99),
+                ms(f.small_max),
+                ms(f.total),
+                f.rate_limited,
+                f.duplicates,
+                f.missing
+            );
+            failed |= f.duplicates > 0 || f.missing > 0;
+            totals.push(f.total);
+        }
+        if let [before, after] = totals[..] {
+            let grew = after.as_secs_f64() > before.as_secs_f64() * 1.05 + 0.5;
+            println!(
+                "   whole fan-out {} with the round-robin (target: does not grow) {}",
+                ms(after),
+                if grew { "MISSED" } else { "MET" }
+            );
         }
     }
 

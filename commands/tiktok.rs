@@ -39,6 +39,7 @@ pub async fn tiktok(
         Some(hit) => Ok(hit),
         None => {
             cool_down(ctx, lang)?;
+            spend_lookup(ctx, lang).await?;
             let fetch = tiktok.lookup(&username, tiktok.cache_ttl());
             tokio::pin!(fetch);
             match tokio::time::timeout(DIRECT_ANSWER_WITHIN, &mut fetch).await {
@@ -79,6 +80,42 @@ pub async fn tiktok(
                 _ => "tiktok-upstream",
             };
             super::say(ctx, t(lang, message, &[])).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The store's count of paid `/tiktok` lookups per UTC day (all users and
+/// servers together, apart from the poller's own spending).
+const LOOKUPS_COUNTER: &str = "konbini-lookups";
+
+/// A paid lookup is spent twice over before it leaves: from the day's
+/// global `/tiktok` cap (`TIKTOK_LOOKUPS_PER_DAY`: in DMs the cooldown is
+/// per user only, so many users must not drain the credits), then from the
+/// same KonbiniAPI ledger the poller spends (never past
+/// `KONBINI_CREDITS_PER_DAY`).
+async fn spend_lookup(ctx: Context<'_>, lang: crate::messages::Lang) -> Result<(), Error> {
+    let data = ctx.data();
+    let now = chrono::Utc::now();
+    let day = now.format("%Y-%m-%d").to_string();
+    let cap = data.config.limits.tiktok_lookups_per_day;
+    match data.store.spend_calls(LOOKUPS_COUNTER, &day, 1, cap).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            tracing::info!(cap, "/tiktok lookups for today are used up");
+            return Err(UserError(t(lang, "tiktok-lookups-spent", &[])).into());
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not count a /tiktok lookup");
+            return Err(UserError(t(lang, "tiktok-upstream", &[])).into());
+        }
+    }
+    let ledger = data.budgets.get(crate::providers::ProviderName::Konbini);
+    if let Some(ledger) = ledger {
+        if let crate::watch::ledger::Reservation::Exhausted { .. } =
+            ledger.reserve_once(1, now).await
+        {
+            return Err(UserError(t(lang, "tiktok-budget-spent", &[])).into());
         }
     }
     Ok(())

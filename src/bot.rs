@@ -116,6 +116,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             reach: crate::announce::audience::Reach {
                 realtimekit_public: config.realtimekit_public,
             },
+            fair_shares: config.fair_shares,
             ..AnnouncerOptions::default()
         },
         snapshot: Arc::clone(&snapshot),

@@ -122,6 +122,9 @@ pub struct Config {
     pub realtimekit_public: bool,
     /// What one server (and everyone together) may have and spend.
     pub limits: crate::limits::Limits,
+    /// `DISCORD_FAIR_SHARES`: fan-outs serve servers round-robin (default);
+    /// `false` only to measure the difference.
+    pub fair_shares: bool,
 }
 
 impl Config {
@@ -325,6 +328,7 @@ impl Config {
         };
 
         let realtimekit_public = parse_bool(get("REALTIMEKIT_PUBLIC"), "REALTIMEKIT_PUBLIC", false)?;
+        let fair_shares = parse_bool(get("DISCORD_FAIR_SHARES"), "DISCORD_FAIR_SHARES", true)?;
         let defaults = crate::limits::Limits::default();
         let limit = |var: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
             match get(var) {
@@ -358,6 +362,7 @@ impl Config {
         Ok(Config {
             realtimekit_public,
             limits,
+            fair_shares,
             discord_token,
             discord_api_url,
             dev_guild_id,

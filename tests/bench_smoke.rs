@@ -25,6 +25,13 @@ async fn identity_fanout_smoke() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fairness_smoke() {
+    let f = support::bench_fairness::fairness(40, 10, 200, 150, true).await;
+    assert_eq!((f.duplicates, f.missing), (0, 0), "{f:?}");
+    assert!(f.small_max <= f.total, "{f:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_latency_smoke() {
     let l = bench::command_latency(20, 100, 5).await;
     assert_eq!(l.count, 20);

@@ -130,13 +130,14 @@ impl Dispatcher {
         // Live updates use a quarter of the workers at most, so a new
         // announcement finds the budget nearly untouched.
         let update_slots = (workers / 4).max(1);
+        let fair = options.fair_shares;
         let d = Arc::new(Dispatcher {
             store,
             rest,
             bot: Budget::per_second(options.global_rps),
             hooks: Budget::per_second(options.webhook_rps),
             options,
-            queues: Mutex::new(Queues::new(update_slots)),
+            queues: Mutex::new(Queues::new(update_slots, fair)),
             work: Notify::new(),
             idle: Notify::new(),
             invalid: Mutex::new(VecDeque::new()),

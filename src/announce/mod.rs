@@ -69,6 +69,9 @@ pub struct AnnouncerOptions {
     /// What reaches catch-all subscriptions beyond the curated sources
     /// (the isolation rule, [`audience`]).
     pub reach: audience::Reach,
+    /// Serve channels round-robin by server (`DISCORD_FAIR_SHARES`): every
+    /// server's first post before any server's second.
+    pub fair_shares: bool,
 }
 
 impl Default for AnnouncerOptions {
@@ -85,6 +88,7 @@ impl Default for AnnouncerOptions {
             invalid_limit: 5_000,
             live_update: Some(Duration::from_secs(600)),
             reach: audience::Reach::default(),
+            fair_shares: true,
         }
     }
 }

@@ -140,6 +140,16 @@ impl Ledger {
     /// atomically in the store) before the request leaves. If the store
     /// cannot be reached, the call is counted in memory only (logged).
     pub async fn reserve(&self, cost: u64, now: DateTime<Utc>) -> Reservation {
+        self.spend(cost, now, true).await
+    }
+
+    /// Reserve `cost` calls for a one-off request (a `/tiktok` lookup): the
+    /// same hard limit, but the plan keeps assuming what a poll costs.
+    pub async fn reserve_once(&self, cost: u64, now: DateTime<Utc>) -> Reservation {
+        self.spend(cost, now, false).await
+    }
+
+    async fn spend(&self, cost: u64, now: DateTime<Utc>, poll: bool) -> Reservation {
         let Some(allowance) = self.schedule.allowance else {
             return Reservation::Go;
         };
@@ -171,7 +181,9 @@ impl Ledger {
         }
         let unrecorded = {
             let mut st = self.lock();
-            st.cost = cost;
+            if poll {
+                st.cost = cost;
+            }
             st.unrecorded
         };
         // The store decides, atomically: every process sharing it (the bot,

@@ -1,5 +1,6 @@
 #![allow(dead_code)]
 pub mod bench;
+pub mod bench_fairness;
 pub mod bench_identity;
 pub mod bench_replicas;
 pub mod bot;
