@@ -254,7 +254,11 @@ fn main() {
             let f = rt.block_on(support::bench_fairness::fairness(big, small, r, rps, fair));
             println!(
                 "   {:<26} | {:>10} / {:>10} / {:>10} | {:>12} | {:>6} | {:>3} / {:<3}",
-                if fair { "round-robin by server" } else { "subscription order" },
+                if fair {
+                    "round-robin by server"
+                } else {
+                    "subscription order"
+                },
                 ms(f.small_p50),
                 ms(f.small_p99),
                 ms(f.small_max),

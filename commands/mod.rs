@@ -69,8 +69,41 @@ pub fn all_with(config: &crate::config::Config) -> Vec<poise::Command<Data, Erro
             cooldowns.user = Some(config.tiktok_cooldown_user).filter(|d| !d.is_zero());
             cooldowns.guild = Some(config.tiktok_cooldown_guild).filter(|d| !d.is_zero());
         }
+        // `/subscription test` posts into a channel: once per server per
+        // `SUBSCRIPTION_TEST_COOLDOWN_SECS`.
+        for sub in c.subcommands.iter_mut().filter(|s| s.name == "test") {
+            let mut cooldowns = sub
+                .cooldown_config
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            cooldowns.guild = Some(config.test_cooldown).filter(|d| !d.is_zero());
+        }
     }
     commands
+}
+
+/// The command's cooldowns (per user / per server, as configured in
+/// [`all_with`]), checked and started here: the framework's automatic
+/// cooldowns are off so a command starts them only when it spends
+/// something (`/tiktok`: a paid lookup; `/subscription test`: a post).
+pub(crate) fn cool_down(
+    ctx: crate::types::Context<'_>,
+    lang: crate::messages::Lang,
+) -> Result<(), Error> {
+    let cmd = ctx.command();
+    let config = cmd
+        .cooldown_config
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let mut tracker = cmd.cooldowns.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(left) = tracker.remaining_cooldown(ctx.cooldown_context(), &config) {
+        let secs = left.as_secs_f64().ceil().max(1.0) as u64;
+        tracing::debug!(command = %cmd.qualified_name, user = ctx.author().id.get(), secs, "cooled down");
+        return Err(UserError(t(lang, "error-cooldown", &[("secs", &secs)])).into());
+    }
+    tracker.start_cooldown(ctx.cooldown_context());
+    Ok(())
 }
 
 /// The admin check, as poise wants it.

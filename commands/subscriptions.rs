@@ -54,6 +54,45 @@ pub fn missing_permissions(have: serenity::Permissions, wants: Wants) -> Vec<&'s
     missing
 }
 
+/// What the admin who runs `/subscribe` lacks in the chosen channel: an
+/// admin acts within their own rights, so the bot never posts where they
+/// cannot see or write, nor pings a role they could not ping themselves
+/// (a role that is not mentionable needs Mention Everyone).
+pub fn member_missing(have: serenity::Permissions, pings_unmentionable: bool) -> Vec<&'static str> {
+    if have.administrator() {
+        return Vec::new();
+    }
+    let mut missing = Vec::new();
+    for (permission, name, _) in &CHANNEL_PERMISSIONS[..2] {
+        if !have.contains(*permission) {
+            missing.push(*name);
+        }
+    }
+    let (ping, name) = ROLE_PING_PERMISSION;
+    if pings_unmentionable && !have.contains(ping) {
+        missing.push(name);
+    }
+    missing
+}
+
+/// The invoking member's permissions in `channel`, as Discord computed
+/// them for the interaction (the `resolved` channel's `permissions`).
+fn invoker_permissions_in(
+    ctx: Context<'_>,
+    channel: serenity::ChannelId,
+) -> Option<serenity::Permissions> {
+    match ctx {
+        poise::Context::Application(app) => app
+            .interaction
+            .data
+            .resolved
+            .channels
+            .get(&channel)
+            .and_then(|c| c.permissions),
+        poise::Context::Prefix(_) => None,
+    }
+}
+
 /// The bot's effective permissions in `channel` (REST: guild, member, channel).
 async fn bot_permissions(
     ctx: Context<'_>,
@@ -176,6 +215,22 @@ pub async fn subscribe(
         _ => Identity::Bot,
     };
     let thread = thread.unwrap_or(false);
+    let pings_unmentionable = role.as_ref().is_some_and(|r| !r.mentionable);
+    let Some(yours) = invoker_permissions_in(ctx, channel.id) else {
+        return Err(UserError(t(lang, "subscribe-you-unknown", &[])).into());
+    };
+    let you_lack = member_missing(yours, pings_unmentionable);
+    if !you_lack.is_empty() {
+        return Err(UserError(t(
+            lang,
+            "subscribe-you-missing",
+            &[
+                ("channel", &format!("<#{}>", channel.id)),
+                ("missing", &you_lack.join(", ")),
+            ],
+        ))
+        .into());
+    }
     let wants = Wants {
         role_ping: role.as_ref().is_some_and(|r| !r.mentionable),
         webhooks: identity == Identity::Member,
@@ -477,6 +532,39 @@ pub async fn subscription(_ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// The sample post of `/subscription test`: the announcement as it will
+/// look, marked as a test, that pings no one (the role's mention is shown,
+/// `allowed_mentions` is empty) and carries no nonce.
+pub fn test_body(
+    lang: Lang,
+    sub: &Subscription,
+    stream: &crate::live::LiveStream,
+) -> serde_json::Value {
+    let mut body = announcement_body(sub, stream, "");
+    if let Some(obj) = body.as_object_mut() {
+        let content = obj
+            .get("content")
+            .and_then(|c| c.as_str())
+            .unwrap_or("")
+            .to_string();
+        obj.insert(
+            "content".into(),
+            crate::providers::truncate_chars(
+                &format!("{} {content}", t(lang, "test-marker", &[])),
+                crate::discord::embeds::MAX_CONTENT,
+            )
+            .into(),
+        );
+        obj.remove("nonce");
+        obj.remove("enforce_nonce");
+        obj.insert(
+            "allowed_mentions".into(),
+            serde_json::json!({"parse": [], "roles": [], "users": []}),
+        );
+    }
+    body
+}
+
 /// Post a clearly marked sample announcement to prove the setup works
 #[poise::command(slash_command)]
 pub async fn test(
@@ -491,25 +579,15 @@ pub async fn test(
     let Some(sub) = data.store.get_subscription(guild_id.get(), id).await? else {
         return say(ctx, t(lang, "subscription-unknown", &[("id", &id)])).await;
     };
+    super::cool_down(ctx, lang)?;
     ctx.defer_ephemeral().await?;
-    let mut body = announcement_body(
+    let body = test_body(
+        lang,
         &sub,
         &sample_stream(crate::announce::message::sub_lang(&sub)),
-        &format!("onair-test-{id}"),
     );
-    if let Some(obj) = body.as_object_mut() {
-        let content = obj
-            .get("content")
-            .and_then(|c| c.as_str())
-            .unwrap_or("")
-            .to_string();
-        obj.insert(
-            "content".into(),
-            format!("{} {content}", t(lang, "test-marker", &[])).into(),
-        );
-        obj.remove("nonce");
-        obj.remove("enforce_nonce");
-    }
+    // Paced with the announcements (and held by a global 429 like them).
+    data.pacing.bot.turn().await;
     let text = match data.rest.create_message(sub.channel_id, &body).await {
         Ok(_) => t(
             lang,

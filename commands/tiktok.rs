@@ -38,7 +38,9 @@ pub async fn tiktok(
         // A cached answer is free: no cooldown.
         Some(hit) => Ok(hit),
         None => {
-            cool_down(ctx, lang)?;
+            // Only a paid lookup starts the cooldown; a typo or a cached
+            // answer does not.
+            super::cool_down(ctx, lang)?;
             spend_lookup(ctx, lang).await?;
             let fetch = tiktok.lookup(&username, tiktok.cache_ttl());
             tokio::pin!(fetch);
@@ -124,23 +126,3 @@ async fn spend_lookup(ctx: Context<'_>, lang: crate::messages::Lang) -> Result<(
 /// How long `/tiktok` waits for upstream before deferring (Discord's
 /// deadline for the first answer is 3 s).
 pub const DIRECT_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_millis(2000);
-
-/// Every uncached answer spends the operator's credits: one per user and
-/// one per server within the configured cooldowns (`TIKTOK_COOLDOWN_*`).
-/// Only a paid lookup starts the cooldown; a typo or a cached answer does not.
-fn cool_down(ctx: Context<'_>, lang: crate::messages::Lang) -> Result<(), Error> {
-    let cmd = ctx.command();
-    let config = cmd
-        .cooldown_config
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    let mut tracker = cmd.cooldowns.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(left) = tracker.remaining_cooldown(ctx.cooldown_context(), &config) {
-        let secs = left.as_secs_f64().ceil().max(1.0) as u64;
-        tracing::debug!(user = ctx.author().id.get(), secs, "/tiktok cooled down");
-        return Err(UserError(t(lang, "error-cooldown", &[("secs", &secs)])).into());
-    }
-    tracker.start_cooldown(ctx.cooldown_context());
-    Ok(())
-}

@@ -103,6 +103,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     } else {
         Election::Solo
     };
+    let pacing =
+        crate::announce::budget::Pacing::new(config.discord_global_rps, config.discord_webhook_rps);
     let work = WorkContext {
         store: Arc::clone(&store),
         rest: rest.clone(),
@@ -117,6 +119,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
                 realtimekit_public: config.realtimekit_public,
             },
             fair_shares: config.fair_shares,
+            pacing: Some(Arc::clone(&pacing)),
             ..AnnouncerOptions::default()
         },
         snapshot: Arc::clone(&snapshot),
@@ -151,6 +154,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         store,
         rest,
         seen_members,
+        pacing,
     };
     let dev_guild = config.dev_guild_id;
     let operator_guilds = config.operator_guild_ids.clone();
@@ -329,11 +333,45 @@ async fn on_event(
     fw: poise::FrameworkContext<'_, Data, Error>,
     event: &serenity::FullEvent,
 ) -> Result<(), Error> {
-    if let serenity::FullEvent::InteractionCreate {
-        interaction: serenity::Interaction::Component(component),
-    } = event
-    {
-        crate::commands::on_component(fw.serenity_context, fw.user_data, component).await?;
+    match event {
+        serenity::FullEvent::InteractionCreate {
+            interaction: serenity::Interaction::Component(component),
+        } => {
+            crate::commands::on_component(fw.serenity_context, fw.user_data, component).await?;
+        }
+        serenity::FullEvent::GuildDelete { incomplete, .. } => {
+            use crate::announce::leave::{leave, GuildGone};
+            let guild = incomplete.id.get();
+            if GuildGone::of(incomplete.unavailable) == GuildGone::Outage {
+                tracing::info!(guild, "a server is unavailable (outage): nothing changes");
+                return Ok(());
+            }
+            // Off the event loop; a store that is down is retried for a
+            // while (the dispatcher's strikes are the fallback).
+            let store = Arc::clone(&fw.user_data.store);
+            let rest = fw.user_data.rest.clone();
+            tokio::spawn(async move {
+                let give_up = CancellationToken::new();
+                let deadline = give_up.clone();
+                let timer = tokio::spawn(async move {
+                    tokio::time::sleep(LEAVE_RETRY_FOR).await;
+                    deadline.cancel();
+                });
+                let _ = crate::backoff::until_ok(
+                    "forgetting a server onair was removed from",
+                    std::time::Duration::from_millis(500),
+                    std::time::Duration::from_secs(30),
+                    &give_up,
+                    || leave(store.as_ref(), &rest, guild),
+                )
+                .await;
+                timer.abort();
+            });
+        }
+        _ => {}
     }
     Ok(())
 }
+
+/// How long leaving a server is retried while the store is unreachable.
+const LEAVE_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(600);

@@ -103,6 +103,8 @@ pub struct Config {
     /// `LIVE_UPDATE_SECS`: at most one live-update edit per announcement
     /// per this long; `None` (0): cards are not edited while live.
     pub live_update: Option<Duration>,
+    /// `/subscription test`: at most one sample post per server this often.
+    pub test_cooldown: Duration,
     /// `/tiktok` cooldowns: per user, per server.
     pub tiktok_cooldown_user: Duration,
     pub tiktok_cooldown_guild: Duration,
@@ -227,6 +229,13 @@ impl Config {
             0,
             86_400,
         )?;
+        let test_cooldown = parse_secs(
+            get("SUBSCRIPTION_TEST_COOLDOWN_SECS"),
+            "SUBSCRIPTION_TEST_COOLDOWN_SECS",
+            60,
+            0,
+            86_400,
+        )?;
         let shards = parse_shards(get("DISCORD_SHARD_COUNT"), get("DISCORD_SHARD_IDS"))?;
         // Unset: the default; set but empty: off.
         let http_addr = match vars.get("HTTP_ADDR").map(|v| v.trim()) {
@@ -327,7 +336,8 @@ impl Config {
             None => None,
         };
 
-        let realtimekit_public = parse_bool(get("REALTIMEKIT_PUBLIC"), "REALTIMEKIT_PUBLIC", false)?;
+        let realtimekit_public =
+            parse_bool(get("REALTIMEKIT_PUBLIC"), "REALTIMEKIT_PUBLIC", false)?;
         let fair_shares = parse_bool(get("DISCORD_FAIR_SHARES"), "DISCORD_FAIR_SHARES", true)?;
         let defaults = crate::limits::Limits::default();
         let limit = |var: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
@@ -363,6 +373,7 @@ impl Config {
             realtimekit_public,
             limits,
             fair_shares,
+            test_cooldown,
             discord_token,
             discord_api_url,
             dev_guild_id,

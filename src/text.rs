@@ -59,7 +59,10 @@ mod tests {
     #[test]
     fn bidi_overrides_and_zero_width_characters_are_removed() {
         assert_eq!(strip_invisible("Fri\u{202E}tzy"), "Fritzy");
-        assert_eq!(strip_invisible("\u{200B}a\u{200D}b\u{FEFF}c\u{2066}d\u{2069}"), "abcd");
+        assert_eq!(
+            strip_invisible("\u{200B}a\u{200D}b\u{FEFF}c\u{2066}d\u{2069}"),
+            "abcd"
+        );
         assert_eq!(strip_invisible("Zee 💖 ✨"), "Zee 💖 ✨");
         assert_eq!(strip_invisible("Gracia"), "Gracia");
     }

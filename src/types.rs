@@ -109,6 +109,9 @@ pub struct Data {
     pub rest: crate::discord::rest::DiscordRest,
     /// Member names seen in any poll, for autocomplete.
     pub seen_members: Arc<dashmap::DashSet<String>>,
+    /// The request budgets the announcer paces itself with (a command that
+    /// posts into a channel takes its turn too).
+    pub pacing: Arc<crate::announce::budget::Pacing>,
 }
 
 /// A failure the user caused or can act on: shown to them (ephemerally) as is.

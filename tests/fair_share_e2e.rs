@@ -23,9 +23,7 @@ async fn thirty_small_servers_get_their_post_before_a_big_servers_31st() {
         .await
         .expect("store");
     // The big server subscribed first (its deliveries are queued first).
-    let big: Vec<u64> = (0..BIG_CHANNELS)
-        .map(|i| 1300000000000010000 + i)
-        .collect();
+    let big: Vec<u64> = (0..BIG_CHANNELS).map(|i| 1300000000000010000 + i).collect();
     w.discord.add_guild(GuildSpec::new(BIG, &big));
     for ch in &big {
         store

@@ -62,7 +62,11 @@ fn tiktok_live_named_fritzy(user: &str) -> Value {
 fn mentioned_roles(m: &Value) -> Vec<String> {
     m["allowed_mentions"]["roles"]
         .as_array()
-        .map(|r| r.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|r| {
+            r.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -77,10 +81,7 @@ async fn a_tiktok_account_one_server_chose_reaches_only_that_server() {
     vars.insert("KONBINI_API_KEY".into(), "KONBINI-SECRET".into());
     vars.insert("KONBINI_URL".into(), konbini.url());
     discord.add_guild(GuildSpec::new(GUILD_A, &[A_TIKTOK]));
-    let mut b = GuildSpec::new(
-        GUILD_B,
-        &[B_CATCH_ALL, B_PLATFORM_TIKTOK, B_MEMBER_FRITZY],
-    );
+    let mut b = GuildSpec::new(GUILD_B, &[B_CATCH_ALL, B_PLATFORM_TIKTOK, B_MEMBER_FRITZY]);
     b.roles.push((B_ROLE, "fans".into(), true));
     discord.add_guild(b);
     let store = onair::store::connect(&vars["DATABASE_URL"])
@@ -137,9 +138,11 @@ async fn a_tiktok_account_one_server_chose_reaches_only_that_server() {
         )),
     );
     discord
-        .wait_for(T, "the curated Fritzy in B's catch-all and member channels", |d| {
-            d.messages(B_CATCH_ALL).len() == 1 && d.messages(B_MEMBER_FRITZY).len() == 1
-        })
+        .wait_for(
+            T,
+            "the curated Fritzy in B's catch-all and member channels",
+            |d| d.messages(B_CATCH_ALL).len() == 1 && d.messages(B_MEMBER_FRITZY).len() == 1,
+        )
         .await;
     jkt.wait_more_hits("/api/jkt48/live", 2, T).await;
     assert_eq!(discord.messages(B_PLATFORM_TIKTOK).len(), 0);
@@ -156,8 +159,7 @@ async fn a_tiktok_account_one_server_chose_reaches_only_that_server() {
 
 fn bot_is_idle_in(d: &FakeDiscord, channels: &[u64]) -> bool {
     channels.iter().all(|c| d.messages(*c).is_empty())
-        && d
-            .requests()
+        && d.requests()
             .iter()
             .all(|r| !channels.iter().any(|c| r.path.contains(&c.to_string())))
 }

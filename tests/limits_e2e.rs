@@ -45,7 +45,11 @@ fn world_with(discord: FakeDiscord, konbini: FakeProvider, extra: &[(&str, &str)
 }
 
 async fn world(extra: &[(&str, &str)]) -> World {
-    world_with(FakeDiscord::start().await, FakeProvider::start().await, extra)
+    world_with(
+        FakeDiscord::start().await,
+        FakeProvider::start().await,
+        extra,
+    )
 }
 
 fn not_live() -> Reply {
@@ -97,7 +101,11 @@ async fn a_server_past_its_limits_is_refused_and_the_extra_username_never_polled
     );
     w.konbini.wait_more_hits(&route("alpha1"), 2, T).await;
     w.konbini.wait_more_hits(&route("alpha2"), 1, T).await;
-    assert_eq!(w.konbini.hits(&route("alpha3")), 0, "the refused name is never polled");
+    assert_eq!(
+        w.konbini.hits(&route("alpha3")),
+        0,
+        "the refused name is never polled"
+    );
     let store = onair::store::connect(&w.vars["DATABASE_URL"])
         .await
         .expect("store");
@@ -141,7 +149,10 @@ async fn credits_smaller_than_the_usernames_poll_them_in_turns_within_budget() {
     let bot = TestBot::start(&w.discord, &w.vars).await;
     let deadline = tokio::time::Instant::now() + T;
     while asked(&w.konbini).is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "TikTok never polled");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "TikTok never polled"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let p = w
@@ -158,7 +169,10 @@ async fn credits_smaller_than_the_usernames_poll_them_in_turns_within_budget() {
     let bot = TestBot::start(&w.discord, &w.vars).await;
     let deadline = tokio::time::Instant::now() + T;
     while asked(&w.konbini).len() < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "no poll after the restart");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no poll after the restart"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let store = onair::store::connect(&w.vars["DATABASE_URL"])

@@ -185,8 +185,7 @@ async fn binary_on_postgres_at_trace_logs_no_database_password() {
     support::bot::use_jkt(&mut vars, &jkt);
     vars.insert("DATABASE_URL".into(), url.to_string());
     // Announced: the leader won its lock and shared its snapshot by then.
-    let (mut child, log_path) =
-        announce_at_trace(&discord, &jkt, &vars, dir.path(), "trace").await;
+    let (mut child, log_path) = announce_at_trace(&discord, &jkt, &vars, dir.path(), "trace").await;
     let pid = child.id().expect("running");
     std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])

@@ -71,7 +71,10 @@ fn is_member(member: &str, stream: &LiveStream) -> bool {
         return false;
     }
     fold_name(&stream.name) == want
-        || stream.handle.as_deref().is_some_and(|h| fold_name(h) == want)
+        || stream
+            .handle
+            .as_deref()
+            .is_some_and(|h| fold_name(h) == want)
         || fold_name(&stream.key) == want
 }
 
@@ -99,7 +102,10 @@ mod tests {
         f.member = Some("Ｆｒｉ\u{200B}ｔｚｙ".into());
         assert!(matches(&f, &s, Reach::default()), "compared NFKC-folded");
         f.member = Some("Fritz".into());
-        assert!(!matches(&f, &s, Reach::default()), "an exact name, not a prefix");
+        assert!(
+            !matches(&f, &s, Reach::default()),
+            "an exact name, not a prefix"
+        );
         let mut d = sub();
         d.disabled_reason = Some("gone".into());
         assert!(!matches(&d, &s, Reach::default()));
@@ -129,7 +135,10 @@ mod tests {
             ("another username", other_user),
         ] {
             assert!(!matches(&s, &x, Reach::default()), "{what}");
-            assert!(!matches(&s, &x, OPEN), "{what} (opt-in is for RealtimeKit only)");
+            assert!(
+                !matches(&s, &x, OPEN),
+                "{what} (opt-in is for RealtimeKit only)"
+            );
         }
         // A subscription naming a TikTok user gets no curated streams.
         assert!(!matches(&names_it, &fritzy(), OPEN));

@@ -54,6 +54,31 @@ impl Budget {
     }
 }
 
+/// The process's two request budgets, shared by the announcer and the
+/// commands that post into channels (`/subscription test`), so everything
+/// the bot posts is paced under one global limit and honours one pause.
+pub struct Pacing {
+    /// The bot's own requests (`DISCORD_GLOBAL_RPS`).
+    pub bot: Budget,
+    /// Webhook executions and edits (`DISCORD_WEBHOOK_RPS`).
+    pub hooks: Budget,
+}
+
+impl Pacing {
+    pub fn new(global_rps: u32, webhook_rps: u32) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Pacing {
+            bot: Budget::per_second(global_rps),
+            hooks: Budget::per_second(webhook_rps),
+        })
+    }
+}
+
+impl std::fmt::Debug for Pacing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pacing")
+    }
+}
+
 /// `a` and `b` merged, each kept in order, spread evenly through each
 /// other (1,000 of each alternate; 10 among 1,000 come every 100th).
 pub fn interleave<T>(a: Vec<T>, b: Vec<T>) -> Vec<T> {

@@ -14,7 +14,7 @@ use chrono::Utc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::budget::Budget;
+use super::budget::{Budget, Pacing};
 use super::card::Recap;
 use super::message::{
     announcement_body, ended_announcement_body, ended_body, find_marked, live_edit_body, marker,
@@ -100,10 +100,9 @@ pub struct Dispatcher {
     pub(super) store: Arc<dyn Store>,
     pub(super) rest: DiscordRest,
     options: AnnouncerOptions,
-    /// The bot's own requests, under Discord's global limit.
-    pub(super) bot: Budget,
-    /// Webhook executions and edits (no `Authorization`: per IP).
-    pub(super) hooks: Budget,
+    /// The bot's own requests, under Discord's global limit, and webhook
+    /// executions and edits (no `Authorization`: per IP).
+    pub(super) pacing: Arc<Pacing>,
     queues: Mutex<Queues>,
     work: Notify,
     idle: Notify,
@@ -134,8 +133,10 @@ impl Dispatcher {
         let d = Arc::new(Dispatcher {
             store,
             rest,
-            bot: Budget::per_second(options.global_rps),
-            hooks: Budget::per_second(options.webhook_rps),
+            pacing: options
+                .pacing
+                .clone()
+                .unwrap_or_else(|| Pacing::new(options.global_rps, options.webhook_rps)),
             options,
             queues: Mutex::new(Queues::new(update_slots, fair)),
             work: Notify::new(),
@@ -246,9 +247,9 @@ impl Dispatcher {
     /// the webhook's when a webhook posted it.
     pub(super) fn budget_of(&self, delivery: &Delivery) -> &Budget {
         if delivery.webhook_id.is_some() {
-            &self.hooks
+            &self.pacing.hooks
         } else {
-            &self.bot
+            &self.pacing.bot
         }
     }
 
@@ -266,6 +267,11 @@ impl Dispatcher {
         let Some(delivery) = self.store.get_delivery(job.delivery_id).await? else {
             return Ok(());
         };
+        // Dropped (stale, its subscription gone, onair left the server):
+        // nothing more is sent, edited or archived for it.
+        if delivery.status == DeliveryStatus::Failed {
+            return Ok(());
+        }
         let Some(stream) = self.store.get_stream(job.stream_row).await? else {
             return Ok(());
         };
@@ -408,7 +414,7 @@ impl Dispatcher {
         let posted = match &hook {
             Some(hook) => {
                 let body = webhook::as_member(body, &stream.stream);
-                self.hooks.turn().await;
+                self.pacing.hooks.turn().await;
                 self.store
                     .mark_attempting(delivery.id, Utc::now(), Some(hook.id))
                     .await?;
@@ -425,7 +431,7 @@ impl Dispatcher {
                 posted
             }
             None => {
-                self.bot.turn().await;
+                self.pacing.bot.turn().await;
                 self.store
                     .mark_attempting(delivery.id, Utc::now(), None)
                     .await?;
@@ -571,7 +577,7 @@ impl Dispatcher {
         let since = first_attempt - chrono::Duration::seconds(LOOKBACK_SLACK_SECS);
         let mut after = snowflake_at(since);
         for _ in 0..LOOKBACK_PAGES {
-            self.bot.turn().await;
+            self.pacing.bot.turn().await;
             let page = self
                 .rest
                 .messages_after(channel_id, after, LOOKBACK)
@@ -706,8 +712,8 @@ impl Dispatcher {
     pub(super) fn pause_all(&self, wait: Duration) {
         metrics::counter!(metric::DISCORD_429, "scope" => "global").increment(1);
         tracing::warn!(?wait, "global rate limit; every send waits as told");
-        self.bot.pause(wait);
-        self.hooks.pause(wait);
+        self.pacing.bot.pause(wait);
+        self.pacing.hooks.pause(wait);
     }
 
     pub(super) fn update_dropped(&self, why: &str) {
@@ -756,8 +762,8 @@ impl Dispatcher {
                 limit = self.options.invalid_limit,
                 "too many 401/403/429 answers from Discord: pausing all sends to avoid an IP ban"
             );
-            self.bot.pause_until(resume);
-            self.hooks.pause_until(resume);
+            self.pacing.bot.pause_until(resume);
+            self.pacing.hooks.pause_until(resume);
         }
     }
 }

@@ -7,9 +7,10 @@
 //! recap.
 
 pub mod audience;
-mod budget;
+pub mod budget;
 pub mod card;
 pub mod dispatch;
+pub mod leave;
 pub mod message;
 mod queues;
 pub mod threads;
@@ -72,6 +73,9 @@ pub struct AnnouncerOptions {
     /// Serve channels round-robin by server (`DISCORD_FAIR_SHARES`): every
     /// server's first post before any server's second.
     pub fair_shares: bool,
+    /// The process's request budgets, when shared with the commands
+    /// (`None`: the dispatcher makes its own from the two rates).
+    pub pacing: Option<Arc<budget::Pacing>>,
 }
 
 impl Default for AnnouncerOptions {
@@ -89,6 +93,7 @@ impl Default for AnnouncerOptions {
             live_update: Some(Duration::from_secs(600)),
             reach: audience::Reach::default(),
             fair_shares: true,
+            pacing: None,
         }
     }
 }

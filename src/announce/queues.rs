@@ -394,7 +394,11 @@ mod tests {
             Some(j.delivery_id)
         })
         .collect();
-        assert_eq!(order, [3, 2], "server 2's turn, then server 1's other channel");
+        assert_eq!(
+            order,
+            [3, 2],
+            "server 2's turn, then server 1's other channel"
+        );
         q.cooled(10);
         assert_eq!(q.take().unwrap().delivery_id, 1);
         assert!(q.finish(10, JobKind::Send));

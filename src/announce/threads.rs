@@ -47,7 +47,7 @@ impl Dispatcher {
         if delivery.thread_id.is_some() || stream.ended_at.is_some() {
             return Ok(());
         }
-        self.bot.turn().await;
+        self.pacing.bot.turn().await;
         let started = self
             .rest
             .start_thread(job.channel_id, message_id, &thread_name(&stream.stream))
@@ -59,7 +59,7 @@ impl Dispatcher {
                 code: THREAD_ALREADY_CREATED,
                 ..
             }) => {
-                self.bot.turn().await;
+                self.pacing.bot.turn().await;
                 self.rest
                     .get_message(job.channel_id, message_id)
                     .await
@@ -99,7 +99,7 @@ impl Dispatcher {
         if delivery.thread_archived_at.is_some() {
             return Ok(());
         }
-        self.bot.turn().await;
+        self.pacing.bot.turn().await;
         match self.rest.archive_thread(thread).await {
             Ok(()) => {
                 tracing::info!(thread, "discussion thread archived");

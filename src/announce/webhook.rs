@@ -120,7 +120,7 @@ impl Dispatcher {
             return Ok(Ok(None));
         }
         // One onair made before a crash, not yet recorded: adopt it.
-        self.bot.turn().await;
+        self.pacing.bot.turn().await;
         let found = match self.rest.bot_user_id().await {
             Ok(me) => self
                 .rest
@@ -132,7 +132,7 @@ impl Dispatcher {
         let made = match found {
             Ok(Some((id, token))) => Ok((id, crate::secret::Secret::new(token))),
             Ok(None) => {
-                self.bot.turn().await;
+                self.pacing.bot.turn().await;
                 self.rest.create_webhook(channel, WEBHOOK_NAME).await
             }
             Err(e) => Err(e),

@@ -231,6 +231,21 @@ impl DiscordRest {
         id_of(&v)
     }
 
+    /// DELETE /webhooks/{id}/{token}: the webhook authorizes its own
+    /// deletion (no bot `Authorization`), so it works after onair was
+    /// removed from the server.
+    pub async fn delete_webhook(
+        &self,
+        webhook_id: u64,
+        token: &Secret,
+    ) -> Result<(), DiscordError> {
+        let url = self.url(&format!("webhooks/{webhook_id}/{}", token.expose()))?;
+        let key = format!("DELETE webhooks/{webhook_id}");
+        self.send_as(&key, self.client.delete(url), false)
+            .await
+            .map(|_| ())
+    }
+
     /// PATCH /webhooks/{id}/{token}/messages/{mid}, without the bot's
     /// `Authorization`.
     pub async fn edit_webhook_message(

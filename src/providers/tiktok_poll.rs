@@ -141,7 +141,9 @@ pub fn batch(names: &[String], start: u64, k: usize) -> Vec<String> {
         return Vec::new();
     }
     let first = (start % n as u64) as usize;
-    (0..k.min(n)).map(|i| names[(first + i) % n].clone()).collect()
+    (0..k.min(n))
+        .map(|i| names[(first + i) % n].clone())
+        .collect()
 }
 
 #[cfg(test)]
@@ -157,13 +159,21 @@ mod tests {
         let r = rotation(40, None, Duration::from_secs(30));
         assert_eq!((r.per_poll, r.each_every), (40, Duration::from_secs(30)));
         // 40 names every 30 s for a day: 115,200 credits.
-        let r = rotation(40, Some(Allowance::PerDay(200_000)), Duration::from_secs(30));
+        let r = rotation(
+            40,
+            Some(Allowance::PerDay(200_000)),
+            Duration::from_secs(30),
+        );
         assert_eq!((r.per_poll, r.each_every), (40, Duration::from_secs(30)));
     }
 
     #[test]
     fn fewer_credits_than_names_rotate_instead_of_stopping() {
-        let r = rotation(5_000, Some(Allowance::PerDay(1_000)), Duration::from_secs(30));
+        let r = rotation(
+            5_000,
+            Some(Allowance::PerDay(1_000)),
+            Duration::from_secs(30),
+        );
         assert_eq!(r.per_poll, 1, "1,000 polls of one name at most every 30 s");
         assert_eq!(r.each_every, Duration::from_secs(5 * 86_400));
         let r = rotation(10, Some(Allowance::PerDay(3)), Duration::from_secs(30));

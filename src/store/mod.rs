@@ -304,6 +304,12 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Discord says the webhook no longer exists (10015).
     async fn webhook_gone(&self, id: u64) -> Result<(), StoreError>;
+    /// onair was removed from the server: its subscriptions are deleted,
+    /// its deliveries with work left (pending, or sent and not closed) are
+    /// failed, and the webhooks onair made in its channels are forgotten;
+    /// returns them (with their tokens) so the caller can delete them at
+    /// Discord. One transaction.
+    async fn leave_guild(&self, guild_id: u64) -> Result<Vec<StoredWebhook>, StoreError>;
 
     // provider budgets
     /// Calls recorded for `provider` in billing period `period` (0 if none).

@@ -570,6 +570,43 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            #[tracing::instrument(skip_all, fields(guild = guild_id))]
+            async fn leave_guild(&self, guild_id: u64) -> Result<Vec<StoredWebhook>, StoreError> {
+                let guild = snow(guild_id)?;
+                let mut tx = self.pool.begin().await?;
+                let hooks = sqlx::query(
+                    "SELECT * FROM webhooks WHERE channel_id IN (
+                         SELECT channel_id FROM subscriptions WHERE guild_id = $1
+                         UNION SELECT channel_id FROM deliveries WHERE guild_id = $2)",
+                )
+                .bind(guild)
+                .bind(guild)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(stored_webhook)
+                .collect::<Result<Vec<_>, _>>()?;
+                for h in &hooks {
+                    sqlx::query("DELETE FROM webhooks WHERE id = $1")
+                        .bind(snow(h.id)?)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("DELETE FROM subscriptions WHERE guild_id = $1")
+                    .bind(guild)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE deliveries SET status = 'failed', last_error = 'onair left the server'
+                     WHERE guild_id = $1 AND status IN ('pending', 'sent')",
+                )
+                .bind(guild)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(hooks)
+            }
+
             #[tracing::instrument(skip_all, fields(webhook = id))]
             async fn webhook_gone(&self, id: u64) -> Result<(), StoreError> {
                 self.set_by_id("UPDATE webhooks SET gone_at = $1 WHERE id = $2 AND gone_at IS NULL", ms(Utc::now()), snow(id)?).await

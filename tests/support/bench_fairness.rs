@@ -51,7 +51,8 @@ pub async fn fairness(big: usize, small: usize, r: usize, rps: u32, fair: bool) 
     rig.discord.set_channel_limit(5, Duration::from_secs(5));
     let big_guild = 30_000_000u64;
     let big_channels: Vec<u64> = (0..big as u64).map(|i| 31_000_000 + i).collect();
-    rig.discord.add_guild(GuildSpec::new(big_guild, &big_channels));
+    rig.discord
+        .add_guild(GuildSpec::new(big_guild, &big_channels));
     for ch in &big_channels {
         rig.store
             .add_subscription(NewSubscription {
@@ -105,7 +106,9 @@ pub async fn fairness(big: usize, small: usize, r: usize, rps: u32, fair: bool) 
         small_p50: percentile(&waits, 0.5),
         small_p99: percentile(&waits, 0.99),
         small_max: waits.last().copied().unwrap_or_default(),
-        total: t.last.map_or(Duration::ZERO, |l| l.saturating_duration_since(seen)),
+        total: t
+            .last
+            .map_or(Duration::ZERO, |l| l.saturating_duration_since(seen)),
         rate_limited: rig.discord.rate_limited_count(),
         duplicates: t.duplicates,
         missing: t.missing,

@@ -240,6 +240,8 @@ struct State {
     next_id: u64,
     faults: Vec<FaultRule>,
     deleted: HashSet<u64>,
+    /// Guilds the bot was removed from.
+    left: HashSet<u64>,
     /// (channel, nonce) -> (message id, when): Discord remembers an
     /// `enforce_nonce` nonce for a few minutes only.
     nonces: HashMap<(u64, String), (u64, Instant)>,
@@ -752,7 +754,11 @@ impl FakeDiscord {
         // The guild it concerns routes it to that guild's shard.
         let guild = d["guild_id"]
             .as_str()
-            .or_else(|| (t == "GUILD_CREATE").then(|| d["id"].as_str()).flatten())
+            .or_else(|| {
+                matches!(t, "GUILD_CREATE" | "GUILD_DELETE")
+                    .then(|| d["id"].as_str())
+                    .flatten()
+            })
             .and_then(|g| g.parse::<u64>().ok());
         let at = Instant::now();
         {
@@ -766,6 +772,23 @@ impl FakeDiscord {
         }
         let _ = self.inner.frames.send((guild, frame));
         at
+    }
+
+    /// The bot is removed from `guild` (kicked): its channels answer
+    /// 50001 from now on, and the gateway says GUILD_DELETE (no
+    /// `unavailable`). Webhooks in its channels keep working, as on Discord.
+    pub fn remove_bot_from(&self, guild: u64) -> Instant {
+        self.state().left.insert(guild);
+        self.dispatch("GUILD_DELETE", json!({"id": guild.to_string()}))
+    }
+
+    /// `guild` is unavailable for a while (a Discord outage): GUILD_DELETE
+    /// with `unavailable: true`; the bot is still a member.
+    pub fn guild_outage(&self, guild: u64) -> Instant {
+        self.dispatch(
+            "GUILD_DELETE",
+            json!({"id": guild.to_string(), "unavailable": true}),
+        )
     }
 
     /// Drop every gateway connection (as a network blip or Discord's
@@ -950,6 +973,10 @@ impl FakeDiscord {
             }
             None => resolved_channel(channel),
         };
+        // Discord computes the invoker's permissions in the chosen channel.
+        let mut resolved = resolved;
+        resolved["channels"][channel.to_string()]["permissions"] =
+            who.permissions.to_string().into();
         self.slash("subscribe", Value::Array(options), Some(resolved), who)
     }
 
@@ -1253,6 +1280,12 @@ impl Inner {
                     Some(m) if waits => (200, axum::Json(self.render_stored(&m)).into_response()),
                     _ => (204, StatusCode::NO_CONTENT.into_response()),
                 }
+            }
+            ("DELETE", [_, _, _]) => {
+                if let Some(w) = self.state().webhooks.get_mut(&hook.id) {
+                    w.deleted = true;
+                }
+                (204, StatusCode::NO_CONTENT.into_response())
             }
             ("PATCH", [_, _, _, "messages", mid]) => {
                 let mid: u64 = mid.parse().unwrap_or(0);
@@ -1914,6 +1947,10 @@ impl Inner {
         let s = self.state();
         s.guilds.values().find_map(|g| {
             let c = g.channels.iter().find(|c| c.id == channel)?;
+            if s.left.contains(&g.id) {
+                // Not a member any more: Discord answers 50001.
+                return Some(0);
+            }
             let base = g.everyone_permissions;
             if base & ADMINISTRATOR != 0 {
                 return Some(u64::MAX);
