@@ -68,7 +68,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     let snapshot = Arc::new(Snapshot::new());
     // Before anything else touches the database: one bot per SQLite file.
     let _claim = crate::store::claim(config.database_url.expose())?;
-    let store = crate::store::connect(config.database_url.expose()).await?;
+    // Webhook tokens are sealed under a key derived from the bot token.
+    let store = crate::store::connect_sealed(
+        config.database_url.expose(),
+        crate::store::seal::Sealer::from_secret(&token),
+    )
+    .await?;
     // The operations endpoints come up before Discord: /healthz answers
     // while the gateway connects, /readyz says when it has.
     let shard_manager_slot = Arc::new(std::sync::OnceLock::new());
@@ -133,6 +138,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             .max()
             .unwrap_or(config.poll_interval),
         share_snapshot: on_postgres,
+        retention: config.retention,
     };
     let leading = Arc::new(AtomicBool::new(false));
     // Followers keep the leader's snapshot (a leader's own pollers write it).

@@ -105,6 +105,9 @@ pub struct Config {
     pub live_update: Option<Duration>,
     /// `/subscription test`: at most one sample post per server this often.
     pub test_cooldown: Duration,
+    /// `RETENTION_DAYS`: ended broadcasts and finished deliveries older
+    /// than this are deleted.
+    pub retention: Duration,
     /// `/tiktok` cooldowns: per user, per server.
     pub tiktok_cooldown_user: Duration,
     pub tiktok_cooldown_guild: Duration,
@@ -236,6 +239,12 @@ impl Config {
             0,
             86_400,
         )?;
+        let retention_days = match get("RETENTION_DAYS") {
+            None => 90,
+            // The go-live profile learns from the last 60 days.
+            Some(v) => parse_range("RETENTION_DAYS", &v, 60, 36_500)?,
+        };
+        let retention = Duration::from_secs(retention_days * 86_400);
         let shards = parse_shards(get("DISCORD_SHARD_COUNT"), get("DISCORD_SHARD_IDS"))?;
         // Unset: the default; set but empty: off.
         let http_addr = match vars.get("HTTP_ADDR").map(|v| v.trim()) {
@@ -374,6 +383,7 @@ impl Config {
             limits,
             fair_shares,
             test_cooldown,
+            retention,
             discord_token,
             discord_api_url,
             dev_guild_id,

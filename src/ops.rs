@@ -138,7 +138,12 @@ impl Health {
         }
         match db {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => problems.push(format!("database: {e}")),
+            Ok(Err(e)) => {
+                // The raw error (a host, a user, a path) goes to the log,
+                // not to whoever can reach the endpoint.
+                tracing::warn!(error = %e, "/readyz: the database did not answer");
+                problems.push("database: not answering (see the log)".into());
+            }
             Err(_) => problems.push("database: no answer within 3 s".into()),
         }
         if problems.is_empty() {

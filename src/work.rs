@@ -34,6 +34,8 @@ pub struct WorkContext {
     pub longest_interval: Duration,
     /// Publish the snapshot for other processes (PostgreSQL).
     pub share_snapshot: bool,
+    /// Ended broadcasts and finished deliveries older than this are pruned.
+    pub retention: Duration,
 }
 
 /// The running work of one term.
@@ -42,6 +44,7 @@ pub struct Work {
     pollers: Vec<tokio::task::JoinHandle<()>>,
     events: tokio::task::JoinHandle<()>,
     publisher: Option<tokio::task::JoinHandle<()>>,
+    pruner: tokio::task::JoinHandle<()>,
     announcer: Arc<Announcer>,
 }
 
@@ -98,11 +101,13 @@ impl Work {
                 stop.clone(),
             ))
         });
+        let pruner = tokio::spawn(prune(Arc::clone(&ctx.store), ctx.retention, stop.clone()));
         Ok(Work {
             stop,
             pollers,
             events,
             publisher,
+            pruner,
             announcer,
         })
     }
@@ -124,6 +129,7 @@ impl Work {
         if let Some(p) = self.publisher {
             let _ = p.await;
         }
+        let _ = self.pruner.await;
         if let Some(grace) = grace {
             if !self.announcer.idle(grace).await {
                 tracing::warn!(
@@ -132,6 +138,37 @@ impl Work {
             }
         }
         self.announcer.shutdown();
+    }
+}
+
+/// How often the leader prunes what is older than the retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
+
+/// Data retention: once soon after the term starts, then every
+/// [`PRUNE_EVERY`], delete the broadcasts that ended more than `retention`
+/// ago (their deliveries with them) and the old dropped deliveries.
+async fn prune(store: Arc<dyn Store>, retention: Duration, stop: CancellationToken) {
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = PRUNE_EVERY;
+        let Ok(keep) = chrono::Duration::from_std(retention) else {
+            continue;
+        };
+        match store.prune(chrono::Utc::now() - keep).await {
+            Ok((0, 0)) => {}
+            Ok((streams, deliveries)) => {
+                tracing::info!(
+                    streams,
+                    deliveries,
+                    "pruned what is older than the retention"
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "could not prune old broadcasts"),
+        }
     }
 }
 

@@ -64,6 +64,10 @@ on_both!(
     go_live_times_are_read_back_in_order,
     the_live_card_the_recap_and_recent_lives,
     identity_webhooks_and_threads_round_trip,
+    leaving_a_guild_forgets_it_and_returns_its_webhooks,
+    pruning_deletes_only_what_is_older_than_the_retention,
+    an_unreadable_subscription_row_is_skipped_not_fatal,
+    plaintext_tokens_of_an_older_version_are_sealed_at_start,
 );
 
 async fn open(url: &str) -> Arc<dyn Store> {
@@ -503,4 +507,150 @@ async fn identity_webhooks_and_threads_round_trip(url: String) {
         .await
         .unwrap()
         .is_empty());
+}
+
+async fn leaving_a_guild_forgets_it_and_returns_its_webhooks(url: String) {
+    let store = open(&url).await;
+    let gone = store.add_subscription(new_sub(1, 10)).await.unwrap();
+    let kept = store.add_subscription(new_sub(2, 20)).await.unwrap();
+    let token = onair::secret::Secret::new("TOKEN-1".to_string());
+    store.save_webhook(77, 10, &token).await.unwrap();
+    store.save_webhook(88, 20, &token).await.unwrap();
+    let row = store.upsert_stream(&stream("a", 1)).await.unwrap();
+    let ds = store
+        .create_deliveries(row.id, &[(gone.id, 1, 10), (kept.id, 2, 20)])
+        .await
+        .unwrap();
+    let hooks = store.leave_guild(1).await.unwrap();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!((hooks[0].id, hooks[0].token.expose()), (77, "TOKEN-1"));
+    assert!(store.list_subscriptions(1).await.unwrap().is_empty());
+    assert_eq!(store.list_subscriptions(2).await.unwrap().len(), 1);
+    assert!(store.channel_webhook(10).await.unwrap().is_none());
+    assert!(store.channel_webhook(20).await.unwrap().is_some());
+    let pending: Vec<u64> = store
+        .pending_deliveries()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.channel_id)
+        .collect();
+    assert_eq!(pending, [20], "the other guild's delivery stays");
+    let d = store.get_delivery(ds[0].id).await.unwrap().unwrap();
+    assert_eq!(d.status, DeliveryStatus::Failed);
+}
+
+async fn pruning_deletes_only_what_is_older_than_the_retention(url: String) {
+    let store = open(&url).await;
+    let sub = store.add_subscription(new_sub(1, 10)).await.unwrap();
+    let old = store.upsert_stream(&stream("old", 1)).await.unwrap();
+    let recent = store.upsert_stream(&stream("recent", 2)).await.unwrap();
+    let open_one = store.upsert_stream(&stream("open", 3)).await.unwrap();
+    for r in [&old, &recent, &open_one] {
+        store
+            .create_deliveries(r.id, &[(sub.id, 1, 10)])
+            .await
+            .unwrap();
+    }
+    let now = Utc::now();
+    store
+        .end_stream(old.id, now - chrono::Duration::days(100))
+        .await
+        .unwrap();
+    store
+        .end_stream(recent.id, now - chrono::Duration::days(3))
+        .await
+        .unwrap();
+    let (streams, deliveries) = store.prune(now - chrono::Duration::days(90)).await.unwrap();
+    assert_eq!((streams, deliveries), (1, 1));
+    assert!(store.get_stream(old.id).await.unwrap().is_none());
+    assert!(store.get_stream(recent.id).await.unwrap().is_some());
+    assert!(
+        store.get_stream(open_one.id).await.unwrap().is_some(),
+        "still live"
+    );
+    assert_eq!(
+        store.deliveries_for_stream(recent.id).await.unwrap().len(),
+        1
+    );
+}
+
+async fn an_unreadable_subscription_row_is_skipped_not_fatal(url: String) {
+    let store = open(&url).await;
+    let bad = store.add_subscription(new_sub(1, 10)).await.unwrap();
+    store.add_subscription(new_sub(2, 20)).await.unwrap();
+    raw_exec(
+        &url,
+        &format!(
+            "UPDATE subscriptions SET platform = 'myspace' WHERE id = {}",
+            bad.id
+        ),
+    )
+    .await;
+    let subs = store.active_subscriptions().await.unwrap();
+    assert_eq!(subs.len(), 1, "the readable one: {subs:?}");
+    assert_eq!(subs[0].guild_id, 2);
+}
+
+async fn plaintext_tokens_of_an_older_version_are_sealed_at_start(url: String) {
+    drop(open(&url).await);
+    raw_exec(
+        &url,
+        "INSERT INTO webhooks (id, channel_id, token, created_at) VALUES (5, 50, 'PLAIN-TOKEN', 0)",
+    )
+    .await;
+    let key = onair::secret::Secret::new("BOT-TOKEN".to_string());
+    let store = onair::store::connect_sealed(&url, onair::store::seal::Sealer::from_secret(&key))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .channel_webhook(50)
+            .await
+            .unwrap()
+            .unwrap()
+            .token
+            .expose(),
+        "PLAIN-TOKEN",
+        "still usable"
+    );
+    let stored = raw_token(&url, 5).await;
+    assert!(
+        stored.starts_with("sealed:v1:") && !stored.contains("PLAIN-TOKEN"),
+        "{stored}"
+    );
+    // Another bot token cannot open it: the webhook counts as unknown.
+    let other = onair::secret::Secret::new("OTHER-BOT-TOKEN".to_string());
+    let store = onair::store::connect_sealed(&url, onair::store::seal::Sealer::from_secret(&other))
+        .await
+        .unwrap();
+    assert!(store.channel_webhook(50).await.unwrap().is_none());
+}
+
+/// One statement straight on the database, as an operator's hand would.
+async fn raw_exec(url: &str, sql: &str) {
+    if url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+async fn raw_token(url: &str, id: i64) -> String {
+    let sql = format!("SELECT token FROM webhooks WHERE id = {id}");
+    if url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let t: String = sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        t
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let t: String = sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        t
+    }
 }

@@ -413,22 +413,36 @@ impl Dispatcher {
         let body = with_marker(body, &marker);
         let posted = match &hook {
             Some(hook) => {
-                let body = webhook::as_member(body, &stream.stream);
+                let as_member = webhook::as_member(body.clone(), &stream.stream);
                 self.pacing.hooks.turn().await;
                 self.store
                     .mark_attempting(delivery.id, Utc::now(), Some(hook.id))
                     .await?;
-                let posted = self.rest.execute_webhook(hook.id, &hook.token, &body).await;
-                if let Err(e) = &posted {
-                    if e.is_unknown_webhook() {
+                let posted = self
+                    .rest
+                    .execute_webhook(hook.id, &hook.token, &as_member)
+                    .await;
+                match &posted {
+                    Err(e) if e.is_unknown_webhook() => {
                         // Deleted: nothing was posted. Recreated once, then
                         // the subscription posts as the bot.
                         self.webhook_deleted(&sub, hook).await?;
                         self.requeue(job.clone(), Duration::ZERO);
                         return Ok(());
                     }
+                    Err(e) if e.is_invalid_form() => {
+                        // Discord refused the member's name (or picture) as
+                        // a webhook's: nothing was posted. This one goes out
+                        // as the bot rather than not at all.
+                        tracing::warn!(error = %e, "Discord refused the post as the member; posting it as the bot");
+                        self.pacing.bot.turn().await;
+                        self.store
+                            .mark_attempting(delivery.id, Utc::now(), None)
+                            .await?;
+                        self.rest.create_message(job.channel_id, &body).await
+                    }
+                    _ => posted,
                 }
-                posted
             }
             None => {
                 self.pacing.bot.turn().await;

@@ -372,6 +372,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn provider_text_loses_bidi_controls_and_zero_width_characters() {
+        assert_eq!(
+            clean_text("Fri\u{202E}tzy\u{200B} \u{2067}x\u{2069}", 100),
+            "Fritzy x"
+        );
+        assert_eq!(crate::announce::webhook::username("\u{202E}ydaL"), "ydaL");
+        let mut st = LiveStream::new(Platform::Idn, "1", "Zee\u{200D}\u{FEFF}");
+        st.started_at = chrono::DateTime::from_timestamp(1_700_000_000, 0);
+        assert_eq!(
+            crate::announce::threads::thread_name(&st),
+            "Zee · 2023-11-14"
+        );
+    }
+
+    #[test]
+    fn markdown_links_cannot_be_closed_early_by_their_url() {
+        let mut st = LiveStream::new(Platform::Idn, "1", "A");
+        st.streams.push(crate::live::StreamUrl {
+            label: "original".into(),
+            kind: StreamKind::Hls,
+            url: "https://cdn.test/a)b(c [x].m3u8".into(),
+        });
+        st.streams.push(crate::live::StreamUrl {
+            label: "plain".into(),
+            kind: StreamKind::Hls,
+            url: "http://cdn.test/insecure.m3u8".into(),
+        });
+        let links = hls_links(&st, 1000).unwrap();
+        assert_eq!(
+            links, "[original](https://cdn.test/a%29b%28c%20%5Bx%5D.m3u8)",
+            "escaped, and the http link dropped"
+        );
+    }
+
+    #[test]
     fn overlong_urls_are_dropped_not_sent() {
         let mut st = LiveStream::new(Platform::Idn, "1", "A");
         st.watch_url = Some(format!("https://www.idn.app/{}", "a".repeat(600)));

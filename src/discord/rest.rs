@@ -15,6 +15,8 @@ use crate::secret::Secret;
 pub const UNKNOWN_CHANNEL: u64 = 10003;
 pub const UNKNOWN_MESSAGE: u64 = 10008;
 pub const UNKNOWN_WEBHOOK: u64 = 10015;
+/// 400: a field of the body was refused.
+pub const INVALID_FORM_BODY: u64 = 50035;
 pub const MISSING_ACCESS: u64 = 50001;
 pub const MISSING_PERMISSIONS: u64 = 50013;
 
@@ -46,6 +48,19 @@ impl DiscordError {
     }
 
     /// 10015: the webhook was deleted.
+    /// 400 50035 "Invalid Form Body": Discord refused a field of the body
+    /// (for a webhook post, typically the `username`); nothing was stored.
+    pub fn is_invalid_form(&self) -> bool {
+        matches!(
+            self,
+            DiscordError::Refused {
+                status: 400,
+                code: INVALID_FORM_BODY,
+                ..
+            }
+        )
+    }
+
     pub fn is_unknown_webhook(&self) -> bool {
         matches!(
             self,

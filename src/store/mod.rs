@@ -4,6 +4,7 @@
 //! processes on one database). Both run the same SQL (`sql.rs`).
 
 mod postgres;
+pub mod seal;
 mod sql;
 mod sqlite;
 
@@ -304,6 +305,10 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Discord says the webhook no longer exists (10015).
     async fn webhook_gone(&self, id: u64) -> Result<(), StoreError>;
+    /// Delete the broadcasts that ended before `before` with their
+    /// deliveries, and the dropped deliveries created before it (data
+    /// retention); returns (broadcasts, deliveries) deleted.
+    async fn prune(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
     /// onair was removed from the server: its subscriptions are deleted,
     /// its deliveries with work left (pending, or sent and not closed) are
     /// failed, and the webhooks onair made in its channels are forgotten;
@@ -413,8 +418,62 @@ pub fn claim(database_url: &str) -> Result<Option<ProcessLock>, StoreError> {
     }
 }
 
-/// Open the store named by `DATABASE_URL` and run the migrations.
+/// Open the store the bot runs on: [`connect`], with webhook tokens sealed
+/// under a key derived from the bot token ([`seal`]).
+pub async fn connect_sealed(
+    database_url: &str,
+    sealer: seal::Sealer,
+) -> Result<Arc<dyn Store>, StoreError> {
+    prepare_file(database_url)?;
+    match Engine::of(database_url) {
+        Some(Engine::Postgres) => Ok(Arc::new(
+            PgStore::connect(database_url)
+                .await?
+                .seal_with(sealer)
+                .await?,
+        )),
+        Some(Engine::Sqlite) => Ok(Arc::new(
+            SqliteStore::connect(database_url)
+                .await?
+                .seal_with(sealer)
+                .await?,
+        )),
+        None => Err(StoreError::Unsupported(
+            "DATABASE_URL must start with sqlite:// or postgres://",
+        )),
+    }
+}
+
+/// A SQLite file that does not exist yet is created readable and writable
+/// by its owner only (0600), before SQLite opens it: its journal files take
+/// the same mode. An existing file is left as the operator set it.
+fn prepare_file(database_url: &str) -> Result<(), StoreError> {
+    use std::str::FromStr;
+    if Engine::of(database_url) != Some(Engine::Sqlite) || database_url.contains(":memory:") {
+        return Ok(());
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(database_url)
+        .map_err(|e| StoreError::Open(e.to_string()))?;
+    let path = options.get_filename();
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.mode(0o600);
+    }
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Open(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// Open the store named by `DATABASE_URL` and run the migrations. Webhook
+/// tokens it seals are readable by this process only (tools and tests; the
+/// bot uses [`connect_sealed`]).
 pub async fn connect(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    prepare_file(database_url)?;
     match Engine::of(database_url) {
         Some(Engine::Postgres) => Ok(Arc::new(PgStore::connect(database_url).await?)),
         Some(Engine::Sqlite) => Ok(Arc::new(SqliteStore::connect(database_url).await?)),

@@ -23,6 +23,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 pub struct PgStore {
     pool: PgPool,
+    sealer: super::seal::Sealer,
 }
 
 impl PgStore {
@@ -57,7 +58,10 @@ impl PgStore {
                     .into(),
             ));
         }
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            sealer: super::seal::Sealer::ephemeral(),
+        })
     }
 
     /// The pool, for the parts of onair that need PostgreSQL itself.

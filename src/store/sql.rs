@@ -127,6 +127,35 @@ macro_rules! sql_store {
         const STREAM_COLS: &str = "id, stream_id, platform, started_at, first_seen, ended_at, data, peak_viewers, first_title, card, card_at";
 
         impl $store {
+            /// Seal webhook tokens from now on with `sealer`, and seal any
+            /// token an older version stored in the clear.
+            pub async fn seal_with(mut self, sealer: $crate::store::seal::Sealer) -> Result<Self, StoreError> {
+                self.sealer = sealer;
+                let rows = sqlx::query("SELECT id, token FROM webhooks")
+                    .fetch_all(&self.pool)
+                    .await?;
+                for r in &rows {
+                    let token: String = r.try_get("token")?;
+                    if !$crate::store::seal::Sealer::is_sealed(&token) {
+                        sqlx::query("UPDATE webhooks SET token = $1 WHERE id = $2")
+                            .bind(self.sealer.seal(&token))
+                            .bind(r.try_get::<i64, _>("id")?)
+                            .execute(&self.pool)
+                            .await?;
+                    }
+                }
+                Ok(self)
+            }
+
+            /// A stored webhook with its token opened; `None` when it
+            /// cannot be (sealed under another bot token): the announcer
+            /// adopts the channel's webhook from Discord again.
+            fn opened(&self, mut hook: StoredWebhook) -> Option<StoredWebhook> {
+                let plain = self.sealer.open(hook.token.expose())?;
+                hook.token = $crate::secret::Secret::new(plain);
+                Some(hook)
+            }
+
             /// Rows of `sql` (with at most one bound id), each read by `row`.
             async fn select<T>(
                 &self,
@@ -138,7 +167,21 @@ macro_rules! sql_store {
                 if let Some(b) = bind {
                     q = q.bind(b);
                 }
-                q.fetch_all(&self.pool).await?.iter().map(row).collect()
+                let rows = q.fetch_all(&self.pool).await?;
+                // A row that cannot be read (a value no version wrote, a
+                // hand-edited database) is skipped and logged: one bad row
+                // never stops every announcement.
+                Ok(rows
+                    .iter()
+                    .filter_map(|r| match row(r) {
+                        Ok(v) => Some(v),
+                        Err(e) => {
+                            let id: Option<i64> = r.try_get("id").ok();
+                            tracing::error!(row = ?id, error = %e, "skipping an unreadable row");
+                            None
+                        }
+                    })
+                    .collect())
             }
 
             /// One `UPDATE … SET … $1 … WHERE id = $2`.
@@ -524,7 +567,8 @@ macro_rules! sql_store {
                     )
                     .await?
                     .into_iter()
-                    .next())
+                    .next()
+                    .and_then(|h| self.opened(h)))
             }
 
             async fn get_webhook(&self, id: u64) -> Result<Option<StoredWebhook>, StoreError> {
@@ -532,7 +576,8 @@ macro_rules! sql_store {
                     .select("SELECT * FROM webhooks WHERE id = $1", Some(snow(id)?), stored_webhook)
                     .await?
                     .into_iter()
-                    .next())
+                    .next()
+                    .and_then(|h| self.opened(h)))
             }
 
             async fn webhooks_deleted(
@@ -563,11 +608,35 @@ macro_rules! sql_store {
                 )
                 .bind(snow(id)?)
                 .bind(snow(channel_id)?)
-                .bind(token.expose())
+                .bind(self.sealer.seal(token.expose()))
                 .bind(ms(Utc::now()))
                 .execute(&self.pool)
                 .await?;
                 Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn prune(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
+                let cutoff = ms(before);
+                let mut tx = self.pool.begin().await?;
+                let finished = sqlx::query(
+                    "DELETE FROM deliveries WHERE (status = 'failed' AND created_at < $1)
+                     OR stream_row IN (SELECT id FROM streams WHERE ended_at IS NOT NULL AND ended_at < $2)",
+                )
+                .bind(cutoff)
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                let streams = sqlx::query(
+                    "DELETE FROM streams WHERE ended_at IS NOT NULL AND ended_at < $1",
+                )
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok((streams, finished))
             }
 
             #[tracing::instrument(skip_all, fields(guild = guild_id))]
@@ -604,7 +673,9 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok(hooks)
+                // Those sealed under another bot token cannot be deleted at
+                // Discord; they are forgotten all the same.
+                Ok(hooks.into_iter().filter_map(|h| self.opened(h)).collect())
             }
 
             #[tracing::instrument(skip_all, fields(webhook = id))]

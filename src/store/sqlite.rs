@@ -22,6 +22,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    sealer: super::seal::Sealer,
 }
 
 impl SqliteStore {
@@ -59,7 +60,10 @@ impl SqliteStore {
             .execute(&pool)
             .await
             .map_err(|e| StoreError::Open(format!("the database is not writable: {e}")))?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            sealer: super::seal::Sealer::ephemeral(),
+        })
     }
 }
 
