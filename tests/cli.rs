@@ -232,6 +232,49 @@ async fn check_tells_a_wrong_konbini_url_from_not_live() {
 }
 
 #[tokio::test]
+async fn check_shows_how_often_each_tiktok_username_is_seen_when_credits_are_short() {
+    let fake = FakeProvider::start().await;
+    fake.set(
+        "GET /v1/tiktok/users/tiktok/live",
+        Reply::json_status(404, json!({"errors": [{"code": "not_found"}]}))
+            .header("X-Credits-Remaining", "4321"),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let url = format!("sqlite://{}", dir.path().join("onair.db").display());
+        let store = onair::store::connect(&url).await.expect("store");
+        for i in 0..300u64 {
+            store
+                .add_subscription(onair::store::NewSubscription {
+                    guild_id: 1_000 + i,
+                    channel_id: 2_000 + i,
+                    tiktok: Some(format!("user{i:03}")),
+                    created_by: 1,
+                    ..Default::default()
+                })
+                .await
+                .expect("subscription");
+        }
+    }
+    let out = onair_in(
+        dir.path(),
+        &["check"],
+        &[
+            ("KONBINI_API_KEY", "k".into()),
+            ("KONBINI_URL", fake.url()),
+            ("KONBINI_CREDITS_PER_DAY", "100".into()),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("300 usernames watched: 1 looked up per poll, each one about every 3 d"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
 async fn check_shows_the_budget_and_counts_its_probe() {
     let fake = FakeProvider::start().await;
     fake.set("GET /api/jkt48/live", Reply::json(live_body()));
