@@ -180,6 +180,24 @@ impl Dispatcher {
         self.work.notify_one();
     }
 
+    /// Queue a whole fan-out at once: the queues see every server's job
+    /// before a worker takes any, so the round-robin by server holds
+    /// however the tasks are scheduled.
+    pub fn enqueue_all(&self, jobs: Vec<Job>) {
+        let (count, pending) = {
+            let mut queues = lock(&self.queues);
+            let count = jobs.len();
+            for job in jobs {
+                queues.push(job);
+            }
+            (count, queues.outstanding())
+        };
+        metrics::gauge!(metric::DELIVERIES_PENDING).set(pending as f64);
+        for _ in 0..count.min(self.options.concurrency.max(1)) {
+            self.work.notify_one();
+        }
+    }
+
     /// Resolves when nothing is queued or in flight, or after `timeout`.
     pub async fn idle(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;

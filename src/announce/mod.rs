@@ -237,10 +237,11 @@ impl Announcer {
         let (hooks, bot): (Vec<_>, Vec<_>) = pending
             .into_iter()
             .partition(|d| as_member.contains(&d.subscription_id));
-        for d in budget::interleave(bot, hooks) {
-            self.dispatcher
-                .enqueue(Job::from_delivery(&d, JobKind::Send));
-        }
+        let jobs = budget::interleave(bot, hooks)
+            .iter()
+            .map(|d| Job::from_delivery(d, JobKind::Send))
+            .collect();
+        self.dispatcher.enqueue_all(jobs);
     }
 
     /// Write one pending delivery per matching channel; returns the pending
