@@ -12,6 +12,11 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 pub struct Budget {
     limiter: DefaultDirectRateLimiter,
     paused_until: Mutex<Option<Instant>>,
+    /// Turns are handed out in the order they were asked for: the rate
+    /// limiter alone lets a late waiter win a token again and again while
+    /// an earlier one starves (which broke the fan-out's round-robin by
+    /// server: a server's first post, taken early, went out late).
+    line: tokio::sync::Mutex<()>,
 }
 
 impl Budget {
@@ -25,11 +30,14 @@ impl Budget {
         Budget {
             limiter: RateLimiter::direct(Quota::per_second(rps).allow_burst(burst)),
             paused_until: Mutex::new(None),
+            line: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Wait out any pause, then for a token.
+    /// Wait out any pause, then for a token, in the order the turns were
+    /// asked for (the line is a fair, first-come first-served lock).
     pub async fn turn(&self) {
+        let _in_line = self.line.lock().await;
         loop {
             let pause = *lock(&self.paused_until);
             match pause {
@@ -130,6 +138,29 @@ mod tests {
             .map(|w| w[1] - w[0])
             .collect();
         assert!(gaps.iter().all(|g| (100..=102).contains(g)), "{gaps:?}");
+    }
+
+    /// Many waiters at once get their turns in the order they asked.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn turns_are_granted_first_come_first_served() {
+        let b = std::sync::Arc::new(Budget::per_second(200));
+        let order = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let (b, order) = (b.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                b.turn().await;
+                lock(&order).push(i);
+            }));
+            // Asked in this order.
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let got = lock(&order).clone();
+        assert_eq!(got, (0..40).collect::<Vec<_>>());
     }
 
     #[tokio::test]
