@@ -6,7 +6,7 @@ use poise::serenity_prelude as serenity;
 use super::admin::admin_guild;
 use super::live::PlatformChoice;
 use super::say;
-use crate::announce::message::{announcement_body, sample_stream};
+use crate::announce::message::{live_edit_body, sample_stream};
 use crate::discord::embeds::clean_text;
 use crate::discord::invite::{
     CHANNEL_PERMISSIONS, ROLE_PING_PERMISSION, THREAD_PERMISSION, WEBHOOK_PERMISSION,
@@ -62,12 +62,12 @@ pub fn member_missing(have: serenity::Permissions, pings_unmentionable: bool) ->
     if have.administrator() {
         return Vec::new();
     }
-    let mut missing = Vec::new();
-    for (permission, name, _) in &CHANNEL_PERMISSIONS[..2] {
-        if !have.contains(*permission) {
-            missing.push(*name);
-        }
-    }
+    let needed = serenity::Permissions::VIEW_CHANNEL | serenity::Permissions::SEND_MESSAGES;
+    let mut missing: Vec<&'static str> = CHANNEL_PERMISSIONS
+        .iter()
+        .filter(|(p, _, _)| needed.contains(*p) && !have.contains(*p))
+        .map(|(_, name, _)| *name)
+        .collect();
     let (ping, name) = ROLE_PING_PERMISSION;
     if pings_unmentionable && !have.contains(ping) {
         missing.push(name);
@@ -232,7 +232,7 @@ pub async fn subscribe(
         .into());
     }
     let wants = Wants {
-        role_ping: role.as_ref().is_some_and(|r| !r.mentionable),
+        role_ping: pings_unmentionable,
         webhooks: identity == Identity::Member,
         threads: thread,
     };
@@ -540,27 +540,15 @@ pub fn test_body(
     sub: &Subscription,
     stream: &crate::live::LiveStream,
 ) -> serde_json::Value {
-    let mut body = announcement_body(sub, stream, "");
-    if let Some(obj) = body.as_object_mut() {
-        let content = obj
-            .get("content")
-            .and_then(|c| c.as_str())
-            .unwrap_or("")
-            .to_string();
-        obj.insert(
-            "content".into(),
-            crate::providers::truncate_chars(
-                &format!("{} {content}", t(lang, "test-marker", &[])),
-                crate::discord::embeds::MAX_CONTENT,
-            )
-            .into(),
+    // The live card as an edit carries the same content and no nonce, and
+    // pings no one.
+    let mut body = live_edit_body(sub, stream);
+    if let Some(content) = body.get("content").and_then(|c| c.as_str()) {
+        let marked = crate::providers::truncate_chars(
+            &format!("{} {content}", t(lang, "test-marker", &[])),
+            crate::discord::embeds::MAX_CONTENT,
         );
-        obj.remove("nonce");
-        obj.remove("enforce_nonce");
-        obj.insert(
-            "allowed_mentions".into(),
-            serde_json::json!({"parse": [], "roles": [], "users": []}),
-        );
+        body["content"] = marked.into();
     }
     body
 }

@@ -99,8 +99,8 @@ const LOOKUPS_COUNTER: &str = "konbini-lookups";
 async fn spend_lookup(ctx: Context<'_>, lang: crate::messages::Lang) -> Result<(), Error> {
     let data = ctx.data();
     let now = chrono::Utc::now();
-    let day = now.format("%Y-%m-%d").to_string();
     let cap = data.config.limits.tiktok_lookups_per_day;
+    let day = crate::watch::budget::Allowance::PerDay(cap).period_key(now);
     match data.store.spend_calls(LOOKUPS_COUNTER, &day, 1, cap).await {
         Ok(Some(_)) => {}
         Ok(None) => {

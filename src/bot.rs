@@ -114,8 +114,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         store: Arc::clone(&store),
         rest: rest.clone(),
         announcer: AnnouncerOptions {
-            global_rps: config.discord_global_rps,
-            webhook_rps: config.discord_webhook_rps,
+            pacing: Arc::clone(&pacing),
             backoff_max: config.delivery_retry_max,
             stale_after: config.delivery_stale_after,
             nonce_window: config.discord_nonce_window,
@@ -124,7 +123,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
                 realtimekit_public: config.realtimekit_public,
             },
             fair_shares: config.fair_shares,
-            pacing: Some(Arc::clone(&pacing)),
             ..AnnouncerOptions::default()
         },
         snapshot: Arc::clone(&snapshot),
@@ -346,9 +344,8 @@ async fn on_event(
             crate::commands::on_component(fw.serenity_context, fw.user_data, component).await?;
         }
         serenity::FullEvent::GuildDelete { incomplete, .. } => {
-            use crate::announce::leave::{leave, GuildGone};
             let guild = incomplete.id.get();
-            if GuildGone::of(incomplete.unavailable) == GuildGone::Outage {
+            if incomplete.unavailable {
                 tracing::info!(guild, "a server is unavailable (outage): nothing changes");
                 return Ok(());
             }
@@ -357,21 +354,20 @@ async fn on_event(
             let store = Arc::clone(&fw.user_data.store);
             let rest = fw.user_data.rest.clone();
             tokio::spawn(async move {
-                let give_up = CancellationToken::new();
-                let deadline = give_up.clone();
-                let timer = tokio::spawn(async move {
-                    tokio::time::sleep(LEAVE_RETRY_FOR).await;
-                    deadline.cancel();
-                });
-                let _ = crate::backoff::until_ok(
+                let never = CancellationToken::new();
+                let retried = crate::backoff::until_ok(
                     "forgetting a server onair was removed from",
-                    std::time::Duration::from_millis(500),
-                    std::time::Duration::from_secs(30),
-                    &give_up,
-                    || leave(store.as_ref(), &rest, guild),
-                )
-                .await;
-                timer.abort();
+                    crate::announce::EVENT_RETRY_FIRST,
+                    crate::announce::EVENT_RETRY_MAX,
+                    &never,
+                    || crate::announce::leave::leave(store.as_ref(), &rest, guild),
+                );
+                if tokio::time::timeout(LEAVE_RETRY_FOR, retried)
+                    .await
+                    .is_err()
+                {
+                    tracing::error!(guild, "gave up forgetting a server onair was removed from");
+                }
             });
         }
         _ => {}

@@ -471,7 +471,6 @@ fn parse_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
 /// operator did not say, so an unconfigured bot never empties a paid key.
 pub const JKT48CONNECT_DEFAULT_CALLS_PER_MONTH: u64 = 1_000;
 
-/// A call allowance: a whole number ≥ 1, or `unlimited` (an unmetered key).
 /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`); unset: `default`.
 fn parse_bool(v: Option<String>, var: &'static str, default: bool) -> Result<bool, ConfigError> {
     let Some(v) = v else {
@@ -488,6 +487,7 @@ fn parse_bool(v: Option<String>, var: &'static str, default: bool) -> Result<boo
     }
 }
 
+/// A call allowance: a whole number ≥ 1, or `unlimited` (an unmetered key).
 fn parse_allowance(
     value: Option<String>,
     var: &'static str,

@@ -199,11 +199,7 @@ async fn check_reports_each_provider() {
 async fn check_tells_a_wrong_konbini_url_from_not_live() {
     let fake = FakeProvider::start().await;
     // KonbiniAPI's "not live" is a billed 404 (credit headers)...
-    fake.set(
-        "GET /v1/tiktok/users/tiktok/live",
-        Reply::json_status(404, json!({"errors": [{"code": "not_found"}]}))
-            .header("X-Credits-Remaining", "4321"),
-    );
+    konbini_probe_not_live(&fake);
     let out = onair(
         &["check"],
         &[("KONBINI_API_KEY", "k".into()), ("KONBINI_URL", fake.url())],
@@ -231,14 +227,20 @@ async fn check_tells_a_wrong_konbini_url_from_not_live() {
     assert!(!stdout.contains("not live"), "{stdout}");
 }
 
-#[tokio::test]
-async fn check_shows_how_often_each_tiktok_username_is_seen_when_credits_are_short() {
-    let fake = FakeProvider::start().await;
+/// KonbiniAPI's answer to `onair check`'s probe (TikTok's own account):
+/// not live, a billed 404 with its credit headers.
+fn konbini_probe_not_live(fake: &FakeProvider) {
     fake.set(
         "GET /v1/tiktok/users/tiktok/live",
         Reply::json_status(404, json!({"errors": [{"code": "not_found"}]}))
             .header("X-Credits-Remaining", "4321"),
     );
+}
+
+#[tokio::test]
+async fn check_shows_how_often_each_tiktok_username_is_seen_when_credits_are_short() {
+    let fake = FakeProvider::start().await;
+    konbini_probe_not_live(&fake);
     let dir = tempfile::tempdir().expect("temp dir");
     {
         let url = format!("sqlite://{}", dir.path().join("onair.db").display());

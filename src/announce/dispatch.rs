@@ -133,10 +133,7 @@ impl Dispatcher {
         let d = Arc::new(Dispatcher {
             store,
             rest,
-            pacing: options
-                .pacing
-                .clone()
-                .unwrap_or_else(|| Pacing::new(options.global_rps, options.webhook_rps)),
+            pacing: Arc::clone(&options.pacing),
             options,
             queues: Mutex::new(Queues::new(update_slots, fair)),
             work: Notify::new(),
@@ -170,14 +167,9 @@ impl Dispatcher {
         self.work.notify_waiters();
     }
 
+    /// One job at the back of its channel's queue.
     pub fn enqueue(&self, job: Job) {
-        let pending = {
-            let mut queues = lock(&self.queues);
-            queues.push(job);
-            queues.outstanding()
-        };
-        metrics::gauge!(metric::DELIVERIES_PENDING).set(pending as f64);
-        self.work.notify_one();
+        self.enqueue_all(vec![job]);
     }
 
     /// Queue a whole fan-out at once: the queues see every server's job

@@ -6,28 +6,8 @@
 //! without the bot being in the server) and forgotten. An outage
 //! (`unavailable: true`) changes nothing. Rejoining starts clean.
 
-use crate::discord::rest::{DiscordError, DiscordRest, UNKNOWN_WEBHOOK};
+use crate::discord::rest::DiscordRest;
 use crate::store::{Store, StoreError};
-
-/// What a GUILD_DELETE means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GuildGone {
-    /// onair was removed (kicked, banned, or the server deleted).
-    Removed,
-    /// The server is unavailable for a while (a Discord outage).
-    Outage,
-}
-
-impl GuildGone {
-    /// From GUILD_DELETE's `unavailable` flag.
-    pub fn of(unavailable: bool) -> Self {
-        if unavailable {
-            GuildGone::Outage
-        } else {
-            GuildGone::Removed
-        }
-    }
-}
 
 /// Forget server `guild_id` and delete the webhooks onair made there;
 /// returns how many webhooks were deleted at Discord.
@@ -42,7 +22,7 @@ pub async fn leave(
         match rest.delete_webhook(hook.id, &hook.token).await {
             Ok(()) => deleted += 1,
             // Someone deleted it already.
-            Err(DiscordError::Refused { code, .. }) if code == UNKNOWN_WEBHOOK => {}
+            Err(e) if e.is_unknown_webhook() => {}
             Err(e) => {
                 tracing::warn!(guild = guild_id, webhook = hook.id, error = %e, "could not delete a webhook of a server onair left (its token is forgotten)");
             }

@@ -40,11 +40,11 @@ pub const EVENT_RETRY_MAX: Duration = Duration::from_secs(30);
 /// Tunables (tests shorten the delays).
 #[derive(Debug, Clone)]
 pub struct AnnouncerOptions {
-    /// The announcer's own cap on Discord requests per second.
-    pub global_rps: u32,
-    /// Its cap on webhook executions per second (`DISCORD_WEBHOOK_RPS`):
-    /// sent without the bot's token, Discord counts them per IP.
-    pub webhook_rps: u32,
+    /// The request budgets the announcer paces itself with: the bot's own
+    /// requests (`DISCORD_GLOBAL_RPS`) and webhook executions
+    /// (`DISCORD_WEBHOOK_RPS`: sent without the bot's token, Discord
+    /// counts them per IP). Shared with the commands that post.
+    pub pacing: Arc<budget::Pacing>,
     /// Deliveries in flight at once (each to a different channel).
     pub concurrency: usize,
     /// First retry delay after a 5xx / network failure (doubles each time).
@@ -73,16 +73,12 @@ pub struct AnnouncerOptions {
     /// Serve channels round-robin by server (`DISCORD_FAIR_SHARES`): every
     /// server's first post before any server's second.
     pub fair_shares: bool,
-    /// The process's request budgets, when shared with the commands
-    /// (`None`: the dispatcher makes its own from the two rates).
-    pub pacing: Option<Arc<budget::Pacing>>,
 }
 
 impl Default for AnnouncerOptions {
     fn default() -> Self {
         AnnouncerOptions {
-            global_rps: 40,
-            webhook_rps: 40,
+            pacing: budget::Pacing::new(40, 40),
             concurrency: 16,
             backoff: Duration::from_secs(2),
             backoff_max: Duration::from_secs(60),
@@ -93,7 +89,6 @@ impl Default for AnnouncerOptions {
             live_update: Some(Duration::from_secs(600)),
             reach: audience::Reach::default(),
             fair_shares: true,
-            pacing: None,
         }
     }
 }

@@ -26,8 +26,6 @@ pub struct Queues {
     turns: VecDeque<u64>,
     /// The ready channels (all servers).
     ready_set: HashSet<u64>,
-    /// Each channel's server.
-    guild_of: HashMap<u64, u64>,
     /// Round-robin by server (else one line of channels).
     fair: bool,
     busy: HashSet<u64>,
@@ -53,12 +51,12 @@ impl Queues {
         }
     }
 
-    /// The line a channel waits in: its server's, or the one line.
+    /// The line a channel waits in: its server's (read from its queued
+    /// work: a channel only waits while it has some), or the one line.
     fn line_of(&self, ch: u64) -> u64 {
-        if self.fair {
-            self.guild_of.get(&ch).copied().unwrap_or(0)
-        } else {
-            0
+        match self.jobs.get(&ch).and_then(VecDeque::front) {
+            Some(job) if self.fair => job.guild_id,
+            _ => 0,
         }
     }
 
@@ -132,7 +130,6 @@ impl Queues {
             return;
         }
         let ch = job.channel_id;
-        self.guild_of.insert(ch, job.guild_id);
         self.outstanding += 1;
         self.urgent += 1;
         self.jobs.entry(ch).or_default().push_back(job);
@@ -148,7 +145,6 @@ impl Queues {
                 return Some(job);
             }
             self.jobs.remove(&ch);
-            self.guild_of.remove(&ch);
         }
         if self.urgent > 0 || self.updating >= self.update_slots {
             return None;
@@ -183,9 +179,6 @@ impl Queues {
             }
         } else {
             self.jobs.remove(&ch);
-            if !self.cooling.contains(&ch) {
-                self.guild_of.remove(&ch);
-            }
         }
         self.outstanding == 0
     }
@@ -195,7 +188,6 @@ impl Queues {
     /// retried: they are dropped.)
     pub fn retry_later(&mut self, job: Job) {
         let ch = job.channel_id;
-        self.guild_of.insert(ch, job.guild_id);
         self.outstanding += 1;
         self.urgent += 1;
         self.jobs.entry(ch).or_default().push_front(job);
