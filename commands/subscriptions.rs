@@ -345,7 +345,7 @@ async fn ready_webhook(ctx: Context<'_>, channel: u64) -> Result<(), Error> {
     }
     let (id, token) = data
         .rest
-        .create_webhook(channel, crate::announce::webhook::WEBHOOK_NAME)
+        .create_webhook(channel, crate::outbox::webhook::WEBHOOK_NAME)
         .await?;
     data.store.save_webhook(id, channel, &token).await?;
     tracing::info!(channel, webhook = id, "channel webhook ready");
@@ -420,10 +420,10 @@ pub fn describe(lang: Lang, sub: &Subscription) -> String {
 /// in the reader's language.
 pub fn fallback_reason(lang: Lang, stored: &str) -> String {
     match stored.split_once(':') {
-        _ if stored == crate::announce::webhook::FALLBACK_DELETED => {
+        _ if stored == crate::outbox::webhook::FALLBACK_DELETED => {
             t(lang, "identity-fallback-webhook-deleted", &[])
         }
-        Some((crate::announce::webhook::FALLBACK_REFUSED, error)) => t(
+        Some((crate::outbox::webhook::FALLBACK_REFUSED, error)) => t(
             lang,
             "identity-fallback-webhook-refused",
             &[("error", &clean_text(error, 200))],

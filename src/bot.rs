@@ -109,21 +109,23 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         Election::Solo
     };
     let pacing =
-        crate::announce::budget::Pacing::new(config.discord_global_rps, config.discord_webhook_rps);
+        crate::outbox::pacing::Pacing::new(config.discord_global_rps, config.discord_webhook_rps);
     let work = WorkContext {
         store: Arc::clone(&store),
         rest: rest.clone(),
         announcer: AnnouncerOptions {
-            pacing: Arc::clone(&pacing),
-            backoff_max: config.delivery_retry_max,
-            stale_after: config.delivery_stale_after,
-            nonce_window: config.discord_nonce_window,
+            outbox: crate::outbox::Options {
+                pacing: Arc::clone(&pacing),
+                backoff_max: config.delivery_retry_max,
+                stale_after: config.delivery_stale_after,
+                nonce_window: config.discord_nonce_window,
+                fair_shares: config.fair_shares,
+                ..crate::outbox::Options::default()
+            },
             live_update: config.live_update,
             reach: crate::announce::audience::Reach {
                 realtimekit_public: config.realtimekit_public,
             },
-            fair_shares: config.fair_shares,
-            ..AnnouncerOptions::default()
         },
         snapshot: Arc::clone(&snapshot),
         sources: sources.clone(),

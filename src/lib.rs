@@ -18,6 +18,7 @@ pub mod limits;
 pub mod logging;
 pub mod messages;
 pub mod ops;
+pub mod outbox;
 pub mod startup;
 pub mod store;
 pub mod text;

@@ -39,6 +39,10 @@ pub mod metric {
     /// Counter {result}: live-update edits sent, or dropped (waited too
     /// long behind announcements, or refused).
     pub const LIVE_UPDATES: &str = "onair_live_updates_total";
+    /// Failed Discord requests of the outbox that will be tried again.
+    pub const DELIVERY_RETRIES: &str = "onair_delivery_retries_total";
+    /// Closes and reopens of sent cards Discord took.
+    pub const CARD_EDITS: &str = "onair_card_edits_total";
     /// Histogram, seconds: from the `Started` event to the post.
     pub const DISPATCH_LATENCY: &str = "onair_dispatch_latency_seconds";
     /// Gauge: 1 while this process does the work that must happen once
@@ -95,6 +99,11 @@ fn describe() {
     describe_counter!(metric::DELIVERIES_SENT, "Deliveries Discord accepted");
     describe_counter!(metric::DELIVERIES_FAILED, "Deliveries given up");
     describe_counter!(metric::DISCORD_429, "Discord 429 answers by scope");
+    describe_counter!(
+        metric::DELIVERY_RETRIES,
+        "Failed outbox requests to Discord that will be tried again"
+    );
+    describe_counter!(metric::CARD_EDITS, "Closes and reopens of sent cards");
     describe_histogram!(
         metric::DISPATCH_LATENCY,
         Unit::Seconds,

@@ -111,7 +111,7 @@ pub struct Data {
     pub seen_members: Arc<dashmap::DashSet<String>>,
     /// The request budgets the announcer paces itself with (a command that
     /// posts into a channel takes its turn too).
-    pub pacing: Arc<crate::announce::budget::Pacing>,
+    pub pacing: Arc<crate::outbox::pacing::Pacing>,
 }
 
 /// A failure the user caused or can act on: shown to them (ephemerally) as is.

@@ -87,9 +87,9 @@ pub fn allowed_mentions(role_id: Option<u64>) -> serenity::CreateAllowedMentions
     }
 }
 
-/// The announcement body for `POST /channels/{id}/messages`. `nonce` makes
-/// Discord drop a duplicate if the same delivery is sent twice (restart).
-pub fn announcement_body(sub: &Subscription, stream: &LiveStream, nonce: &str) -> Value {
+/// The announcement body for `POST /channels/{id}/messages` (the outbox
+/// adds the nonce that makes Discord drop a duplicate).
+pub fn announcement_body(sub: &Subscription, stream: &LiveStream) -> Value {
     let lang = sub_lang(sub);
     let content = match &sub.template {
         Some(tpl) if !tpl.trim().is_empty() => render_template(tpl, stream, sub.role_id),
@@ -98,9 +98,7 @@ pub fn announcement_body(sub: &Subscription, stream: &LiveStream, nonce: &str) -
     let mut msg = serenity::CreateMessage::new()
         .content(content)
         .embed(stream_embed(lang, stream).to_create())
-        .allowed_mentions(allowed_mentions(sub.role_id))
-        .nonce(serenity::Nonce::String(nonce.chars().take(25).collect()))
-        .enforce_nonce(true);
+        .allowed_mentions(allowed_mentions(sub.role_id));
     if let Some(b) = embeds::watch_button(lang, stream, false) {
         msg = msg.components(vec![serenity::CreateActionRow::Buttons(vec![b])]);
     }
@@ -114,35 +112,6 @@ pub fn marker(stream_row: i64) -> String {
     format!("onair · #{stream_row}")
 }
 
-/// Put `marker` in the footer of the body's first embed.
-pub fn with_marker(mut body: Value, marker: &str) -> Value {
-    if let Some(e) = body
-        .get_mut("embeds")
-        .and_then(|e| e.get_mut(0))
-        .and_then(Value::as_object_mut)
-    {
-        e.insert("footer".into(), serde_json::json!({ "text": marker }));
-    }
-    body
-}
-
-/// Among a channel's messages (as Discord lists them), the id of the one
-/// one of `authors` (the bot, our webhooks) posted with `marker`.
-pub fn find_marked(messages: &[Value], authors: &[u64], marker: &str) -> Option<u64> {
-    messages.iter().find_map(|m| {
-        let author = m["author"]["id"].as_str()?.parse::<u64>().ok()?;
-        let marked = m["embeds"]
-            .as_array()?
-            .iter()
-            .any(|e| e["footer"]["text"].as_str() == Some(marker));
-        if authors.contains(&author) && marked {
-            m["id"].as_str()?.parse().ok()
-        } else {
-            None
-        }
-    })
-}
-
 /// A new message that is already the ended card: for a delivery whose
 /// broadcast ended before it could be sent (nothing "live" is posted for a
 /// broadcast that is over).
@@ -151,16 +120,10 @@ pub fn ended_announcement_body(
     stream: &LiveStream,
     ended_at: DateTime<Utc>,
     recap: &Recap,
-    nonce: &str,
 ) -> Value {
     let mut body = ended_body(Some(sub), stream, ended_at, recap);
     if let Some(o) = body.as_object_mut() {
         o.remove("components");
-        o.insert(
-            "nonce".into(),
-            Value::String(nonce.chars().take(25).collect()),
-        );
-        o.insert("enforce_nonce".into(), Value::Bool(true));
     }
     body
 }
@@ -172,7 +135,7 @@ pub fn ended_announcement_body(
 /// second post). The same content as the announcement with the current
 /// figures; no nonce (edits have none), and no ping (an edit never pings).
 pub fn live_edit_body(sub: &Subscription, stream: &LiveStream) -> Value {
-    let mut body = announcement_body(sub, stream, "");
+    let mut body = announcement_body(sub, stream);
     if let Some(o) = body.as_object_mut() {
         o.remove("nonce");
         o.remove("enforce_nonce");
@@ -345,10 +308,11 @@ pub(crate) mod tests {
 
     #[test]
     fn marked_messages_are_found_only_when_the_bot_posted_them() {
-        let body = with_marker(announcement_body(&sub(), &fritzy(), "n"), &marker(7));
+        use crate::outbox::lookup::{find_marked, with_marker};
+        let body = with_marker(announcement_body(&sub(), &fritzy()), &marker(7));
         assert_eq!(body["embeds"][0]["footer"]["text"], "onair · #7");
         let msg = |id: &str, author: &str, b: &Value| serde_json::json!({"id": id, "author": {"id": author}, "embeds": b["embeds"]});
-        let other = with_marker(announcement_body(&sub(), &fritzy(), "n"), &marker(8));
+        let other = with_marker(announcement_body(&sub(), &fritzy()), &marker(8));
         let list = vec![
             msg("100", "5", &body),  // someone else's copy
             msg("101", "9", &other), // ours, another broadcast
@@ -369,8 +333,10 @@ pub(crate) mod tests {
 
     #[test]
     fn an_ended_broadcast_is_posted_as_the_ended_card() {
-        let body =
-            ended_announcement_body(&sub(), &fritzy(), Utc::now(), &Recap::default(), "onair-3");
+        let body = crate::outbox::lookup::with_nonce(
+            ended_announcement_body(&sub(), &fritzy(), Utc::now(), &Recap::default()),
+            3,
+        );
         assert!(body["content"].as_str().unwrap().contains("was live"));
         assert_eq!(body["nonce"], "onair-3");
         assert_eq!(body["enforce_nonce"], true);
@@ -382,7 +348,7 @@ pub(crate) mod tests {
     fn reopen_edit_is_the_live_card_without_nonce_or_ping() {
         let mut s = sub();
         s.role_id = Some(77);
-        let live = announcement_body(&s, &fritzy(), "onair-1");
+        let live = announcement_body(&s, &fritzy());
         let ended = ended_body(Some(&s), &fritzy(), Utc::now(), &Recap::default());
         let back = live_edit_body(&s, &fritzy());
         assert_eq!(back["embeds"], live["embeds"], "the live card again");
@@ -398,7 +364,7 @@ pub(crate) mod tests {
         let mut s = sub();
         s.role_id = Some(77);
         s.template = Some("@everyone {role} {title}".into());
-        let body = announcement_body(&s, &fritzy(), "onair-1");
+        let body = crate::outbox::lookup::with_nonce(announcement_body(&s, &fritzy()), 1);
         assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]));
         assert_eq!(body["allowed_mentions"]["roles"], serde_json::json!(["77"]));
         assert_eq!(body["nonce"], "onair-1");
@@ -407,7 +373,7 @@ pub(crate) mod tests {
             body["components"][0]["components"][0]["url"],
             "https://www.idn.app/jkt48_fritzy/live/x"
         );
-        let plain = announcement_body(&sub(), &fritzy(), "n");
+        let plain = announcement_body(&sub(), &fritzy());
         assert_eq!(plain["content"], "**Fritzy** is live on IDN Live");
         assert_eq!(plain["allowed_mentions"]["roles"], serde_json::json!([]));
     }

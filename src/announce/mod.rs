@@ -1,22 +1,17 @@
-//! The announcer: matches watch events against subscriptions, writes the
-//! deliveries to the store first (outbox), then sends them paced under
-//! Discord's global limit, one message at a time per channel, channels
-//! picked round-robin. While a broadcast runs, its cards are edited when
-//! something worth showing changes (at most once per `LIVE_UPDATE_SECS`,
-//! at the lowest priority); on `Ended` every sent announcement becomes a
-//! recap.
+//! Live announcements: the trigger that matches watch events against
+//! subscriptions ([`audience`]), writes one delivery per channel to the
+//! store and hands them to the [`crate::outbox`], which posts them exactly
+//! once; and the renderer of their cards ([`live_cards`], [`message`]).
+//! While a broadcast runs, its cards are refreshed when something worth
+//! showing changes (at most once per `LIVE_UPDATE_SECS`, at the lowest
+//! priority; [`updates`]); on `Ended` every sent card is closed as a recap.
 
 pub mod audience;
-pub mod budget;
 pub mod card;
-pub mod dispatch;
 pub mod leave;
+pub mod live_cards;
 pub mod message;
-mod queues;
-pub mod threads;
 mod updates;
-pub mod verdict;
-pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,10 +22,10 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff;
 use crate::discord::rest::DiscordRest;
 use crate::live::LiveStream;
+use crate::outbox::ports::Deliveries;
+use crate::outbox::{pacing, Job, Outbox, Step};
 use crate::store::{Delivery, Store, Subscription};
 use crate::watch::tracker::WatchEvent;
-
-pub use dispatch::{Dispatcher, Job, JobKind};
 
 /// The first and the longest wait between two attempts to record an event
 /// (or to resume from the store).
@@ -40,63 +35,30 @@ pub const EVENT_RETRY_MAX: Duration = Duration::from_secs(30);
 /// Tunables (tests shorten the delays).
 #[derive(Debug, Clone)]
 pub struct AnnouncerOptions {
-    /// The request budgets the announcer paces itself with: the bot's own
-    /// requests (`DISCORD_GLOBAL_RPS`) and webhook executions
-    /// (`DISCORD_WEBHOOK_RPS`: sent without the bot's token, Discord
-    /// counts them per IP). Shared with the commands that post.
-    pub pacing: Arc<budget::Pacing>,
-    /// Deliveries in flight at once (each to a different channel).
-    pub concurrency: usize,
-    /// First retry delay after a 5xx / network failure (doubles each time).
-    pub backoff: Duration,
-    /// The longest retry delay (`DELIVERY_RETRY_MAX_SECS`).
-    pub backoff_max: Duration,
-    /// How long past a broadcast's end its announcement is still retried
-    /// (`DELIVERY_STALE_SECS`); while it is live, always.
-    pub stale_after: Duration,
-    /// How long Discord is assumed to remember an `enforce_nonce` nonce
-    /// (`DISCORD_NONCE_WINDOW_SECS`). A resend of a delivery whose first
-    /// POST left longer ago first looks for it in the channel. Shorter than
-    /// Discord's real window is safe (a lookup too many), longer is not.
-    pub nonce_window: Duration,
-    /// Consecutive "channel unusable" failures before a subscription is disabled.
-    pub disable_after: u32,
-    /// 401/403/429 answers per 10 minutes at which sending stops (Discord
-    /// bans an IP at 10,000).
-    pub invalid_limit: usize,
+    /// How the outbox delivers (pacing, retries, staleness, fair shares).
+    pub outbox: crate::outbox::Options,
     /// At most one live-update edit per message per this long
     /// (`LIVE_UPDATE_SECS`); `None`: cards are not edited while live.
     pub live_update: Option<Duration>,
     /// What reaches catch-all subscriptions beyond the curated sources
     /// (the isolation rule, [`audience`]).
     pub reach: audience::Reach,
-    /// Serve channels round-robin by server (`DISCORD_FAIR_SHARES`): every
-    /// server's first post before any server's second.
-    pub fair_shares: bool,
 }
 
 impl Default for AnnouncerOptions {
     fn default() -> Self {
         AnnouncerOptions {
-            pacing: budget::Pacing::new(40, 40),
-            concurrency: 16,
-            backoff: Duration::from_secs(2),
-            backoff_max: Duration::from_secs(60),
-            stale_after: Duration::from_secs(15 * 60),
-            nonce_window: Duration::from_secs(60),
-            disable_after: 3,
-            invalid_limit: 5_000,
+            outbox: crate::outbox::Options::default(),
             live_update: Some(Duration::from_secs(600)),
             reach: audience::Reach::default(),
-            fair_shares: true,
         }
     }
 }
 
-/// Turns events into deliveries and hands them to the dispatcher.
+/// Turns events into deliveries and hands them to the outbox.
 pub struct Announcer {
     store: Arc<dyn Store>,
-    dispatcher: Arc<Dispatcher>,
+    outbox: Arc<Outbox>,
     live_update: Option<Duration>,
     reach: audience::Reach,
     /// Broadcasts with a held live update timed to be offered again.
@@ -107,10 +69,17 @@ impl Announcer {
     pub fn new(store: Arc<dyn Store>, rest: DiscordRest, options: AnnouncerOptions) -> Self {
         let live_update = options.live_update;
         let reach = options.reach;
-        let dispatcher = Dispatcher::start(Arc::clone(&store), rest, options);
+        let outbox = Outbox::start(
+            Arc::new(Deliveries(Arc::clone(&store))),
+            Arc::new(rest),
+            Arc::new(live_cards::LiveCards {
+                store: Arc::clone(&store),
+            }),
+            options.outbox,
+        );
         Announcer {
             store,
-            dispatcher,
+            outbox,
             live_update,
             reach,
             rechecks: Arc::default(),
@@ -138,17 +107,16 @@ impl Announcer {
         }
         self.enqueue_sends(pending, &subs);
         for (d, _) in ended {
-            self.dispatcher
-                .enqueue(Job::from_delivery(&d, JobKind::EndEdit));
+            self.outbox.enqueue(Job::new(&d, Step::Close));
         }
         // Threads to start on cards that are out, or to archive after the
         // end (queued after the end edits, so a card is closed first).
         for d in self.store.deliveries_needing_thread_work().await? {
             let kind = match d.thread_id {
-                None => JobKind::Thread,
-                Some(_) => JobKind::ArchiveThread,
+                None => Step::StartThread,
+                Some(_) => Step::ArchiveThread,
             };
-            self.dispatcher.enqueue(Job::from_delivery(&d, kind));
+            self.outbox.enqueue(Job::new(&d, kind));
         }
         Ok(())
     }
@@ -190,8 +158,7 @@ impl Announcer {
         for d in self.store.deliveries_for_stream(row.id).await? {
             if d.status == crate::store::DeliveryStatus::Sent && d.end_edited_at.is_some() {
                 self.store.clear_end_edited(d.id).await?;
-                self.dispatcher
-                    .enqueue(Job::from_delivery(&d, JobKind::Reopen));
+                self.outbox.enqueue(Job::new(&d, Step::Reopen));
             }
         }
         Ok(())
@@ -205,11 +172,11 @@ impl Announcer {
             return Ok(());
         };
         if let updates::Offer::Held(until) =
-            updates::offer(&self.store, &self.dispatcher, &row, every).await?
+            updates::offer(&self.store, &self.outbox, &row, every).await?
         {
             updates::recheck(
                 &self.store,
-                &self.dispatcher,
+                &self.outbox,
                 &self.rechecks,
                 row.id,
                 until,
@@ -232,11 +199,11 @@ impl Announcer {
         let (hooks, bot): (Vec<_>, Vec<_>) = pending
             .into_iter()
             .partition(|d| as_member.contains(&d.subscription_id));
-        let jobs = budget::interleave(bot, hooks)
+        let jobs = pacing::interleave(bot, hooks)
             .iter()
-            .map(|d| Job::from_delivery(d, JobKind::Send))
+            .map(|d| Job::new(d, Step::Post))
             .collect();
-        self.dispatcher.enqueue_all(jobs);
+        self.outbox.enqueue_all(jobs);
     }
 
     /// Write one pending delivery per matching channel; returns the pending
@@ -279,23 +246,23 @@ impl Announcer {
         tracing::info!(stream = %stream.id(), messages = deliveries.len(), "stream ended");
         for d in deliveries {
             // Sent ones get their edit; pending ones are dropped by the
-            // dispatcher when it sees the stream ended. Both go through the
+            // outbox when it sees the stream ended. Both go through the
             // channel's queue, so an edit never overtakes its send.
             let kind = match d.status {
-                crate::store::DeliveryStatus::Sent => JobKind::EndEdit,
+                crate::store::DeliveryStatus::Sent => Step::Close,
                 _ => continue,
             };
-            self.dispatcher.enqueue(Job::from_delivery(&d, kind));
+            self.outbox.enqueue(Job::new(&d, kind));
         }
         Ok(())
     }
 
     /// Wait until nothing is queued or in flight (tests, shutdown).
     pub async fn idle(&self, timeout: Duration) -> bool {
-        self.dispatcher.idle(timeout).await
+        self.outbox.idle(timeout).await
     }
 
     pub fn shutdown(&self) {
-        self.dispatcher.shutdown();
+        self.outbox.shutdown();
     }
 }

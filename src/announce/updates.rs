@@ -1,22 +1,19 @@
 //! Live updates: while a broadcast runs, its cards are edited when
 //! something worth showing changed (`card.rs` decides what), at most once
 //! per `LIVE_UPDATE_SECS`, at the lowest priority. The announcer offers
-//! them (and times a held-back change); the dispatcher sends them, or
-//! drops them: never retried, never held against a subscription.
+//! them (and times a held-back change); the outbox sends them as
+//! refreshes, or drops them: never retried, never held against a
+//! subscription.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::card;
-use super::dispatch::{Dispatcher, Job};
-use super::message::{live_edit_body, marker, with_marker};
-use super::verdict::{verdict, Facts, Verdict};
-use crate::discord::rest::DiscordError;
-use crate::ops::metric;
-use crate::store::{Delivery, DeliveryStatus, Store, StoreError, StoredStream, Subscription};
+use crate::outbox::{Job, Outbox};
+use crate::store::{DeliveryStatus, Store, StoreError, StoredStream};
 
 /// A live update waits at least this long behind other jobs before it is
 /// dropped (else one period).
@@ -38,7 +35,7 @@ pub(super) enum Offer {
 /// go out within a period, or 30 s at least).
 pub(super) async fn offer(
     store: &Arc<dyn Store>,
-    dispatcher: &Arc<Dispatcher>,
+    outbox: &Arc<Outbox>,
     row: &StoredStream,
     every: Duration,
 ) -> Result<Offer, StoreError> {
@@ -74,17 +71,17 @@ pub(super) async fn offer(
     tracing::info!(stream = %row.stream_id, ?change, cards = cards.len(), "live update");
     let within = every.max(UPDATE_TTL_MIN);
     for d in cards {
-        dispatcher.enqueue(Job::live_update(&d, within));
+        outbox.enqueue(Job::refresh(&d, within));
     }
     Ok(Offer::Queued)
 }
 
 /// A change held back by the period is offered again when the period is
 /// over, even if nothing else changes by then: one timer per broadcast
-/// (`pending` holds the broadcasts with one), ended with the dispatcher.
+/// (`pending` holds the broadcasts with one), ended with the outbox.
 pub(super) fn recheck(
     store: &Arc<dyn Store>,
-    dispatcher: &Arc<Dispatcher>,
+    outbox: &Arc<Outbox>,
     pending: &Arc<Mutex<HashSet<i64>>>,
     row: i64,
     until: DateTime<Utc>,
@@ -94,9 +91,9 @@ pub(super) fn recheck(
         return;
     }
     let store = Arc::clone(store);
-    let dispatcher = Arc::clone(dispatcher);
+    let outbox = Arc::clone(outbox);
     let pending = Arc::clone(pending);
-    let stop = dispatcher.stopped();
+    let stop = outbox.stopped();
     tokio::spawn(async move {
         let mut until = until;
         loop {
@@ -107,7 +104,7 @@ pub(super) fn recheck(
             }
             let offered = match store.get_stream(row).await {
                 Ok(Some(current)) if current.ended_at.is_none() => {
-                    offer(&store, &dispatcher, &current, every).await
+                    offer(&store, &outbox, &current, every).await
                 }
                 Ok(_) => Ok(Offer::Nothing),
                 Err(e) => Err(e),
@@ -124,65 +121,6 @@ pub(super) fn recheck(
         }
         lock(&pending).remove(&row);
     });
-}
-
-impl Dispatcher {
-    /// Send one live update, or drop it: when it waited too long (behind
-    /// every other job, then for the budget), or when Discord refused it.
-    pub(super) async fn live_update(
-        &self,
-        job: &Job,
-        delivery: &Delivery,
-        stream: &StoredStream,
-        sub: Option<Subscription>,
-        facts: &Facts,
-    ) {
-        let (Some(message_id), Some(sub)) = (delivery.message_id, sub) else {
-            return;
-        };
-        // Ended meanwhile: the recap has the last word.
-        if stream.ended_at.is_some() || delivery.end_edited_at.is_some() {
-            return;
-        }
-        let budget = self.budget_of(delivery);
-        let turn = match job.not_after {
-            Some(t) if Instant::now() >= t => false,
-            Some(t) => tokio::time::timeout_at(t.into(), budget.turn())
-                .await
-                .is_ok(),
-            None => {
-                budget.turn().await;
-                true
-            }
-        };
-        if !turn {
-            self.update_dropped("it waited too long for the budget");
-            return;
-        }
-        let body = with_marker(
-            live_edit_body(&sub, &stream.stream),
-            &marker(job.stream_row),
-        );
-        match self.patch(delivery, message_id, &body).await {
-            Ok(()) => {
-                self.tally(|s| s.updated += 1);
-                metrics::counter!(metric::LIVE_UPDATES, "result" => "sent").increment(1);
-                tracing::info!(message = message_id, "live card updated");
-            }
-            Err(e) => {
-                self.count_invalid(&e);
-                // A global 429 still tells every other send to wait.
-                if let Verdict::PauseAll(wait) = verdict(facts, &Err(e.clone()), Utc::now()) {
-                    self.pause_all(wait);
-                }
-                if matches!(e, DiscordError::RateLimited { .. }) {
-                    self.tally(|s| s.rate_limited += 1);
-                }
-                tracing::info!(error = %e, "live update refused; dropped");
-                self.update_dropped("Discord refused it");
-            }
-        }
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

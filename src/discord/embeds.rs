@@ -377,11 +377,11 @@ mod tests {
             clean_text("Fri\u{202E}tzy\u{200B} \u{2067}x\u{2069}", 100),
             "Fritzy x"
         );
-        assert_eq!(crate::announce::webhook::username("\u{202E}ydaL"), "ydaL");
+        assert_eq!(crate::outbox::webhook::username("\u{202E}ydaL"), "ydaL");
         let mut st = LiveStream::new(Platform::Idn, "1", "Zee\u{200D}\u{FEFF}");
         st.started_at = chrono::DateTime::from_timestamp(1_700_000_000, 0);
         assert_eq!(
-            crate::announce::threads::thread_name(&st),
+            crate::announce::live_cards::thread_name(&st),
             "Zee · 2023-11-14"
         );
     }

@@ -1,4 +1,4 @@
-//! The dispatcher's bookkeeping, without any I/O: one queue per channel,
+//! The outbox's bookkeeping, without any I/O: one queue per channel,
 //! at most one job in flight per channel, a channel that must wait (429,
 //! retry backoff) set aside until it cools.
 //!
@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use super::dispatch::{Job, JobKind};
+use super::job::{Job, Step};
 
 #[derive(Default)]
 pub struct Queues {
@@ -116,7 +116,7 @@ impl Queues {
     /// A new job at the back of its channel's queue (a live update: in the
     /// update lane, replacing one still waiting for the same message).
     pub fn push(&mut self, job: Job) {
-        if job.kind == JobKind::Update {
+        if job.step == Step::Refresh {
             if let Some(old) = self
                 .updates
                 .iter_mut()
@@ -165,10 +165,10 @@ impl Queues {
 
     /// A job of `ch` is done: the channel goes back in line (at the back,
     /// for fairness) unless it is cooling. Returns whether all is idle.
-    pub fn finish(&mut self, ch: u64, kind: JobKind) -> bool {
+    pub fn finish(&mut self, ch: u64, step: Step) -> bool {
         self.busy.remove(&ch);
         self.outstanding = self.outstanding.saturating_sub(1);
-        if kind == JobKind::Update {
+        if step == Step::Refresh {
             self.updating = self.updating.saturating_sub(1);
         } else {
             self.urgent = self.urgent.saturating_sub(1);
@@ -205,14 +205,11 @@ impl Queues {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::announce::JobKind;
 
     fn job(delivery: i64, ch: u64) -> Job {
         Job {
-            kind: JobKind::Send,
+            step: Step::Post,
             delivery_id: delivery,
-            stream_row: 1,
-            subscription_id: 1,
             guild_id: 1,
             channel_id: ch,
             attempts: 0,
@@ -222,7 +219,7 @@ mod tests {
 
     fn update(delivery: i64, ch: u64) -> Job {
         Job {
-            kind: JobKind::Update,
+            step: Step::Refresh,
             ..job(delivery, ch)
         }
     }
@@ -238,10 +235,10 @@ mod tests {
         // Channel 10 is busy: the next is channel 20's, not 10's second.
         assert_eq!(q.take().unwrap().delivery_id, 3);
         assert!(q.take().is_none(), "nothing else may go in parallel");
-        assert!(!q.finish(10, JobKind::Send));
+        assert!(!q.finish(10, Step::Post));
         assert_eq!(q.take().unwrap().delivery_id, 2);
-        assert!(!q.finish(20, JobKind::Send));
-        assert!(q.finish(10, JobKind::Send), "all done");
+        assert!(!q.finish(20, Step::Post));
+        assert!(q.finish(10, Step::Post), "all done");
         assert_eq!(q.outstanding(), 0);
     }
 
@@ -253,15 +250,15 @@ mod tests {
         q.push(job(3, 20));
         let first = q.take().unwrap();
         q.retry_later(first); // a 429 on channel 10
-        assert!(!q.finish(10, JobKind::Send));
+        assert!(!q.finish(10, Step::Post));
         assert_eq!(q.take().unwrap().delivery_id, 3, "others go on");
         assert!(q.take().is_none(), "channel 10 is cooling");
         q.cooled(10);
         assert_eq!(q.take().unwrap().delivery_id, 1, "the retried job first");
-        assert!(!q.finish(10, JobKind::Send));
-        assert!(!q.finish(20, JobKind::Send));
+        assert!(!q.finish(10, Step::Post));
+        assert!(!q.finish(20, Step::Post));
         assert_eq!(q.take().unwrap().delivery_id, 2);
-        assert!(q.finish(10, JobKind::Send));
+        assert!(q.finish(10, Step::Post));
     }
 
     #[test]
@@ -275,7 +272,7 @@ mod tests {
         assert!(!q.updates_free());
         assert_eq!(q.take().unwrap().delivery_id, 4, "the announcement first");
         assert!(q.take().is_none(), "no update while it is in flight");
-        assert!(!q.finish(40, JobKind::Send));
+        assert!(!q.finish(40, Step::Post));
         assert!(q.updates_free());
         assert_eq!(q.take().unwrap().delivery_id, 1);
         assert_eq!(q.take().unwrap().delivery_id, 2);
@@ -286,12 +283,12 @@ mod tests {
             5,
             "a new announcement jumps the lane"
         );
-        assert!(!q.finish(10, JobKind::Update));
+        assert!(!q.finish(10, Step::Refresh));
         assert!(q.take().is_none(), "updates wait for the announcement");
-        assert!(!q.finish(50, JobKind::Send));
+        assert!(!q.finish(50, Step::Post));
         assert_eq!(q.take().unwrap().delivery_id, 3);
-        assert!(!q.finish(20, JobKind::Update));
-        assert!(q.finish(30, JobKind::Update), "all done");
+        assert!(!q.finish(20, Step::Refresh));
+        assert!(q.finish(30, Step::Refresh), "all done");
     }
 
     #[test]
@@ -304,14 +301,14 @@ mod tests {
         assert_eq!(q.outstanding(), 1, "one update per message");
         q.push(job(2, 10));
         assert_eq!(q.take().unwrap().delivery_id, 2);
-        assert!(!q.finish(10, JobKind::Send));
+        assert!(!q.finish(10, Step::Post));
         let u = q.take().unwrap();
         assert_eq!((u.delivery_id, u.attempts), (1, 0), "the newer one");
         q.push(job(3, 10));
         assert!(q.take().is_none(), "channel 10 is busy with the update");
-        assert!(!q.finish(10, JobKind::Update));
+        assert!(!q.finish(10, Step::Refresh));
         assert_eq!(q.take().unwrap().delivery_id, 3);
-        assert!(q.finish(10, JobKind::Send));
+        assert!(q.finish(10, Step::Post));
     }
 
     fn send(delivery: i64, guild: u64, ch: u64) -> Job {
@@ -339,7 +336,7 @@ mod tests {
         let mut order = Vec::new();
         while let Some(j) = q.take() {
             order.push(j.guild_id);
-            q.finish(j.channel_id, j.kind);
+            q.finish(j.channel_id, j.step);
         }
         assert_eq!(order.len(), 330);
         let big_31st = order
@@ -362,7 +359,7 @@ mod tests {
         let mut n = 0;
         while let Some(j) = q.take() {
             n += 1;
-            q.finish(j.channel_id, j.kind);
+            q.finish(j.channel_id, j.step);
             if j.guild_id == 100 {
                 break;
             }
@@ -379,10 +376,10 @@ mod tests {
         let a = q.take().unwrap();
         assert_eq!(a.delivery_id, 1);
         q.retry_later(a);
-        q.finish(10, JobKind::Send);
+        q.finish(10, Step::Post);
         let order: Vec<i64> = std::iter::from_fn(|| {
             let j = q.take()?;
-            q.finish(j.channel_id, j.kind);
+            q.finish(j.channel_id, j.step);
             Some(j.delivery_id)
         })
         .collect();
@@ -393,6 +390,6 @@ mod tests {
         );
         q.cooled(10);
         assert_eq!(q.take().unwrap().delivery_id, 1);
-        assert!(q.finish(10, JobKind::Send));
+        assert!(q.finish(10, Step::Post));
     }
 }

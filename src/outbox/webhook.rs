@@ -4,12 +4,17 @@
 //! (10015) is recreated once; deleted again, or refused, the subscription
 //! posts as the bot and `/subscriptions` says why.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
-use super::dispatch::Dispatcher;
+use super::content::Sender;
+use super::pacing::Pacing;
+use super::ports::{DeliveryStore, DiscordPort};
+use super::DeliveryError;
 use crate::discord::embeds::clean_text;
 use crate::discord::rest::{DiscordError, UNKNOWN_WEBHOOK};
-use crate::live::{web_url, LiveStream};
+use crate::live::web_url;
 use crate::store::{StoreError, StoredWebhook, Subscription};
 
 /// The name of the webhooks onair creates (each post carries the member's).
@@ -50,16 +55,16 @@ pub fn username(name: &str) -> String {
     }
 }
 
-/// The announcement as a webhook execution: the member's name and avatar,
-/// and no nonce (webhooks take none; the outbox and the look before a
-/// resend keep it to one post).
-pub fn as_member(mut body: Value, stream: &LiveStream) -> Value {
+/// A post as a webhook execution: the sender's name and avatar, and no
+/// nonce (webhooks take none; the outbox and the look before a resend
+/// keep it to one post).
+pub fn as_member(mut body: Value, sender: &Sender) -> Value {
     if let Some(o) = body.as_object_mut() {
         o.remove("nonce");
         o.remove("enforce_nonce");
         o.remove("tts");
-        o.insert("username".into(), Value::String(username(&stream.name)));
-        if let Some(avatar) = web_url(stream.avatar_url.as_deref()).filter(|u| u.len() <= 2048) {
+        o.insert("username".into(), Value::String(username(&sender.name)));
+        if let Some(avatar) = web_url(sender.avatar_url.as_deref()).filter(|u| u.len() <= 2048) {
             o.insert("avatar_url".into(), Value::String(avatar));
         }
     }
@@ -99,64 +104,70 @@ fn ours(hook: &Value, me: u64) -> Option<(u64, String)> {
     Some((id, hook["token"].as_str()?.to_string()))
 }
 
-impl Dispatcher {
-    /// The webhook to post `sub`'s announcement through: `None` to post as
-    /// the bot (bot identity, or fallen back). Made (or adopted) on first
-    /// use; a refusal falls back to the bot, a transient failure is the
-    /// caller's to retry.
-    pub(super) async fn webhook_for(
+/// The channel webhooks posts as the member go through: made (or
+/// adopted) on first use, recreated once after a deletion, then given up
+/// for the bot.
+pub struct Webhooks {
+    pub store: Arc<dyn DeliveryStore>,
+    pub discord: Arc<dyn DiscordPort>,
+    pub pacing: Arc<Pacing>,
+}
+
+impl Webhooks {
+    /// The webhook to post `sub`'s card through: `None` to post as the bot
+    /// (bot identity, or fallen back). A refusal falls back to the bot; a
+    /// transient failure is the caller's to retry.
+    pub async fn for_subscription(
         &self,
         sub: &Subscription,
-    ) -> Result<Result<Option<StoredWebhook>, DiscordError>, StoreError> {
+    ) -> Result<Option<StoredWebhook>, DeliveryError> {
         if !sub.as_member() {
-            return Ok(Ok(None));
+            return Ok(None);
         }
         let channel = sub.channel_id;
         if let Some(hook) = self.store.channel_webhook(channel).await? {
-            return Ok(Ok(Some(hook)));
+            return Ok(Some(hook));
         }
         if self.store.webhooks_deleted(channel, sub.created_at).await? >= 2 {
             self.fall_back(sub, FALLBACK_DELETED).await?;
-            return Ok(Ok(None));
+            return Ok(None);
         }
-        // One onair made before a crash, not yet recorded: adopt it.
-        self.pacing.bot.turn().await;
-        let found = match self.rest.bot_user_id().await {
-            Ok(me) => self
-                .rest
-                .channel_webhooks(channel)
-                .await
-                .map(|list| list.iter().find_map(|h| ours(h, me))),
-            Err(e) => Err(e),
-        };
-        let made = match found {
-            Ok(Some((id, token))) => Ok((id, crate::secret::Secret::new(token))),
-            Ok(None) => {
-                self.pacing.bot.turn().await;
-                self.rest.create_webhook(channel, WEBHOOK_NAME).await
-            }
-            Err(e) => Err(e),
-        };
-        match made {
+        match self.adopt_or_make(channel).await {
             Ok((id, token)) => {
                 self.store.save_webhook(id, channel, &token).await?;
                 tracing::info!(channel, webhook = id, "channel webhook ready");
-                Ok(Ok(self.store.channel_webhook(channel).await?))
+                Ok(self.store.channel_webhook(channel).await?)
             }
-            Err(e) if e.is_transient() || matches!(e, DiscordError::Unauthorized) => Ok(Err(e)),
+            Err(e) if e.is_transient() || matches!(e, DiscordError::Unauthorized) => Err(e.into()),
             Err(e) => {
                 tracing::warn!(channel, error = %e, "cannot make the channel's webhook; posting as the bot");
                 self.fall_back(sub, &format!("{FALLBACK_REFUSED}:{e}"))
                     .await?;
-                Ok(Ok(None))
+                Ok(None)
             }
         }
+    }
+
+    /// One onair made before a crash, not yet recorded, is adopted;
+    /// otherwise one is made.
+    async fn adopt_or_make(
+        &self,
+        channel: u64,
+    ) -> Result<(u64, crate::secret::Secret), DiscordError> {
+        self.pacing.bot.turn().await;
+        let me = self.discord.bot_user_id().await?;
+        let list = self.discord.channel_webhooks(channel).await?;
+        if let Some((id, token)) = list.iter().find_map(|h| ours(h, me)) {
+            return Ok((id, crate::secret::Secret::new(token)));
+        }
+        self.pacing.bot.turn().await;
+        self.discord.create_webhook(channel, WEBHOOK_NAME).await
     }
 
     /// Discord says `hook` is gone (10015): forget it; the next attempt
     /// makes a new one, unless this is the second deletion the
     /// subscription has seen.
-    pub(super) async fn webhook_deleted(
+    pub async fn deleted(
         &self,
         sub: &Subscription,
         hook: &StoredWebhook,
@@ -178,13 +189,18 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// The live webhook `id` (one that is gone cannot edit its messages).
+    pub async fn live(&self, id: u64) -> Result<Option<StoredWebhook>, StoreError> {
+        Ok(self.store.webhook(id).await?.filter(|h| !h.gone))
+    }
+
     async fn fall_back(&self, sub: &Subscription, reason: &str) -> Result<(), StoreError> {
         tracing::warn!(
             subscription = sub.id,
             reason,
             "posting as the bot instead of the member"
         );
-        self.store.set_identity_fallback(sub.id, Some(reason)).await
+        self.store.identity_fallback(sub.id, reason).await
     }
 }
 
@@ -195,8 +211,10 @@ mod tests {
 
     #[test]
     fn a_member_post_has_her_name_and_face_and_no_nonce() {
-        let mut s = LiveStream::new(crate::live::Platform::Idn, "1", "Fritzy");
-        s.avatar_url = Some("https://cdn.test/fritzy.jpg".into());
+        let mut s = Sender {
+            name: "Fritzy".into(),
+            avatar_url: Some("https://cdn.test/fritzy.jpg".into()),
+        };
         let body = as_member(
             json!({"content": "x", "nonce": "onair-1", "enforce_nonce": true, "embeds": []}),
             &s,
