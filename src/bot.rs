@@ -145,7 +145,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     let follower_task = on_postgres.then(|| {
         tokio::spawn(crate::watch::shared::follow(
             config.database_url.clone(),
-            work.clone(),
+            crate::watch::shared::Follower {
+                store: Arc::clone(&work.store),
+                snapshot: Arc::clone(&work.snapshot),
+                seen_members: Arc::clone(&work.seen_members),
+                budgets: Arc::clone(&work.budgets),
+            },
             Arc::clone(&leading),
             shutdown.clone(),
         ))
@@ -301,14 +306,11 @@ async fn lead(
     set_leading(false);
     while let Some(term) = election.win(&shutdown).await {
         set_leading(true);
-        let running = match Work::start(&work, &shutdown).await {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::error!(error = %e, "could not start the leader's work");
-                set_leading(false);
-                term.end().await;
-                continue;
-            }
+        let Some(running) = Work::start(&work, &shutdown).await else {
+            // Shut down before the store answered: nothing was started.
+            set_leading(false);
+            term.end().await;
+            continue;
         };
         if matches!(election, Election::Postgres(_)) {
             tracing::info!("leading: this process polls and dispatches");

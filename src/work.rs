@@ -13,7 +13,7 @@ use crate::announce::{Announcer, AnnouncerOptions};
 use crate::discord::rest::DiscordRest;
 use crate::providers::source::LiveSource;
 use crate::providers::REQUEST_TIMEOUT;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::watch::snapshot::Snapshot;
 use crate::watch::tracker::WatchEvent;
 use crate::watch::{first_polls_done, spawn_pollers, Budgets, WatchContext};
@@ -51,8 +51,10 @@ pub struct Work {
 impl Work {
     /// Start polling and dispatching. Streams still open in the store seed
     /// the tracker; what earlier terms (or processes) left pending is
-    /// resumed once this term's first polls are in.
-    pub async fn start(ctx: &WorkContext, parent: &CancellationToken) -> Result<Work, StoreError> {
+    /// resumed once this term's first polls are in. `None`: `parent` was
+    /// cancelled before the store answered (a store failure is retried
+    /// until then, never returned).
+    pub async fn start(ctx: &WorkContext, parent: &CancellationToken) -> Option<Work> {
         let stop = parent.child_token();
         let since = chrono::Utc::now();
         let seeds: Vec<_> = crate::backoff::until_ok(
@@ -62,8 +64,7 @@ impl Work {
             &stop,
             || ctx.store.open_streams(),
         )
-        .await
-        .ok_or_else(|| StoreError::Database("stopped before the store answered".into()))?
+        .await?
         .into_iter()
         .map(|s| s.stream)
         .collect();
@@ -102,7 +103,7 @@ impl Work {
             ))
         });
         let pruner = tokio::spawn(prune(Arc::clone(&ctx.store), ctx.retention, stop.clone()));
-        Ok(Work {
+        Some(Work {
             stop,
             pollers,
             events,

@@ -38,6 +38,9 @@ pub mod threads;
 pub mod transition;
 pub mod webhook;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -440,7 +440,7 @@ pub fn after_sent(closed: bool, wants_thread: bool, ended_now: bool) -> Vec<Effe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Effect::{Count, Note, PauseAll, Retry, Strike, Then, Wait};
+    use Effect::{Count, Note, PauseAll, Retry, Then, Wait};
     use Step::{ArchiveThread, Close, Post, Refresh, Reopen, StartThread};
 
     fn at(min: i64) -> DateTime<Utc> {

@@ -11,11 +11,11 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
+use super::ledger::Budgets;
 use super::snapshot::{Snapshot, SourceState};
 use crate::providers::ProviderName;
 use crate::secret::Secret;
 use crate::store::{Store, SNAPSHOT_CHANNEL};
-use crate::work::WorkContext;
 
 /// Leader side: publish every source's state after each change the pollers
 /// make, until `stop`.
@@ -45,6 +45,14 @@ pub async fn publish(snapshot: Arc<Snapshot>, store: Arc<dyn Store>, stop: Cance
     }
 }
 
+/// What a follower keeps in step with the leader.
+pub struct Follower {
+    pub store: Arc<dyn Store>,
+    pub snapshot: Arc<Snapshot>,
+    pub seen_members: Arc<dashmap::DashSet<String>>,
+    pub budgets: Arc<Budgets>,
+}
+
 /// Follower side: keep the snapshot equal to what the leader published,
 /// while this process does not lead (`leading`), and re-read what the
 /// leader spent for `/help`. On every notice (and after a reconnect, when
@@ -52,7 +60,7 @@ pub async fn publish(snapshot: Arc<Snapshot>, store: Arc<dyn Store>, stop: Cance
 /// most four rows.
 pub async fn follow(
     database_url: Secret,
-    work: WorkContext,
+    follower: Follower,
     leading: Arc<AtomicBool>,
     stop: CancellationToken,
 ) {
@@ -60,15 +68,15 @@ pub async fn follow(
         if leading.load(Ordering::SeqCst) {
             return;
         }
-        match work.store.published_states().await {
+        match follower.store.published_states().await {
             Ok(rows) => {
                 for (source, json) in rows {
-                    apply(&work.snapshot, &work.seen_members, &source, &json);
+                    apply(&follower.snapshot, &follower.seen_members, &source, &json);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "could not read the shared snapshot"),
         }
-        for ledger in work.budgets.all() {
+        for ledger in follower.budgets.all() {
             ledger.sync(chrono::Utc::now()).await;
         }
     };
