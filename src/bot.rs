@@ -144,7 +144,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     // Followers keep the leader's snapshot (a leader's own pollers write it).
     let follower_task = on_postgres.then(|| {
         tokio::spawn(crate::watch::shared::follow(
-            config.database_url.clone(),
             crate::watch::shared::Follower {
                 store: Arc::clone(&work.store),
                 snapshot: Arc::clone(&work.snapshot),

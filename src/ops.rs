@@ -244,9 +244,9 @@ mod tests {
 
     #[test]
     fn readyz_names_a_database_problem_without_its_raw_error() {
-        let raw = crate::store::StoreError::Database(
+        let raw = crate::store::StoreError::Database(sqlx::Error::Configuration(
             "error connecting to server at /var/run/secret-host (user onair)".into(),
-        );
+        ));
         let said = database_problem(Ok(Err(raw))).unwrap();
         assert_eq!(said, "database: not answering (see the log)");
         assert!(database_problem(Ok(Ok(()))).is_none());

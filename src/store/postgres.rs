@@ -1,54 +1,45 @@
-//! PostgreSQL implementation of [`Store`](super::Store), selected by
-//! `DATABASE_URL=postgres://…`: the statements are shared with SQLite
-//! (`super::sql`), the schema has its own migrations
-//! (`migrations/postgres`). Several onair processes may share one database;
-//! sqlx takes an advisory lock while migrating, so replicas starting
-//! together migrate once.
+//! PostgreSQL, selected by `DATABASE_URL=postgres://…`: the statements are
+//! shared with SQLite (`sql.rs` and the table modules), the schema has its
+//! own migrations (`migrations/postgres`). Several onair processes may share
+//! one database; sqlx takes an advisory lock while migrating, so replicas
+//! starting together migrate once.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Connection, PgConnection, PgPool, Row};
+use chrono::Utc;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::{Connection, PgConnection, Postgres, Row};
 
-use super::sql::{ms, opt_snow, platform, snow, sql_store, time, unsnow};
-use super::{
-    Delivery, DeliveryStatus, Identity, NewSubscription, StoreError, StoredStream, StoredWebhook,
-    Subscription,
-};
-use crate::live::{LiveStream, Platform};
+use super::snapshot::{SnapshotTable, StateNotices, SNAPSHOT_CHANNEL};
+use super::sql::{ms, SqlStore};
+use super::StoreError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-pub struct PgStore {
-    pool: PgPool,
-    sealer: super::seal::Sealer,
-}
+/// The store on PostgreSQL.
+pub type PgStore = SqlStore<Postgres>;
 
-impl PgStore {
+impl SqlStore<Postgres> {
     /// Connect to `postgres://…`, run the migrations and prove the server
     /// takes writes (a hot standby does not).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Open(e.to_string()))?
+            .map_err(StoreError::Connect)?
             .application_name("onair");
         // One plain connection first: a refused connection or a wrong
         // password fails now, not after the pool's acquire timeout.
         let probe = PgConnection::connect_with(&options)
             .await
-            .map_err(|e| StoreError::Open(e.to_string()))?;
+            .map_err(StoreError::Connect)?;
         let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
-            .map_err(|e| StoreError::Open(e.to_string()))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+            .map_err(StoreError::Connect)?;
+        MIGRATOR.run(&pool).await?;
         let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
             .fetch_one(&pool)
             .await?;
@@ -58,26 +49,20 @@ impl PgStore {
                     .into(),
             ));
         }
-        Ok(PgStore {
-            pool,
-            sealer: super::seal::Sealer::ephemeral(),
-        })
-    }
-
-    /// The pool, for the parts of onair that need PostgreSQL itself.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+        Ok(SqlStore::new(pool))
     }
 }
 
-sql_store!(PgStore, PgRow, {
+#[async_trait::async_trait]
+impl SnapshotTable for SqlStore<Postgres> {
     async fn publish_state(&self, source: &str, state: &str) -> Result<(), StoreError> {
         // The row and the notice in one transaction: a listener that hears
         // the notice reads the row it announced.
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO snapshot (source, state, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (source) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+             ON CONFLICT (source) DO UPDATE SET state = excluded.state,
+               updated_at = excluded.updated_at",
         )
         .bind(source)
         .bind(state)
@@ -85,7 +70,7 @@ sql_store!(PgStore, PgRow, {
         .execute(&mut *tx)
         .await?;
         sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(super::SNAPSHOT_CHANNEL)
+            .bind(SNAPSHOT_CHANNEL)
             .bind(source)
             .execute(&mut *tx)
             .await?;
@@ -101,4 +86,27 @@ sql_store!(PgStore, PgRow, {
             .map(|r| Ok((r.try_get("source")?, r.try_get("state")?)))
             .collect()
     }
-});
+
+    async fn state_notices(&self) -> Result<StateNotices, StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(SNAPSHOT_CHANNEL).await?;
+        // `try_recv` answers `None` after a lost connection (re-established
+        // by the next call): a notice may have been missed, so it counts.
+        Ok(Box::pin(futures::stream::unfold(
+            listener,
+            |mut listener| async move {
+                let next = listener
+                    .try_recv()
+                    .await
+                    .map(|_| ())
+                    .map_err(StoreError::from);
+                Some((next, listener))
+            },
+        )))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,35 +1,26 @@
-//! SQLite implementation of [`Store`](super::Store): one file, WAL,
-//! migrations embedded. The statements are shared with PostgreSQL
-//! (`super::sql`).
+//! SQLite: one file, WAL, migrations embedded (`migrations/sqlite`). The
+//! statements are shared with PostgreSQL (`sql.rs` and the table modules).
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Sqlite;
 
-use super::sql::{ms, opt_snow, platform, snow, sql_store, time, unsnow};
-use super::{
-    Delivery, DeliveryStatus, Identity, NewSubscription, StoreError, StoredStream, StoredWebhook,
-    Subscription,
-};
-use crate::live::{LiveStream, Platform};
+use super::snapshot::{SnapshotTable, StateNotices};
+use super::sql::SqlStore;
+use super::StoreError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-pub struct SqliteStore {
-    pool: SqlitePool,
-    sealer: super::seal::Sealer,
-}
+/// The store on SQLite.
+pub type SqliteStore = SqlStore<Sqlite>;
 
-impl SqliteStore {
+impl SqlStore<Sqlite> {
     /// `sqlite://path` (created if missing) or `sqlite::memory:`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Open(e.to_string()))?
+            .map_err(StoreError::Connect)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // WAL + NORMAL: a crash of the bot loses nothing committed;
@@ -46,11 +37,8 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
-            .map_err(|e| StoreError::Open(e.to_string()))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+            .map_err(StoreError::Connect)?;
+        MIGRATOR.run(&pool).await?;
         // Prove the file is writable now, not at the first announcement: a
         // read-only or locked database stops the start with a clear error.
         let version: i64 = sqlx::query_scalar("PRAGMA user_version")
@@ -60,15 +48,13 @@ impl SqliteStore {
             .execute(&pool)
             .await
             .map_err(|e| StoreError::Open(format!("the database is not writable: {e}")))?;
-        Ok(SqliteStore {
-            pool,
-            sealer: super::seal::Sealer::ephemeral(),
-        })
+        Ok(SqlStore::new(pool))
     }
 }
 
-sql_store!(SqliteStore, SqliteRow, {
-    /// One process per SQLite file: nobody to share with.
+/// One process per SQLite file: nobody to share with.
+#[async_trait::async_trait]
+impl SnapshotTable for SqlStore<Sqlite> {
     async fn publish_state(&self, _source: &str, _state: &str) -> Result<(), StoreError> {
         Ok(())
     }
@@ -76,4 +62,13 @@ sql_store!(SqliteStore, SqliteRow, {
     async fn published_states(&self) -> Result<Vec<(String, String)>, StoreError> {
         Ok(Vec::new())
     }
-});
+
+    async fn state_notices(&self) -> Result<StateNotices, StoreError> {
+        Ok(Box::pin(futures::stream::pending()))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -8,14 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::PgListener;
+use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::ledger::Budgets;
 use super::snapshot::{Snapshot, SourceState};
 use crate::providers::ProviderName;
-use crate::secret::Secret;
-use crate::store::{Store, SNAPSHOT_CHANNEL};
+use crate::store::Store;
 
 /// Leader side: publish every source's state after each change the pollers
 /// make, until `stop`.
@@ -58,12 +57,7 @@ pub struct Follower {
 /// leader spent for `/help`. On every notice (and after a reconnect, when
 /// notices may have been missed) every source is read again: there are at
 /// most four rows.
-pub async fn follow(
-    database_url: Secret,
-    follower: Follower,
-    leading: Arc<AtomicBool>,
-    stop: CancellationToken,
-) {
+pub async fn follow(follower: Follower, leading: Arc<AtomicBool>, stop: CancellationToken) {
     let refresh = || async {
         if leading.load(Ordering::SeqCst) {
             return;
@@ -81,9 +75,9 @@ pub async fn follow(
         }
     };
     loop {
-        let mut listener = tokio::select! {
+        let mut notices = tokio::select! {
             () = stop.cancelled() => return,
-            l = listen(database_url.expose()) => match l {
+            l = follower.store.state_notices() => match l {
                 Ok(l) => l,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot listen for the shared snapshot; retrying");
@@ -98,25 +92,20 @@ pub async fn follow(
         loop {
             let next = tokio::select! {
                 () = stop.cancelled() => return,
-                n = listener.try_recv() => n,
+                n = notices.next() => n,
             };
             match next {
-                // A notice, or (`None`) a lost connection that the next call
-                // re-establishes: read again either way.
-                Ok(_) => refresh().await,
-                Err(e) => {
+                // A notice, or a lost connection re-established (notices
+                // may have been missed): read again either way.
+                Some(Ok(())) => refresh().await,
+                None => break,
+                Some(Err(e)) => {
                     tracing::warn!(error = %e, "the snapshot listener failed; reconnecting");
                     break;
                 }
             }
         }
     }
-}
-
-async fn listen(database_url: &str) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect(database_url).await?;
-    listener.listen(SNAPSHOT_CHANNEL).await?;
-    Ok(listener)
 }
 
 fn apply(snapshot: &Snapshot, seen_members: &dashmap::DashSet<String>, source: &str, json: &str) {
