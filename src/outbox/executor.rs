@@ -15,8 +15,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::content::{Card, Content};
+use super::error::DeliveryError;
 use super::job::{Job, Step};
 use super::lookup::{with_marker, with_nonce, Lookup};
+use super::options::Options;
 use super::pacing::{Budget, Pacing};
 use super::ports::{DeliveryStore, DiscordPort};
 use super::queues::Queues;
@@ -24,7 +26,6 @@ use super::tally;
 use super::threads::Threads;
 use super::transition::{self, Before, Done, Effect, Event, Facts, Plan};
 use super::webhook::{self, Webhooks};
-use super::{DeliveryError, Options};
 use crate::discord::rest::DiscordError;
 use crate::store::{Delivery, DeliveryStatus, StoreError, StoredWebhook, Subscription};
 

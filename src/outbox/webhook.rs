@@ -9,9 +9,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::content::Sender;
+use super::error::DeliveryError;
 use super::pacing::Pacing;
 use super::ports::{DeliveryStore, DiscordPort};
-use super::DeliveryError;
 use crate::discord::embeds::clean_text;
 use crate::discord::rest::{DiscordError, UNKNOWN_WEBHOOK};
 use crate::live::web_url;

@@ -4,8 +4,8 @@
 use chrono::Utc;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
+use super::error::StoreError;
 use super::sql::{ms, SqlEngine, SqlStore};
-use super::StoreError;
 
 /// The provider_calls table.
 #[async_trait::async_trait]

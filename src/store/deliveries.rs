@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
+use super::error::StoreError;
 use super::sql::{ms, opt_snow, snow, time, unsnow, SqlEngine, SqlStore};
 use super::streams::{StoredStream, StreamTable};
-use super::StoreError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryStatus {

@@ -11,9 +11,9 @@ use chrono::Utc;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Row};
 
+use super::error::StoreError;
 use super::snapshot::{SnapshotTable, StateNotices, SNAPSHOT_CHANNEL};
 use super::sql::{ms, SqlStore};
-use super::StoreError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 

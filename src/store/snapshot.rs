@@ -4,7 +4,7 @@
 
 use futures::stream::BoxStream;
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// The PostgreSQL channel the leader notifies when it shared a new state.
 pub const SNAPSHOT_CHANNEL: &str = "onair_snapshot";

@@ -16,8 +16,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
+use super::error::StoreError;
 use super::seal::Sealer;
-use super::StoreError;
 use crate::live::Platform;
 
 /// A database engine onair runs on (SQLite or PostgreSQL). Generic code

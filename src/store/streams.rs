@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
+use super::error::StoreError;
 use super::sql::{ms, platform, time, SqlEngine, SqlStore};
-use super::StoreError;
 use crate::live::{LiveStream, Platform};
 
 #[derive(Debug, Clone, PartialEq)]

@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
+use super::error::StoreError;
 use super::sql::{ms, platform, snow, time, unsnow, SqlEngine, SqlStore};
 use super::webhooks::{stored_webhook, StoredWebhook};
-use super::StoreError;
 use crate::live::Platform;
 
 #[derive(Debug, Clone, PartialEq)]

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
+use super::error::StoreError;
 use super::sql::{ms, snow, unsnow, SqlEngine, SqlStore};
-use super::StoreError;
 use crate::secret::Secret;
 
 /// A channel webhook onair made (its token is a credential).
