@@ -53,7 +53,7 @@ pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed 
             }
             crate::discord::embeds::Field {
                 name: p.as_str().to_string(),
-                value: crate::providers::truncate_chars(
+                value: crate::text::truncate_chars(
                     &status,
                     crate::discord::embeds::MAX_FIELD_VALUE,
                 ),

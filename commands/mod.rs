@@ -231,7 +231,7 @@ pub fn name_choices(
         .into_iter()
         .take(25)
         .map(|n| {
-            let n = crate::providers::truncate_chars(&n, 100);
+            let n = crate::text::truncate_chars(&n, 100);
             serenity::AutocompleteChoice::new(n.clone(), n)
         })
         .collect();
@@ -286,7 +286,7 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         } => {
             let lang = lang(ctx);
             tracing::info!(command = %ctx.command().qualified_name, ?input, error = %error, "bad argument");
-            let detail = crate::providers::truncate_chars(&error.to_string(), 200);
+            let detail = crate::text::truncate_chars(&error.to_string(), 200);
             let text = t(lang, "error-bad-argument", &[("detail", &detail)]);
             reply_ephemeral(ctx, text).await;
         }
@@ -452,7 +452,7 @@ pub async fn turn_page(
 pub async fn say(ctx: crate::types::Context<'_>, text: String) -> Result<(), Error> {
     ctx.send(
         poise::CreateReply::default()
-            .content(crate::providers::truncate_chars(&text, 2000))
+            .content(crate::text::truncate_chars(&text, 2000))
             .ephemeral(true)
             .allowed_mentions(serenity::CreateAllowedMentions::new()),
     )
@@ -489,7 +489,7 @@ pub async fn answer_privately(
             &ctx.http,
             serenity::CreateInteractionResponse::Message(
                 serenity::CreateInteractionResponseMessage::new()
-                    .content(crate::providers::truncate_chars(&text, 2000))
+                    .content(crate::text::truncate_chars(&text, 2000))
                     .ephemeral(true)
                     .allowed_mentions(serenity::CreateAllowedMentions::new()),
             ),

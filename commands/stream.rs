@@ -61,7 +61,7 @@ fn fail(lang: Lang, e: ProviderError, what: &str) -> Error {
 }
 
 fn ids_ok(id: &str) -> bool {
-    crate::providers::plain_id(id, 64)
+    crate::providers::ids::plain_id(id, 64)
 }
 
 fn checked_id(lang: Lang, id: &str) -> Result<String, Error> {

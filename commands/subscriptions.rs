@@ -167,7 +167,7 @@ pub async fn subscribe(
         .filter(|s| !s.is_empty())
     {
         None => None,
-        Some(id) if crate::providers::plain_id(id, 64) => Some(id.to_string()),
+        Some(id) if crate::providers::ids::plain_id(id, 64) => Some(id.to_string()),
         Some(id) => {
             let shown = clean_text(id, 40).replace('`', "'");
             return Err(
@@ -544,7 +544,7 @@ pub fn test_body(
     // pings no one.
     let mut body = live_edit_body(sub, stream);
     if let Some(content) = body.get("content").and_then(|c| c.as_str()) {
-        let marked = crate::providers::truncate_chars(
+        let marked = crate::text::truncate_chars(
             &format!("{} {content}", t(lang, "test-marker", &[])),
             crate::discord::embeds::MAX_CONTENT,
         );

@@ -100,7 +100,7 @@ async fn spend_lookup(ctx: Context<'_>, lang: crate::messages::Lang) -> Result<(
     let data = ctx.data();
     let now = chrono::Utc::now();
     let cap = data.config.limits.tiktok_lookups_per_day;
-    let day = crate::watch::budget::Allowance::PerDay(cap).period_key(now);
+    let day = crate::budget::Allowance::PerDay(cap).period_key(now);
     match data.store.spend_calls(LOOKUPS_COUNTER, &day, 1, cap).await {
         Ok(Some(_)) => {}
         Ok(None) => {
