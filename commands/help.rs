@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 
+use super::Rule;
 use crate::discord::embeds::Embed;
 use crate::messages::{human_duration, t, Lang};
 use crate::providers::ProviderName;
@@ -11,7 +12,7 @@ use crate::watch::snapshot::freshness_of;
 use crate::watch::snapshot::Freshness;
 
 /// What onair does and how fresh its data is
-#[poise::command(slash_command)]
+#[poise::command(slash_command, custom_data = Rule::Server)]
 pub async fn help(ctx: Context<'_>) -> Result<(), Error> {
     let embed = help_embed(super::lang(ctx), ctx.data(), Utc::now());
     ctx.send(poise::CreateReply::default().embed(embed.to_create()))

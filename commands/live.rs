@@ -5,6 +5,7 @@
 use chrono::Utc;
 use poise::serenity_prelude as serenity;
 
+use super::Rule;
 use crate::discord::embeds::{
     self, pager_row, paginate, stream_embed, summary_line, watch_rows, Embed,
 };
@@ -231,7 +232,7 @@ async fn autocomplete_member(
 }
 
 /// Who is live right now
-#[poise::command(slash_command)]
+#[poise::command(slash_command, custom_data = Rule::Anywhere)]
 pub async fn live(
     ctx: Context<'_>,
     #[description = "Only this platform"] platform: Option<PlatformChoice>,

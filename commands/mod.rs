@@ -1,13 +1,19 @@
-//! Slash commands, one file per command group (design §3). Every command is
-//! registered in [`all`], where shared rules are applied.
+//! Slash commands, one file per command group: thin poise commands that
+//! read the snapshot or the store and answer with the embeds of
+//! [`crate::discord::embeds`]. Every command is listed in [`all`], which
+//! applies the [`Rule`] each one declares where it is defined and takes its
+//! texts from the message catalogue.
 
 pub mod admin;
 pub mod help;
 pub mod live;
 pub mod recent;
+pub mod rules;
 pub mod stream;
 pub mod subscriptions;
 pub mod tiktok;
+
+pub use rules::{operator_commands, Rule};
 
 use poise::serenity_prelude as serenity;
 
@@ -18,21 +24,6 @@ use crate::types::{Data, Error, UserError};
 pub fn lang(ctx: crate::types::Context<'_>) -> Lang {
     ctx.locale().map(Lang::from_locale).unwrap_or_default()
 }
-
-/// Commands for server admins: guild-only, hidden from non-admins by
-/// default (`default_member_permissions`), and checked at run time.
-pub const ADMIN_COMMANDS: &[&str] = &[
-    "subscribe",
-    "subscriptions",
-    "unsubscribe",
-    "subscription",
-    "stream",
-];
-
-/// Commands a fan may also install to their own account and use anywhere:
-/// in servers (even one that has not added the bot), in the bot's DMs and
-/// in group DMs. Every other command stays guild-installed only.
-pub const USER_INSTALLABLE: &[&str] = &["live", "recent", "tiktok"];
 
 /// May the answer be public here? Not in a server that has not added the
 /// bot (the command came through a fan's own install): there it is for the
@@ -55,23 +46,22 @@ pub fn public_here(ctx: crate::types::Context<'_>) -> bool {
     }
 }
 
-/// The operator's commands (they spend the operator's Cloudflare account):
-/// registered only in `OPERATOR_GUILD_IDS`, refused anywhere else.
-pub const OPERATOR_COMMANDS: &[&str] = &["stream"];
-
 /// [`all`], with the rules that depend on the configuration: the `/tiktok`
-/// cooldowns (every uncached answer spends KonbiniAPI credits).
+/// cooldowns (every uncached answer spends KonbiniAPI credits). The
+/// commands are found by the names their functions give them.
 pub fn all_with(config: &crate::config::Config) -> Vec<poise::Command<Data, Error>> {
+    let tiktok_name = tiktok::tiktok().name;
+    let test_name = subscriptions::test().name;
     let mut commands = all();
     for c in &mut commands {
-        if c.name == "tiktok" {
+        if c.name == tiktok_name {
             let mut cooldowns = c.cooldown_config.write().unwrap_or_else(|p| p.into_inner());
             cooldowns.user = Some(config.tiktok_cooldown_user).filter(|d| !d.is_zero());
             cooldowns.guild = Some(config.tiktok_cooldown_guild).filter(|d| !d.is_zero());
         }
         // `/subscription test` posts into a channel: once per server per
         // `SUBSCRIPTION_TEST_COOLDOWN_SECS`.
-        for sub in c.subcommands.iter_mut().filter(|s| s.name == "test") {
+        for sub in c.subcommands.iter_mut().filter(|s| s.name == test_name) {
             let mut cooldowns = sub
                 .cooldown_config
                 .write()
@@ -106,45 +96,13 @@ pub(crate) fn cool_down(
     Ok(())
 }
 
-/// The admin check, as poise wants it.
-fn admin_check(ctx: crate::types::Context<'_>) -> poise::BoxFuture<'_, Result<bool, Error>> {
-    Box::pin(async move { admin::require_admin(ctx).await.map(|_| true) })
-}
-
-/// The operator-guild check, as poise wants it.
-fn operator_check(ctx: crate::types::Context<'_>) -> poise::BoxFuture<'_, Result<bool, Error>> {
-    Box::pin(async move { admin::require_operator_guild(ctx).await.map(|_| true) })
-}
-
-/// The shared rules of a top-level command (poise runs the checks of every
-/// command on the invoked path, so subcommands inherit them).
-fn apply_rules(cmd: &mut poise::Command<Data, Error>, admin: bool, operator: bool, anywhere: bool) {
-    if anywhere {
-        cmd.install_context = Some(vec![
-            serenity::InstallationContext::Guild,
-            serenity::InstallationContext::User,
-        ]);
-        cmd.interaction_context = Some(vec![
-            serenity::InteractionContext::Guild,
-            serenity::InteractionContext::BotDm,
-            serenity::InteractionContext::PrivateChannel,
-        ]);
-    }
-    if admin {
-        // Installed with the bot to a server, used in that server only
-        // (poise turns `guild_only` into `contexts: [0]`).
-        cmd.install_context = Some(vec![serenity::InstallationContext::Guild]);
-        cmd.guild_only = true;
-        cmd.default_member_permissions = serenity::Permissions::MANAGE_GUILD;
-        cmd.checks.push(admin_check);
-    }
-    if operator {
-        cmd.checks.push(operator_check);
-    }
-}
-
-/// Every command the bot registers, with the shared rules applied and its
-/// English texts and Indonesian localizations taken from the catalogue.
+/// Every command the bot registers, with the [`Rule`] each declares applied
+/// and its English texts and Indonesian localizations taken from the
+/// catalogue.
+///
+/// Checked at start ([`rules::check`]): a command that declares no rule
+/// (or a subcommand that declares one) stops the start here, before
+/// anything is registered; it must never go out without its checks.
 pub fn all() -> Vec<poise::Command<Data, Error>> {
     let mut commands = vec![
         live::live(),
@@ -157,13 +115,15 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         subscriptions::subscription(),
         stream::stream(),
     ];
+    if let Err(e) = rules::check(&commands) {
+        panic!("{e}");
+    }
     for c in &mut commands {
         let path = c.name.to_string();
         localize(c, &path);
-        let admin = ADMIN_COMMANDS.contains(&path.as_str());
-        let operator = OPERATOR_COMMANDS.contains(&path.as_str());
-        let anywhere = USER_INSTALLABLE.contains(&path.as_str());
-        apply_rules(c, admin, operator, anywhere);
+        if let Some(rule) = Rule::of(c) {
+            rule.apply(c);
+        }
     }
     commands
 }

@@ -7,6 +7,7 @@ use chrono::{Duration as ChronoDuration, Utc};
 use poise::serenity_prelude as serenity;
 
 use super::admin::{admin_guild, component_by_admin};
+use super::Rule;
 use crate::discord::embeds::{clean_text, Embed, Field};
 use crate::messages::{t, Lang};
 use crate::providers::realtimekit::{Livestream, LivestreamStatus, RealtimeKit};
@@ -102,7 +103,8 @@ fn status_badge(s: &LivestreamStatus) -> String {
 #[poise::command(
     slash_command,
     subcommands("create", "list", "status", "stop", "stats"),
-    subcommand_required
+    subcommand_required,
+    custom_data = Rule::Operator
 )]
 pub async fn stream(_ctx: Context<'_>) -> Result<(), Error> {
     Ok(())

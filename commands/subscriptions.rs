@@ -5,7 +5,7 @@ use poise::serenity_prelude as serenity;
 
 use super::admin::admin_guild;
 use super::live::PlatformChoice;
-use super::say;
+use super::{say, Rule};
 use crate::announce::message::{live_edit_body, sample_stream};
 use crate::discord::embeds::clean_text;
 use crate::discord::invite::{
@@ -118,7 +118,7 @@ async fn autocomplete_member(
 
 /// Announce new lives in a channel
 #[allow(clippy::too_many_arguments)]
-#[poise::command(slash_command)]
+#[poise::command(slash_command, custom_data = Rule::Admin)]
 pub async fn subscribe(
     ctx: Context<'_>,
     #[description = "Channel to announce in"]
@@ -433,7 +433,7 @@ pub fn fallback_reason(lang: Lang, stored: &str) -> String {
 }
 
 /// This server's subscriptions with their health
-#[poise::command(slash_command)]
+#[poise::command(slash_command, custom_data = Rule::Admin)]
 pub async fn subscriptions(ctx: Context<'_>) -> Result<(), Error> {
     let guild_id = admin_guild(ctx)?;
     let lang = super::lang(ctx);
@@ -504,7 +504,7 @@ pub async fn subscriptions(ctx: Context<'_>) -> Result<(), Error> {
 }
 
 /// Stop announcing for one subscription
-#[poise::command(slash_command)]
+#[poise::command(slash_command, custom_data = Rule::Admin)]
 pub async fn unsubscribe(
     ctx: Context<'_>,
     #[description = "Subscription id (see /subscriptions)"]
@@ -527,7 +527,12 @@ pub async fn unsubscribe(
 }
 
 /// Manage one subscription
-#[poise::command(slash_command, subcommands("test"), subcommand_required)]
+#[poise::command(
+    slash_command,
+    subcommands("test"),
+    subcommand_required,
+    custom_data = Rule::Admin
+)]
 pub async fn subscription(_ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use poise::serenity_prelude as serenity;
 
+use super::Rule;
 use crate::discord::embeds::{stream_embed, watch_button};
 use crate::messages::t;
 use crate::providers::tiktok_cache::TiktokLookup;
@@ -11,7 +12,7 @@ use crate::providers::ProviderError;
 use crate::types::{Context, Error, UserError};
 
 /// Is this TikTok user live right now?
-#[poise::command(slash_command)]
+#[poise::command(slash_command, custom_data = Rule::Anywhere)]
 pub async fn tiktok(
     ctx: Context<'_>,
     #[description = "TikTok username, with or without @"]

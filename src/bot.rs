@@ -190,7 +190,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
                 let registered = crate::startup::register_commands(
                     ctx,
                     commands,
-                    crate::commands::OPERATOR_COMMANDS,
+                    &crate::commands::operator_commands(commands),
                     dev_guild,
                     &operator_guilds,
                     startup_budget,
