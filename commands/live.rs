@@ -18,6 +18,8 @@ use crate::watch::snapshot::Freshness;
 pub const PAGE_PREFIX: &str = "live:";
 const MAX_CUSTOM_ID: usize = 100;
 
+/// The `platform:` option. Its labels, in every language, are the
+/// catalogue's [`PlatformChoice::message_id`] (see [`super::localize`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, poise::ChoiceParameter)]
 pub enum PlatformChoice {
     #[name = "IDN Live"]
@@ -30,6 +32,19 @@ pub enum PlatformChoice {
     Tiktok,
     #[name = "RealtimeKit"]
     Realtimekit,
+}
+
+impl PlatformChoice {
+    /// The catalogue id of this choice's label.
+    pub fn message_id(self) -> &'static str {
+        match self {
+            PlatformChoice::Idn => "choice-platform-idn",
+            PlatformChoice::Showroom => "choice-platform-showroom",
+            PlatformChoice::Youtube => "choice-platform-youtube",
+            PlatformChoice::Tiktok => "choice-platform-tiktok",
+            PlatformChoice::Realtimekit => "choice-platform-realtimekit",
+        }
+    }
 }
 
 impl From<PlatformChoice> for Platform {

@@ -128,18 +128,20 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
     commands
 }
 
-/// Choice ids of the catalogue (matched by their English text).
-const CHOICES: &[&str] = &[
-    "choice-platform-idn",
-    "choice-platform-showroom",
-    "choice-platform-youtube",
-    "choice-platform-tiktok",
-    "choice-platform-realtimekit",
-    "choice-language-en",
-    "choice-language-id",
-    "choice-identity-bot",
-    "choice-identity-member",
-];
+/// The catalogue id of the label of choice `value` (the index poise
+/// registers as the choice's value) of the option named `option`, by the
+/// choice type that option takes; `None` for an option without choices.
+fn choice_id(option: &str, value: usize) -> Option<&'static str> {
+    use poise::ChoiceParameter;
+    match option {
+        "platform" => live::PlatformChoice::from_index(value).map(live::PlatformChoice::message_id),
+        "language" => subscriptions::LanguageChoice::from_index(value)
+            .map(subscriptions::LanguageChoice::message_id),
+        "identity" => subscriptions::IdentityChoice::from_index(value)
+            .map(subscriptions::IdentityChoice::message_id),
+        _ => None,
+    }
+}
 
 fn id_pair(
     id: &str,
@@ -151,8 +153,12 @@ fn id_pair(
 }
 
 /// Descriptions (English) and `id` localizations of a command, its
-/// parameters, their choices and its subcommands, from the catalogue:
-/// `cmd-<path>-name|desc`, `opt-<path>-<param>-name|desc`, `choice-…`.
+/// parameters, their choices and its subcommands, from the catalogue, all
+/// keyed by name, never by English text: `cmd-<path>-name|desc`,
+/// `opt-<path>-<param>-name|desc`, and for choices the id [`choice_id`]
+/// gives by option name and choice value (their English label comes from
+/// the catalogue too, so rewording it in either place loses no
+/// translation).
 fn localize(cmd: &mut poise::Command<Data, Error>, path: &str) {
     cmd.description = Some(t(Lang::En, &format!("cmd-{path}-desc"), &[]).into());
     cmd.name_localizations = vec![id_pair(&format!("cmd-{path}-name"))].into();
@@ -162,8 +168,9 @@ fn localize(cmd: &mut poise::Command<Data, Error>, path: &str) {
         p.description = Some(t(Lang::En, &format!("{key}-desc"), &[]).into());
         p.name_localizations = vec![id_pair(&format!("{key}-name"))].into();
         p.description_localizations = vec![id_pair(&format!("{key}-desc"))].into();
-        for c in p.choices.to_mut() {
-            if let Some(id) = CHOICES.iter().find(|id| t(Lang::En, id, &[]) == c.name) {
+        for (value, c) in p.choices.to_mut().iter_mut().enumerate() {
+            if let Some(id) = choice_id(&p.name, value) {
+                c.name = t(Lang::En, id, &[]).into();
                 c.localizations = vec![id_pair(id)].into();
             }
         }
@@ -456,4 +463,69 @@ pub async fn answer_privately(
         )
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn id_localization(id: &str) -> Vec<(Cow<'static, str>, Cow<'static, str>)> {
+        vec![("id".into(), t(Lang::Id, id, &[]).into())]
+    }
+
+    /// Every choice of every option takes its label and its `id`
+    /// localization from the catalogue, by option name and choice value.
+    #[test]
+    fn every_choice_is_localized_by_its_id() {
+        fn walk(c: &poise::Command<Data, Error>, seen: &mut Vec<&'static str>) {
+            for p in &c.parameters {
+                for (value, choice) in p.choices.iter().enumerate() {
+                    let Some(id) = choice_id(&p.name, value) else {
+                        panic!(
+                            "/{} {}: choice {value} has no catalogue id",
+                            c.qualified_name, p.name
+                        );
+                    };
+                    assert_ne!(t(Lang::Id, id, &[]), id, "{id} is not in the catalogue");
+                    assert_eq!(choice.name, t(Lang::En, id, &[]));
+                    assert_eq!(choice.localizations.to_vec(), id_localization(id));
+                    seen.push(id);
+                }
+            }
+            for s in &c.subcommands {
+                walk(s, seen);
+            }
+        }
+        let mut seen = Vec::new();
+        for c in &all() {
+            walk(c, &mut seen);
+        }
+        // `platform` on /live, /recent and /subscribe; `language` and `identity`.
+        assert_eq!(seen.len(), 5 * 3 + 2 + 2, "{seen:?}");
+        assert!(seen.contains(&"choice-identity-member"));
+    }
+
+    /// A choice keeps its translation when its English label in the code
+    /// changes: the label and the translation both come from its id.
+    #[test]
+    fn choice_translations_do_not_follow_english_text() {
+        let mut cmd = subscriptions::subscribe();
+        for p in &mut cmd.parameters {
+            for c in p.choices.to_mut() {
+                c.name = "Reworded".into();
+                c.localizations = Vec::new().into();
+            }
+        }
+        localize(&mut cmd, "subscribe");
+        let language = cmd.parameters.iter().find(|p| p.name == "language");
+        let choices = &language.expect("a language option").choices;
+        assert_eq!(choices[0].name, "English");
+        assert_eq!(
+            choices[0].localizations.to_vec(),
+            id_localization("choice-language-en")
+        );
+        assert_eq!(t(Lang::Id, "choice-language-en", &[]), "Bahasa Inggris");
+        assert_eq!(choices[1].name, "Indonesian");
+    }
 }

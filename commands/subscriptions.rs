@@ -370,6 +370,8 @@ fn announcement_language(ctx: Context<'_>, choice: Option<LanguageChoice>) -> La
     }
 }
 
+/// The `identity:` option; labels from the catalogue, by
+/// [`IdentityChoice::message_id`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, poise::ChoiceParameter)]
 pub enum IdentityChoice {
     #[name = "The bot"]
@@ -378,12 +380,34 @@ pub enum IdentityChoice {
     Member,
 }
 
+impl IdentityChoice {
+    /// The catalogue id of this choice's label.
+    pub fn message_id(self) -> &'static str {
+        match self {
+            IdentityChoice::Bot => "choice-identity-bot",
+            IdentityChoice::Member => "choice-identity-member",
+        }
+    }
+}
+
+/// The `language:` option; labels from the catalogue, by
+/// [`LanguageChoice::message_id`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, poise::ChoiceParameter)]
 pub enum LanguageChoice {
     #[name = "English"]
     En,
     #[name = "Indonesian"]
     Id,
+}
+
+impl LanguageChoice {
+    /// The catalogue id of this choice's label.
+    pub fn message_id(self) -> &'static str {
+        match self {
+            LanguageChoice::En => "choice-language-en",
+            LanguageChoice::Id => "choice-language-id",
+        }
+    }
 }
 
 /// One line describing a subscription's filters.
