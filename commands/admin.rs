@@ -1,4 +1,4 @@
-//! Shared rules of the admin commands, applied once in [`super::all`]:
+//! The checks behind [`super::Rule::Admin`] and [`super::Rule::Operator`]:
 //! Manage Server checked at run time (whatever a server did to the
 //! command's default permissions), the operator-guild check, replies
 //! ephemeral and mention-free.
@@ -9,8 +9,8 @@ use super::lang;
 use crate::messages::t;
 use crate::types::{Context, Error, UserError};
 
-/// The shared check of every admin command (applied in
-/// [`super::all`]): Manage Server (or Administrator), read from the
+/// The shared check of every admin command (applied by
+/// [`super::Rule::Admin`]): Manage Server (or Administrator), read from the
 /// interaction itself, whatever a server did to the command's default
 /// permissions.
 pub async fn require_admin(ctx: Context<'_>) -> Result<serenity::GuildId, Error> {

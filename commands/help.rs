@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 
+use super::Rule;
 use crate::discord::embeds::Embed;
 use crate::messages::{human_duration, t, Lang};
 use crate::providers::ProviderName;
@@ -11,7 +12,7 @@ use crate::watch::snapshot::freshness_of;
 use crate::watch::snapshot::Freshness;
 
 /// What onair does and how fresh its data is
-#[poise::command(slash_command)]
+#[poise::command(slash_command, custom_data = Rule::Server)]
 pub async fn help(ctx: Context<'_>) -> Result<(), Error> {
     let embed = help_embed(super::lang(ctx), ctx.data(), Utc::now());
     ctx.send(poise::CreateReply::default().embed(embed.to_create()))
@@ -53,7 +54,7 @@ pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed 
             }
             crate::discord::embeds::Field {
                 name: p.as_str().to_string(),
-                value: crate::providers::truncate_chars(
+                value: crate::text::truncate_chars(
                     &status,
                     crate::discord::embeds::MAX_FIELD_VALUE,
                 ),

@@ -5,6 +5,7 @@
 use chrono::Utc;
 use poise::serenity_prelude as serenity;
 
+use super::Rule;
 use crate::discord::embeds::{
     self, pager_row, paginate, stream_embed, summary_line, watch_rows, Embed,
 };
@@ -17,6 +18,8 @@ use crate::watch::snapshot::Freshness;
 pub const PAGE_PREFIX: &str = "live:";
 const MAX_CUSTOM_ID: usize = 100;
 
+/// The `platform:` option. Its labels, in every language, are the
+/// catalogue's [`PlatformChoice::message_id`] (see [`super::localize`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, poise::ChoiceParameter)]
 pub enum PlatformChoice {
     #[name = "IDN Live"]
@@ -29,6 +32,19 @@ pub enum PlatformChoice {
     Tiktok,
     #[name = "RealtimeKit"]
     Realtimekit,
+}
+
+impl PlatformChoice {
+    /// The catalogue id of this choice's label.
+    pub fn message_id(self) -> &'static str {
+        match self {
+            PlatformChoice::Idn => "choice-platform-idn",
+            PlatformChoice::Showroom => "choice-platform-showroom",
+            PlatformChoice::Youtube => "choice-platform-youtube",
+            PlatformChoice::Tiktok => "choice-platform-tiktok",
+            PlatformChoice::Realtimekit => "choice-platform-realtimekit",
+        }
+    }
 }
 
 impl From<PlatformChoice> for Platform {
@@ -231,7 +247,7 @@ async fn autocomplete_member(
 }
 
 /// Who is live right now
-#[poise::command(slash_command)]
+#[poise::command(slash_command, custom_data = Rule::Anywhere)]
 pub async fn live(
     ctx: Context<'_>,
     #[description = "Only this platform"] platform: Option<PlatformChoice>,

@@ -1,13 +1,19 @@
-//! Slash commands, one file per command group (design §3). Every command is
-//! registered in [`all`], where shared rules are applied.
+//! Slash commands, one file per command group: thin poise commands that
+//! read the snapshot or the store and answer with the embeds of
+//! [`crate::discord::embeds`]. Every command is listed in [`all`], which
+//! applies the [`Rule`] each one declares where it is defined and takes its
+//! texts from the message catalogue.
 
 pub mod admin;
 pub mod help;
 pub mod live;
 pub mod recent;
+pub mod rules;
 pub mod stream;
 pub mod subscriptions;
 pub mod tiktok;
+
+pub use rules::{operator_commands, Rule};
 
 use poise::serenity_prelude as serenity;
 
@@ -18,21 +24,6 @@ use crate::types::{Data, Error, UserError};
 pub fn lang(ctx: crate::types::Context<'_>) -> Lang {
     ctx.locale().map(Lang::from_locale).unwrap_or_default()
 }
-
-/// Commands for server admins: guild-only, hidden from non-admins by
-/// default (`default_member_permissions`), and checked at run time.
-pub const ADMIN_COMMANDS: &[&str] = &[
-    "subscribe",
-    "subscriptions",
-    "unsubscribe",
-    "subscription",
-    "stream",
-];
-
-/// Commands a fan may also install to their own account and use anywhere:
-/// in servers (even one that has not added the bot), in the bot's DMs and
-/// in group DMs. Every other command stays guild-installed only.
-pub const USER_INSTALLABLE: &[&str] = &["live", "recent", "tiktok"];
 
 /// May the answer be public here? Not in a server that has not added the
 /// bot (the command came through a fan's own install): there it is for the
@@ -55,23 +46,22 @@ pub fn public_here(ctx: crate::types::Context<'_>) -> bool {
     }
 }
 
-/// The operator's commands (they spend the operator's Cloudflare account):
-/// registered only in `OPERATOR_GUILD_IDS`, refused anywhere else.
-pub const OPERATOR_COMMANDS: &[&str] = &["stream"];
-
 /// [`all`], with the rules that depend on the configuration: the `/tiktok`
-/// cooldowns (every uncached answer spends KonbiniAPI credits).
+/// cooldowns (every uncached answer spends KonbiniAPI credits). The
+/// commands are found by the names their functions give them.
 pub fn all_with(config: &crate::config::Config) -> Vec<poise::Command<Data, Error>> {
+    let tiktok_name = tiktok::tiktok().name;
+    let test_name = subscriptions::test().name;
     let mut commands = all();
     for c in &mut commands {
-        if c.name == "tiktok" {
+        if c.name == tiktok_name {
             let mut cooldowns = c.cooldown_config.write().unwrap_or_else(|p| p.into_inner());
             cooldowns.user = Some(config.tiktok_cooldown_user).filter(|d| !d.is_zero());
             cooldowns.guild = Some(config.tiktok_cooldown_guild).filter(|d| !d.is_zero());
         }
         // `/subscription test` posts into a channel: once per server per
         // `SUBSCRIPTION_TEST_COOLDOWN_SECS`.
-        for sub in c.subcommands.iter_mut().filter(|s| s.name == "test") {
+        for sub in c.subcommands.iter_mut().filter(|s| s.name == test_name) {
             let mut cooldowns = sub
                 .cooldown_config
                 .write()
@@ -106,45 +96,13 @@ pub(crate) fn cool_down(
     Ok(())
 }
 
-/// The admin check, as poise wants it.
-fn admin_check(ctx: crate::types::Context<'_>) -> poise::BoxFuture<'_, Result<bool, Error>> {
-    Box::pin(async move { admin::require_admin(ctx).await.map(|_| true) })
-}
-
-/// The operator-guild check, as poise wants it.
-fn operator_check(ctx: crate::types::Context<'_>) -> poise::BoxFuture<'_, Result<bool, Error>> {
-    Box::pin(async move { admin::require_operator_guild(ctx).await.map(|_| true) })
-}
-
-/// The shared rules of a top-level command (poise runs the checks of every
-/// command on the invoked path, so subcommands inherit them).
-fn apply_rules(cmd: &mut poise::Command<Data, Error>, admin: bool, operator: bool, anywhere: bool) {
-    if anywhere {
-        cmd.install_context = Some(vec![
-            serenity::InstallationContext::Guild,
-            serenity::InstallationContext::User,
-        ]);
-        cmd.interaction_context = Some(vec![
-            serenity::InteractionContext::Guild,
-            serenity::InteractionContext::BotDm,
-            serenity::InteractionContext::PrivateChannel,
-        ]);
-    }
-    if admin {
-        // Installed with the bot to a server, used in that server only
-        // (poise turns `guild_only` into `contexts: [0]`).
-        cmd.install_context = Some(vec![serenity::InstallationContext::Guild]);
-        cmd.guild_only = true;
-        cmd.default_member_permissions = serenity::Permissions::MANAGE_GUILD;
-        cmd.checks.push(admin_check);
-    }
-    if operator {
-        cmd.checks.push(operator_check);
-    }
-}
-
-/// Every command the bot registers, with the shared rules applied and its
-/// English texts and Indonesian localizations taken from the catalogue.
+/// Every command the bot registers, with the [`Rule`] each declares applied
+/// and its English texts and Indonesian localizations taken from the
+/// catalogue.
+///
+/// Checked at start ([`rules::check`]): a command that declares no rule
+/// (or a subcommand that declares one) stops the start here, before
+/// anything is registered; it must never go out without its checks.
 pub fn all() -> Vec<poise::Command<Data, Error>> {
     let mut commands = vec![
         live::live(),
@@ -157,29 +115,33 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         subscriptions::subscription(),
         stream::stream(),
     ];
+    if let Err(e) = rules::check(&commands) {
+        panic!("{e}");
+    }
     for c in &mut commands {
         let path = c.name.to_string();
         localize(c, &path);
-        let admin = ADMIN_COMMANDS.contains(&path.as_str());
-        let operator = OPERATOR_COMMANDS.contains(&path.as_str());
-        let anywhere = USER_INSTALLABLE.contains(&path.as_str());
-        apply_rules(c, admin, operator, anywhere);
+        if let Some(rule) = Rule::of(c) {
+            rule.apply(c);
+        }
     }
     commands
 }
 
-/// Choice ids of the catalogue (matched by their English text).
-const CHOICES: &[&str] = &[
-    "choice-platform-idn",
-    "choice-platform-showroom",
-    "choice-platform-youtube",
-    "choice-platform-tiktok",
-    "choice-platform-realtimekit",
-    "choice-language-en",
-    "choice-language-id",
-    "choice-identity-bot",
-    "choice-identity-member",
-];
+/// The catalogue id of the label of choice `value` (the index poise
+/// registers as the choice's value) of the option named `option`, by the
+/// choice type that option takes; `None` for an option without choices.
+fn choice_id(option: &str, value: usize) -> Option<&'static str> {
+    use poise::ChoiceParameter;
+    match option {
+        "platform" => live::PlatformChoice::from_index(value).map(live::PlatformChoice::message_id),
+        "language" => subscriptions::LanguageChoice::from_index(value)
+            .map(subscriptions::LanguageChoice::message_id),
+        "identity" => subscriptions::IdentityChoice::from_index(value)
+            .map(subscriptions::IdentityChoice::message_id),
+        _ => None,
+    }
+}
 
 fn id_pair(
     id: &str,
@@ -191,8 +153,12 @@ fn id_pair(
 }
 
 /// Descriptions (English) and `id` localizations of a command, its
-/// parameters, their choices and its subcommands, from the catalogue:
-/// `cmd-<path>-name|desc`, `opt-<path>-<param>-name|desc`, `choice-…`.
+/// parameters, their choices and its subcommands, from the catalogue, all
+/// keyed by name, never by English text: `cmd-<path>-name|desc`,
+/// `opt-<path>-<param>-name|desc`, and for choices the id [`choice_id`]
+/// gives by option name and choice value (their English label comes from
+/// the catalogue too, so rewording it in either place loses no
+/// translation).
 fn localize(cmd: &mut poise::Command<Data, Error>, path: &str) {
     cmd.description = Some(t(Lang::En, &format!("cmd-{path}-desc"), &[]).into());
     cmd.name_localizations = vec![id_pair(&format!("cmd-{path}-name"))].into();
@@ -202,8 +168,9 @@ fn localize(cmd: &mut poise::Command<Data, Error>, path: &str) {
         p.description = Some(t(Lang::En, &format!("{key}-desc"), &[]).into());
         p.name_localizations = vec![id_pair(&format!("{key}-name"))].into();
         p.description_localizations = vec![id_pair(&format!("{key}-desc"))].into();
-        for c in p.choices.to_mut() {
-            if let Some(id) = CHOICES.iter().find(|id| t(Lang::En, id, &[]) == c.name) {
+        for (value, c) in p.choices.to_mut().iter_mut().enumerate() {
+            if let Some(id) = choice_id(&p.name, value) {
+                c.name = t(Lang::En, id, &[]).into();
                 c.localizations = vec![id_pair(id)].into();
             }
         }
@@ -231,7 +198,7 @@ pub fn name_choices(
         .into_iter()
         .take(25)
         .map(|n| {
-            let n = crate::providers::truncate_chars(&n, 100);
+            let n = crate::text::truncate_chars(&n, 100);
             serenity::AutocompleteChoice::new(n.clone(), n)
         })
         .collect();
@@ -286,7 +253,7 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         } => {
             let lang = lang(ctx);
             tracing::info!(command = %ctx.command().qualified_name, ?input, error = %error, "bad argument");
-            let detail = crate::providers::truncate_chars(&error.to_string(), 200);
+            let detail = crate::text::truncate_chars(&error.to_string(), 200);
             let text = t(lang, "error-bad-argument", &[("detail", &detail)]);
             reply_ephemeral(ctx, text).await;
         }
@@ -452,7 +419,7 @@ pub async fn turn_page(
 pub async fn say(ctx: crate::types::Context<'_>, text: String) -> Result<(), Error> {
     ctx.send(
         poise::CreateReply::default()
-            .content(crate::providers::truncate_chars(&text, 2000))
+            .content(crate::text::truncate_chars(&text, 2000))
             .ephemeral(true)
             .allowed_mentions(serenity::CreateAllowedMentions::new()),
     )
@@ -489,11 +456,76 @@ pub async fn answer_privately(
             &ctx.http,
             serenity::CreateInteractionResponse::Message(
                 serenity::CreateInteractionResponseMessage::new()
-                    .content(crate::providers::truncate_chars(&text, 2000))
+                    .content(crate::text::truncate_chars(&text, 2000))
                     .ephemeral(true)
                     .allowed_mentions(serenity::CreateAllowedMentions::new()),
             ),
         )
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn id_localization(id: &str) -> Vec<(Cow<'static, str>, Cow<'static, str>)> {
+        vec![("id".into(), t(Lang::Id, id, &[]).into())]
+    }
+
+    /// Every choice of every option takes its label and its `id`
+    /// localization from the catalogue, by option name and choice value.
+    #[test]
+    fn every_choice_is_localized_by_its_id() {
+        fn walk(c: &poise::Command<Data, Error>, seen: &mut Vec<&'static str>) {
+            for p in &c.parameters {
+                for (value, choice) in p.choices.iter().enumerate() {
+                    let Some(id) = choice_id(&p.name, value) else {
+                        panic!(
+                            "/{} {}: choice {value} has no catalogue id",
+                            c.qualified_name, p.name
+                        );
+                    };
+                    assert_ne!(t(Lang::Id, id, &[]), id, "{id} is not in the catalogue");
+                    assert_eq!(choice.name, t(Lang::En, id, &[]));
+                    assert_eq!(choice.localizations.to_vec(), id_localization(id));
+                    seen.push(id);
+                }
+            }
+            for s in &c.subcommands {
+                walk(s, seen);
+            }
+        }
+        let mut seen = Vec::new();
+        for c in &all() {
+            walk(c, &mut seen);
+        }
+        // `platform` on /live, /recent and /subscribe; `language` and `identity`.
+        assert_eq!(seen.len(), 5 * 3 + 2 + 2, "{seen:?}");
+        assert!(seen.contains(&"choice-identity-member"));
+    }
+
+    /// A choice keeps its translation when its English label in the code
+    /// changes: the label and the translation both come from its id.
+    #[test]
+    fn choice_translations_do_not_follow_english_text() {
+        let mut cmd = subscriptions::subscribe();
+        for p in &mut cmd.parameters {
+            for c in p.choices.to_mut() {
+                c.name = "Reworded".into();
+                c.localizations = Vec::new().into();
+            }
+        }
+        localize(&mut cmd, "subscribe");
+        let language = cmd.parameters.iter().find(|p| p.name == "language");
+        let choices = &language.expect("a language option").choices;
+        assert_eq!(choices[0].name, "English");
+        assert_eq!(
+            choices[0].localizations.to_vec(),
+            id_localization("choice-language-en")
+        );
+        assert_eq!(t(Lang::Id, "choice-language-en", &[]), "Bahasa Inggris");
+        assert_eq!(choices[1].name, "Indonesian");
+    }
 }

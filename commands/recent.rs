@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use poise::serenity_prelude as serenity;
 
 use super::live::{filter_page_id, parse_filter_page_id, LiveFilter, PlatformChoice};
+use super::Rule;
 use crate::announce::card::Recap;
 use crate::discord::embeds::{self, clean_text, escape_markdown, pager_row, Embed};
 use crate::live::{LiveStream, Platform};
@@ -157,7 +158,7 @@ async fn autocomplete_member(
 }
 
 /// The lives that ended lately
-#[poise::command(slash_command)]
+#[poise::command(slash_command, custom_data = Rule::Anywhere)]
 pub async fn recent(
     ctx: Context<'_>,
     #[description = "Only this member"]

@@ -7,6 +7,7 @@ use chrono::{Duration as ChronoDuration, Utc};
 use poise::serenity_prelude as serenity;
 
 use super::admin::{admin_guild, component_by_admin};
+use super::Rule;
 use crate::discord::embeds::{clean_text, Embed, Field};
 use crate::messages::{t, Lang};
 use crate::providers::realtimekit::{Livestream, LivestreamStatus, RealtimeKit};
@@ -61,7 +62,7 @@ fn fail(lang: Lang, e: ProviderError, what: &str) -> Error {
 }
 
 fn ids_ok(id: &str) -> bool {
-    crate::providers::plain_id(id, 64)
+    crate::providers::ids::plain_id(id, 64)
 }
 
 fn checked_id(lang: Lang, id: &str) -> Result<String, Error> {
@@ -102,7 +103,8 @@ fn status_badge(s: &LivestreamStatus) -> String {
 #[poise::command(
     slash_command,
     subcommands("create", "list", "status", "stop", "stats"),
-    subcommand_required
+    subcommand_required,
+    custom_data = Rule::Operator
 )]
 pub async fn stream(_ctx: Context<'_>) -> Result<(), Error> {
     Ok(())

@@ -5,7 +5,7 @@ use poise::serenity_prelude as serenity;
 
 use super::admin::admin_guild;
 use super::live::PlatformChoice;
-use super::say;
+use super::{say, Rule};
 use crate::announce::message::{live_edit_body, sample_stream};
 use crate::discord::embeds::clean_text;
 use crate::discord::invite::{
@@ -118,7 +118,7 @@ async fn autocomplete_member(
 
 /// Announce new lives in a channel
 #[allow(clippy::too_many_arguments)]
-#[poise::command(slash_command)]
+#[poise::command(slash_command, custom_data = Rule::Admin)]
 pub async fn subscribe(
     ctx: Context<'_>,
     #[description = "Channel to announce in"]
@@ -167,7 +167,7 @@ pub async fn subscribe(
         .filter(|s| !s.is_empty())
     {
         None => None,
-        Some(id) if crate::providers::plain_id(id, 64) => Some(id.to_string()),
+        Some(id) if crate::providers::ids::plain_id(id, 64) => Some(id.to_string()),
         Some(id) => {
             let shown = clean_text(id, 40).replace('`', "'");
             return Err(
@@ -370,6 +370,8 @@ fn announcement_language(ctx: Context<'_>, choice: Option<LanguageChoice>) -> La
     }
 }
 
+/// The `identity:` option; labels from the catalogue, by
+/// [`IdentityChoice::message_id`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, poise::ChoiceParameter)]
 pub enum IdentityChoice {
     #[name = "The bot"]
@@ -378,12 +380,34 @@ pub enum IdentityChoice {
     Member,
 }
 
+impl IdentityChoice {
+    /// The catalogue id of this choice's label.
+    pub fn message_id(self) -> &'static str {
+        match self {
+            IdentityChoice::Bot => "choice-identity-bot",
+            IdentityChoice::Member => "choice-identity-member",
+        }
+    }
+}
+
+/// The `language:` option; labels from the catalogue, by
+/// [`LanguageChoice::message_id`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, poise::ChoiceParameter)]
 pub enum LanguageChoice {
     #[name = "English"]
     En,
     #[name = "Indonesian"]
     Id,
+}
+
+impl LanguageChoice {
+    /// The catalogue id of this choice's label.
+    pub fn message_id(self) -> &'static str {
+        match self {
+            LanguageChoice::En => "choice-language-en",
+            LanguageChoice::Id => "choice-language-id",
+        }
+    }
 }
 
 /// One line describing a subscription's filters.
@@ -433,7 +457,7 @@ pub fn fallback_reason(lang: Lang, stored: &str) -> String {
 }
 
 /// This server's subscriptions with their health
-#[poise::command(slash_command)]
+#[poise::command(slash_command, custom_data = Rule::Admin)]
 pub async fn subscriptions(ctx: Context<'_>) -> Result<(), Error> {
     let guild_id = admin_guild(ctx)?;
     let lang = super::lang(ctx);
@@ -504,7 +528,7 @@ pub async fn subscriptions(ctx: Context<'_>) -> Result<(), Error> {
 }
 
 /// Stop announcing for one subscription
-#[poise::command(slash_command)]
+#[poise::command(slash_command, custom_data = Rule::Admin)]
 pub async fn unsubscribe(
     ctx: Context<'_>,
     #[description = "Subscription id (see /subscriptions)"]
@@ -527,7 +551,12 @@ pub async fn unsubscribe(
 }
 
 /// Manage one subscription
-#[poise::command(slash_command, subcommands("test"), subcommand_required)]
+#[poise::command(
+    slash_command,
+    subcommands("test"),
+    subcommand_required,
+    custom_data = Rule::Admin
+)]
 pub async fn subscription(_ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
 }
@@ -544,7 +573,7 @@ pub fn test_body(
     // pings no one.
     let mut body = live_edit_body(sub, stream);
     if let Some(content) = body.get("content").and_then(|c| c.as_str()) {
-        let marked = crate::providers::truncate_chars(
+        let marked = crate::text::truncate_chars(
             &format!("{} {content}", t(lang, "test-marker", &[])),
             crate::discord::embeds::MAX_CONTENT,
         );

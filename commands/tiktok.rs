@@ -4,6 +4,7 @@
 
 use poise::serenity_prelude as serenity;
 
+use super::Rule;
 use crate::discord::embeds::{stream_embed, watch_button};
 use crate::messages::t;
 use crate::providers::tiktok_cache::TiktokLookup;
@@ -11,7 +12,7 @@ use crate::providers::ProviderError;
 use crate::types::{Context, Error, UserError};
 
 /// Is this TikTok user live right now?
-#[poise::command(slash_command)]
+#[poise::command(slash_command, custom_data = Rule::Anywhere)]
 pub async fn tiktok(
     ctx: Context<'_>,
     #[description = "TikTok username, with or without @"]
@@ -100,7 +101,7 @@ async fn spend_lookup(ctx: Context<'_>, lang: crate::messages::Lang) -> Result<(
     let data = ctx.data();
     let now = chrono::Utc::now();
     let cap = data.config.limits.tiktok_lookups_per_day;
-    let day = crate::watch::budget::Allowance::PerDay(cap).period_key(now);
+    let day = crate::budget::Allowance::PerDay(cap).period_key(now);
     match data.store.spend_calls(LOOKUPS_COUNTER, &day, 1, cap).await {
         Ok(Some(_)) => {}
         Ok(None) => {

@@ -11,9 +11,9 @@ use tokio_util::sync::CancellationToken;
 use crate::announce::AnnouncerOptions;
 use crate::config::{Config, ConfigError};
 use crate::discord::rest::DiscordRest;
+use crate::http::Http;
 use crate::leader::Election;
 use crate::providers::source::Usernames;
-use crate::providers::Http;
 use crate::store::Engine;
 use crate::types::{Data, Error, Providers};
 use crate::watch::open_ledgers;
@@ -189,7 +189,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
                 let registered = crate::startup::register_commands(
                     ctx,
                     commands,
-                    crate::commands::OPERATOR_COMMANDS,
+                    &crate::commands::operator_commands(commands),
                     dev_guild,
                     &operator_guilds,
                     startup_budget,

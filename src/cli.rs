@@ -9,9 +9,10 @@ use crate::discord::invite;
 use crate::discord::rest::DiscordRest;
 use std::sync::Arc;
 
+use crate::http::Http;
 use crate::live::{LiveStream, Platform};
 use crate::providers::source::{LiveSource, Usernames};
-use crate::providers::{Http, ProviderError, ProviderName};
+use crate::providers::{ProviderError, ProviderName};
 use crate::store::Store;
 use crate::types::Providers;
 use crate::watch::ledger::{Ledger, Reservation};

@@ -1,5 +1,6 @@
-//! Configuration (design §5): environment plus `.env`, parsed once at start
-//! into typed values. A wrong value stops the start naming the variable.
+//! Configuration: environment plus `.env`, parsed once at start into typed
+//! values (every variable is in the README's Configuration table). A wrong
+//! value stops the start naming the variable.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,11 +1,8 @@
-//! The message catalogue: every user-facing string, keyed by id (design §4).
-//! English is the default language; Indonesian joins it in the same table
-//! shape later, so no command builds user text inline.
-
 //! The message catalogue: every user-facing string, keyed by id, in
 //! English and Indonesian (`locales/<lang>/main.ftl`, Fluent syntax, built
-//! into the binary with fluent-templates). Replies follow the user's
-//! Discord locale; announcements the subscription's language.
+//! into the binary with fluent-templates). No command builds user text
+//! inline: it looks its text up here by id ([`t`]). Replies follow the
+//! user's Discord locale; announcements the subscription's language.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -8,6 +8,8 @@
 //! - [`fold_name`]: the form two names are compared in (NFKC, invisible
 //!   characters removed, case folded, spaces collapsed), so "Ｆｒｉｔｚｙ" and
 //!   "Fri\u{200B}tzy" are "fritzy".
+//! - [`truncate_chars`]: at most so many characters (not bytes), with an
+//!   ellipsis, for Discord's length limits.
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -52,6 +54,16 @@ pub fn fold_name(s: &str) -> String {
         .join(" ")
 }
 
+/// Truncate to at most `max` characters (not bytes), adding an ellipsis.
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +86,11 @@ mod tests {
         assert_eq!(fold_name("Freya  Jayawardana"), "freya jayawardana");
         assert_eq!(fold_name("ＦＲＩＴＺＹ\u{202E}"), "fritzy");
         assert_ne!(fold_name("Fritzy"), fold_name("Fritzi"));
+    }
+
+    #[test]
+    fn truncates_by_chars() {
+        assert_eq!(truncate_chars("héllo", 10), "héllo");
+        assert_eq!(truncate_chars("héllo", 3), "hé…");
     }
 }

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::budget::Allowance;
 use crate::config::Config;
+use crate::http::Http;
 use crate::providers::jkt48connect::Jkt48Connect;
 use crate::providers::kitkot::Kitkot;
 use crate::providers::konbini::Konbini;
@@ -11,8 +13,7 @@ use crate::providers::source::{
     Jkt48Source, LiveSource, RealtimeKitSource, Schedule, TiktokSource, Usernames,
 };
 use crate::providers::tiktok::Tiktok;
-use crate::providers::{Http, ProviderName};
-use crate::watch::budget::Allowance;
+use crate::providers::ProviderName;
 use crate::watch::snapshot::Snapshot;
 
 /// Every configured provider client (None = provider off), over one shared

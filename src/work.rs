@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::announce::{Announcer, AnnouncerOptions};
 use crate::discord::rest::DiscordRest;
+use crate::http::REQUEST_TIMEOUT;
 use crate::providers::source::LiveSource;
-use crate::providers::REQUEST_TIMEOUT;
 use crate::store::Store;
 use crate::watch::snapshot::Snapshot;
 use crate::watch::tracker::WatchEvent;

@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use onair::config::{Jkt48ConnectConfig, KitkotConfig, KonbiniConfig, RealtimeKitConfig};
+use onair::http::{http_client, Http};
 use onair::live::{Platform, StreamKind, StreamUrl};
 use onair::providers::jkt48connect::Jkt48Connect;
 use onair::providers::kitkot::Kitkot;
 use onair::providers::konbini::Konbini;
 use onair::providers::realtimekit::{Analytics, LivestreamStatus, RealtimeKit};
-use onair::providers::{http_client, Http, ProviderError};
+use onair::providers::ProviderError;
 use onair::secret::Secret;
 use serde_json::{json, Value};
 use support::fake_providers::{FakeProvider, Reply};

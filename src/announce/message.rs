@@ -58,7 +58,7 @@ pub fn render_template(template: &str, stream: &LiveStream, role_id: Option<u64>
         }
     }
     out.push_str(rest);
-    crate::providers::truncate_chars(out.trim(), MAX_CONTENT)
+    crate::text::truncate_chars(out.trim(), MAX_CONTENT)
 }
 
 /// The default announcement line: "**Fritzy** is live on IDN Live" (+ role).

@@ -12,7 +12,7 @@ use serenity::all::{
 
 use crate::live::{web_url, LiveStream, Platform, StreamKind};
 use crate::messages::{compact_count, t, Lang};
-use crate::providers::truncate_chars;
+use crate::text::truncate_chars;
 
 pub const MAX_TITLE: usize = 256;
 pub const MAX_DESCRIPTION: usize = 4096;

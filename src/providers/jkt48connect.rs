@@ -8,7 +8,8 @@
 
 use serde_json::Value;
 
-use super::{endpoint, error_for_status, error_message, lenient, send_json};
+use super::lenient;
+use super::request::{endpoint, error_for_status, error_message, send_json};
 use super::{ProviderError, ProviderName};
 use crate::config::Jkt48ConnectConfig;
 use crate::live::{web_url, LiveStream, Platform, StreamKind, StreamUrl};
@@ -18,12 +19,12 @@ const PROVIDER: ProviderName = ProviderName::Jkt48Connect;
 /// Client for JKT48Connect's live endpoints.
 #[derive(Debug, Clone)]
 pub struct Jkt48Connect {
-    http: super::Http,
+    http: crate::http::Http,
     cfg: Jkt48ConnectConfig,
 }
 
 impl Jkt48Connect {
-    pub fn new(http: super::Http, cfg: Jkt48ConnectConfig) -> Self {
+    pub fn new(http: crate::http::Http, cfg: Jkt48ConnectConfig) -> Self {
         Jkt48Connect { http, cfg }
     }
 

@@ -9,7 +9,8 @@
 
 use serde_json::Value;
 
-use super::{endpoint, error_for_status, error_message, lenient, send_json};
+use super::lenient;
+use super::request::{endpoint, error_for_status, error_message, send_json};
 use super::{ProviderError, ProviderName};
 use crate::config::KitkotConfig;
 use crate::live::{web_url, StreamKind, StreamUrl};
@@ -19,7 +20,7 @@ const PROVIDER: ProviderName = ProviderName::Kitkot;
 /// Client for kitkot's live room endpoints.
 #[derive(Debug, Clone)]
 pub struct Kitkot {
-    http: super::Http,
+    http: crate::http::Http,
     cfg: KitkotConfig,
 }
 
@@ -34,7 +35,7 @@ pub struct KitkotRoom {
 }
 
 impl Kitkot {
-    pub fn new(http: super::Http, cfg: KitkotConfig) -> Self {
+    pub fn new(http: crate::http::Http, cfg: KitkotConfig) -> Self {
         Kitkot { http, cfg }
     }
 
@@ -143,7 +144,7 @@ impl Drop for LeaveGuard {
 }
 
 fn check_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ProviderError> {
-    super::check_id(PROVIDER, what, id, 40)
+    super::ids::check_id(PROVIDER, what, id, 40)
 }
 
 /// `code` 200 (number or string) is success; missing code with a body is

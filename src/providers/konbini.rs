@@ -6,8 +6,8 @@
 
 use serde_json::Value;
 
-use super::{bearer, endpoint, error_for_status, lenient, send_json};
-use super::{JsonResponse, ProviderError, ProviderName};
+use super::request::{bearer, endpoint, error_for_status, send_json, JsonResponse};
+use super::{lenient, ProviderError, ProviderName};
 use crate::config::KonbiniConfig;
 use crate::live::{web_url, LiveStream, Platform, StreamKind, StreamUrl};
 
@@ -19,7 +19,7 @@ pub const LOW_CREDITS: u64 = 100;
 /// Client for KonbiniAPI's TikTok live endpoint.
 #[derive(Debug, Clone)]
 pub struct Konbini {
-    http: super::Http,
+    http: crate::http::Http,
     cfg: KonbiniConfig,
 }
 
@@ -39,13 +39,13 @@ pub struct KonbiniAnswer {
 }
 
 impl Konbini {
-    pub fn new(http: super::Http, cfg: KonbiniConfig) -> Self {
+    pub fn new(http: crate::http::Http, cfg: KonbiniConfig) -> Self {
         Konbini { http, cfg }
     }
 
     /// The base URL, without query, for messages.
     pub fn base_url(&self) -> String {
-        super::redact_url(&self.cfg.base_url)
+        crate::redact::redact_url(&self.cfg.base_url)
     }
 
     /// Is `username` live? Invalid usernames are refused without a request.
@@ -138,7 +138,7 @@ pub fn normalize_username(raw: &str) -> Result<String, ProviderError> {
             provider: PROVIDER,
             what: format!(
                 "`{}` is not a TikTok username (2–24 letters, digits, '.' or '_', not ending in '.')",
-                super::truncate_chars(raw.trim(), 40)
+                crate::text::truncate_chars(raw.trim(), 40)
             ),
         })
     }

@@ -12,7 +12,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{bearer, endpoint, error_for_status, error_message, lenient, send_json};
+use super::lenient;
+use super::request::{bearer, endpoint, error_for_status, error_message, send_json};
 use super::{ProviderError, ProviderName};
 use crate::config::RealtimeKitConfig;
 use crate::live::{web_url, LiveStream, Platform, StreamKind, StreamUrl};
@@ -23,7 +24,7 @@ const PROVIDER: ProviderName = ProviderName::RealtimeKit;
 /// Client for the RealtimeKit livestream API.
 #[derive(Debug, Clone)]
 pub struct RealtimeKit {
-    http: super::Http,
+    http: crate::http::Http,
     cfg: RealtimeKitConfig,
 }
 
@@ -134,7 +135,7 @@ impl Livestream {
 }
 
 impl RealtimeKit {
-    pub fn new(http: super::Http, cfg: RealtimeKitConfig) -> Self {
+    pub fn new(http: crate::http::Http, cfg: RealtimeKitConfig) -> Self {
         RealtimeKit { http, cfg }
     }
 
@@ -389,7 +390,7 @@ fn raw_list_len(data: &Value) -> usize {
 }
 
 fn check_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ProviderError> {
-    super::check_id(PROVIDER, what, id, 64)
+    super::ids::check_id(PROVIDER, what, id, 64)
 }
 
 fn shape(detail: String) -> ProviderError {

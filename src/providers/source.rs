@@ -15,8 +15,8 @@ use super::realtimekit::RealtimeKit;
 use super::tiktok::Tiktok;
 use super::tiktok_cache::TiktokLookup;
 use super::{ProviderError, ProviderName};
+use crate::budget::Allowance;
 use crate::live::{LiveStream, Platform};
-use crate::watch::budget::Allowance;
 
 /// How often a source may be polled, and what it may spend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::watch::budget::Allowance;
+use crate::budget::Allowance;
 
 use futures::StreamExt;
 
@@ -197,7 +197,7 @@ mod tests {
     /// and the day's credits are never passed.
     #[test]
     fn a_day_of_rotation_sees_every_username_within_budget() {
-        use crate::watch::budget::{next_poll, BudgetState, LiveProfile, NextPoll};
+        use crate::budget::{next_poll, BudgetState, LiveProfile, NextPoll};
         use chrono::{TimeZone, Utc};
         let all = names(120);
         let allowance = Allowance::PerDay(150);
@@ -214,7 +214,7 @@ mod tests {
                 cost: r.per_poll as u64,
                 min_interval: interval,
             };
-            if !crate::watch::budget::may_spend(state) {
+            if !crate::budget::may_spend(state) {
                 break;
             }
             for u in batch(&all, cursor, r.per_poll) {

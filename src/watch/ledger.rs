@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::budget::{self, Allowance, BudgetState, Forecast, LiveProfile, NextPoll};
+use crate::budget::{self, Allowance, BudgetState, Forecast, LiveProfile, NextPoll};
 use crate::live::Platform;
 use crate::providers::source::{LiveSource, Schedule};
 use crate::providers::ProviderName;

@@ -1,9 +1,8 @@
 //! Watching the providers: one poll loop per source ([`poll`]), the last good
 //! view of who is live ([`snapshot`]), the change detector that turns polls
 //! into go-live and end events ([`tracker`]), and what each source may spend
-//! ([`ledger`], planned by [`budget`]). [`start`] wires them for the bot.
+//! ([`ledger`], planned by [`crate::budget`]). [`start`] wires them for the bot.
 
-pub mod budget;
 pub mod ledger;
 pub mod poll;
 pub mod shared;

@@ -1,8 +1,10 @@
 //! Poll loops: one per source, each keeping the snapshot's last good answer.
-//! A failed poll changes nothing but the error note (design §3). The loop
-//! spends only what the source's ledger allows, honours the provider's word
-//! (a 429's `Retry-After`, a refused key, credits exhausted) and, after an
-//! outage, comes back within about two intervals.
+//! A failed poll changes nothing but the error note: the tracker sees only
+//! successful answers, so no stream ends because a provider was down (see
+//! [`super::tracker`]). The loop spends only what the source's ledger
+//! allows, honours the provider's word (a 429's `Retry-After`, a refused
+//! key, credits exhausted) and, after an outage, comes back within about
+//! two intervals.
 
 use std::sync::Arc;
 use std::time::Duration;

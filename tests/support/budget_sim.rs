@@ -14,13 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use onair::budget::{even_interval, Allowance, BudgetState};
 use onair::config::Jkt48ConnectConfig;
+use onair::http::{http_client, Http};
 use onair::live::LiveStream;
 use onair::providers::jkt48connect::Jkt48Connect;
 use onair::providers::source::{Jkt48Source, LiveSource, Schedule};
-use onair::providers::{http_client, Http};
 use onair::secret::Secret;
-use onair::watch::budget::{even_interval, Allowance, BudgetState};
 use onair::watch::ledger::{Ledger, Reservation};
 use serde_json::{json, Value};
 

@@ -16,6 +16,10 @@
 //! of the period, so it corrects itself after restarts or missed polls. Rates
 //! are in calls per second; a poll costs [`BudgetState::cost`] calls.
 //! [`may_spend`] is the hard guarantee; [`next_poll`] is the plan.
+//!
+//! Pure (no I/O, no clock of its own) and below both of its users: a
+//! provider's source states its [`Allowance`], `watch`'s ledger plans and
+//! spends it; this module depends on neither.
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc};
 use std::time::Duration;
