@@ -1,7 +1,7 @@
 //! Waiting before trying again, in one place: capped exponential backoff,
 //! jitter (so many tasks retrying after one incident do not arrive
 //! together), a start-up budget, and "retry until it works or we stop".
-//! The poll loop, start-up, the delivery verdict and the announcer's store
+//! The poll loop, start-up, the outbox's transitions and the announcer's store
 //! retries all use these.
 
 use std::future::Future;

@@ -353,7 +353,7 @@ async fn on_event(
                 return Ok(());
             }
             // Off the event loop; a store that is down is retried for a
-            // while (the dispatcher's strikes are the fallback).
+            // while (the outbox's strikes are the fallback).
             let store = Arc::clone(&fw.user_data.store);
             let rest = fw.user_data.rest.clone();
             tokio::spawn(async move {

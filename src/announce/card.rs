@@ -1,6 +1,6 @@
 //! What a live card shows that is worth an edit while the broadcast runs,
 //! and the recap it ends with. Pure: the announcer decides with these, the
-//! dispatcher sends.
+//! outbox sends.
 //!
 //! A card is edited while live when its title changed, when the viewers
 //! crossed a milestone upward (1k, 5k, 10k, 25k, …), or when a stream

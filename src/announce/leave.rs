@@ -1,7 +1,7 @@
 //! Leaving a server. When Discord says onair was removed from a server
 //! (GUILD_DELETE without `unavailable`), nothing of that server is left to
 //! post: its subscriptions are deleted, its deliveries with work left are
-//! dropped (the dispatcher skips a failed delivery), and the webhooks onair
+//! dropped (the outbox skips a failed delivery), and the webhooks onair
 //! made in its channels are deleted at Discord (a webhook token posts
 //! without the bot being in the server) and forgotten. An outage
 //! (`unavailable: true`) changes nothing. Rejoining starts clean.
