@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::ProviderName;
+use super::name::ProviderName;
 
 /// What went wrong talking to a provider. The `Display` text is safe to log
 /// and to show to a user: it never contains a key, token or query string.

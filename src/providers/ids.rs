@@ -2,7 +2,8 @@
 //! id, a kitkot room): checked before any request, so user input can add no
 //! path segment, parameter or key.
 
-use super::{ProviderError, ProviderName};
+use super::error::ProviderError;
+use super::name::ProviderName;
 use crate::text::truncate_chars;
 
 /// An id safe to put in a URL path or query: 1..=`max` ASCII letters,

@@ -8,9 +8,10 @@
 
 use serde_json::Value;
 
+use super::error::ProviderError;
 use super::lenient;
+use super::name::ProviderName;
 use super::request::{endpoint, error_for_status, error_message, send_json};
-use super::{ProviderError, ProviderName};
 use crate::config::Jkt48ConnectConfig;
 use crate::live::{web_url, LiveStream, Platform, StreamKind, StreamUrl};
 

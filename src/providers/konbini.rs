@@ -6,8 +6,10 @@
 
 use serde_json::Value;
 
+use super::error::ProviderError;
+use super::lenient;
+use super::name::ProviderName;
 use super::request::{bearer, endpoint, error_for_status, send_json, JsonResponse};
-use super::{lenient, ProviderError, ProviderName};
 use crate::config::KonbiniConfig;
 use crate::live::{web_url, LiveStream, Platform, StreamKind, StreamUrl};
 

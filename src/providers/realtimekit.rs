@@ -12,9 +12,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::error::ProviderError;
 use super::lenient;
+use super::name::ProviderName;
 use super::request::{bearer, endpoint, error_for_status, error_message, send_json};
-use super::{ProviderError, ProviderName};
 use crate::config::RealtimeKitConfig;
 use crate::live::{web_url, LiveStream, Platform, StreamKind, StreamUrl};
 use crate::secret::Secret;

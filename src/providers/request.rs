@@ -8,7 +8,8 @@ use std::time::Duration;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 
-use super::{ProviderError, ProviderName};
+use super::error::ProviderError;
+use super::name::ProviderName;
 use crate::redact::{redact_url, strip_urls};
 use crate::text::truncate_chars;
 

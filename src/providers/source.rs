@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::error::ProviderError;
 use super::jkt48connect::Jkt48Connect;
+use super::name::ProviderName;
 use super::realtimekit::RealtimeKit;
 use super::tiktok::Tiktok;
 use super::tiktok_cache::TiktokLookup;
-use super::{ProviderError, ProviderName};
 use crate::budget::Allowance;
 use crate::live::{LiveStream, Platform};
 

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
+use super::error::ProviderError;
 use super::kitkot::Kitkot;
 use super::konbini::{normalize_username, Konbini};
 use super::tiktok_cache::{Shared, TiktokCache, TiktokLookup};
-use super::ProviderError;
 use crate::live::{LiveStream, StreamUrl};
 
 /// How long a room's kitkot links are reused (a room keeps its links for
