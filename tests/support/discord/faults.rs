@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::builders::discord_error;
 use super::limits::rate_limited;
+use super::routes::segments;
 use super::{FakeDiscord, Inner};
 
 /// A fault to inject.
@@ -85,11 +86,7 @@ impl FakeDiscord {
 impl Inner {
     /// A matching rule for a lost answer on this POST, used up by one.
     pub(super) fn lose_answer(&self, path: &str) -> Option<Duration> {
-        let segs: Vec<&str> = path
-            .trim_start_matches("/api/v10")
-            .trim_matches('/')
-            .split('/')
-            .collect();
+        let segs = segments(path);
         let mut s = self.state();
         let ch: u64 = match segs.as_slice() {
             ["channels", ch, "messages"] => ch.parse().ok()?,

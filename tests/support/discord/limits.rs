@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::routes::segments;
 use super::{FakeDiscord, Inner};
 
 pub(super) fn rate_limited(retry_after: f64, global: bool) -> Response {
@@ -75,11 +76,7 @@ impl Inner {
     /// A successful message POST carries its channel bucket's headers, as
     /// Discord's answers do: what is left and when it resets.
     pub(super) fn bucket_headers(&self, method: &str, path: &str, headers: &mut HeaderMap) {
-        let segs: Vec<&str> = path
-            .trim_start_matches("/api/v10")
-            .trim_matches('/')
-            .split('/')
-            .collect();
+        let segs = segments(path);
         let (["channels", ch, "messages"], "POST") = (segs.as_slice(), method) else {
             return;
         };

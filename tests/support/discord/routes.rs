@@ -41,7 +41,30 @@ fn authentication_problem(path: &str, headers: &HeaderMap) -> Option<&'static st
     None
 }
 
+/// What a route answers: the status to record and the response.
+type Answer = (u16, Response);
+
+/// A path's segments after `/api/v10`.
+pub(super) fn segments(path: &str) -> Vec<&str> {
+    path.trim_start_matches("/api/v10")
+        .trim_matches('/')
+        .split('/')
+        .collect()
+}
+
+fn ok(v: Value) -> Answer {
+    (200, axum::Json(v).into_response())
+}
+
+fn not_found() -> Answer {
+    (404, discord_error(404, 0, "404: Not Found"))
+}
+
 impl Inner {
+    fn new_id(&self) -> u64 {
+        self.state().new_id()
+    }
+
     fn record(
         &self,
         method: &str,
@@ -123,18 +146,11 @@ impl Inner {
         (response, delay)
     }
 
-    fn route(
-        &self,
-        method: &str,
-        path: &str,
-        query: Option<&str>,
-        body: Option<&Value>,
-    ) -> (u16, Response) {
-        let segs: Vec<&str> = path
-            .trim_start_matches("/api/v10")
-            .trim_matches('/')
-            .split('/')
-            .collect();
+    /// Injected faults first, then Discord's limits, then a channel
+    /// webhook's own routes or a deleted channel's 10003, then the handler
+    /// of the resource.
+    fn route(&self, method: &str, path: &str, query: Option<&str>, body: Option<&Value>) -> Answer {
+        let segs = segments(path);
         // A channel webhook's requests: no bot token, counted per IP, and
         // its posts count toward the channel's limit.
         let hook: Option<FakeWebhook> = match segs.as_slice() {
@@ -162,20 +178,39 @@ impl Inner {
                 return (404, discord_error(404, 10003, "Unknown Channel"));
             }
         }
-        let ok = |v: Value| (200, axum::Json(v).into_response());
-        let new_id = || {
-            let mut s = self.state();
-            s.new_id()
-        };
-        let rest = &self.samples["rest_responses"];
         match (method, segs.as_slice()) {
+            (_, ["gateway" | "oauth2" | "users" | "applications", ..]) => {
+                self.route_application(method, path, &segs, body)
+            }
+            (_, ["interactions" | "webhooks", ..]) => self.route_interaction(method, &segs, body),
+            ("POST", ["channels", _, "messages", _, "threads"]) | ("PATCH", ["channels", _]) => {
+                self.route_threads(method, &segs, body)
+            }
+            (_, ["channels", _, "messages", ..]) => self.route_messages(method, &segs, query, body),
+            (_, ["channels", _, "webhooks"]) => self.route_channel_webhooks(method, &segs, body),
+            (_, ["channels", ..]) => self.route_channel(method, &segs),
+            (_, ["guilds", ..]) => self.route_guild(method, &segs),
+            _ => not_found(),
+        }
+    }
+
+    /// The gateway's address, the application, the bot's user and its
+    /// command registrations (global or in one guild).
+    fn route_application(
+        &self,
+        method: &str,
+        path: &str,
+        segs: &[&str],
+        body: Option<&Value>,
+    ) -> Answer {
+        match (method, segs) {
             ("GET", ["gateway"]) => ok(json!({"url": self.gateway_url})),
             ("GET", ["gateway", "bot"]) => ok(json!({
                 "url": self.gateway_url, "shards": self.state().recommended_shards.max(1),
                 "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
             })),
             ("GET", ["oauth2", "applications", "@me"]) => {
-                ok(rest["GET /api/v10/oauth2/applications/@me"].clone())
+                ok(self.samples["rest_responses"]["GET /api/v10/oauth2/applications/@me"].clone())
             }
             ("GET", ["users", "@me"]) => {
                 ok(self.samples["gateway_events"]["ready"]["d"]["user"].clone())
@@ -211,14 +246,23 @@ impl Inner {
                                 o.insert(k.clone(), v.clone());
                             }
                         }
-                        out["id"] = new_id().to_string().into();
+                        out["id"] = self.new_id().to_string().into();
                         out["application_id"] = APP_ID.to_string().into();
-                        out["version"] = new_id().to_string().into();
+                        out["version"] = self.new_id().to_string().into();
                         out
                     })
                     .collect();
                 ok(Value::Array(cmds))
             }
+            _ => not_found(),
+        }
+    }
+
+    /// An interaction's answers, by its token: the callback, the
+    /// `@original` response and follow-ups (a channel webhook's own
+    /// requests go to `route_webhook`).
+    fn route_interaction(&self, method: &str, segs: &[&str], body: Option<&Value>) -> Answer {
+        match (method, segs) {
             ("POST", ["interactions", id, token, "callback"]) => {
                 let b = body.cloned().unwrap_or(Value::Null);
                 let mut s = self.state();
@@ -284,13 +328,27 @@ impl Inner {
                     .entry(token.to_string())
                     .or_default()
                     .push(b.clone());
-                let id = new_id();
+                let id = self.new_id();
                 ok(self.message_object(id, CHANNEL_ID, &b))
             }
             ("PATCH", ["webhooks", _, _, "messages", _]) => {
                 let b = body.cloned().unwrap_or(Value::Null);
-                ok(self.message_object(new_id(), CHANNEL_ID, &b))
+                ok(self.message_object(self.new_id(), CHANNEL_ID, &b))
             }
+            _ => not_found(),
+        }
+    }
+
+    /// A channel's messages: post (with `enforce_nonce`), list (`limit`,
+    /// `after`), read and edit one.
+    fn route_messages(
+        &self,
+        method: &str,
+        segs: &[&str],
+        query: Option<&str>,
+        body: Option<&Value>,
+    ) -> Answer {
+        match (method, segs) {
             ("POST", ["channels", ch, "messages"]) => {
                 let ch: u64 = ch.parse().unwrap_or(0);
                 if let Some(perms) = self.bot_permissions_in(ch) {
@@ -376,6 +434,26 @@ impl Inner {
                 drop(s);
                 ok(self.message_object(mid, ch, &v))
             }
+            ("GET", ["channels", ch, "messages", mid]) => {
+                let ch: u64 = ch.parse().unwrap_or(0);
+                let mid: u64 = mid.parse().unwrap_or(0);
+                let found = self
+                    .state()
+                    .messages
+                    .get(&ch)
+                    .and_then(|ms| ms.iter().find(|m| m.id == mid).cloned());
+                match found {
+                    Some(m) => ok(self.render_stored(&m)),
+                    None => (404, discord_error(404, 10008, "Unknown Message")),
+                }
+            }
+            _ => not_found(),
+        }
+    }
+
+    /// A channel's webhooks: list them, make one (15 at most).
+    fn route_channel_webhooks(&self, method: &str, segs: &[&str], body: Option<&Value>) -> Answer {
+        match (method, segs) {
             ("GET", ["channels", ch, "webhooks"]) | ("POST", ["channels", ch, "webhooks"]) => {
                 let ch: u64 = ch.parse().unwrap_or(0);
                 if self.bot_permissions_in(ch).unwrap_or(0) & MANAGE_WEBHOOKS == 0 {
@@ -418,6 +496,13 @@ impl Inner {
                 drop(s);
                 ok(webhook_object(&w))
             }
+            _ => not_found(),
+        }
+    }
+
+    /// Threads: start one on a message, archive one.
+    fn route_threads(&self, method: &str, segs: &[&str], body: Option<&Value>) -> Answer {
+        match (method, segs) {
             ("POST", ["channels", ch, "messages", mid, "threads"]) => {
                 let ch: u64 = ch.parse().unwrap_or(0);
                 let mid: u64 = mid.parse().unwrap_or(0);
@@ -463,19 +548,6 @@ impl Inner {
                 drop(guard);
                 ok(thread_object(&t))
             }
-            ("GET", ["channels", ch, "messages", mid]) => {
-                let ch: u64 = ch.parse().unwrap_or(0);
-                let mid: u64 = mid.parse().unwrap_or(0);
-                let found = self
-                    .state()
-                    .messages
-                    .get(&ch)
-                    .and_then(|ms| ms.iter().find(|m| m.id == mid).cloned());
-                match found {
-                    Some(m) => ok(self.render_stored(&m)),
-                    None => (404, discord_error(404, 10008, "Unknown Message")),
-                }
-            }
             ("PATCH", ["channels", thread]) => {
                 let id: u64 = thread.parse().unwrap_or(0);
                 let mut s = self.state();
@@ -491,6 +563,13 @@ impl Inner {
                 drop(s);
                 ok(v)
             }
+            _ => not_found(),
+        }
+    }
+
+    /// A channel as Discord shows it.
+    fn route_channel(&self, method: &str, segs: &[&str]) -> Answer {
+        match (method, segs) {
             ("GET", ["channels", ch]) => {
                 let ch: u64 = ch.parse().unwrap_or(0);
                 let s = self.state();
@@ -505,6 +584,13 @@ impl Inner {
                     None => (404, discord_error(404, 10003, "Unknown Channel")),
                 }
             }
+            _ => not_found(),
+        }
+    }
+
+    /// A guild and its members.
+    fn route_guild(&self, method: &str, segs: &[&str]) -> Answer {
+        match (method, segs) {
             ("GET", ["guilds", g]) => match g.parse().ok().and_then(|g| self.guild_json_inner(g)) {
                 Some(v) => ok(v),
                 None => (404, discord_error(404, 10004, "Unknown Guild")),
@@ -520,7 +606,7 @@ impl Inner {
                 let _ = g;
                 ok(m)
             }
-            _ => (404, discord_error(404, 0, "404: Not Found")),
+            _ => not_found(),
         }
     }
 
@@ -534,7 +620,7 @@ impl Inner {
         query: Option<&str>,
         body: Option<&Value>,
         hook: &FakeWebhook,
-    ) -> (u16, Response) {
+    ) -> Answer {
         let token_ok = segs.get(2).is_some_and(|t| *t == hook.token);
         if hook.deleted || !token_ok {
             return (404, discord_error(404, 10015, "Unknown Webhook"));
