@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use onair::store::Store;
 
-use super::bot::{env, subscribe_everything, TestBot};
+use super::bot::{captured_logs, env, subscribe_everything, TestBot};
 use super::discord::{FakeDiscord, GuildSpec, GUILD_ID};
 use super::fake_providers::{FakeProvider, Reply};
 use super::pg::TestDb;
@@ -187,7 +187,10 @@ impl WorldBuilder {
         self
     }
 
+    /// Make the world. This test binary's logs are captured from here on
+    /// (`bot::captured_logs`), the store's and the fakes' included.
     pub async fn start(self) -> World {
+        captured_logs();
         let discord = FakeDiscord::start().await;
         let jkt = FakeProvider::start().await;
         let konbini = FakeProvider::start().await;
