@@ -57,8 +57,7 @@ pub struct World {
     /// started it.
     pub bot: Option<TestBot>,
     store: Option<Arc<dyn Store>>,
-    /// The PostgreSQL database, when the world runs on one.
-    pub db: Option<TestDb>,
+    db: Option<TestDb>,
     /// The bot's directory; its SQLite database is `onair.db` in it.
     pub dir: tempfile::TempDir,
 }
@@ -89,6 +88,14 @@ impl World {
         self.store
             .as_ref()
             .expect("no store in this world: ask the builder for .store()")
+    }
+
+    /// The PostgreSQL database the world runs on (after
+    /// [`WorldBuilder::postgres`]).
+    pub fn db(&self) -> &TestDb {
+        self.db
+            .as_ref()
+            .expect("this world runs on SQLite: ask the builder for .postgres(db)")
     }
 
     /// Start the bot with the world's variables and wait until it
