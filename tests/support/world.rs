@@ -23,13 +23,11 @@ use std::sync::Arc;
 
 use onair::store::Store;
 
-use super::bot::{captured_logs, env, subscribe_everything, TestBot};
+use super::bot::{captured_logs, env, subscribe_everything, use_jkt, TestBot};
 use super::discord::{FakeDiscord, GuildSpec, GUILD_ID};
-use super::fake_providers::{FakeProvider, Reply};
+use super::fake_providers::FakeProvider;
 use super::pg::TestDb;
 
-/// The fake JKT48Connect's API key.
-pub const JKT_KEY: &str = "JKT-SECRET-KEY";
 /// The fake KonbiniAPI's API key.
 pub const KONBINI_KEY: &str = "KONBINI-SECRET";
 /// The fake Cloudflare API's token.
@@ -206,9 +204,7 @@ impl WorldBuilder {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut vars = env(&discord, dir.path());
         if self.jkt {
-            jkt.set("GET /api/jkt48/live", Reply::json(serde_json::json!([])));
-            vars.insert("JKT48CONNECT_API_KEY".into(), JKT_KEY.into());
-            vars.insert("JKT48CONNECT_URL".into(), jkt.url());
+            use_jkt(&mut vars, &jkt);
         }
         if self.konbini {
             vars.insert("KONBINI_API_KEY".into(), KONBINI_KEY.into());
