@@ -188,41 +188,52 @@ impl GuildSpec {
     }
 }
 
+/// Everything the fake knows, behind one lock; grouped by the file that
+/// mostly uses it.
 #[derive(Default)]
 struct State {
+    // What the bot sent (mod.rs, routes.rs).
     requests: Vec<Recorded>,
+    /// Bodies Discord would refuse (checked by `tests/support/spec.rs`).
     violations: Vec<String>,
-    messages: HashMap<u64, Vec<StoredMessage>>,
-    originals: HashMap<String, Value>,
-    followups: HashMap<String, Vec<Value>>,
+    /// Requests refused for a missing `Authorization: Bot` or a User-Agent
+    /// that is not `DiscordBot (…)`.
+    unauthenticated: Vec<String>,
+
+    // Discord's resources (routes.rs).
     next_id: u64,
-    faults: Vec<FaultRule>,
-    deleted: HashSet<u64>,
+    guilds: HashMap<u64, GuildSpec>,
     /// Guilds the bot was removed from.
     left: HashSet<u64>,
+    /// Deleted channels.
+    deleted: HashSet<u64>,
+    messages: HashMap<u64, Vec<StoredMessage>>,
     /// (channel, nonce) -> (message id, when): Discord remembers an
     /// `enforce_nonce` nonce for a few minutes only.
     nonces: HashMap<(u64, String), (u64, Instant)>,
     nonce_window: Option<Duration>,
-    /// POSTs to these channels store the message, then lose the answer
-    /// (502 after the delay), as a dropped connection would.
-    lost_answers: Vec<(u64, usize, Duration)>,
-    /// Requests refused for a missing `Authorization: Bot` or a User-Agent
-    /// that is not `DiscordBot (…)`.
-    unauthenticated: Vec<String>,
+    webhooks: HashMap<u64, FakeWebhook>,
+    threads: HashMap<u64, FakeThread>,
+
+    // Interactions and their answers (interactions.rs, routes.rs).
     /// Pushed interactions: id -> (when, acknowledged).
     interactions: HashMap<String, (Instant, bool)>,
+    originals: HashMap<String, Value>,
+    followups: HashMap<String, Vec<Value>>,
+
+    // The gateway (gateway.rs).
+    seq: u64,
     /// Every dispatched frame with its sequence number, for RESUME.
     /// (sequence, the guild it concerns, frame).
     sent_log: VecDeque<(u64, Option<u64>, String)>,
+    identified: usize,
     /// `[shard_id, shard_count]` of every IDENTIFY, in order.
     identified_shards: Vec<[u64; 2]>,
+    resumed: usize,
     /// What `/gateway/bot` recommends.
     recommended_shards: u64,
-    resumed: usize,
-    guilds: HashMap<u64, GuildSpec>,
-    identified: usize,
-    seq: u64,
+
+    // Rate limits (limits.rs).
     channel_limit: Option<(usize, Duration)>,
     channel_sends: HashMap<u64, VecDeque<Instant>>,
     global_limit: Option<usize>,
@@ -232,8 +243,12 @@ struct State {
     ip_limit: Option<usize>,
     ip_window: VecDeque<Instant>,
     rate_limited: usize,
-    webhooks: HashMap<u64, FakeWebhook>,
-    threads: HashMap<u64, FakeThread>,
+
+    // Injected faults (faults.rs).
+    faults: Vec<FaultRule>,
+    /// POSTs to these channels store the message, then lose the answer
+    /// (502 after the delay), as a dropped connection would.
+    lost_answers: Vec<(u64, usize, Duration)>,
     /// Thread creations that start the thread, then lose the answer.
     lost_thread_answers: usize,
 }
