@@ -8,32 +8,28 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::bot::{env, TestBot};
 use support::discord::{
     FakeDiscord, GuildSpec, Invoker, CHANNEL_ID, GUILD_ID, MANAGE_GUILD, MENTION_EVERYONE,
     SEND_MESSAGES, VIEW_CHANNEL,
 };
+use support::world::World;
 
 const T: Duration = Duration::from_secs(20);
 const ROLE: u64 = 1900000000000000301;
 
-async fn start() -> (
-    FakeDiscord,
-    TestBot,
-    std::collections::HashMap<String, String>,
-    tempfile::TempDir,
-) {
-    let discord = FakeDiscord::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut vars = env(&discord, dir.path());
-    vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
+/// The dev guild set; a server where the bot may ping any role, with a
+/// role ROLE that is not mentionable; the bot started.
+async fn start() -> World {
     let mut g = GuildSpec::new(GUILD_ID, &[CHANNEL_ID]);
     // The bot may ping any role; the point is what the admin may do.
     g.everyone_permissions |= MENTION_EVERYONE;
     g.roles.push((ROLE, "Fans".into(), false));
-    discord.add_guild(g);
-    let bot = TestBot::start(&discord, &vars).await;
-    (discord, bot, vars, dir)
+    World::builder()
+        .var("DEV_GUILD_ID", GUILD_ID)
+        .guild(g)
+        .bot()
+        .start()
+        .await
 }
 
 fn admin(permissions: u64) -> Invoker {
@@ -45,7 +41,8 @@ fn admin(permissions: u64) -> Invoker {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_refuses_what_the_invoking_admin_may_not_do_themselves() {
-    let (discord, bot, vars, _dir) = start().await;
+    let mut w = start().await;
+    let (discord, vars) = (&w.discord, &w.vars);
     // A Manage Server user who cannot see the channel.
     let p = discord.subscribe_command(CHANNEL_ID, &[], None, &admin(MANAGE_GUILD | SEND_MESSAGES));
     let text = discord.private_text(&p, T).await;
@@ -69,7 +66,7 @@ async fn subscribe_refuses_what_the_invoking_admin_may_not_do_themselves() {
     assert!(text.contains("Saved"), "{text}");
     assert_eq!(store.count_subscriptions().await.unwrap(), 1);
     discord.assert_spec_clean();
-    bot.stop().await;
+    w.stop_bot().await;
 }
 
 fn test_post(discord: &FakeDiscord, id: i64) -> support::discord::Pushed {
@@ -83,12 +80,13 @@ fn test_post(discord: &FakeDiscord, id: i64) -> support::discord::Pushed {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscription_test_pings_no_one_and_is_cooled_down_per_server() {
-    let (discord, bot, _vars, _dir) = start().await;
+    let mut w = start().await;
+    let discord = &w.discord;
     let p = discord.subscribe_command(CHANNEL_ID, &[], Some((ROLE, false)), &Invoker::default());
     let saved = discord.answer_text(&p, T).await;
     assert!(saved.contains("Saved subscription `#1`"), "{saved}");
 
-    let answer = discord.answer_text(&test_post(&discord, 1), T).await;
+    let answer = discord.answer_text(&test_post(discord, 1), T).await;
     assert!(answer.contains("Sent a test announcement"), "{answer}");
     discord
         .wait_for(T, "the test post", |d| d.messages(CHANNEL_ID).len() == 1)
@@ -109,10 +107,10 @@ async fn subscription_test_pings_no_one_and_is_cooled_down_per_server() {
     assert!(post.get("nonce").is_none());
 
     // Again at once: cooled down, no second post.
-    let again = test_post(&discord, 1);
+    let again = test_post(discord, 1);
     let text = discord.private_text(&again, T).await;
     assert!(text.contains("try again in"), "{text}");
     assert_eq!(discord.messages(CHANNEL_ID).len(), 1);
     discord.assert_spec_clean();
-    bot.stop().await;
+    w.stop_bot().await;
 }

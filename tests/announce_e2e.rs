@@ -5,18 +5,18 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use onair::live::Platform;
 use onair::store::{NewSubscription, Store};
 use serde_json::{json, Value};
-use support::bot::{env, TestBot};
+use support::bot::TestBot;
 use support::discord::{
     resolved_channel, ChannelSpec, FakeDiscord, Fault, GuildSpec, Invoker, GUILD_ID, SEND_MESSAGES,
 };
-use support::fake_providers::{FakeProvider, Reply};
+use support::fake_providers::Reply;
+use support::world::World;
 
 const T: Duration = Duration::from_secs(20);
 
@@ -37,34 +37,18 @@ fn gracia() -> Value {
     })
 }
 
-struct World {
-    discord: FakeDiscord,
-    jkt: FakeProvider,
-    store: Arc<dyn Store>,
-    vars: HashMap<String, String>,
-    _dir: tempfile::TempDir,
-}
-
+/// The test server with its default channel plus `channels`, the dev
+/// guild set, JKT48Connect wired and the store open.
 async fn world(channels: &[u64]) -> World {
-    let discord = FakeDiscord::start().await;
-    let jkt = FakeProvider::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut vars = env(&discord, dir.path());
-    support::bot::use_jkt(&mut vars, &jkt);
-    vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
     let mut all = vec![support::discord::CHANNEL_ID];
     all.extend_from_slice(channels);
-    discord.add_guild(GuildSpec::new(GUILD_ID, &all));
-    let store = onair::store::connect(&vars["DATABASE_URL"])
+    World::builder()
+        .jkt()
+        .var("DEV_GUILD_ID", GUILD_ID)
+        .channels(&all)
+        .store()
+        .start()
         .await
-        .expect("store");
-    World {
-        discord,
-        jkt,
-        store,
-        vars,
-        _dir: dir,
-    }
 }
 
 async fn subscribe(
@@ -93,13 +77,13 @@ fn count_messages(d: &FakeDiscord, channels: &[u64]) -> Vec<usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_announcement_per_matching_channel_then_one_end_edit() {
     let w = world(&[11, 12, 13, 14, 15]).await;
-    subscribe(&w.store, 11, |_| {}).await; // everything
-    subscribe(&w.store, 12, |n| n.platform = Some(Platform::Idn)).await;
-    subscribe(&w.store, 13, |n| n.platform = Some(Platform::Showroom)).await; // not Fritzy
-    subscribe(&w.store, 14, |n| n.member = Some("fritzy".into())).await;
-    subscribe(&w.store, 15, |n| n.tiktok = Some("khaby.lame".into())).await; // TikTok only
+    subscribe(w.store(), 11, |_| {}).await; // everything
+    subscribe(w.store(), 12, |n| n.platform = Some(Platform::Idn)).await;
+    subscribe(w.store(), 13, |n| n.platform = Some(Platform::Showroom)).await; // not Fritzy
+    subscribe(w.store(), 14, |n| n.member = Some("fritzy".into())).await;
+    subscribe(w.store(), 15, |n| n.tiktok = Some("khaby.lame".into())).await; // TikTok only
     let role = 1900000000000000001;
-    subscribe(&w.store, 11, |n| n.role_id = Some(role)).await; // same channel: still one message
+    subscribe(w.store(), 11, |n| n.role_id = Some(role)).await; // same channel: still one message
     let bot = TestBot::start(&w.discord, &w.vars).await;
 
     w.jkt.set(
@@ -178,7 +162,7 @@ async fn one_announcement_per_matching_channel_then_one_end_edit() {
 async fn role_ping_and_template_allow_only_that_role() {
     let w = world(&[21]).await;
     let role = 1900000000000000001;
-    subscribe(&w.store, 21, |n| {
+    subscribe(w.store(), 21, |n| {
         n.role_id = Some(role);
         n.template = Some("{role} {name} on {platform}! {title} @everyone {unknown}".into());
     })
@@ -207,7 +191,7 @@ async fn hundred_channels_429_waited_out_and_timings() {
     let channels: Vec<u64> = (0..100).map(|i| 3000 + i).collect();
     let w = world(&channels).await;
     for c in &channels {
-        subscribe(&w.store, *c, |_| {}).await;
+        subscribe(w.store(), *c, |_| {}).await;
     }
     // One channel is rate limited twice first.
     w.discord.fail_next(
@@ -284,8 +268,8 @@ async fn hundred_channels_429_waited_out_and_timings() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_channel_three_times_disables_and_reports() {
     let w = world(&[41, 42]).await;
-    let dead = subscribe(&w.store, 41, |_| {}).await;
-    subscribe(&w.store, 42, |_| {}).await;
+    let dead = subscribe(w.store(), 41, |_| {}).await;
+    subscribe(w.store(), 42, |_| {}).await;
     w.discord.delete_channel(41);
     let bot = TestBot::start(&w.discord, &w.vars).await;
     w.jkt.set(
@@ -298,7 +282,7 @@ async fn unknown_channel_three_times_disables_and_reports() {
     let deadline = Instant::now() + T;
     loop {
         let s = w
-            .store
+            .store()
             .get_subscription(GUILD_ID, dead)
             .await
             .unwrap()
@@ -366,7 +350,7 @@ async fn subscribe_guards_admins_and_permissions() {
         text.contains("Send Messages") && text.contains("Nothing was saved"),
         "{text}"
     );
-    assert_eq!(w.store.count_subscriptions().await.unwrap(), 0);
+    assert_eq!(w.store().count_subscriptions().await.unwrap(), 0);
 
     // An admin with a good channel and a role: saved.
     let role = 1900000000000000002;
@@ -378,7 +362,7 @@ async fn subscribe_guards_admins_and_permissions() {
     );
     let text = w.discord.answer_text(&p, T).await;
     assert!(text.contains("Saved subscription"), "{text}");
-    let subs = w.store.list_subscriptions(GUILD_ID).await.unwrap();
+    let subs = w.store().list_subscriptions(GUILD_ID).await.unwrap();
     assert_eq!(subs.len(), 1);
     assert_eq!((subs[0].channel_id, subs[0].role_id), (51, Some(role)));
 
@@ -401,7 +385,7 @@ async fn subscribe_guards_admins_and_permissions() {
             .contains("has no subscription"),
         "{a}"
     );
-    assert_eq!(w.store.count_subscriptions().await.unwrap(), 1);
+    assert_eq!(w.store().count_subscriptions().await.unwrap(), 1);
 
     // The sample announcement proves the setup, clearly marked.
     let p = w.discord.subcommand(
@@ -425,7 +409,7 @@ async fn subscribe_guards_admins_and_permissions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_are_retried_with_backoff_then_delivered_once() {
     let w = world(&[81]).await;
-    subscribe(&w.store, 81, |_| {}).await;
+    subscribe(w.store(), 81, |_| {}).await;
     w.discord.fail_next(
         "POST",
         "/api/v10/channels/81/messages",
@@ -456,7 +440,7 @@ async fn server_errors_are_retried_with_backoff_then_delivered_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_timing_out_ends_nothing_and_announces_nothing_new() {
     let w = world(&[71]).await;
-    subscribe(&w.store, 71, |_| {}).await;
+    subscribe(w.store(), 71, |_| {}).await;
     let bot = TestBot::start(&w.discord, &w.vars).await;
     w.jkt.set(
         "GET /api/jkt48/live",

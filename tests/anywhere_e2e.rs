@@ -8,9 +8,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::bot::{JktWorld, TestBot};
-use support::discord::{FakeDiscord, GuildSpec, Invoker, GUILD_ID};
-use support::fake_providers::{FakeProvider, Reply};
+use support::bot::TestBot;
+use support::discord::{Invoker, GUILD_ID};
+use support::fake_providers::Reply;
+use support::world::World;
 
 const T: Duration = Duration::from_secs(30);
 const LIVE: &str = "GET /api/jkt48/live";
@@ -27,19 +28,16 @@ fn member(name: &str, room: u64, viewers: u64, minutes_ago: i64) -> Value {
     })
 }
 
-async fn setup() -> (
-    FakeDiscord,
-    FakeProvider,
-    std::collections::HashMap<String, String>,
-    tempfile::TempDir,
-) {
-    let w = JktWorld::start().await;
-    w.discord.add_guild(GuildSpec::new(GUILD_ID, &[CH]));
-    let store = onair::store::connect(&w.vars["DATABASE_URL"])
+/// JKT48Connect wired, a one-second end grace, channel CH subscribed to
+/// everything.
+async fn setup() -> World {
+    World::builder()
+        .jkt()
+        .var("END_GRACE_SECS", 1)
+        .channels(&[CH])
+        .subscribe(&[CH])
+        .start()
         .await
-        .unwrap();
-    support::bot::subscribe_everything(&store, GUILD_ID, CH).await;
-    (w.discord, w.provider, w.vars, w.dir)
 }
 
 /// The `/recent` answer's lines.
@@ -54,8 +52,9 @@ fn recent_lines(answer: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_lives_ended_then_a_restart_recent_lists_all_three() {
-    let (d, provider, vars, _dir) = setup().await;
-    let bot = TestBot::start(&d, &vars).await;
+    let w = setup().await;
+    let (d, provider, vars) = (&w.discord, &w.jkt, &w.vars);
+    let bot = TestBot::start(d, vars).await;
     provider.set(
         LIVE,
         Reply::json(json!([
@@ -83,7 +82,7 @@ async fn three_lives_ended_then_a_restart_recent_lists_all_three() {
     bot.stop().await;
 
     // A new process: what /recent knows comes from the store.
-    let bot = TestBot::start(&d, &vars).await;
+    let bot = TestBot::start(d, vars).await;
     d.wait_identified(2, T).await;
     let p = d.slash("recent", json!([]), None, &Invoker::default());
     let answer = d.answer(&p, T).await;
@@ -123,11 +122,12 @@ async fn three_lives_ended_then_a_restart_recent_lists_all_three() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_live_recent_and_tiktok_are_user_installable() {
     for dev_guild in [false, true] {
-        let (d, _provider, mut vars, _dir) = setup().await;
+        let mut w = setup().await;
         if dev_guild {
-            vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
+            w.vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
         }
-        let bot = TestBot::start(&d, &vars).await;
+        let (d, vars) = (&w.discord, &w.vars);
+        let bot = TestBot::start(d, vars).await;
         let reg = d
             .wait_request(T, "command registration", |r| {
                 r.method == "PUT" && r.path.ends_with("/commands")
@@ -169,12 +169,13 @@ async fn only_live_recent_and_tiktok_are_user_installable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fan_asks_in_dms_and_in_a_server_without_the_bot() {
-    let (d, provider, vars, _dir) = setup().await;
+    let w = setup().await;
+    let (d, provider, vars) = (&w.discord, &w.jkt, &w.vars);
     provider.set(
         LIVE,
         Reply::json(json!([member("Fritzy", 510011, 800, 10)])),
     );
-    let bot = TestBot::start(&d, &vars).await;
+    let bot = TestBot::start(d, vars).await;
     d.wait_for(T, "the announcement", |d| d.messages(CH).len() == 1)
         .await;
 

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use onair::store::{Identity, NewSubscription};
 use serde_json::{json, Value};
-use support::bot::{JktWorld, TestBot};
+use support::bot::TestBot;
 use support::discord::{Fault, GuildSpec, BOT_ID, GUILD_ID, MANAGE_WEBHOOKS};
 use support::fake_providers::Reply;
+use support::world::World;
 
 const T: Duration = Duration::from_secs(30);
 const LIVE: &str = "GET /api/jkt48/live";
@@ -30,15 +31,19 @@ fn live(room: u64, minutes_ago: i64) -> Value {
     }])
 }
 
-async fn member_world() -> (JktWorld, std::sync::Arc<dyn onair::store::Store>) {
-    let w = JktWorld::start().await;
+/// JKT48Connect wired, a one-second end grace; channel CH (where the bot
+/// may make webhooks) subscribed with the member's identity.
+async fn member_world() -> World {
     let mut g = GuildSpec::new(GUILD_ID, &[CH]);
     g.everyone_permissions |= MANAGE_WEBHOOKS;
-    w.discord.add_guild(g);
-    let store = onair::store::connect(&w.vars["DATABASE_URL"])
-        .await
-        .expect("store");
-    store
+    let w = World::builder()
+        .jkt()
+        .var("END_GRACE_SECS", 1)
+        .guild(g)
+        .store()
+        .start()
+        .await;
+    w.store()
         .add_subscription(NewSubscription {
             guild_id: GUILD_ID,
             channel_id: CH,
@@ -48,15 +53,15 @@ async fn member_world() -> (JktWorld, std::sync::Arc<dyn onair::store::Store>) {
         })
         .await
         .expect("subscription saved");
-    (w, store)
+    w
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_tokens_are_sealed_in_an_owner_only_database_and_open_after_a_restart() {
-    let (w, _store) = member_world().await;
+    let w = member_world().await;
     let path = w.dir.path().join("onair.db");
     let bot = TestBot::start(&w.discord, &w.vars).await;
-    w.provider.set(LIVE, Reply::json(live(510011, 5)));
+    w.jkt.set(LIVE, Reply::json(live(510011, 5)));
     w.discord
         .wait_for(T, "the member post", |d| d.messages(CH).len() == 1)
         .await;
@@ -97,7 +102,7 @@ async fn webhook_tokens_are_sealed_in_an_owner_only_database_and_open_after_a_re
     // After a restart the same webhook posts the next live (its sealed
     // token opened with the bot token), and no new one is made.
     let bot = TestBot::start(&w.discord, &w.vars).await;
-    w.provider.set(LIVE, Reply::json(live(510012, 1)));
+    w.jkt.set(LIVE, Reply::json(live(510012, 1)));
     w.discord
         .wait_for(T, "the second member post", |d| d.messages(CH).len() == 2)
         .await;
@@ -110,7 +115,7 @@ async fn webhook_tokens_are_sealed_in_an_owner_only_database_and_open_after_a_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_post_discord_refuses_with_50035_arrives_as_the_bot() {
-    let (w, _store) = member_world().await;
+    let w = member_world().await;
     w.discord.fail_next(
         "POST",
         "/api/v10/webhooks/",
@@ -122,17 +127,17 @@ async fn a_member_post_discord_refuses_with_50035_arrives_as_the_bot() {
         1,
     );
     let bot = TestBot::start(&w.discord, &w.vars).await;
-    w.provider.set(LIVE, Reply::json(live(510011, 5)));
+    w.jkt.set(LIVE, Reply::json(live(510011, 5)));
     w.discord
         .wait_for(T, "one post", |d| d.messages(CH).len() == 1)
         .await;
-    w.provider.wait_more_hits("/api/jkt48/live", 2, T).await;
+    w.jkt.wait_more_hits("/api/jkt48/live", 2, T).await;
     let posts = w.discord.messages(CH);
     assert_eq!(posts.len(), 1, "exactly one post");
     assert_eq!(posts[0].author_id, BOT_ID, "posted as the bot");
     assert_eq!(posts[0].webhook_id, None);
     // Her end edits that post as the bot.
-    w.provider.set(LIVE, Reply::json(json!([])));
+    w.jkt.set(LIVE, Reply::json(json!([])));
     w.discord
         .wait_for(T, "the end edit", |d| {
             d.messages(CH).first().is_some_and(|m| m.edits >= 1)
@@ -144,16 +149,18 @@ async fn a_member_post_discord_refuses_with_50035_arrives_as_the_bot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_subscription_row_does_not_stop_the_other_servers_posts() {
-    let w = JktWorld::start().await;
     let (other_guild, other_ch) = (1200000000000000950u64, 1300000000000000951u64);
-    w.discord.add_guild(GuildSpec::new(GUILD_ID, &[CH]));
-    w.discord
-        .add_guild(GuildSpec::new(other_guild, &[other_ch]));
-    let store = onair::store::connect(&w.vars["DATABASE_URL"])
-        .await
-        .expect("store");
-    let bad = support::bot::subscribe_everything(&store, GUILD_ID, CH).await;
-    support::bot::subscribe_everything(&store, other_guild, other_ch).await;
+    let w = World::builder()
+        .jkt()
+        .var("END_GRACE_SECS", 1)
+        .channels(&[CH])
+        .guild(GuildSpec::new(other_guild, &[other_ch]))
+        .store()
+        .start()
+        .await;
+    let store = w.store();
+    let bad = support::bot::subscribe_everything(store, GUILD_ID, CH).await;
+    support::bot::subscribe_everything(store, other_guild, other_ch).await;
     let pool = sqlx::SqlitePool::connect(&w.vars["DATABASE_URL"])
         .await
         .expect("open the file directly");
@@ -164,7 +171,7 @@ async fn a_corrupt_subscription_row_does_not_stop_the_other_servers_posts() {
         .unwrap();
     pool.close().await;
     let bot = TestBot::start(&w.discord, &w.vars).await;
-    w.provider.set(LIVE, Reply::json(live(510011, 5)));
+    w.jkt.set(LIVE, Reply::json(live(510011, 5)));
     w.discord
         .wait_for(T, "the other server's post", |d| {
             d.messages(other_ch).len() == 1

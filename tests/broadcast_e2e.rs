@@ -7,47 +7,28 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use onair::store::Store;
 use serde_json::json;
-use support::bot::{env, use_jkt, TestBot};
-use support::discord::{FakeDiscord, GuildSpec, GUILD_ID};
-use support::fake_providers::{fritzy_live, FakeProvider, Reply};
+use support::bot::TestBot;
+use support::discord::FakeDiscord;
+use support::fake_providers::{fritzy_live, Reply};
+use support::world::{World, WorldBuilder};
 
 const T: Duration = Duration::from_secs(30);
 const CH: u64 = 21;
 const LIVE_LINE: &str = "is live on";
 const ENDED_LINE: &str = "was live on";
 
-struct World {
-    discord: FakeDiscord,
-    provider: FakeProvider,
-    store: Arc<dyn Store>,
-    vars: HashMap<String, String>,
-    _dir: tempfile::TempDir,
-}
-
-/// `use_provider` points the bot's variables at the fake provider.
-async fn world(use_provider: impl FnOnce(&mut HashMap<String, String>, &FakeProvider)) -> World {
-    let discord = FakeDiscord::start().await;
-    let provider = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    use_provider(&mut vars, &provider);
-    vars.insert("END_GRACE_SECS".into(), "1".into());
-    discord.add_guild(GuildSpec::new(GUILD_ID, &[CH]));
-    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-    support::bot::subscribe_everything(&store, GUILD_ID, CH).await;
-    World {
-        discord,
-        provider,
-        store,
-        vars,
-        _dir: dir,
-    }
+/// `provider` wires the bot to a provider fake; a one-second end grace;
+/// channel CH subscribed to everything.
+async fn world(provider: impl FnOnce(WorldBuilder) -> WorldBuilder) -> World {
+    provider(World::builder())
+        .var("END_GRACE_SECS", 1)
+        .channels(&[CH])
+        .subscribe(&[CH])
+        .start()
+        .await
 }
 
 fn content(d: &FakeDiscord, i: usize) -> String {
@@ -74,24 +55,20 @@ fn livestream(status: &str) -> Reply {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reused_livestream_is_announced_each_time_it_goes_live() {
-    let w = world(|vars, p| {
-        p.set(&format!("GET {RTK}"), livestream("IDLE"));
-        vars.insert("CLOUDFLARE_API_TOKEN".into(), "CF-TOKEN-SECRET".into());
-        vars.insert("CLOUDFLARE_ACCOUNT_ID".into(), "acc1".into());
-        vars.insert("REALTIMEKIT_APP_ID".into(), "app1".into());
-        vars.insert("CLOUDFLARE_API_URL".into(), p.url());
+    let w = world(|b| {
         // The channel's subscription is a catch-all: the operator opts in.
-        vars.insert("REALTIMEKIT_PUBLIC".into(), "true".into());
+        b.cloudflare().var("REALTIMEKIT_PUBLIC", true)
     })
     .await;
+    w.cf.set(&format!("GET {RTK}"), livestream("IDLE"));
     let bot = TestBot::start(&w.discord, &w.vars).await;
     let d = &w.discord;
     for round in 0..2 {
-        w.provider.set(&format!("GET {RTK}"), livestream("LIVE"));
+        w.cf.set(&format!("GET {RTK}"), livestream("LIVE"));
         d.wait_for(T, "the announcement", |d| d.messages(CH).len() == round + 1)
             .await;
         assert!(content(d, round).contains(LIVE_LINE));
-        w.provider.set(&format!("GET {RTK}"), livestream("IDLE"));
+        w.cf.set(&format!("GET {RTK}"), livestream("IDLE"));
         d.wait_for(T, "the end edit", |d| edits(d, round) == 1)
             .await;
         assert!(
@@ -108,21 +85,20 @@ async fn a_reused_livestream_is_announced_each_time_it_goes_live() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gone_past_the_grace_and_back_with_the_same_start_reopens_the_card() {
-    let w = world(use_jkt).await;
+    let w = world(WorldBuilder::jkt).await;
     let bot = TestBot::start(&w.discord, &w.vars).await;
     let d = &w.discord;
     let start = "2025-04-06T12:03:58.000Z";
-    w.provider
+    w.jkt
         .set("GET /api/jkt48/live", Reply::json(fritzy_live(start)));
     d.wait_for(T, "the announcement", |d| d.messages(CH).len() == 1)
         .await;
     // A provider blip longer than the grace: edited to ended…
-    w.provider
-        .set("GET /api/jkt48/live", Reply::json(json!([])));
+    w.jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
     d.wait_for(T, "the end edit", |d| edits(d, 0) == 1).await;
     assert!(content(d, 0).contains(ENDED_LINE));
     // …and she is back with the same start: the same card is live again.
-    w.provider
+    w.jkt
         .set("GET /api/jkt48/live", Reply::json(fritzy_live(start)));
     d.wait_for(T, "the card edited back to live", |d| edits(d, 0) == 2)
         .await;
@@ -133,8 +109,7 @@ async fn gone_past_the_grace_and_back_with_the_same_start_reopens_the_card() {
         "live links are back: {card}"
     );
     // Really ends: ended again.
-    w.provider
-        .set("GET /api/jkt48/live", Reply::json(json!([])));
+    w.jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
     d.wait_for(T, "the second end edit", |d| edits(d, 0) == 3)
         .await;
     assert!(content(d, 0).contains(ENDED_LINE));
@@ -146,7 +121,7 @@ async fn gone_past_the_grace_and_back_with_the_same_start_reopens_the_card() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_failure_at_started_is_retried_until_announced() {
     use sqlx::Connection;
-    let w = world(use_jkt).await;
+    let w = world(WorldBuilder::jkt).await;
     let bot = TestBot::start(&w.discord, &w.vars).await;
     // Another process holds the database: every write of the bot fails
     // (after its busy timeout) until it lets go.
@@ -157,7 +132,7 @@ async fn a_store_failure_at_started_is_retried_until_announced() {
         .execute(&mut blocker)
         .await
         .unwrap();
-    w.provider.set(
+    w.jkt.set(
         "GET /api/jkt48/live",
         Reply::json(fritzy_live("2025-04-06T12:03:58.000Z")),
     );
@@ -186,5 +161,5 @@ async fn a_store_failure_at_started_is_retried_until_announced() {
         .await;
     bot.stop().await;
     assert_eq!(w.discord.messages(CH).len(), 1);
-    let _ = &w.store;
+    let _ = w.store();
 }

@@ -10,9 +10,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::bot::{env, use_jkt, TestBot};
+use support::bot::TestBot;
 use support::discord::{FakeDiscord, GuildSpec, Invoker, CHANNEL_ID, GUILD_ID};
 use support::fake_providers::{FakeProvider, Reply};
+use support::world::{World, WorldBuilder};
 
 const T: Duration = Duration::from_secs(20);
 const JKT: &str = "GET /api/jkt48/live";
@@ -46,36 +47,11 @@ async fn wait_hits(fake: &FakeProvider, route: &str, n: usize, timeout: Duration
     }
 }
 
-/// The fakes and variables every test here starts from.
-struct World {
-    discord: FakeDiscord,
-    fake: FakeProvider,
-    vars: HashMap<String, String>,
-    _dir: tempfile::TempDir,
-}
-
-async fn world() -> World {
-    support::bot::captured_logs();
-    let discord = FakeDiscord::start().await;
-    let fake = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let vars = env(&discord, dir.path());
-    World {
-        discord,
-        fake,
-        vars,
-        _dir: dir,
-    }
-}
-
-/// KonbiniAPI on the world's fake, with these `/tiktok` cooldowns.
-fn use_konbini(w: &mut World, user_secs: u32, guild_secs: u32) {
-    w.vars.insert("KONBINI_API_KEY".into(), "KON-SECRET".into());
-    w.vars.insert("KONBINI_URL".into(), w.fake.url());
-    w.vars
-        .insert("TIKTOK_COOLDOWN_USER_SECS".into(), user_secs.to_string());
-    w.vars
-        .insert("TIKTOK_COOLDOWN_GUILD_SECS".into(), guild_secs.to_string());
+/// KonbiniAPI wired, with these `/tiktok` cooldowns.
+fn use_konbini(b: WorldBuilder, user_secs: u32, guild_secs: u32) -> WorldBuilder {
+    b.konbini()
+        .var("TIKTOK_COOLDOWN_USER_SECS", user_secs)
+        .var("TIKTOK_COOLDOWN_GUILD_SECS", guild_secs)
 }
 
 /// A subscription following TikTok user `user`, saved before the bot starts
@@ -107,28 +83,23 @@ fn ask_tiktok(discord: &FakeDiscord, user: &str, user_id: u64) -> support::disco
     )
 }
 
-fn metered(vars: &mut HashMap<String, String>, calls: u32) {
-    vars.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), calls.to_string());
+/// JKT48Connect allows `calls` a month.
+fn metered(b: WorldBuilder, calls: u32) -> WorldBuilder {
+    b.var("JKT48CONNECT_CALLS_PER_MONTH", calls)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_allowance_holds_across_restarts() {
-    let World {
-        discord,
-        fake: jkt,
-        mut vars,
-        _dir,
-    } = world().await;
-    use_jkt(&mut vars, &jkt);
-    metered(&mut vars, 2);
+    let w = metered(World::builder().jkt(), 2).start().await;
+    let (discord, jkt, vars) = (&w.discord, &w.jkt, &w.vars);
 
     // Two runs, one poll each: the plan spreads the second call over the
     // month, so each run spends exactly its first poll.
     for run in 1..=2 {
-        let bot = TestBot::start(&discord, &vars).await;
+        let bot = TestBot::start(discord, vars).await;
         discord.wait_identified(run, T).await;
-        wait_hits(&jkt, JKT, run, T).await;
-        let help = help_until(&discord, "the budget", |t| {
+        wait_hits(jkt, JKT, run, T).await;
+        let help = help_until(discord, "the budget", |t| {
             t.contains("budget 2 calls/month")
         })
         .await;
@@ -136,9 +107,9 @@ async fn the_allowance_holds_across_restarts() {
         bot.stop().await;
     }
     // A third run finds the count in the store: nothing left, no call.
-    let bot = TestBot::start(&discord, &vars).await;
+    let bot = TestBot::start(discord, vars).await;
     discord.wait_identified(3, T).await;
-    let help = help_until(&discord, "the allowance spent", |t| {
+    let help = help_until(discord, "the allowance spent", |t| {
         t.contains("polling stopped") && t.contains("is spent until")
     })
     .await;
@@ -150,13 +121,8 @@ async fn the_allowance_holds_across_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_retry_after_is_honoured() {
-    let World {
-        discord,
-        fake: jkt,
-        mut vars,
-        _dir,
-    } = world().await;
-    use_jkt(&mut vars, &jkt);
+    let w = World::builder().jkt().start().await;
+    let (discord, jkt, vars) = (&w.discord, &w.jkt, &w.vars);
     jkt.script(
         JKT,
         vec![
@@ -164,10 +130,10 @@ async fn a_429_retry_after_is_honoured() {
             Reply::json(json!([])),
         ],
     );
-    let bot = TestBot::start(&discord, &vars).await;
+    let bot = TestBot::start(discord, vars).await;
     // POLL_INTERVAL_SECS is 1: without Retry-After the second poll comes
     // within ~2 s.
-    wait_hits(&jkt, JKT, 2, Duration::from_secs(60)).await;
+    wait_hits(jkt, JKT, 2, Duration::from_secs(60)).await;
     let reqs = jkt.requests_to(JKT);
     let gap = reqs[1].at.duration_since(reqs[0].at);
     assert!(
@@ -179,35 +145,28 @@ async fn a_429_retry_after_is_honoured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credits_exhausted_stops_polling_and_says_why() {
-    let mut w = world().await;
     // KonbiniAPI out of credits; JKT48Connect (1 s interval) is the clock.
-    use_jkt(&mut w.vars, &w.fake);
-    use_konbini(&mut w, 0, 0);
-    let World {
-        discord,
-        fake,
-        vars,
-        _dir,
-    } = w;
+    let w = use_konbini(World::builder().jkt(), 0, 0).start().await;
+    let (discord, jkt, kon, vars) = (&w.discord, &w.jkt, &w.konbini, &w.vars);
     let route = "GET /v1/tiktok/users/someone/live";
-    fake.set(
+    kon.set(
         route,
         Reply::json_status(
             402,
             json!({"errors": [{"code": "credits_exhausted", "message": "No credits left"}]}),
         ),
     );
-    follow_tiktok(&vars, "someone").await;
-    let bot = TestBot::start(&discord, &vars).await;
-    wait_hits(&fake, route, 1, T).await;
-    let help = help_until(&discord, "the halt", |t| t.contains("polling stopped")).await;
+    follow_tiktok(vars, "someone").await;
+    let bot = TestBot::start(discord, vars).await;
+    wait_hits(kon, route, 1, T).await;
+    let help = help_until(discord, "the halt", |t| t.contains("polling stopped")).await;
     assert!(
         help.contains("KonbiniAPI") && help.contains("credits are exhausted"),
         "{help}"
     );
     // Four more polls of the other source: KonbiniAPI was not asked again.
-    fake.wait_more_hits(JKT, 4, T).await;
-    assert_eq!(fake.hits(route), 1, "no hammering after 402");
+    jkt.wait_more_hits(JKT, 4, T).await;
+    assert_eq!(kon.hits(route), 1, "no hammering after 402");
 
     let p = discord.slash("subscriptions", json!([]), None, &Invoker::default());
     let text = discord.answer_text(&p, T).await;
@@ -221,14 +180,8 @@ async fn credits_exhausted_stops_polling_and_says_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiktok_is_cooled_down_without_a_provider_call() {
-    let mut w = world().await;
-    use_konbini(&mut w, 60, 0);
-    let World {
-        discord,
-        fake: kon,
-        vars,
-        _dir,
-    } = w;
+    let w = use_konbini(World::builder(), 60, 0).start().await;
+    let (discord, kon, vars) = (&w.discord, &w.konbini, &w.vars);
     for u in ["first", "second"] {
         kon.set(
             &format!("GET /v1/tiktok/users/{u}/live"),
@@ -236,9 +189,9 @@ async fn tiktok_is_cooled_down_without_a_provider_call() {
                 .header("X-Credits-Remaining", "500"),
         );
     }
-    let bot = TestBot::start(&discord, &vars).await;
+    let bot = TestBot::start(discord, vars).await;
     let who = Invoker::default().user_id;
-    let ask = |user: &str| ask_tiktok(&discord, user, who);
+    let ask = |user: &str| ask_tiktok(discord, user, who);
     let first = discord.answer_text(&ask("first"), T).await;
     assert!(first.contains("not live"), "{first}");
     let p = ask("second");
@@ -251,7 +204,7 @@ async fn tiktok_is_cooled_down_without_a_provider_call() {
 
     // Another user of the same server is not held by the first one's
     // cooldown (the per-server one is off here).
-    let p = ask_tiktok(&discord, "second", who + 1);
+    let p = ask_tiktok(discord, "second", who + 1);
     let text = discord.answer_text(&p, T).await;
     assert!(text.contains("not live"), "{text}");
     bot.stop().await;
@@ -259,29 +212,25 @@ async fn tiktok_is_cooled_down_without_a_provider_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiktok_shares_the_pollers_answers() {
-    let mut w = world().await;
-    use_konbini(&mut w, 60, 60);
-    // The poller asks once at start (its next poll is an hour away).
-    w.vars.insert("KONBINI_POLL_SECS".into(), "3600".into());
-    let World {
-        discord,
-        fake: kon,
-        vars,
-        _dir,
-    } = w;
+    let w = use_konbini(World::builder(), 60, 60)
+        // The poller asks once at start (its next poll is an hour away).
+        .var("KONBINI_POLL_SECS", 3600)
+        .start()
+        .await;
+    let (discord, kon, vars) = (&w.discord, &w.konbini, &w.vars);
     let route = "GET /v1/tiktok/users/someone/live";
     kon.set(
         route,
         Reply::json_status(404, json!({"errors": [{"code": "not_found"}]}))
             .header("X-Credits-Remaining", "500"),
     );
-    follow_tiktok(&vars, "someone").await;
-    let bot = TestBot::start(&discord, &vars).await;
-    wait_hits(&kon, route, 1, T).await;
+    follow_tiktok(vars, "someone").await;
+    let bot = TestBot::start(discord, vars).await;
+    wait_hits(kon, route, 1, T).await;
     // A fan asking about the same user gets the poller's answer: no new
     // credit spent, and no cooldown started by a free answer.
     for user_id in [11, 11, 12] {
-        let p = ask_tiktok(&discord, "@Someone", user_id);
+        let p = ask_tiktok(discord, "@Someone", user_id);
         let text = discord.answer_text(&p, T).await;
         assert!(text.contains("not live"), "{text}");
     }
@@ -291,16 +240,10 @@ async fn tiktok_shares_the_pollers_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiktok_is_cooled_down_per_server() {
-    let mut w = world().await;
-    use_konbini(&mut w, 0, 60);
-    let World {
-        discord,
-        fake: kon,
-        vars,
-        _dir,
-    } = w;
-    let bot = TestBot::start(&discord, &vars).await;
-    let ask = |user_id: u64| ask_tiktok(&discord, &format!("user{user_id}"), user_id);
+    let w = use_konbini(World::builder(), 0, 60).start().await;
+    let (discord, kon, vars) = (&w.discord, &w.konbini, &w.vars);
+    let bot = TestBot::start(discord, vars).await;
+    let ask = |user_id: u64| ask_tiktok(discord, &format!("user{user_id}"), user_id);
     let _ = discord.answer_text(&ask(11), T).await;
     let text = discord.answer_text(&ask(12), T).await;
     assert!(text.contains("try again in"), "{text}");
@@ -333,25 +276,22 @@ fn registrations(discord: &FakeDiscord) -> Vec<(String, Vec<String>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_exists_only_in_operator_guilds() {
     const OTHER: u64 = 1_300_000_000_000_000_777;
-    let World {
-        discord,
-        fake: cf,
-        mut vars,
-        _dir,
-    } = world().await;
-    vars.insert("CLOUDFLARE_API_TOKEN".into(), "CF-TOKEN-SECRET".into());
-    vars.insert("CLOUDFLARE_ACCOUNT_ID".into(), "acc123".into());
-    vars.insert("REALTIMEKIT_APP_ID".into(), "app456".into());
-    vars.insert("CLOUDFLARE_API_URL".into(), cf.url());
-    discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID]));
-    discord.add_guild(GuildSpec::new(OTHER, &[OTHER + 1]));
+    let mut w = World::builder()
+        .cloudflare()
+        .var("CLOUDFLARE_ACCOUNT_ID", "acc123")
+        .var("REALTIMEKIT_APP_ID", "app456")
+        .channels(&[CHANNEL_ID])
+        .guild(GuildSpec::new(OTHER, &[OTHER + 1]))
+        .start()
+        .await;
+    let (discord, cf) = (&w.discord, &w.cf);
 
     // Without OPERATOR_GUILD_IDS, /stream is registered nowhere.
-    let bot = TestBot::start(&discord, &vars).await;
+    let bot = TestBot::start(discord, &w.vars).await;
     discord
         .wait_for(T, "registration", |d| !registrations(d).is_empty())
         .await;
-    let regs = registrations(&discord);
+    let regs = registrations(discord);
     assert!(
         regs.iter()
             .all(|(_, names)| !names.contains(&"stream".to_string())),
@@ -360,14 +300,15 @@ async fn stream_exists_only_in_operator_guilds() {
     bot.stop().await;
 
     // With it: globally everything but /stream, /stream only there.
-    vars.insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());
-    let before = registrations(&discord).len();
-    let bot = TestBot::start(&discord, &vars).await;
+    w.vars
+        .insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());
+    let before = registrations(discord).len();
+    let bot = TestBot::start(discord, &w.vars).await;
     discord.wait_identified(2, T).await;
     discord
         .wait_for(T, "registration", |d| registrations(d).len() >= before + 2)
         .await;
-    let regs = registrations(&discord)[before..].to_vec();
+    let regs = registrations(discord)[before..].to_vec();
     let global: Vec<_> = regs
         .iter()
         .filter(|(p, _)| !p.contains("/guilds/"))

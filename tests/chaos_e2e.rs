@@ -31,8 +31,10 @@ use std::time::{Duration, Instant};
 use onair::live::Platform;
 use onair::store::NewSubscription;
 use serde_json::{json, Value};
-use support::discord::{FakeDiscord, Fault, GuildSpec, GUILD_ID};
-use support::fake_providers::{FakeProvider, Reply};
+use support::discord::{Fault, GUILD_ID};
+use support::fake_providers::Reply;
+use support::pg::TestDb;
+use support::world::World;
 
 /// A small, seeded PRNG (xorshift64*): schedules replay from their seed.
 struct Rng(u64);
@@ -264,10 +266,10 @@ fn spawn_bot(vars: &HashMap<String, String>, dir: &std::path::Path) -> tokio::pr
     support::bot::spawn_binary(vars, dir, "warn", std::process::Stdio::null())
 }
 
-/// One schedule. `replicas`: a PostgreSQL URL to run it on two replicas
-/// (one shard each, one leader) instead of one process on SQLite; the kill
-/// then hits one of them, the leader or not.
-async fn run_schedule(seed: u64, replicas: Option<String>) -> Result<Counts, String> {
+/// One schedule. `replicas`: a PostgreSQL database to run it on two
+/// replicas (one shard each, one leader) instead of one process on SQLite;
+/// the kill then hits one of them, the leader or not.
+async fn run_schedule(seed: u64, replicas: Option<TestDb>) -> Result<Counts, String> {
     let mut counts = Counts::default();
     let s = build(seed, &mut counts);
     if std::env::var_os("ONAIR_CHAOS_DEBUG").is_some() {
@@ -287,26 +289,27 @@ async fn run_schedule(seed: u64, replicas: Option<String>) -> Result<Counts, Str
             replies.join("\n")
         );
     }
-    let discord = FakeDiscord::start().await;
-    let jkt = FakeProvider::start().await;
+    let processes = if replicas.is_some() { 2 } else { 1 };
+    let mut all = SUBSCRIBED.to_vec();
+    all.extend([FILTERED, UNSUBSCRIBED]);
+    let mut world = World::builder()
+        .jkt()
+        .var("END_GRACE_SECS", 2)
+        // Outages are long against these: retries at most 1 s apart, nonces
+        // remembered for 1 s (by Discord and as the bot assumes).
+        .var("DELIVERY_RETRY_MAX_SECS", 1)
+        .var("DISCORD_NONCE_WINDOW_SECS", 1)
+        // Cards are edited while live as often as the bot allows.
+        .var("LIVE_UPDATE_SECS", 1)
+        .channels(&all)
+        .store();
+    if let Some(db) = replicas {
+        world = world.postgres(db).var("DISCORD_SHARD_COUNT", 2);
+    }
+    let w = world.start().await;
+    let (discord, jkt, vars, dir, store) = (&w.discord, &w.jkt, &w.vars, &w.dir, w.store());
     jkt.script("GET /api/jkt48/live", s.replies.clone());
     let script_len = s.replies.len();
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let mut vars = support::bot::env(&discord, dir.path());
-    if let Some(url) = &replicas {
-        vars.insert("DATABASE_URL".into(), url.clone());
-        vars.insert("DISCORD_SHARD_COUNT".into(), "2".into());
-    }
-    let processes = if replicas.is_some() { 2 } else { 1 };
-    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
-    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
-    vars.insert("END_GRACE_SECS".into(), "2".into());
-    // Outages are long against these: retries at most 1 s apart, nonces
-    // remembered for 1 s (by Discord and as the bot assumes).
-    vars.insert("DELIVERY_RETRY_MAX_SECS".into(), "1".into());
-    vars.insert("DISCORD_NONCE_WINDOW_SECS".into(), "1".into());
-    // Cards are edited while live as often as the bot allows.
-    vars.insert("LIVE_UPDATE_SECS".into(), "1".into());
     discord.set_nonce_window(Duration::from_secs(1));
     if s.registration_failures > 0 {
         discord.fail_next(
@@ -319,12 +322,6 @@ async fn run_schedule(seed: u64, replicas: Option<String>) -> Result<Counts, Str
     if let Some((ch, delay)) = s.lost_answer {
         discord.lose_answers(ch, 1, delay);
     }
-    let mut all = SUBSCRIBED.to_vec();
-    all.extend([FILTERED, UNSUBSCRIBED]);
-    discord.add_guild(GuildSpec::new(GUILD_ID, &all));
-    let store = onair::store::connect(&vars["DATABASE_URL"])
-        .await
-        .map_err(|e| e.to_string())?;
     for ch in SUBSCRIBED.iter().chain([&FILTERED]) {
         store
             .add_subscription(NewSubscription {
@@ -611,7 +608,7 @@ async fn run_schedules(seeds: &[u64], parallel: usize, on_replicas: bool) -> (Co
             let Some(db) = support::pg::fresh_database(&format!("chaos_{seed}")).await else {
                 return Err("no PostgreSQL".into());
             };
-            run_schedule(*seed, Some(db.url.clone())).await
+            run_schedule(*seed, Some(db)).await
         }))
         .await;
         for r in runs {

@@ -6,49 +6,32 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use onair::store::{DeliveryStatus, Store};
+use onair::store::DeliveryStatus;
 use serde_json::json;
-use support::bot::{env, wait_delivery, TestBot};
-use support::discord::{FakeDiscord, Fault, GuildSpec, GUILD_ID};
-use support::fake_providers::{fritzy_live, FakeProvider, Reply};
+use support::bot::wait_delivery;
+use support::discord::{FakeDiscord, Fault, GUILD_ID};
+use support::fake_providers::{fritzy_live, Reply};
+use support::world::World;
 
 const T: Duration = Duration::from_secs(40);
 const CH: u64 = 11;
 const START: &str = "2025-04-06T12:03:58.000Z";
 const POSTS: &str = "/api/v10/channels/11/messages";
 
-struct World {
-    discord: FakeDiscord,
-    jkt: FakeProvider,
-    store: Arc<dyn Store>,
-    bot: Option<TestBot>,
-    _dir: tempfile::TempDir,
-}
-
+/// JKT48Connect wired, retries at most 1 s apart, `extra` variables,
+/// channel CH subscribed to everything; the bot started.
 async fn world(extra: &[(&str, &str)]) -> World {
-    let discord = FakeDiscord::start().await;
-    let jkt = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    support::bot::use_jkt(&mut vars, &jkt);
-    vars.insert("DELIVERY_RETRY_MAX_SECS".into(), "1".into());
-    for (k, v) in extra {
-        vars.insert((*k).into(), (*v).into());
-    }
-    discord.add_guild(GuildSpec::new(GUILD_ID, &[CH]));
-    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-    support::bot::subscribe_everything(&store, GUILD_ID, CH).await;
-    let bot = TestBot::start(&discord, &vars).await;
-    World {
-        discord,
-        jkt,
-        store,
-        bot: Some(bot),
-        _dir: dir,
-    }
+    World::builder()
+        .jkt()
+        .var("DELIVERY_RETRY_MAX_SECS", 1)
+        .vars(extra)
+        .channels(&[CH])
+        .subscribe(&[CH])
+        .bot()
+        .start()
+        .await
 }
 
 fn posts(d: &FakeDiscord, status: u16) -> usize {
@@ -75,12 +58,12 @@ async fn an_incident_longer_than_any_fixed_budget_still_delivers_once() {
         "kept retrying through the incident ({failed} × 502)"
     );
     assert_eq!(posts(&w.discord, 200), 1);
-    wait_delivery(&w.store, 1, DeliveryStatus::Sent, T).await;
-    let sub = &w.store.list_subscriptions(GUILD_ID).await.unwrap()[0];
+    wait_delivery(w.store(), 1, DeliveryStatus::Sent, T).await;
+    let sub = &w.store().list_subscriptions(GUILD_ID).await.unwrap()[0];
     assert!(sub.disabled_reason.is_none(), "a 5xx never disables");
     assert_eq!(w.discord.messages(CH).len(), 1, "exactly once");
     w.discord.assert_spec_clean();
-    w.bot.take().unwrap().stop().await;
+    w.stop_bot().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,19 +82,19 @@ async fn a_refused_body_is_tried_once_and_logged() {
     );
     w.jkt
         .set("GET /api/jkt48/live", Reply::json(fritzy_live(START)));
-    let d = wait_delivery(&w.store, 1, DeliveryStatus::Failed, T).await;
+    let d = wait_delivery(w.store(), 1, DeliveryStatus::Failed, T).await;
     assert!(
         d.last_error.as_deref().unwrap_or("").contains("refused"),
         "{d:?}"
     );
-    let sub = &w.store.list_subscriptions(GUILD_ID).await.unwrap()[0];
+    let sub = &w.store().list_subscriptions(GUILD_ID).await.unwrap()[0];
     assert!(
         sub.last_error.as_deref().unwrap_or("").contains("50035"),
         "health shows Discord's error: {sub:?}"
     );
     assert!(sub.disabled_reason.is_none());
     // Stop the bot (drains the queue), then count: one attempt only.
-    w.bot.take().unwrap().stop().await;
+    w.stop_bot().await;
     assert_eq!(posts(&w.discord, 400), 1, "a 400 is not retried");
     assert!(w.discord.messages(CH).is_empty());
     let logs = support::bot::captured_logs().lock().unwrap().clone();
@@ -136,13 +119,13 @@ async fn past_the_staleness_rule_the_announcement_is_dropped() {
     // She ends; the incident goes on: once the broadcast is over (and the
     // staleness window of 0 s has passed) the delivery is dropped.
     w.jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
-    let d = wait_delivery(&w.store, 1, DeliveryStatus::Failed, T).await;
+    let d = wait_delivery(w.store(), 1, DeliveryStatus::Failed, T).await;
     assert!(
         d.last_error.as_deref().unwrap_or("").contains("stale"),
         "{d:?}"
     );
-    let sub = &w.store.list_subscriptions(GUILD_ID).await.unwrap()[0];
+    let sub = &w.store().list_subscriptions(GUILD_ID).await.unwrap()[0];
     assert!(sub.disabled_reason.is_none(), "stale news never disables");
-    w.bot.take().unwrap().stop().await;
+    w.stop_bot().await;
     assert!(w.discord.messages(CH).is_empty());
 }

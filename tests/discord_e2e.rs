@@ -6,9 +6,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::bot::{env, TestBot};
-use support::discord::{FakeDiscord, Invoker};
+use support::bot::TestBot;
+use support::discord::Invoker;
 use support::fake_providers::{FakeProvider, Reply};
+use support::world::World;
 
 const T: Duration = Duration::from_secs(15);
 
@@ -24,49 +25,32 @@ fn member(i: usize, kind: &str) -> Value {
     })
 }
 
-struct World {
-    discord: FakeDiscord,
-    jkt: FakeProvider,
-    konbini: FakeProvider,
-    bot: TestBot,
-    _dir: tempfile::TempDir,
-}
-
+/// JKT48Connect (answering `live`) and KonbiniAPI wired, the dev guild
+/// set; the bot started, its commands registered in the dev guild and its
+/// first polls in.
 async fn world(live: Value) -> World {
-    let discord = FakeDiscord::start().await;
-    let jkt = FakeProvider::start().await;
-    let konbini = FakeProvider::start().await;
-    jkt.set("GET /api/jkt48/live", Reply::json(live));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut vars = env(&discord, dir.path());
-    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
-    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
-    vars.insert("KONBINI_API_KEY".into(), "KONBINI-SECRET".into());
-    vars.insert("KONBINI_URL".into(), konbini.url());
-    // Cooldowns have their own tests (budget_e2e); these ask many times.
-    vars.insert("TIKTOK_COOLDOWN_USER_SECS".into(), "0".into());
-    vars.insert("TIKTOK_COOLDOWN_GUILD_SECS".into(), "0".into());
-    vars.insert(
-        "DEV_GUILD_ID".into(),
-        support::discord::GUILD_ID.to_string(),
-    );
-    let bot = TestBot::start(&discord, &vars).await;
+    let mut w = World::builder()
+        .jkt()
+        .konbini()
+        // Cooldowns have their own tests (budget_e2e); these ask many times.
+        .var("TIKTOK_COOLDOWN_USER_SECS", 0)
+        .var("TIKTOK_COOLDOWN_GUILD_SECS", 0)
+        .var("DEV_GUILD_ID", support::discord::GUILD_ID)
+        .start()
+        .await;
+    w.jkt.set("GET /api/jkt48/live", Reply::json(live));
+    w.start_bot().await;
     // Registration happened, in the dev guild.
-    let reg = discord
+    let reg = w
+        .discord
         .wait_request(T, "command registration", |r| {
             r.method == "PUT" && r.path.ends_with("/commands")
         })
         .await;
     assert!(reg.path.contains("/guilds/"), "{}", reg.path);
     // First poll landed.
-    jkt_wait(&jkt).await;
-    World {
-        discord,
-        jkt,
-        konbini,
-        bot,
-        _dir: dir,
-    }
+    jkt_wait(&w.jkt).await;
+    w
 }
 
 async fn jkt_wait(jkt: &FakeProvider) {
@@ -88,7 +72,7 @@ fn embeds(answer: &Value) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_with_three_streams_answers_with_valid_embeds() {
-    let w = world(json!([
+    let mut w = world(json!([
         member(1, "idn"),
         member(2, "showroom"),
         member(3, "idn")
@@ -129,12 +113,12 @@ async fn live_with_three_streams_answers_with_valid_embeds() {
     let calls_after = w.jkt.hits("/api/jkt48/live");
     assert!(calls_after - calls_before <= 2);
     w.discord.assert_spec_clean();
-    w.bot.stop().await;
+    w.stop_bot().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nobody_live_is_a_plain_answer_and_filters_work() {
-    let w = world(json!([member(1, "idn"), member(2, "showroom")])).await;
+    let mut w = world(json!([member(1, "idn"), member(2, "showroom")])).await;
     let p = w.discord.slash(
         "live",
         json!([{"name": "member", "type": 3, "value": "member 02"}]),
@@ -154,7 +138,7 @@ async fn nobody_live_is_a_plain_answer_and_filters_work() {
     assert!(embeds(&a).is_empty());
     assert_eq!(a["content"], "Nobody is live right now. Check back later!");
     w.discord.assert_spec_clean();
-    w.bot.stop().await;
+    w.stop_bot().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +146,7 @@ async fn twenty_five_streams_page_with_buttons_only_for_the_invoker() {
     let all: Vec<Value> = (1..=25)
         .map(|i| member(i, if i % 2 == 0 { "showroom" } else { "idn" }))
         .collect();
-    let w = world(Value::Array(all)).await;
+    let mut w = world(Value::Array(all)).await;
     let who = Invoker::default();
     let p = w.discord.slash("live", json!([]), None, &who);
     let a = w.discord.answer(&p, T).await;
@@ -196,12 +180,12 @@ async fn twenty_five_streams_page_with_buttons_only_for_the_invoker() {
     assert_eq!(cb["data"]["embeds"].as_array().unwrap().len(), 10);
     assert!(cb["data"]["content"].as_str().unwrap().contains("Page 2/3"));
     w.discord.assert_spec_clean();
-    w.bot.stop().await;
+    w.stop_bot().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn autocomplete_offers_live_members() {
-    let w = world(json!([
+    let mut w = world(json!([
         member(1, "idn"),
         member(2, "showroom"),
         member(13, "idn")
@@ -222,12 +206,12 @@ async fn autocomplete_offers_live_members() {
         .collect();
     assert_eq!(names, ["Member 01", "Member 13"]);
     w.discord.assert_spec_clean();
-    w.bot.stop().await;
+    w.stop_bot().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_provider_is_named_with_its_age() {
-    let w = world(json!([member(1, "idn")])).await;
+    let mut w = world(json!([member(1, "idn")])).await;
     w.jkt.set("GET /api/jkt48/live", Reply::status(500, "{}"));
     // Two failed polls (1 s, then 2 s of backoff): the data is older than
     // twice the 1 s interval.
@@ -243,7 +227,7 @@ async fn a_stale_provider_is_named_with_its_age() {
         "{content}"
     );
     w.discord.assert_spec_clean();
-    w.bot.stop().await;
+    w.stop_bot().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,7 +235,7 @@ async fn hostile_title_is_truncated_and_pings_nobody() {
     let mut m = member(1, "idn");
     m["title"] = json!(format!("@everyone <@&1> {}", "x".repeat(500)));
     m["name"] = json!(format!("@here {}", "n".repeat(300)));
-    let w = world(json!([m])).await;
+    let mut w = world(json!([m])).await;
     let p = w
         .discord
         .slash("live", json!([]), None, &Invoker::default());
@@ -261,7 +245,7 @@ async fn hostile_title_is_truncated_and_pings_nobody() {
     assert!(e["author"]["name"].as_str().unwrap().chars().count() <= 256);
     assert_eq!(a["allowed_mentions"]["parse"], json!([]));
     w.discord.assert_spec_clean();
-    w.bot.stop().await;
+    w.stop_bot().await;
 }
 
 fn konbini_live() -> Value {
@@ -278,7 +262,7 @@ fn konbini_live() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiktok_live_not_live_error_and_slow() {
-    let w = world(json!([])).await;
+    let mut w = world(json!([])).await;
     let route = "GET /v1/tiktok/users/khaby.lame/live";
     // Slow upstream: the bot defers first, privately (the answer may turn
     // out to be an error, and a deferral's first follow-up inherits its
@@ -379,12 +363,12 @@ async fn tiktok_live_not_live_error_and_slow() {
     let text = w.discord.private_text(&p, T).await;
     assert!(text.contains("is not a TikTok username"), "{text}");
     w.discord.assert_spec_clean();
-    w.bot.stop().await;
+    w.stop_bot().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn help_lists_providers_and_version() {
-    let w = world(json!([member(1, "idn")])).await;
+    let mut w = world(json!([member(1, "idn")])).await;
     let p = w
         .discord
         .slash("help", json!([]), None, &Invoker::default());
@@ -402,21 +386,13 @@ async fn help_lists_providers_and_version() {
     assert_eq!(field("kitkot"), "off");
     assert!(text.contains(env!("CARGO_PKG_VERSION")));
     w.discord.assert_spec_clean();
-    w.bot.stop().await;
+    w.stop_bot().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiktok_is_enriched_with_kitkot_hls_and_leaves_the_room() {
-    let discord = FakeDiscord::start().await;
-    let konbini = FakeProvider::start().await;
-    let kitkot = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    vars.insert("KONBINI_API_KEY".into(), "KONBINI-SECRET".into());
-    vars.insert("KONBINI_URL".into(), konbini.url());
-    vars.insert("KITKOT_API_KEY".into(), "KITKOT-SECRET".into());
-    vars.insert("KITKOT_SESSION_KEY".into(), "KITKOT-SESSION-SECRET".into());
-    vars.insert("KITKOT_URL".into(), format!("{}/api", kitkot.url()));
+    let w = World::builder().konbini().kitkot().start().await;
+    let (discord, konbini, kitkot) = (&w.discord, &w.konbini, &w.kitkot);
     konbini.set(
         "GET /v1/tiktok/users/khaby.lame/live",
         Reply::json(konbini_live()),
@@ -439,7 +415,7 @@ async fn tiktok_is_enriched_with_kitkot_hls_and_leaves_the_room() {
         "GET /api/live/leave",
         Reply::json(json!({"code": 200, "msg": "success"})),
     );
-    let bot = TestBot::start(&discord, &vars).await;
+    let bot = TestBot::start(discord, &w.vars).await;
     let p = discord.slash(
         "tiktok",
         json!([{"name": "user", "type": 3, "value": "khaby.lame"}]),

@@ -6,33 +6,31 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use onair::store::{NewSubscription, Store};
+use onair::store::NewSubscription;
 use serde_json::json;
-use support::bot::{env, TestBot};
+use support::bot::TestBot;
 use support::discord::{
     ChannelSpec, FakeDiscord, GuildSpec, Invoker, CHANNEL_ID, GUILD_ID, SEND_MESSAGES,
 };
-use support::fake_providers::{FakeProvider, Reply};
+use support::fake_providers::Reply;
+use support::world::World;
 
 const T: Duration = Duration::from_secs(30);
 const READ_MESSAGE_HISTORY: u64 = 1 << 16;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_defers_refuses_everyone_and_asks_for_history() {
-    let discord = FakeDiscord::start().await;
     let mut g = GuildSpec::new(GUILD_ID, &[CHANNEL_ID, 61, 62]);
     g.channels[2] = ChannelSpec {
         id: 62,
         name: "no-history".into(),
         deny_everyone: READ_MESSAGE_HISTORY,
     };
-    discord.add_guild(g);
-    let dir = tempfile::tempdir().unwrap();
-    let vars = env(&discord, dir.path());
-    let bot = TestBot::start(&discord, &vars).await;
+    let w = World::builder().guild(g).start().await;
+    let (discord, vars) = (&w.discord, &w.vars);
+    let bot = TestBot::start(discord, vars).await;
     let who = Invoker::default();
 
     // @everyone (the role whose id is the guild's) is refused, privately.
@@ -72,19 +70,14 @@ async fn subscribe_defers_refuses_everyone_and_asks_for_history() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overwrites_decide_permissions_and_a_forbidden_channel_is_disabled() {
-    let discord = FakeDiscord::start().await;
-    let jkt = FakeProvider::start().await;
     let mut g = GuildSpec::new(GUILD_ID, &[CHANNEL_ID, 71]);
     g.channels[1] = ChannelSpec {
         id: 71,
         name: "read-only".into(),
         deny_everyone: SEND_MESSAGES,
     };
-    discord.add_guild(g);
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    support::bot::use_jkt(&mut vars, &jkt);
-    let store: Arc<dyn Store> = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
+    let w = World::builder().jkt().guild(g).store().start().await;
+    let (discord, jkt, vars, store) = (&w.discord, &w.jkt, &w.vars, w.store());
     // Saved while it could still post (as if the overwrite came later).
     let sub = store
         .add_subscription(NewSubscription {
@@ -95,7 +88,7 @@ async fn overwrites_decide_permissions_and_a_forbidden_channel_is_disabled() {
         })
         .await
         .unwrap();
-    let bot = TestBot::start(&discord, &vars).await;
+    let bot = TestBot::start(discord, vars).await;
     jkt.set(
         "GET /api/jkt48/live",
         Reply::json(json!([{
@@ -166,23 +159,14 @@ async fn a_frame_serenity_would_drop_is_caught_by_the_fake() {
 /// the bucket is left. The bot waits for the reset instead of hitting it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bucket_headers_are_honoured_before_a_429() {
-    let discord = FakeDiscord::start().await;
-    let jkt = FakeProvider::start().await;
-    discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID, 81]));
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    support::bot::use_jkt(&mut vars, &jkt);
-    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-    store
-        .add_subscription(NewSubscription {
-            guild_id: GUILD_ID,
-            channel_id: 81,
-            created_by: 1,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let bot = TestBot::start(&discord, &vars).await;
+    let w = World::builder()
+        .jkt()
+        .channels(&[CHANNEL_ID, 81])
+        .subscribe(&[81])
+        .start()
+        .await;
+    let (discord, jkt, vars) = (&w.discord, &w.jkt, &w.vars);
+    let bot = TestBot::start(discord, vars).await;
     let members: Vec<serde_json::Value> = (0..7)
         .map(|i| {
             json!({"name": format!("Member {i}"), "url_key": format!("m{i}"), "room_id": 600 + i,
@@ -210,9 +194,9 @@ async fn bucket_headers_are_honoured_before_a_429() {
 /// replayed on RESUME, and answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_replays_what_the_bot_missed() {
-    let discord = FakeDiscord::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let bot = TestBot::start(&discord, &env(&discord, dir.path())).await;
+    let w = World::builder().start().await;
+    let discord = &w.discord;
+    let bot = TestBot::start(discord, &w.vars).await;
     // Answered once, before the drop: the replay must not repeat it.
     let before = discord.slash("help", json!([]), None, &Invoker::default());
     discord.callback(&before, T).await;

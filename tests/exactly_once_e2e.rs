@@ -5,47 +5,32 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use onair::store::{DeliveryStatus, Store};
+use onair::store::DeliveryStatus;
 use serde_json::json;
-use support::bot::{env, spawn_binary, wait_delivery, TestBot};
-use support::discord::{FakeDiscord, GuildSpec, GUILD_ID};
-use support::fake_providers::{fritzy_live, FakeProvider, Reply};
+use support::bot::{spawn_binary, wait_delivery, TestBot};
+use support::discord::FakeDiscord;
+use support::fake_providers::{fritzy_live, Reply};
+use support::world::World;
 
 const T: Duration = Duration::from_secs(30);
 const CH: u64 = 31;
 
-struct World {
-    discord: FakeDiscord,
-    jkt: FakeProvider,
-    store: Arc<dyn Store>,
-    vars: HashMap<String, String>,
-    dir: tempfile::TempDir,
-}
-
+/// Nonces remembered for 1 s (by the fake and as the bot assumes),
+/// JKT48Connect wired, channel CH subscribed to everything.
 async fn world() -> World {
-    let discord = FakeDiscord::start().await;
-    discord.set_nonce_window(Duration::from_secs(1));
-    let jkt = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    support::bot::use_jkt(&mut vars, &jkt);
-    // The bot assumes a window no longer than the fake's.
-    vars.insert("DISCORD_NONCE_WINDOW_SECS".into(), "1".into());
-    vars.insert("DELIVERY_RETRY_MAX_SECS".into(), "2".into());
-    discord.add_guild(GuildSpec::new(GUILD_ID, &[CH]));
-    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-    support::bot::subscribe_everything(&store, GUILD_ID, CH).await;
-    World {
-        discord,
-        jkt,
-        store,
-        vars,
-        dir,
-    }
+    let w = World::builder()
+        .jkt()
+        // The bot assumes a window no longer than the fake's.
+        .var("DISCORD_NONCE_WINDOW_SECS", 1)
+        .var("DELIVERY_RETRY_MAX_SECS", 2)
+        .channels(&[CH])
+        .subscribe(&[CH])
+        .start()
+        .await;
+    w.discord.set_nonce_window(Duration::from_secs(1));
+    w
 }
 
 /// The fake itself: past its window a nonce no longer dedupes, so a blind
@@ -108,7 +93,7 @@ async fn a_lost_answer_past_the_nonce_window_is_found_not_reposted() {
         w.discord
             .inject_message(CH, 1400000000000000777, &format!("so excited {i}"));
     }
-    wait_delivery(&w.store, 1, DeliveryStatus::Sent, T).await;
+    wait_delivery(w.store(), 1, DeliveryStatus::Sent, T).await;
     let ours: Vec<_> = w
         .discord
         .messages(CH)
@@ -116,7 +101,7 @@ async fn a_lost_answer_past_the_nonce_window_is_found_not_reposted() {
         .filter(|m| m.author_id == support::discord::BOT_ID)
         .collect();
     assert_eq!(ours.len(), 1, "one post of the bot, not a second");
-    let d = w.store.get_delivery(1).await.unwrap().unwrap();
+    let d = w.store().get_delivery(1).await.unwrap().unwrap();
     assert_eq!(d.message_id, Some(ours[0].id), "the earlier post adopted");
     let looked = w.discord.request_count(|r| {
         r.method == "GET" && r.path == format!("/api/v10/channels/{CH}/messages")
@@ -163,7 +148,7 @@ async fn sigkill_between_post_and_record_then_restart_after_the_window_posts_onc
         .await;
     first.start_kill().unwrap();
     let _ = tokio::time::timeout(T, first.wait()).await;
-    let d = w.store.get_delivery(1).await.unwrap().unwrap();
+    let d = w.store().get_delivery(1).await.unwrap().unwrap();
     assert_eq!(
         d.status,
         DeliveryStatus::Pending,
@@ -176,9 +161,9 @@ async fn sigkill_between_post_and_record_then_restart_after_the_window_posts_onc
     }
     let mut second = spawn_binary(&w.vars, w.dir.path(), "warn", std::process::Stdio::null());
     w.discord.wait_identified(2, T).await;
-    wait_delivery(&w.store, 1, DeliveryStatus::Sent, T).await;
+    wait_delivery(w.store(), 1, DeliveryStatus::Sent, T).await;
     assert_eq!(w.discord.messages(CH).len(), 1, "still one message");
-    let d = w.store.get_delivery(1).await.unwrap().unwrap();
+    let d = w.store().get_delivery(1).await.unwrap().unwrap();
     assert_eq!(d.message_id, Some(w.discord.messages(CH)[0].id));
     second.start_kill().unwrap();
     let _ = second.wait().await;
@@ -196,7 +181,7 @@ async fn ended_and_replaced_while_down_one_end_edit_one_new_announcement() {
     w.discord
         .wait_for(T, "the first announcement", |d| d.messages(CH).len() == 1)
         .await;
-    wait_delivery(&w.store, 1, DeliveryStatus::Sent, T).await;
+    wait_delivery(w.store(), 1, DeliveryStatus::Sent, T).await;
     bot.stop().await;
     // While the bot is down, that live ends and a new one starts in the
     // same room.

@@ -7,9 +7,10 @@ mod support;
 use std::time::Duration;
 
 use onair::store::NewSubscription;
-use support::bot::{JktWorld, TestBot};
+use support::bot::TestBot;
 use support::discord::GuildSpec;
 use support::fake_providers::{fritzy_live, Reply};
+use support::world::World;
 
 const T: Duration = Duration::from_secs(60);
 const BIG: u64 = 1200000000000000500;
@@ -18,10 +19,13 @@ const SMALL: u64 = 30;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_small_servers_get_their_post_before_a_big_servers_31st() {
-    let w = JktWorld::start().await;
-    let store = onair::store::connect(&w.vars["DATABASE_URL"])
-        .await
-        .expect("store");
+    let w = World::builder()
+        .jkt()
+        .var("END_GRACE_SECS", 1)
+        .store()
+        .start()
+        .await;
+    let store = w.store();
     // The big server subscribed first (its deliveries are queued first).
     let big: Vec<u64> = (0..BIG_CHANNELS).map(|i| 1300000000000010000 + i).collect();
     w.discord.add_guild(GuildSpec::new(BIG, &big));
@@ -40,7 +44,7 @@ async fn thirty_small_servers_get_their_post_before_a_big_servers_31st() {
     for i in 0..SMALL {
         let (guild, ch) = (1200000000000000600 + i, 1300000000000020000 + i);
         w.discord.add_guild(GuildSpec::new(guild, &[ch]));
-        support::bot::subscribe_everything(&store, guild, ch).await;
+        support::bot::subscribe_everything(store, guild, ch).await;
         small.push(ch);
     }
     // Posts paced as in production (the tests' default is 200/s): the
@@ -48,7 +52,7 @@ async fn thirty_small_servers_get_their_post_before_a_big_servers_31st() {
     let mut vars = w.vars.clone();
     vars.insert("DISCORD_GLOBAL_RPS".into(), "100".into());
     let bot = TestBot::start(&w.discord, &vars).await;
-    w.provider.set(
+    w.jkt.set(
         "GET /api/jkt48/live",
         Reply::json(fritzy_live("2026-12-01T12:00:00.000Z")),
     );

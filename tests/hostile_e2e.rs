@@ -8,9 +8,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::bot::{env, TestBot};
-use support::discord::{FakeDiscord, Invoker, GUILD_ID};
-use support::fake_providers::{FakeProvider, Reply};
+use support::bot::TestBot;
+use support::discord::{Invoker, GUILD_ID};
+use support::fake_providers::Reply;
+use support::world::World;
 
 const T: Duration = Duration::from_secs(20);
 
@@ -45,19 +46,16 @@ fn ephemeral_and_safe(cb: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_options_get_clear_ephemeral_answers() {
-    let discord = FakeDiscord::start().await;
-    let konbini = FakeProvider::start().await;
-    let cf = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    vars.insert("KONBINI_API_KEY".into(), "KONBINI-SECRET".into());
-    vars.insert("KONBINI_URL".into(), konbini.url());
-    vars.insert("CLOUDFLARE_API_TOKEN".into(), "CF-TOKEN-SECRET".into());
-    vars.insert("CLOUDFLARE_ACCOUNT_ID".into(), "acc".into());
-    vars.insert("REALTIMEKIT_APP_ID".into(), "app".into());
-    vars.insert("CLOUDFLARE_API_URL".into(), cf.url());
-    vars.insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());
-    let bot = TestBot::start(&discord, &vars).await;
+    let w = World::builder()
+        .konbini()
+        .cloudflare()
+        .var("CLOUDFLARE_ACCOUNT_ID", "acc")
+        .var("REALTIMEKIT_APP_ID", "app")
+        .var("OPERATOR_GUILD_IDS", GUILD_ID)
+        .start()
+        .await;
+    let (discord, konbini, cf, vars) = (&w.discord, &w.konbini, &w.cf, &w.vars);
+    let bot = TestBot::start(discord, vars).await;
     let who = Invoker::default();
     let mut tried = 0;
 
@@ -160,15 +158,14 @@ async fn hostile_options_get_clear_ephemeral_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_database_stops_the_start_before_discord() {
-    let discord = FakeDiscord::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let vars = env(&discord, dir.path());
+    let w = World::builder().start().await;
+    let (discord, vars) = (&w.discord, &w.vars);
     std::fs::write(
-        dir.path().join("onair.db"),
+        w.dir.path().join("onair.db"),
         b"this is not a sqlite database, it is garbage".repeat(100),
     )
     .unwrap();
-    let config = onair::config::Config::from_map(&vars).unwrap();
+    let config = onair::config::Config::from_map(vars).unwrap();
     let result = tokio::time::timeout(
         Duration::from_secs(15),
         onair::bot::run(config, tokio_util::sync::CancellationToken::new()),
@@ -187,24 +184,10 @@ async fn a_corrupt_database_stops_the_start_before_discord() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_survive_a_failed_start() {
     // A provider that is down at start never costs a subscription.
-    let discord = FakeDiscord::start().await;
-    let jkt = FakeProvider::start().await;
+    let w = World::builder().jkt().subscribe(&[5]).start().await;
+    let (discord, jkt, store) = (&w.discord, &w.jkt, w.store());
     jkt.set("GET /api/jkt48/live", Reply::html(503));
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    vars.insert("JKT48CONNECT_API_KEY".into(), "JKT-SECRET".into());
-    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
-    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-    store
-        .add_subscription(onair::store::NewSubscription {
-            guild_id: GUILD_ID,
-            channel_id: 5,
-            created_by: 1,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let bot = TestBot::start(&discord, &vars).await;
+    let bot = TestBot::start(discord, &w.vars).await;
     jkt.wait_more_hits("/api/jkt48/live", 2, Duration::from_secs(30))
         .await;
     bot.stop().await;
@@ -218,9 +201,9 @@ async fn subscriptions_survive_a_failed_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locked_or_read_only_database_fails_cleanly_and_loses_nothing() {
     use sqlx::Connection;
-    let discord = FakeDiscord::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
+    let mut w = World::builder().start().await;
+    let (discord, dir) = (&w.discord, &w.dir);
+    let vars = &mut w.vars;
     {
         let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
         store
@@ -241,7 +224,7 @@ async fn locked_or_read_only_database_fails_cleanly_and_loses_nothing() {
         .execute(&mut holder)
         .await
         .unwrap();
-    let config = onair::config::Config::from_map(&vars).unwrap();
+    let config = onair::config::Config::from_map(vars).unwrap();
     let err = tokio::time::timeout(
         Duration::from_secs(30),
         onair::bot::run(config, tokio_util::sync::CancellationToken::new()),
@@ -256,7 +239,7 @@ async fn locked_or_read_only_database_fails_cleanly_and_loses_nothing() {
     // Read-only: the same.
     let ro = format!("{}?mode=ro", vars["DATABASE_URL"]);
     vars.insert("DATABASE_URL".into(), ro);
-    let config = onair::config::Config::from_map(&vars).unwrap();
+    let config = onair::config::Config::from_map(vars).unwrap();
     let result = tokio::time::timeout(
         Duration::from_secs(30),
         onair::bot::run(config, tokio_util::sync::CancellationToken::new()),

@@ -7,16 +7,16 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::bot::{JktWorld, TestBot};
+use support::bot::TestBot;
 use support::discord::{
     FakeDiscord, GuildSpec, Invoker, Recorded, CREATE_PUBLIC_THREADS, EMBED_LINKS, GUILD_ID,
     MANAGE_WEBHOOKS, SEND_MESSAGES, VIEW_CHANNEL,
 };
-use support::fake_providers::{FakeProvider, Reply};
+use support::fake_providers::Reply;
+use support::world::World;
 
 const T: Duration = Duration::from_secs(30);
 const LIVE: &str = "GET /api/jkt48/live";
@@ -36,31 +36,17 @@ fn fritzy(room: u64, start_minutes_ago: i64) -> Value {
     }])
 }
 
-struct World {
-    discord: FakeDiscord,
-    provider: FakeProvider,
-    vars: HashMap<String, String>,
-    _dir: tempfile::TempDir,
-}
-
 /// A server whose @everyone (the bot's only role) has `extra` on top of
-/// what announcing needs.
+/// what announcing needs; JKT48Connect wired, a one-second end grace.
 async fn world(extra: u64) -> World {
-    let JktWorld {
-        discord,
-        provider,
-        vars,
-        dir,
-    } = JktWorld::start().await;
     let mut g = GuildSpec::new(GUILD_ID, &[CH_MEMBER, CH_BOT]);
     g.everyone_permissions = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | 1 << 16 | extra;
-    discord.add_guild(g);
-    World {
-        discord,
-        provider,
-        vars,
-        _dir: dir,
-    }
+    World::builder()
+        .jkt()
+        .var("END_GRACE_SECS", 1)
+        .guild(g)
+        .start()
+        .await
 }
 
 /// `/subscribe channel:<ch>` with `extra` options; the private answer.
@@ -100,7 +86,7 @@ async fn as_the_member_through_one_webhook_exactly_once() {
     // The first post's answer is lost (it reached the channel): the resend
     // finds it instead of posting twice, webhooks having no nonce.
     d.lose_answers(CH_MEMBER, 1, Duration::from_millis(50));
-    w.provider.set(LIVE, Reply::json(fritzy(510011, 5)));
+    w.jkt.set(LIVE, Reply::json(fritzy(510011, 5)));
     d.wait_for(T, "both announcements", |d| {
         d.messages(CH_MEMBER).len() == 1 && d.messages(CH_BOT).len() == 1
     })
@@ -131,11 +117,11 @@ async fn as_the_member_through_one_webhook_exactly_once() {
     assert!(body.get("nonce").is_none(), "{body}");
 
     // Still one post after more polls.
-    w.provider.wait_more_hits("/api/jkt48/live", 3, T).await;
+    w.jkt.wait_more_hits("/api/jkt48/live", 3, T).await;
     assert_eq!(d.messages(CH_MEMBER).len(), 1, "exactly once");
 
     // The end: the recap is an edit through the webhook.
-    w.provider.set(LIVE, Reply::json(json!([])));
+    w.jkt.set(LIVE, Reply::json(json!([])));
     d.wait_for(T, "the recaps", |d| {
         d.messages(CH_MEMBER)[0].edits == 1 && d.messages(CH_BOT)[0].edits == 1
     })
@@ -173,7 +159,7 @@ async fn a_deleted_webhook_is_recreated_once_then_the_bot_posts_and_says_so() {
     let mut go_live_and_end = |room: u64| {
         lives += 1;
         let n = lives;
-        let provider = &w.provider;
+        let provider = &w.jkt;
         async move {
             provider.set(LIVE, Reply::json(fritzy(room, 3)));
             d.wait_for(T, "the announcement", |d| d.messages(CH_MEMBER).len() == n)
@@ -244,7 +230,7 @@ async fn a_thread_per_announcement_archived_at_the_end() {
     // One thread starts but its answer is lost: the retry learns it exists
     // (160004) and reads it from the message instead of leaving it behind.
     d.lose_thread_answers(1);
-    w.provider.set(LIVE, Reply::json(fritzy(510011, 5)));
+    w.jkt.set(LIVE, Reply::json(fritzy(510011, 5)));
     d.wait_for(T, "a thread on each announcement", |d| {
         d.threads().len() == 2
     })
@@ -260,9 +246,9 @@ async fn a_thread_per_announcement_archived_at_the_end() {
         d.request_count(|r| r.path.ends_with("/threads") && r.status == 400) == 1
     })
     .await;
-    w.provider.wait_more_hits("/api/jkt48/live", 2, T).await;
+    w.jkt.wait_more_hits("/api/jkt48/live", 2, T).await;
     assert_eq!(d.threads().len(), 2, "one thread per announcement");
-    w.provider.set(LIVE, Reply::json(json!([])));
+    w.jkt.set(LIVE, Reply::json(json!([])));
     d.wait_for(T, "both threads archived", |d| {
         d.threads().iter().all(|t| t.archived)
     })

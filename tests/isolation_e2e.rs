@@ -13,9 +13,10 @@ use std::time::Duration;
 use onair::live::Platform;
 use onair::store::{NewSubscription, Store};
 use serde_json::{json, Value};
-use support::bot::{env, TestBot};
+use support::bot::TestBot;
 use support::discord::{FakeDiscord, GuildSpec, Invoker, GUILD_ID};
-use support::fake_providers::{FakeProvider, Reply};
+use support::fake_providers::Reply;
+use support::world::World;
 
 const T: Duration = Duration::from_secs(20);
 
@@ -72,33 +73,29 @@ fn mentioned_roles(m: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiktok_account_one_server_chose_reaches_only_that_server() {
-    let discord = FakeDiscord::start().await;
-    let konbini = FakeProvider::start().await;
-    let jkt = FakeProvider::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut vars = env(&discord, dir.path());
-    support::bot::use_jkt(&mut vars, &jkt);
-    vars.insert("KONBINI_API_KEY".into(), "KONBINI-SECRET".into());
-    vars.insert("KONBINI_URL".into(), konbini.url());
-    discord.add_guild(GuildSpec::new(GUILD_A, &[A_TIKTOK]));
     let mut b = GuildSpec::new(GUILD_B, &[B_CATCH_ALL, B_PLATFORM_TIKTOK, B_MEMBER_FRITZY]);
     b.roles.push((B_ROLE, "fans".into(), true));
-    discord.add_guild(b);
-    let store = onair::store::connect(&vars["DATABASE_URL"])
-        .await
-        .expect("store");
-    subscribe(&store, GUILD_A, A_TIKTOK, |n| {
+    let w = World::builder()
+        .jkt()
+        .konbini()
+        .guild(GuildSpec::new(GUILD_A, &[A_TIKTOK]))
+        .guild(b)
+        .store()
+        .start()
+        .await;
+    let (discord, jkt, konbini, store) = (&w.discord, &w.jkt, &w.konbini, w.store());
+    subscribe(store, GUILD_A, A_TIKTOK, |n| {
         n.tiktok = Some("anyaccount".into());
         n.platform = Some(Platform::Tiktok);
     })
     .await;
-    subscribe(&store, GUILD_B, B_CATCH_ALL, |n| n.role_id = Some(B_ROLE)).await;
-    subscribe(&store, GUILD_B, B_PLATFORM_TIKTOK, |n| {
+    subscribe(store, GUILD_B, B_CATCH_ALL, |n| n.role_id = Some(B_ROLE)).await;
+    subscribe(store, GUILD_B, B_PLATFORM_TIKTOK, |n| {
         n.platform = Some(Platform::Tiktok);
         n.role_id = Some(B_ROLE);
     })
     .await;
-    subscribe(&store, GUILD_B, B_MEMBER_FRITZY, |n| {
+    subscribe(store, GUILD_B, B_MEMBER_FRITZY, |n| {
         n.member = Some("Fritzy".into());
         n.role_id = Some(B_ROLE);
     })
@@ -107,7 +104,7 @@ async fn a_tiktok_account_one_server_chose_reaches_only_that_server() {
         "GET /v1/tiktok/users/anyaccount/live",
         Reply::json(tiktok_live_named_fritzy("anyaccount")),
     );
-    let bot = TestBot::start(&discord, &vars).await;
+    let bot = TestBot::start(discord, &w.vars).await;
 
     discord
         .wait_for(T, "A's announcement", |d| d.messages(A_TIKTOK).len() == 1)
@@ -117,7 +114,7 @@ async fn a_tiktok_account_one_server_chose_reaches_only_that_server() {
         .wait_more_hits("/v1/tiktok/users/anyaccount/live", 2, T)
         .await;
     assert!(
-        bot_is_idle_in(&discord, &[B_CATCH_ALL, B_PLATFORM_TIKTOK, B_MEMBER_FRITZY]),
+        bot_is_idle_in(discord, &[B_CATCH_ALL, B_PLATFORM_TIKTOK, B_MEMBER_FRITZY]),
         "B got a post for an account A chose"
     );
     let a_post = &discord.messages(A_TIKTOK)[0].body;
@@ -178,20 +175,15 @@ fn livestream(id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operators_livestreams_reach_catch_alls_only_with_realtimekit_public() {
-    let discord = FakeDiscord::start().await;
-    let cf = FakeProvider::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut vars = env(&discord, dir.path());
-    vars.insert("CLOUDFLARE_API_TOKEN".into(), "CF-TOKEN-SECRET-42".into());
-    vars.insert("CLOUDFLARE_ACCOUNT_ID".into(), "acc1".into());
-    vars.insert("REALTIMEKIT_APP_ID".into(), "app1".into());
-    vars.insert("CLOUDFLARE_API_URL".into(), cf.url());
-    discord.add_guild(GuildSpec::new(GUILD_B, &[B_CATCH_ALL, FOLLOWS_LS1]));
-    let store = onair::store::connect(&vars["DATABASE_URL"])
-        .await
-        .expect("store");
-    subscribe(&store, GUILD_B, B_CATCH_ALL, |_| {}).await;
-    subscribe(&store, GUILD_B, FOLLOWS_LS1, |n| {
+    let mut w = World::builder()
+        .cloudflare()
+        .guild(GuildSpec::new(GUILD_B, &[B_CATCH_ALL, FOLLOWS_LS1]))
+        .store()
+        .start()
+        .await;
+    let (discord, cf, store) = (&w.discord, &w.cf, w.store());
+    subscribe(store, GUILD_B, B_CATCH_ALL, |_| {}).await;
+    subscribe(store, GUILD_B, FOLLOWS_LS1, |n| {
         n.realtimekit_id = Some("ls-1".into());
         n.platform = Some(Platform::Realtimekit);
     })
@@ -203,7 +195,7 @@ async fn the_operators_livestreams_reach_catch_alls_only_with_realtimekit_public
     );
 
     // Without the opt-in: only the subscription naming it.
-    let bot = TestBot::start(&discord, &vars).await;
+    let bot = TestBot::start(discord, &w.vars).await;
     discord
         .wait_for(T, "the named livestream's post", |d| {
             d.messages(FOLLOWS_LS1).len() == 1
@@ -215,12 +207,12 @@ async fn the_operators_livestreams_reach_catch_alls_only_with_realtimekit_public
     bot.stop().await;
 
     // With it: a new livestream reaches the catch-all as well.
-    vars.insert("REALTIMEKIT_PUBLIC".into(), "true".into());
+    w.vars.insert("REALTIMEKIT_PUBLIC".into(), "true".into());
     cf.set(
         &route,
         Reply::json(json!({"success": true, "data": [livestream("ls-1"), livestream("ls-2")]})),
     );
-    let bot = TestBot::start(&discord, &vars).await;
+    let bot = TestBot::start(discord, &w.vars).await;
     discord
         .wait_for(T, "ls-2 in the catch-all", |d| {
             d.messages(B_CATCH_ALL).len() == 1
@@ -235,15 +227,14 @@ async fn the_operators_livestreams_reach_catch_alls_only_with_realtimekit_public
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_refuses_usernames_tiktok_does_not_allow_and_member_with_a_named_source() {
-    let discord = FakeDiscord::start().await;
-    let konbini = FakeProvider::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut vars = env(&discord, dir.path());
-    vars.insert("KONBINI_API_KEY".into(), "KONBINI-SECRET".into());
-    vars.insert("KONBINI_URL".into(), konbini.url());
-    vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
-    discord.add_guild(GuildSpec::new(GUILD_ID, &[support::discord::CHANNEL_ID]));
-    let bot = TestBot::start(&discord, &vars).await;
+    let w = World::builder()
+        .konbini()
+        .var("DEV_GUILD_ID", GUILD_ID)
+        .channels(&[support::discord::CHANNEL_ID])
+        .start()
+        .await;
+    let (discord, vars) = (&w.discord, &w.vars);
+    let bot = TestBot::start(discord, vars).await;
     let who = Invoker::default();
     let channel = support::discord::CHANNEL_ID;
     for bad in ["..", "a.", ".", "x"] {

@@ -7,9 +7,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::bot::{env, TestBot};
-use support::discord::{resolved_channel, FakeDiscord, GuildSpec, Invoker, CHANNEL_ID, GUILD_ID};
-use support::fake_providers::{FakeProvider, Reply};
+use support::bot::TestBot;
+use support::discord::{resolved_channel, Invoker, CHANNEL_ID, GUILD_ID};
+use support::fake_providers::Reply;
+use support::world::World;
 
 const T: Duration = Duration::from_secs(20);
 
@@ -23,17 +24,15 @@ fn fritzy() -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_registration_and_announcements_speak_the_locale() {
-    let discord = FakeDiscord::start().await;
-    let jkt = FakeProvider::start().await;
-    jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    vars.insert("JKT48CONNECT_API_KEY".into(), "k".into());
-    vars.insert("JKT48CONNECT_URL".into(), jkt.url());
-    vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
-    vars.insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());
-    discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID, 91, 92]));
-    let bot = TestBot::start(&discord, &vars).await;
+    let w = World::builder()
+        .jkt()
+        .var("DEV_GUILD_ID", GUILD_ID)
+        .var("OPERATOR_GUILD_IDS", GUILD_ID)
+        .channels(&[CHANNEL_ID, 91, 92])
+        .start()
+        .await;
+    let (discord, jkt) = (&w.discord, &w.jkt);
+    let bot = TestBot::start(discord, &w.vars).await;
 
     // Registration: Indonesian names and descriptions, English defaults.
     let reg = discord

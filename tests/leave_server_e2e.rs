@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use onair::store::{Identity, NewSubscription};
 use serde_json::{json, Value};
-use support::bot::{JktWorld, TestBot};
+use support::bot::TestBot;
 use support::discord::{GuildSpec, Recorded, MANAGE_WEBHOOKS};
 use support::fake_providers::Reply;
+use support::world::World;
 
 const T: Duration = Duration::from_secs(30);
 const LIVE: &str = "GET /api/jkt48/live";
@@ -43,15 +44,18 @@ fn touches(r: &Recorded, channels: &[u64], hook: u64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removed_from_a_server_nothing_more_reaches_it_but_an_outage_changes_nothing() {
-    let w = JktWorld::start().await;
     let mut g = GuildSpec::new(LEAVES, &[LEAVES_BOT, LEAVES_MEMBER]);
     g.everyone_permissions |= MANAGE_WEBHOOKS;
-    w.discord.add_guild(g);
-    w.discord.add_guild(GuildSpec::new(OUTAGE, &[OUTAGE_CH]));
-    let store = onair::store::connect(&w.vars["DATABASE_URL"])
-        .await
-        .expect("store");
-    support::bot::subscribe_everything(&store, LEAVES, LEAVES_BOT).await;
+    let w = World::builder()
+        .jkt()
+        .var("END_GRACE_SECS", 1)
+        .guild(g)
+        .guild(GuildSpec::new(OUTAGE, &[OUTAGE_CH]))
+        .store()
+        .start()
+        .await;
+    let store = w.store();
+    support::bot::subscribe_everything(store, LEAVES, LEAVES_BOT).await;
     store
         .add_subscription(NewSubscription {
             guild_id: LEAVES,
@@ -62,10 +66,10 @@ async fn removed_from_a_server_nothing_more_reaches_it_but_an_outage_changes_not
         })
         .await
         .expect("subscription saved");
-    support::bot::subscribe_everything(&store, OUTAGE, OUTAGE_CH).await;
+    support::bot::subscribe_everything(store, OUTAGE, OUTAGE_CH).await;
     let bot = TestBot::start(&w.discord, &w.vars).await;
 
-    w.provider
+    w.jkt
         .set(LIVE, Reply::json(json!([member("Fritzy", 510011, 5)])));
     w.discord
         .wait_for(T, "three announcements", |d| {
@@ -100,7 +104,7 @@ async fn removed_from_a_server_nothing_more_reaches_it_but_an_outage_changes_not
     let before = w.discord.requests().len();
 
     // Fritzy ends, Gracia goes live: the server still there gets both.
-    w.provider
+    w.jkt
         .set(LIVE, Reply::json(json!([member("Gracia", 317727, 1)])));
     w.discord
         .wait_for(
@@ -112,7 +116,7 @@ async fn removed_from_a_server_nothing_more_reaches_it_but_an_outage_changes_not
             },
         )
         .await;
-    w.provider.wait_more_hits("/api/jkt48/live", 2, T).await;
+    w.jkt.wait_more_hits("/api/jkt48/live", 2, T).await;
     let after: Vec<Recorded> = w.discord.requests().into_iter().skip(before).collect();
     let leaked: Vec<String> = after
         .iter()

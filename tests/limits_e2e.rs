@@ -8,48 +8,26 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use onair::store::NewSubscription;
 use serde_json::{json, Value};
-use support::bot::{env, TestBot};
-use support::discord::{FakeDiscord, GuildSpec, Invoker, CHANNEL_ID, GUILD_ID};
+use support::bot::TestBot;
+use support::discord::{Invoker, CHANNEL_ID, GUILD_ID};
 use support::fake_providers::{FakeProvider, Reply};
+use support::world::World;
 
 const T: Duration = Duration::from_secs(20);
 
-struct World {
-    discord: FakeDiscord,
-    konbini: FakeProvider,
-    vars: HashMap<String, String>,
-    _dir: tempfile::TempDir,
-}
-
-fn world_with(discord: FakeDiscord, konbini: FakeProvider, extra: &[(&str, &str)]) -> World {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut vars = env(&discord, dir.path());
-    vars.insert("KONBINI_API_KEY".into(), "KONBINI-SECRET".into());
-    vars.insert("KONBINI_URL".into(), konbini.url());
-    vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
-    for (k, v) in extra {
-        vars.insert((*k).into(), (*v).into());
-    }
-    discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID]));
-    World {
-        discord,
-        konbini,
-        vars,
-        _dir: dir,
-    }
-}
-
+/// KonbiniAPI wired, the dev guild set, `extra` variables.
 async fn world(extra: &[(&str, &str)]) -> World {
-    world_with(
-        FakeDiscord::start().await,
-        FakeProvider::start().await,
-        extra,
-    )
+    World::builder()
+        .konbini()
+        .var("DEV_GUILD_ID", GUILD_ID)
+        .vars(extra)
+        .channels(&[CHANNEL_ID])
+        .start()
+        .await
 }
 
 fn not_live() -> Reply {

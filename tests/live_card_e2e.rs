@@ -5,14 +5,12 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use onair::store::Store;
 use serde_json::{json, Value};
-use support::bot::{JktWorld, TestBot};
-use support::discord::{FakeDiscord, Fault, GuildSpec, Recorded, GUILD_ID};
-use support::fake_providers::{FakeProvider, Reply};
+use support::discord::{FakeDiscord, Fault, Recorded, GUILD_ID};
+use support::fake_providers::Reply;
+use support::world::World;
 
 const T: Duration = Duration::from_secs(30);
 const LIVE: &str = "GET /api/jkt48/live";
@@ -30,36 +28,20 @@ fn member(name: &str, room: u64, viewers: u64, title: &str) -> Value {
     })
 }
 
-struct World {
-    discord: FakeDiscord,
-    provider: FakeProvider,
-    store: Arc<dyn Store>,
-    bot: TestBot,
-    _dir: tempfile::TempDir,
-}
-
+/// JKT48Connect wired, a one-second end grace, cards edited at most once
+/// per `live_update_secs`, posts paced at `rps`; every channel of
+/// `channels` subscribed to everything; the bot started.
 async fn world(channels: &[u64], live_update_secs: &str, rps: &str) -> World {
-    let JktWorld {
-        discord,
-        provider,
-        mut vars,
-        dir,
-    } = JktWorld::start().await;
-    vars.insert("LIVE_UPDATE_SECS".into(), live_update_secs.into());
-    vars.insert("DISCORD_GLOBAL_RPS".into(), rps.into());
-    discord.add_guild(GuildSpec::new(GUILD_ID, channels));
-    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-    for ch in channels {
-        support::bot::subscribe_everything(&store, GUILD_ID, *ch).await;
-    }
-    let bot = TestBot::start(&discord, &vars).await;
-    World {
-        discord,
-        provider,
-        store,
-        bot,
-        _dir: dir,
-    }
+    World::builder()
+        .jkt()
+        .var("END_GRACE_SECS", 1)
+        .var("LIVE_UPDATE_SECS", live_update_secs)
+        .var("DISCORD_GLOBAL_RPS", rps)
+        .channels(channels)
+        .subscribe(channels)
+        .bot()
+        .start()
+        .await
 }
 
 /// The value of the embed field `name` in a message body.
@@ -84,17 +66,17 @@ fn patches(d: &FakeDiscord, id: u64) -> Vec<Recorded> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_card_follows_the_live_and_ends_with_a_recap() {
     const CH: u64 = 31;
-    let w = world(&[CH], "2", "200").await;
+    let mut w = world(&[CH], "2", "200").await;
     let d = &w.discord;
     let fritzy = |viewers, title| Reply::json(json!([member("Fritzy", 510011, viewers, title)]));
-    w.provider.set(LIVE, fritzy(800, "Hi"));
+    w.jkt.set(LIVE, fritzy(800, "Hi"));
     d.wait_for(T, "the announcement", |d| d.messages(CH).len() == 1)
         .await;
     let posted = d.messages(CH)[0].clone();
     assert_eq!(field(&posted.body, "Viewers").as_deref(), Some("800"));
 
     // 1k crossed: the card shows it.
-    w.provider.set(LIVE, fritzy(1_200, "Hi"));
+    w.jkt.set(LIVE, fritzy(1_200, "Hi"));
     d.wait_for(T, "the first live update", |d| {
         patches(d, posted.id).len() == 1
     })
@@ -110,7 +92,7 @@ async fn the_card_follows_the_live_and_ends_with_a_recap() {
     );
 
     // 5k crossed and a new title at once: one edit, a period later, with both.
-    w.provider.set(LIVE, fritzy(5_400, "Birthday live!"));
+    w.jkt.set(LIVE, fritzy(5_400, "Birthday live!"));
     d.wait_for(T, "the second live update", |d| {
         patches(d, posted.id).len() == 2
     })
@@ -126,14 +108,14 @@ async fn the_card_follows_the_live_and_ends_with_a_recap() {
     );
 
     // Viewers that move without crossing anything are not news.
-    w.provider.set(LIVE, fritzy(5_100, "Birthday live!"));
-    w.provider.wait_more_hits(POLLED, 2, T).await;
-    w.provider.set(LIVE, fritzy(3_100, "Birthday live!"));
-    w.provider.wait_more_hits(POLLED, 4, T).await;
+    w.jkt.set(LIVE, fritzy(5_100, "Birthday live!"));
+    w.jkt.wait_more_hits(POLLED, 2, T).await;
+    w.jkt.set(LIVE, fritzy(3_100, "Birthday live!"));
+    w.jkt.wait_more_hits(POLLED, 4, T).await;
     assert_eq!(patches(d, posted.id).len(), 2, "no edit without news");
 
     // The end: the recap.
-    w.provider.set(LIVE, Reply::json(json!([])));
+    w.jkt.set(LIVE, Reply::json(json!([])));
     d.wait_for(T, "the recap", |d| patches(d, posted.id).len() == 3)
         .await;
     let recap = patches(d, posted.id)[2].body.clone().unwrap();
@@ -150,15 +132,15 @@ async fn the_card_follows_the_live_and_ends_with_a_recap() {
     );
     assert_eq!(d.messages(CH).len(), 1, "one post in all");
     d.assert_spec_clean();
-    w.bot.stop().await;
+    w.stop_bot().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_go_live_fans_out_before_any_live_update() {
     let channels: Vec<u64> = (1..=100).map(|i| 1_000 + i).collect();
-    let w = world(&channels, "1", "100").await;
+    let mut w = world(&channels, "1", "100").await;
     let d = &w.discord;
-    w.provider.set(
+    w.jkt.set(
         LIVE,
         Reply::json(json!([member("Fritzy", 510011, 800, "Hi")])),
     );
@@ -169,7 +151,7 @@ async fn a_go_live_fans_out_before_any_live_update() {
     let posts_before = d.request_count(|r| r.method == "POST" && r.path.ends_with("/messages"));
     // One poll: Fritzy crosses 1k (100 live updates due: the 100-channel
     // fan-out took a period) and Gracia goes live (100 announcements).
-    w.provider.set(
+    w.jkt.set(
         LIVE,
         Reply::json(json!([
             member("Fritzy", 510011, 1_200, "Hi"),
@@ -210,16 +192,16 @@ async fn a_go_live_fans_out_before_any_live_update() {
         assert_eq!(field(&card.body, "Viewers").as_deref(), Some("1.2k"));
     }
     d.assert_spec_clean();
-    w.bot.stop().await;
+    w.stop_bot().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_live_update_is_dropped_and_never_held_against_the_subscription() {
     const CH: u64 = 41;
-    let w = world(&[CH], "1", "200").await;
+    let mut w = world(&[CH], "1", "200").await;
     let d = &w.discord;
     let fritzy = |viewers, title| Reply::json(json!([member("Fritzy", 510011, viewers, title)]));
-    w.provider.set(LIVE, fritzy(800, "Hi"));
+    w.jkt.set(LIVE, fritzy(800, "Hi"));
     d.wait_for(T, "the announcement", |d| d.messages(CH).len() == 1)
         .await;
     let id = d.messages(CH)[0].id;
@@ -234,15 +216,15 @@ async fn a_refused_live_update_is_dropped_and_never_held_against_the_subscriptio
         },
         3,
     );
-    w.provider.set(LIVE, fritzy(1_200, "Hi"));
+    w.jkt.set(LIVE, fritzy(1_200, "Hi"));
     d.wait_for(T, "the refused live update", |d| {
         d.request_count(|r| r.method == "PATCH" && r.path == path && r.status == 403) == 1
     })
     .await;
     // Dropped, not retried: the next news goes through, once.
-    w.provider.wait_more_hits(POLLED, 2, T).await;
+    w.jkt.wait_more_hits(POLLED, 2, T).await;
     d.clear_faults();
-    w.provider.set(LIVE, fritzy(1_300, "New title"));
+    w.jkt.set(LIVE, fritzy(1_300, "New title"));
     d.wait_for(T, "the next live update", |d| patches(d, id).len() == 1)
         .await;
     assert_eq!(
@@ -250,8 +232,8 @@ async fn a_refused_live_update_is_dropped_and_never_held_against_the_subscriptio
         2,
         "the refused edit was not retried"
     );
-    let sub = &w.store.list_subscriptions(GUILD_ID).await.unwrap()[0];
+    let sub = &w.store().list_subscriptions(GUILD_ID).await.unwrap()[0];
     assert_eq!(sub.consecutive_failures, 0, "{sub:?}");
     assert_eq!(sub.disabled_reason, None);
-    w.bot.stop().await;
+    w.stop_bot().await;
 }

@@ -9,27 +9,29 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::discord::{FakeDiscord, GuildSpec, Invoker, CHANNEL_ID, GUILD_ID};
-use support::fake_providers::{FakeProvider, Reply};
+use support::discord::{Invoker, CHANNEL_ID, GUILD_ID};
+use support::fake_providers::Reply;
 use support::secrets::find_leak;
+use support::world::{World, WorldBuilder};
 
 const T: Duration = Duration::from_secs(30);
 const STREAM_KEY: &str = "SK-STREAM-KEY-SECRET-789";
 
-/// Start the binary at `RUST_LOG=rust_log` (log in `dir`), subscribed in
-/// one channel, and let one member go live: returns once it is announced.
+/// JKT48Connect wired, one channel subscribed to everything.
+fn world() -> WorldBuilder {
+    World::builder()
+        .jkt()
+        .channels(&[CHANNEL_ID])
+        .subscribe(&[CHANNEL_ID])
+}
+
+/// Start the binary at `RUST_LOG=rust_log` (log in the world's directory)
+/// and let one member go live: returns once it is announced.
 async fn announce_at_trace(
-    discord: &FakeDiscord,
-    jkt: &FakeProvider,
-    vars: &std::collections::HashMap<String, String>,
-    dir: &std::path::Path,
+    w: &World,
     rust_log: &str,
 ) -> (tokio::process::Child, std::path::PathBuf) {
-    discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID]));
-    {
-        let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-        support::bot::subscribe_everything(&store, GUILD_ID, CHANNEL_ID).await;
-    }
+    let (discord, jkt, vars, dir) = (&w.discord, &w.jkt, &w.vars, w.dir.path());
     let log_path = dir.join("onair.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let child = support::bot::spawn_binary(vars, dir, rust_log, log.into());
@@ -78,9 +80,13 @@ async fn binary_with_every_capped_target_opened_in_rust_log_logs_no_secret() {
 }
 
 async fn binary_logs_no_secret(rust_log: &str) {
-    let discord = FakeDiscord::start().await;
-    let jkt = FakeProvider::start().await;
-    let cf = FakeProvider::start().await;
+    let w = world()
+        .cloudflare()
+        .var("DEV_GUILD_ID", GUILD_ID)
+        .var("OPERATOR_GUILD_IDS", GUILD_ID)
+        .start()
+        .await;
+    let (discord, cf, vars) = (&w.discord, &w.cf, &w.vars);
     let base = "/accounts/acc1/realtime/kit/app1";
     cf.set(
         &format!("GET {base}/livestreams"),
@@ -98,18 +104,8 @@ async fn binary_logs_no_secret(rust_log: &str) {
             }}),
         ),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = support::bot::env(&discord, dir.path());
-    support::bot::use_jkt(&mut vars, &jkt);
-    vars.insert("CLOUDFLARE_API_TOKEN".into(), "CF-TOKEN-SECRET-42".into());
-    vars.insert("CLOUDFLARE_ACCOUNT_ID".into(), "acc1".into());
-    vars.insert("REALTIMEKIT_APP_ID".into(), "app1".into());
-    vars.insert("CLOUDFLARE_API_URL".into(), cf.url());
-    vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
-    vars.insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());
     // An announcement (a POST with a body), a poll with a key in its query.
-    let (mut child, log_path) =
-        announce_at_trace(&discord, &jkt, &vars, dir.path(), rust_log).await;
+    let (mut child, log_path) = announce_at_trace(&w, rust_log).await;
     // A reply that carries the stream key (ephemeral, through serenity).
     let p = discord.subcommand(
         "stream",
@@ -141,7 +137,7 @@ async fn binary_logs_no_secret(rust_log: &str) {
         "the binary really logged at trace:\n{}",
         &text[..text.len().min(2000)]
     );
-    let mut secrets = support::bot::secrets_of(&vars);
+    let mut secrets = support::bot::secrets_of(vars);
     secrets.push(STREAM_KEY.into());
     secrets.push(format!("Bot {}", support::bot::TOKEN));
     if let Some(leak) = find_leak(&text, &secrets) {
@@ -178,14 +174,9 @@ async fn binary_on_postgres_at_trace_logs_no_database_password() {
     // never checked, which is all this test needs.
     let mut url = url::Url::parse(&db.url).unwrap();
     url.set_password(Some(PASSWORD)).unwrap();
-    let discord = FakeDiscord::start().await;
-    let jkt = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = support::bot::env(&discord, dir.path());
-    support::bot::use_jkt(&mut vars, &jkt);
-    vars.insert("DATABASE_URL".into(), url.to_string());
+    let w = world().postgres(db).var("DATABASE_URL", url).start().await;
     // Announced: the leader won its lock and shared its snapshot by then.
-    let (mut child, log_path) = announce_at_trace(&discord, &jkt, &vars, dir.path(), "trace").await;
+    let (mut child, log_path) = announce_at_trace(&w, "trace").await;
     let pid = child.id().expect("running");
     std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -194,7 +185,7 @@ async fn binary_on_postgres_at_trace_logs_no_database_password() {
     let _ = tokio::time::timeout(T, child.wait()).await;
     let text = std::fs::read_to_string(&log_path).unwrap();
     assert!(text.contains("leading"), "ran as the leader on PostgreSQL");
-    let mut secrets = support::bot::secrets_of(&vars);
+    let mut secrets = support::bot::secrets_of(&w.vars);
     secrets.push(PASSWORD.into());
     if let Some(leak) = find_leak(&text, &secrets) {
         panic!("secret in the binary's trace log: {leak}");

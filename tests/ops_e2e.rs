@@ -7,8 +7,9 @@ mod support;
 
 use std::time::Duration;
 
-use support::discord::{FakeDiscord, Fault, GuildSpec, GUILD_ID};
-use support::fake_providers::{FakeProvider, Reply};
+use support::discord::Fault;
+use support::fake_providers::Reply;
+use support::world::World;
 
 const T: Duration = Duration::from_secs(30);
 const CHANNEL: u64 = 7100;
@@ -77,7 +78,16 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_readyz_and_metrics() {
-    let discord = FakeDiscord::start().await;
+    let port = free_port();
+    let w = World::builder()
+        .jkt()
+        .var("HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .var("STARTUP_RETRY_SECS", 120)
+        .channels(&[CHANNEL])
+        .subscribe(&[CHANNEL])
+        .start()
+        .await;
+    let (discord, jkt, vars, dir) = (&w.discord, &w.jkt, &w.vars, &w.dir);
     // The gateway cannot be reached at first: up, but not ready.
     discord.fail_next(
         "GET",
@@ -85,21 +95,9 @@ async fn healthz_readyz_and_metrics() {
         Fault::Server(502),
         usize::MAX,
     );
-    discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL]));
-    let jkt = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = support::bot::env(&discord, dir.path());
-    support::bot::use_jkt(&mut vars, &jkt);
-    let port = free_port();
-    vars.insert("HTTP_ADDR".into(), format!("127.0.0.1:{port}"));
-    vars.insert("STARTUP_RETRY_SECS".into(), "120".into());
-    {
-        let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-        support::bot::subscribe_everything(&store, GUILD_ID, CHANNEL).await;
-    }
     let log_path = dir.path().join("onair.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut bot = support::bot::spawn_binary(&vars, dir.path(), "info", log.into());
+    let mut bot = support::bot::spawn_binary(vars, dir.path(), "info", log.into());
 
     wait_get(port, "/healthz", "the process is up", |s, _| s == 200).await;
     discord
@@ -182,14 +180,15 @@ async fn readyz_follows_the_database() {
     let Some(db) = support::pg::fresh_database("readyz_follows_the_database").await else {
         return;
     };
-    let discord = FakeDiscord::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = support::bot::env(&discord, dir.path());
-    vars.insert("DATABASE_URL".into(), db.url.clone());
     let port = free_port();
-    vars.insert("HTTP_ADDR".into(), format!("127.0.0.1:{port}"));
+    let w = World::builder()
+        .postgres(db)
+        .var("HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .start()
+        .await;
+    let (discord, db) = (&w.discord, w.db());
     let mut bot =
-        support::bot::spawn_binary(&vars, dir.path(), "warn", std::process::Stdio::null());
+        support::bot::spawn_binary(&w.vars, w.dir.path(), "warn", std::process::Stdio::null());
     discord.wait_ready(T).await;
     wait_get(port, "/readyz", "ready", |s, _| s == 200).await;
 

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use support::discord::{FakeDiscord, GuildSpec, Invoker};
 use support::fake_providers::{fritzy_live, FakeProvider, Reply};
+use support::pg::TestDb;
+use support::world::World;
 
 const T: Duration = Duration::from_secs(60);
 const LIVE: &str = "/api/jkt48/live";
@@ -63,19 +65,20 @@ fn guild_on(shard: u64, count: u64, n: u64) -> u64 {
     ((n * count + shard) << 22) | 1
 }
 
-/// Start a replica running shards `first..=last` of `count`.
-async fn replica(
-    discord: &FakeDiscord,
-    database: &str,
-    shards: (u64, u64, u64),
-    extra: &[(&str, &str)],
-) -> Replica {
+/// The fake Discord and the PostgreSQL database every replica shares, the
+/// store open.
+async fn world(db: TestDb) -> World {
+    World::builder().postgres(db).store().start().await
+}
+
+/// Start a replica of `w`'s bot (its fake Discord, its database) running
+/// shards `first..=last` of `count`, with its own fake JKT48Connect.
+async fn replica(w: &World, shards: (u64, u64, u64), extra: &[(&str, &str)]) -> Replica {
     let dir = tempfile::tempdir().unwrap();
     let jkt = FakeProvider::start().await;
     jkt.set(&format!("GET {LIVE}"), Reply::json(serde_json::json!([])));
-    let mut vars: HashMap<String, String> = support::bot::env(discord, dir.path());
+    let mut vars: HashMap<String, String> = w.vars.clone();
     support::bot::use_jkt(&mut vars, &jkt);
-    vars.insert("DATABASE_URL".into(), database.into());
     let (first, last, count) = shards;
     vars.insert("DISCORD_SHARD_COUNT".into(), count.to_string());
     vars.insert("DISCORD_SHARD_IDS".into(), format!("{first}-{last}"));
@@ -120,13 +123,12 @@ async fn the_leader(replicas: &[Replica]) -> usize {
 /// Guilds spread over every shard, `per_guild` channels each, all
 /// subscribed; returns every channel.
 async fn subscribed_guilds(
-    discord: &FakeDiscord,
-    database: &str,
+    w: &World,
     shards: u64,
     guilds_per_shard: u64,
     per_guild: u64,
 ) -> Vec<(u64, u64)> {
-    let store = onair::store::connect(database).await.unwrap();
+    let (discord, store) = (&w.discord, w.store());
     let mut channels = Vec::new();
     for shard in 0..shards {
         for n in 0..guilds_per_shard {
@@ -134,7 +136,7 @@ async fn subscribed_guilds(
             let ids: Vec<u64> = (0..per_guild).map(|c| guild + 1000 + c).collect();
             discord.add_guild(GuildSpec::new(guild, &ids));
             for c in ids {
-                support::bot::subscribe_everything(&store, guild, c).await;
+                support::bot::subscribe_everything(store, guild, c).await;
                 channels.push((guild, c));
             }
         }
@@ -169,14 +171,15 @@ async fn three_replicas_six_shards_leader_killed_mid_fanout() {
     let Some(db) = support::pg::fresh_database("three_replicas").await else {
         return;
     };
-    let discord = FakeDiscord::start().await;
+    let w = world(db).await;
+    let discord = &w.discord;
     // 300 channels: 5 guilds of 10 channels on each of the 6 shards.
-    let channels = subscribed_guilds(&discord, &db.url, 6, 5, 10).await;
+    let channels = subscribed_guilds(&w, 6, 5, 10).await;
     assert_eq!(channels.len(), 300);
     let extra = [("DISCORD_GLOBAL_RPS", "40")];
     let mut replicas = Vec::new();
     for (first, last) in [(0, 1), (2, 3), (4, 5)] {
-        replicas.push(replica(&discord, &db.url, (first, last, 6), &extra).await);
+        replicas.push(replica(&w, (first, last, 6), &extra).await);
     }
     discord.wait_shards(0..6, 6, T).await;
     let mut shards = discord.identified_shards();
@@ -229,7 +232,7 @@ async fn three_replicas_six_shards_leader_killed_mid_fanout() {
     let sent_before = discord.all_messages().len();
     assert!(sent_before < 300, "killed mid-fan-out ({sent_before} sent)");
     let rest: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
-    every_channel_once(&discord, &channels, "another replica finishes the fan-out").await;
+    every_channel_once(discord, &channels, "another replica finishes the fan-out").await;
     // The new leader polls; a duplicate would show after two more polls.
     let survivors: Vec<Replica> = {
         let mut all = replicas;
@@ -282,13 +285,14 @@ async fn cutting_the_leaders_connection_moves_leadership_without_double_sends() 
     let Some(db) = support::pg::fresh_database("leader_cut").await else {
         return;
     };
-    let discord = FakeDiscord::start().await;
+    let w = world(db).await;
+    let (discord, db) = (&w.discord, w.db());
     // 120 channels over 2 shards.
-    let channels = subscribed_guilds(&discord, &db.url, 2, 4, 15).await;
+    let channels = subscribed_guilds(&w, 2, 4, 15).await;
     let extra = [("DISCORD_GLOBAL_RPS", "30")];
     let replicas = vec![
-        replica(&discord, &db.url, (0, 0, 2), &extra).await,
-        replica(&discord, &db.url, (1, 1, 2), &extra).await,
+        replica(&w, (0, 0, 2), &extra).await,
+        replica(&w, (1, 1, 2), &extra).await,
     ];
     discord.wait_shards(0..2, 2, T).await;
     let old = the_leader(&replicas).await;
@@ -307,7 +311,7 @@ async fn cutting_the_leaders_connection_moves_leadership_without_double_sends() 
         .await;
     assert_eq!(cut, 1, "one leader lock held");
 
-    every_channel_once(&discord, &channels, "the new leader finishes the fan-out").await;
+    every_channel_once(discord, &channels, "the new leader finishes the fan-out").await;
     let deadline = tokio::time::Instant::now() + T;
     while replicas[new].leader_gauge().await != Some(1.0) {
         assert!(

@@ -8,10 +8,10 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use onair::store::NewSubscription;
 use serde_json::json;
-use support::discord::{FakeDiscord, GuildSpec, GUILD_ID};
-use support::fake_providers::{FakeProvider, Reply};
+use support::fake_providers::Reply;
+use support::pg::TestDb;
+use support::world::World;
 
 const T: Duration = Duration::from_secs(30);
 
@@ -35,39 +35,25 @@ async fn on_postgres_killed_mid_fanout_and_restarted_sends_each_message_once() {
     let Some(db) = support::pg::fresh_database("restart_on_postgres").await else {
         return;
     };
-    killed_mid_fanout_and_restarted(Some(db.url.clone())).await;
+    killed_mid_fanout_and_restarted(Some(db)).await;
 }
 
-/// `database`: a PostgreSQL URL, or `None` for the default SQLite file.
-async fn killed_mid_fanout_and_restarted(database: Option<String>) {
-    let discord = FakeDiscord::start().await;
-    let jkt = FakeProvider::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = support::bot::env(&discord, dir.path());
-    if let Some(url) = database {
-        vars.insert("DATABASE_URL".into(), url);
-    }
-    support::bot::use_jkt(&mut vars, &jkt);
-    vars.insert("DISCORD_GLOBAL_RPS".into(), "20".into());
-    vars.insert("END_GRACE_SECS".into(), "2".into());
+/// `db`: a PostgreSQL database, or `None` for the default SQLite file.
+async fn killed_mid_fanout_and_restarted(db: Option<TestDb>) {
     let channels: Vec<u64> = (0..60).map(|i| 7000 + i).collect();
-    discord.add_guild(GuildSpec::new(GUILD_ID, &channels));
-    {
-        let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-        for c in &channels {
-            store
-                .add_subscription(NewSubscription {
-                    guild_id: GUILD_ID,
-                    channel_id: *c,
-                    created_by: 1,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-        }
+    let mut world = World::builder()
+        .jkt()
+        .var("DISCORD_GLOBAL_RPS", 20)
+        .var("END_GRACE_SECS", 2)
+        .channels(&channels)
+        .subscribe(&channels);
+    if let Some(db) = db {
+        world = world.postgres(db);
     }
+    let w = world.start().await;
+    let (discord, jkt, vars, dir) = (&w.discord, &w.jkt, &w.vars, &w.dir);
 
-    let mut first = spawn_bot(&vars, dir.path());
+    let mut first = spawn_bot(vars, dir.path());
     discord.wait_ready(T).await;
     jkt.set(
         "GET /api/jkt48/live",
@@ -83,7 +69,7 @@ async fn killed_mid_fanout_and_restarted(database: Option<String>) {
     let sent_before = discord.all_messages().len();
     assert!(sent_before < 60, "killed mid-fan-out ({sent_before} sent)");
 
-    let mut second = spawn_bot(&vars, dir.path());
+    let mut second = spawn_bot(vars, dir.path());
     discord.wait_identified(2, T).await;
     discord
         .wait_for(T, "every channel announced", |d| {
@@ -103,7 +89,7 @@ async fn killed_mid_fanout_and_restarted(database: Option<String>) {
     // The stream ends while no bot runs; the next start edits every message.
     sigkill(&mut second).await;
     jkt.set("GET /api/jkt48/live", Reply::json(json!([])));
-    let mut third = spawn_bot(&vars, dir.path());
+    let mut third = spawn_bot(vars, dir.path());
     discord.wait_identified(3, T).await;
     discord
         .wait_for(T, "end edits after the restart", |d| {
@@ -121,10 +107,9 @@ async fn killed_mid_fanout_and_restarted(database: Option<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_shuts_down_cleanly() {
-    let discord = FakeDiscord::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let vars = support::bot::env(&discord, dir.path());
-    let mut child = spawn_bot(&vars, dir.path());
+    let w = World::builder().start().await;
+    let (discord, vars, dir) = (&w.discord, &w.vars, &w.dir);
+    let mut child = spawn_bot(vars, dir.path());
     discord.wait_ready(T).await;
     let pid = child.id().expect("running").to_string();
     let status = std::process::Command::new("kill")

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::json;
-use support::bot::{env, TestBot};
-use support::discord::{FakeDiscord, Fault, Invoker};
+use support::bot::TestBot;
+use support::discord::{Fault, Invoker};
+use support::world::World;
 
 const T: Duration = Duration::from_secs(30);
 const REGISTER: &str = "/api/v10/applications/";
@@ -21,10 +22,10 @@ fn is_registration(r: &support::discord::Recorded) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_500_is_retried_then_commands_answer() {
-    let discord = FakeDiscord::start().await;
+    let w = World::builder().start().await;
+    let discord = &w.discord;
     discord.fail_next("PUT", REGISTER, Fault::Server(500), 1);
-    let dir = tempfile::tempdir().unwrap();
-    let bot = TestBot::start(&discord, &env(&discord, dir.path())).await;
+    let bot = TestBot::start(discord, &w.vars).await;
     discord
         .wait_for(T, "a second registration that succeeds", |d| {
             d.request_count(|r| is_registration(r) && r.status == 200) == 1
@@ -43,10 +44,10 @@ async fn registration_500_is_retried_then_commands_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_lookup_502_at_start_is_retried() {
-    let discord = FakeDiscord::start().await;
+    let w = World::builder().start().await;
+    let discord = &w.discord;
     discord.fail_next("GET", "/api/v10/gateway/bot", Fault::Server(502), 2);
-    let dir = tempfile::tempdir().unwrap();
-    let bot = TestBot::start(&discord, &env(&discord, dir.path())).await;
+    let bot = TestBot::start(discord, &w.vars).await;
     assert_eq!(
         discord.request_count(|r| r.path == "/api/v10/gateway/bot" && r.status == 502),
         2
@@ -72,12 +73,10 @@ async fn run_binary_until_exit(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_failing_past_the_budget_exits_non_zero() {
-    let discord = FakeDiscord::start().await;
+    let w = World::builder().var("STARTUP_RETRY_SECS", 3).start().await;
+    let discord = &w.discord;
     discord.fail_next("PUT", REGISTER, Fault::Server(502), usize::MAX);
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    vars.insert("STARTUP_RETRY_SECS".into(), "3".into());
-    let (status, log) = run_binary_until_exit(&vars, dir.path()).await;
+    let (status, log) = run_binary_until_exit(&w.vars, w.dir.path()).await;
     assert!(!status.success(), "non-zero exit: {status:?}\n{log}");
     assert!(
         log.contains("command registration failed") && log.contains("giving up"),
@@ -89,7 +88,8 @@ async fn registration_failing_past_the_budget_exits_non_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_refused_is_not_retried_and_names_the_field() {
-    let discord = FakeDiscord::start().await;
+    let w = World::builder().start().await;
+    let discord = &w.discord;
     discord.fail_next(
         "PUT",
         REGISTER,
@@ -104,9 +104,7 @@ async fn registration_refused_is_not_retried_and_names_the_field() {
         },
         usize::MAX,
     );
-    let dir = tempfile::tempdir().unwrap();
-    let vars = env(&discord, dir.path());
-    let (status, log) = run_binary_until_exit(&vars, dir.path()).await;
+    let (status, log) = run_binary_until_exit(&w.vars, w.dir.path()).await;
     assert!(!status.success(), "non-zero exit: {status:?}\n{log}");
     assert_eq!(discord.request_count(is_registration), 1, "not retried");
     let names: Vec<String> = onair::commands::all()
@@ -123,15 +121,14 @@ async fn registration_refused_is_not_retried_and_names_the_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_process_on_one_sqlite_file_refuses_to_start() {
-    let discord = FakeDiscord::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let vars = env(&discord, dir.path());
+    let w = World::builder().start().await;
+    let (discord, vars, dir) = (&w.discord, &w.vars, &w.dir);
     let mut first =
-        support::bot::spawn_binary(&vars, dir.path(), "warn", std::process::Stdio::null());
+        support::bot::spawn_binary(vars, dir.path(), "warn", std::process::Stdio::null());
     discord.wait_ready(T).await;
 
     let second_dir = tempfile::tempdir().unwrap();
-    let (status, log) = run_binary_until_exit(&vars, second_dir.path()).await;
+    let (status, log) = run_binary_until_exit(vars, second_dir.path()).await;
     assert!(
         !status.success(),
         "the second process exits non-zero: {status:?}\n{log}"
@@ -155,7 +152,7 @@ async fn a_second_process_on_one_sqlite_file_refuses_to_start() {
     first.start_kill().unwrap();
     let _ = tokio::time::timeout(T, first.wait()).await;
     let mut third =
-        support::bot::spawn_binary(&vars, dir.path(), "warn", std::process::Stdio::null());
+        support::bot::spawn_binary(vars, dir.path(), "warn", std::process::Stdio::null());
     discord.wait_identified(2, T).await;
     third.start_kill().unwrap();
     let _ = tokio::time::timeout(T, third.wait()).await;
@@ -163,13 +160,15 @@ async fn a_second_process_on_one_sqlite_file_refuses_to_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsplit_it_runs_every_shard_discord_recommends() {
-    let discord = FakeDiscord::start().await;
-    discord.set_recommended_shards(2);
     // A guild on shard 1 of 2: its commands reach only that shard's session.
     let guild = (1u64 << 22) | 5;
-    discord.add_guild(support::discord::GuildSpec::new(guild, &[guild + 1]));
-    let dir = tempfile::tempdir().unwrap();
-    let bot = TestBot::start(&discord, &env(&discord, dir.path())).await;
+    let w = World::builder()
+        .guild(support::discord::GuildSpec::new(guild, &[guild + 1]))
+        .start()
+        .await;
+    let discord = &w.discord;
+    discord.set_recommended_shards(2);
+    let bot = TestBot::start(discord, &w.vars).await;
     discord.wait_shards(0..2, 2, T).await;
     let who = Invoker {
         guild_id: guild,

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use onair::store::NewSubscription;
 use serde_json::{json, Value};
-use support::bot::{env, TestBot};
-use support::discord::{FakeDiscord, GuildSpec, Invoker, CHANNEL_ID, GUILD_ID};
+use support::bot::TestBot;
+use support::discord::{Invoker, CHANNEL_ID, GUILD_ID};
 use support::fake_providers::{FakeProvider, Reply};
+use support::world::World;
 
 const T: Duration = Duration::from_secs(20);
 const KEY: &str = "SK-STREAM-KEY-SECRET-123";
@@ -78,45 +79,30 @@ fn assert_cloudflare_routes(cf: &FakeProvider) {
     }
 }
 
-struct World {
-    discord: FakeDiscord,
-    cf: FakeProvider,
-    bot: TestBot,
-    store: Arc<dyn onair::store::Store>,
-    _dir: tempfile::TempDir,
-}
-
+/// The fake Cloudflare (one idle livestream) wired for ACC/APP, the dev
+/// and operator guild set, the store open; the bot started.
 async fn world() -> World {
-    logs();
-    let discord = FakeDiscord::start().await;
-    let cf = FakeProvider::start().await;
-    cf.set(
+    let mut w = World::builder()
+        .cloudflare()
+        .var("CLOUDFLARE_ACCOUNT_ID", ACC)
+        .var("REALTIMEKIT_APP_ID", APP)
+        .var("DEV_GUILD_ID", GUILD_ID)
+        .var("OPERATOR_GUILD_IDS", GUILD_ID)
+        .channels(&[CHANNEL_ID, 61])
+        .store()
+        .start()
+        .await;
+    w.cf.set(
         &format!("GET {}/livestreams", base()),
         Reply::json(json!({"success": true, "data": [livestream("ls-1", "IDLE")]})),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    vars.insert("CLOUDFLARE_API_TOKEN".into(), "CF-TOKEN-SECRET".into());
-    vars.insert("CLOUDFLARE_ACCOUNT_ID".into(), ACC.into());
-    vars.insert("REALTIMEKIT_APP_ID".into(), APP.into());
-    vars.insert("CLOUDFLARE_API_URL".into(), cf.url());
-    vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
-    vars.insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());
-    discord.add_guild(GuildSpec::new(GUILD_ID, &[CHANNEL_ID, 61]));
-    let store = onair::store::connect(&vars["DATABASE_URL"]).await.unwrap();
-    let bot = TestBot::start(&discord, &vars).await;
-    World {
-        discord,
-        cf,
-        bot,
-        store,
-        _dir: dir,
-    }
+    w.start_bot().await;
+    w
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_commands_end_to_end() {
-    let w = world().await;
+    let mut w = world().await;
     let who = Invoker::default();
 
     // create: ephemeral, with key, ingest and playback; key never logged.
@@ -295,7 +281,7 @@ async fn stream_commands_end_to_end() {
     for m in w.discord.all_messages() {
         assert!(!m.body.to_string().contains(KEY));
     }
-    w.bot.stop().await;
+    w.stop_bot().await;
     let log = String::from_utf8_lossy(&logs().lock().unwrap()).to_string();
     assert!(log.len() > 1000, "logs were captured");
     for secret in [KEY, "CF-TOKEN-SECRET", support::bot::TOKEN] {
@@ -310,8 +296,8 @@ async fn stream_commands_end_to_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn followed_livestream_live_then_idle_is_announced_and_edited() {
-    let w = world().await;
-    w.store
+    let mut w = world().await;
+    w.store()
         .add_subscription(NewSubscription {
             guild_id: GUILD_ID,
             channel_id: 61,
@@ -343,18 +329,18 @@ async fn followed_livestream_live_then_idle_is_announced_and_edited() {
         .await;
     assert_eq!(w.discord.messages(61).len(), 1, "ls-2 is not followed here");
     w.discord.assert_spec_clean();
-    w.bot.stop().await;
+    w.stop_bot().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_cloudflare_credentials_the_commands_say_so() {
-    logs();
-    let discord = FakeDiscord::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut vars = env(&discord, dir.path());
-    vars.insert("DEV_GUILD_ID".into(), GUILD_ID.to_string());
-    vars.insert("OPERATOR_GUILD_IDS".into(), GUILD_ID.to_string());
-    let bot = TestBot::start(&discord, &vars).await;
+    let w = World::builder()
+        .var("DEV_GUILD_ID", GUILD_ID)
+        .var("OPERATOR_GUILD_IDS", GUILD_ID)
+        .start()
+        .await;
+    let discord = &w.discord;
+    let bot = TestBot::start(discord, &w.vars).await;
     let p = discord.subcommand("stream", "list", json!([]), &Invoker::default());
     let text = discord.private_text(&p, T).await;
     assert!(text.contains("not configured"), "{text}");

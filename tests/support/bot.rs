@@ -50,33 +50,6 @@ pub fn use_jkt(vars: &mut HashMap<String, String>, jkt: &super::fake_providers::
     vars.insert("JKT48CONNECT_URL".into(), jkt.url());
 }
 
-/// A fake Discord and a fake JKT48Connect (nobody live yet), with the
-/// bot's variables pointed at them, a SQLite database in `dir`, and a
-/// one-second end grace.
-pub struct JktWorld {
-    pub discord: FakeDiscord,
-    pub provider: super::fake_providers::FakeProvider,
-    pub vars: HashMap<String, String>,
-    pub dir: tempfile::TempDir,
-}
-
-impl JktWorld {
-    pub async fn start() -> JktWorld {
-        let discord = FakeDiscord::start().await;
-        let provider = super::fake_providers::FakeProvider::start().await;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut vars = env(&discord, dir.path());
-        use_jkt(&mut vars, &provider);
-        vars.insert("END_GRACE_SECS".into(), "1".into());
-        JktWorld {
-            discord,
-            provider,
-            vars,
-            dir,
-        }
-    }
-}
-
 /// Subscribe `channel` of `guild` to every live (no filter).
 pub async fn subscribe_everything(
     store: &std::sync::Arc<dyn onair::store::Store>,

@@ -10,3 +10,4 @@ pub mod fake_providers;
 pub mod pg;
 pub mod secrets;
 pub mod spec;
+pub mod world;

@@ -1,0 +1,240 @@
+//! Interactions a test pushes through the gateway (slash commands,
+//! autocomplete, buttons, as a server member, in DMs or through a user
+//! install) and reading the bot's answers to them.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::builders::{resolved_channel, resolved_channel_and_role};
+use super::{FakeDiscord, Recorded, ALL_PERMISSIONS, CHANNEL_ID, GUILD_ID, MANAGE_GUILD, USER_ID};
+
+/// Discord's deadline for the first answer to an interaction.
+pub const INTERACTION_DEADLINE: Duration = Duration::from_secs(3);
+
+/// Who sends an interaction and from where.
+#[derive(Debug, Clone)]
+pub struct Invoker {
+    pub user_id: u64,
+    pub guild_id: u64,
+    pub channel_id: u64,
+    pub permissions: u64,
+    pub locale: String,
+    pub guild_locale: String,
+}
+
+impl Default for Invoker {
+    fn default() -> Self {
+        Invoker {
+            user_id: USER_ID,
+            guild_id: GUILD_ID,
+            channel_id: CHANNEL_ID,
+            // A server admin (Manage Server) by default.
+            permissions: ALL_PERMISSIONS | MANAGE_GUILD,
+            locale: "en-US".into(),
+            guild_locale: "en-US".into(),
+        }
+    }
+}
+
+/// A pushed interaction: its id and token, and when the frame left.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    pub id: u64,
+    pub token: String,
+    pub sent_at: Instant,
+}
+
+impl FakeDiscord {
+    fn interaction_base(&self, who: &Invoker) -> (Value, u64, String) {
+        let mut d = self.inner.samples["gateway_events"]["interaction_create_command"]["d"].clone();
+        let id = {
+            let mut s = self.state();
+            s.new_id()
+        };
+        let token = format!("fake-token-{id}");
+        d["id"] = id.to_string().into();
+        d["token"] = token.clone().into();
+        d["guild_id"] = who.guild_id.to_string().into();
+        d["channel_id"] = who.channel_id.to_string().into();
+        d["channel"]["id"] = who.channel_id.to_string().into();
+        d["channel"]["guild_id"] = who.guild_id.to_string().into();
+        d["member"]["user"]["id"] = who.user_id.to_string().into();
+        d["member"]["permissions"] = who.permissions.to_string().into();
+        d["locale"] = who.locale.clone().into();
+        d["guild_locale"] = who.guild_locale.clone().into();
+        d["authorizing_integration_owners"] = json!({"0": who.guild_id.to_string()});
+        (d, id, token)
+    }
+
+    fn push(&self, d: Value, id: u64, token: String) -> Pushed {
+        let sent_at = self.dispatch("INTERACTION_CREATE", d);
+        self.state()
+            .interactions
+            .insert(id.to_string(), (sent_at, false));
+        Pushed { id, token, sent_at }
+    }
+
+    /// A slash command with `options` (and optional `resolved` data).
+    pub fn slash(
+        &self,
+        name: &str,
+        options: Value,
+        resolved: Option<Value>,
+        who: &Invoker,
+    ) -> Pushed {
+        let (mut d, id, token) = self.interaction_base(who);
+        d["data"] =
+            json!({"id": "1600000000000000001", "name": name, "type": 1, "options": options});
+        if let Some(r) = resolved {
+            d["data"]["resolved"] = r;
+        }
+        self.push(d, id, token)
+    }
+
+    /// A slash command in the bot's DMs (context 1), from a fan who
+    /// installed the app to their account: no guild, `user` not `member`.
+    pub fn slash_in_dm(&self, name: &str, options: Value, user_id: u64) -> Pushed {
+        let mut d =
+            self.inner.samples["gateway_events"]["interaction_create_command_dm"]["d"].clone();
+        let id = self.state().new_id();
+        let token = format!("fake-token-{id}");
+        d["id"] = id.to_string().into();
+        d["token"] = token.clone().into();
+        d["user"]["id"] = user_id.to_string().into();
+        d["channel"]["recipients"][0]["id"] = user_id.to_string().into();
+        d["authorizing_integration_owners"] = json!({"1": user_id.to_string()});
+        d["data"] =
+            json!({"id": "1600000000000000001", "name": name, "type": 1, "options": options});
+        self.push(d, id, token)
+    }
+
+    /// A slash command in a server that has not added the bot (context 0),
+    /// through the invoker's own install: only the user owner is there.
+    pub fn slash_user_installed(&self, name: &str, options: Value, who: &Invoker) -> Pushed {
+        let (mut d, id, token) = self.interaction_base(who);
+        d["authorizing_integration_owners"] = json!({"1": who.user_id.to_string()});
+        d["data"] =
+            json!({"id": "1600000000000000001", "name": name, "type": 1, "options": options});
+        self.push(d, id, token)
+    }
+
+    /// `/name sub options…`
+    pub fn subcommand(&self, name: &str, sub: &str, options: Value, who: &Invoker) -> Pushed {
+        self.slash(
+            name,
+            json!([{"name": sub, "type": 1, "options": options}]),
+            None,
+            who,
+        )
+    }
+
+    /// An autocomplete request for `name`, with `options` (one `focused`).
+    pub fn autocomplete(&self, name: &str, options: Value, who: &Invoker) -> Pushed {
+        let (mut d, id, token) = self.interaction_base(who);
+        d["type"] = 4.into();
+        d["data"] =
+            json!({"id": "1600000000000000001", "name": name, "type": 1, "options": options});
+        self.push(d, id, token)
+    }
+
+    /// A button press on a message.
+    pub fn button(&self, custom_id: &str, message_id: u64, who: &Invoker) -> Pushed {
+        let mut d = self.inner.samples["gateway_events"]["interaction_create_component_button"]
+            ["d"]
+            .clone();
+        let (base, id, token) = self.interaction_base(who);
+        for k in [
+            "id",
+            "token",
+            "guild_id",
+            "channel_id",
+            "channel",
+            "member",
+            "locale",
+        ] {
+            d[k] = base[k].clone();
+        }
+        d["data"]["custom_id"] = custom_id.into();
+        d["message"]["id"] = message_id.to_string().into();
+        d["message"]["channel_id"] = who.channel_id.to_string().into();
+        self.push(d, id, token)
+    }
+
+    /// `/subscribe channel:<channel>` plus `extra` options, with the
+    /// `resolved` data Discord sends (and the role's, when one is given).
+    pub fn subscribe_command(
+        &self,
+        channel: u64,
+        extra: &[Value],
+        role: Option<(u64, bool)>,
+        who: &Invoker,
+    ) -> Pushed {
+        let mut options = vec![json!({"name": "channel", "type": 7, "value": channel.to_string()})];
+        options.extend(extra.iter().cloned());
+        let resolved = match role {
+            Some((id, mentionable)) => {
+                options.push(json!({"name": "role", "type": 8, "value": id.to_string()}));
+                resolved_channel_and_role(channel, id, mentionable)
+            }
+            None => resolved_channel(channel),
+        };
+        // Discord computes the invoker's permissions in the chosen channel.
+        let mut resolved = resolved;
+        resolved["channels"][channel.to_string()]["permissions"] =
+            who.permissions.to_string().into();
+        self.slash("subscribe", Value::Array(options), Some(resolved), who)
+    }
+
+    /// The visible text of an interaction's final answer.
+    pub async fn answer_text(&self, p: &Pushed, timeout: Duration) -> String {
+        let a = self.answer(p, timeout).await;
+        a["content"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// The text of an immediate answer that must be private (ephemeral).
+    pub async fn private_text(&self, p: &Pushed, timeout: Duration) -> String {
+        let cb = self.callback(p, timeout).await.body.unwrap_or(Value::Null);
+        assert_eq!(cb["data"]["flags"], 64, "not ephemeral: {cb}");
+        cb["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The interaction callback body the bot sent for `token`.
+    pub async fn callback(&self, p: &Pushed, timeout: Duration) -> Recorded {
+        let path = format!("/api/v10/interactions/{}/{}/callback", p.id, p.token);
+        let r = self
+            .wait_request(timeout, &format!("callback of interaction {}", p.id), |r| {
+                r.path == path
+            })
+            .await;
+        assert_eq!(
+            r.status, 204,
+            "Discord refused the interaction answer (late: 10062, twice: 40060)"
+        );
+        r
+    }
+
+    /// The final visible answer to an interaction: the callback's message,
+    /// or after a deferral the `@original` edit / first follow-up.
+    pub async fn answer(&self, p: &Pushed, timeout: Duration) -> Value {
+        let cb = self.callback(p, timeout).await;
+        let body = cb.body.clone().unwrap_or(Value::Null);
+        let kind = body["type"].as_u64().unwrap_or(0);
+        if kind == 5 || kind == 6 {
+            let token = p.token.clone();
+            self.wait_request(timeout, "the deferred answer", |r| {
+                r.path.contains(&token)
+                    && !r.path.ends_with("/callback")
+                    && matches!(r.method.as_str(), "PATCH" | "POST")
+            })
+            .await
+            .body
+            .unwrap_or(Value::Null)
+        } else {
+            body["data"].clone()
+        }
+    }
+}
