@@ -8,7 +8,7 @@ mod support;
 
 use chrono::{DateTime, Utc};
 use onair::live::{LiveStream, Platform};
-use onair::store::{connect, DeliveryStatus, Identity, NewSubscription, Store};
+use onair::store::{connect, DeliveryStatus, Identity, NewSubscription, Store, KIND_LIVE};
 use std::sync::Arc;
 
 /// A fresh database of one engine; dropped with the test.
@@ -175,6 +175,7 @@ async fn outbox_is_idempotent_one_per_channel(url: String) {
     let targets = [(s1.id, 1, 10), (s2.id, 1, 10), (s3.id, 1, 11)];
     let first = store.create_deliveries(row.id, &targets).await.unwrap();
     assert_eq!(first.len(), 2);
+    assert!(first.iter().all(|d| d.kind == KIND_LIVE), "{first:?}");
     let second = store.create_deliveries(row.id, &targets).await.unwrap();
     assert_eq!(first, second);
     assert_eq!(store.pending_deliveries().await.unwrap().len(), 2);

@@ -23,8 +23,8 @@ use crate::backoff;
 use crate::discord::rest::DiscordRest;
 use crate::live::LiveStream;
 use crate::outbox::ports::Deliveries;
-use crate::outbox::{pacing, Job, Outbox, Step};
-use crate::store::{Delivery, Store, Subscription};
+use crate::outbox::{pacing, ByKind, Job, Outbox, Step};
+use crate::store::{Delivery, Store, Subscription, KIND_LIVE};
 use crate::watch::tracker::WatchEvent;
 
 /// The first and the longest wait between two attempts to record an event
@@ -72,9 +72,12 @@ impl Announcer {
         let outbox = Outbox::start(
             Arc::new(Deliveries(Arc::clone(&store))),
             Arc::new(rest),
-            Arc::new(live_cards::LiveCards {
-                store: Arc::clone(&store),
-            }),
+            Arc::new(ByKind::default().with(
+                KIND_LIVE,
+                Arc::new(live_cards::LiveCards {
+                    store: Arc::clone(&store),
+                }),
+            )),
             options.outbox,
         );
         Announcer {

@@ -43,7 +43,7 @@ pub mod webhook;
 #[cfg(test)]
 mod tests;
 
-pub use content::{Card, Content, Sender};
+pub use content::{ByKind, Card, Content, Sender};
 pub use error::DeliveryError;
 pub use executor::Outbox;
 pub use job::{Job, Step};

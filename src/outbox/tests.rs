@@ -13,7 +13,9 @@ use super::ports::{DeliveryStore, DiscordPort};
 use super::*;
 use crate::discord::rest::DiscordError;
 use crate::secret::Secret;
-use crate::store::{Delivery, DeliveryStatus, Identity, StoreError, StoredWebhook, Subscription};
+use crate::store::{
+    Delivery, DeliveryStatus, Identity, StoreError, StoredWebhook, Subscription, KIND_LIVE,
+};
 
 const BOT: u64 = 9;
 const CHANNEL: u64 = 10;
@@ -367,6 +369,7 @@ fn subscription() -> Subscription {
 fn pending() -> Delivery {
     Delivery {
         id: 1,
+        kind: KIND_LIVE.into(),
         stream_row: 1,
         subscription_id: 1,
         guild_id: 1,
@@ -540,4 +543,89 @@ async fn a_dropped_delivery_is_never_touched_again() {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A card that says which renderer made it.
+struct Labelled(&'static str);
+
+#[async_trait::async_trait]
+impl Content for Labelled {
+    async fn card(&self, d: &Delivery, _sub: Option<&Subscription>) -> R<Option<Card>> {
+        let body = json!({"content": self.0, "embeds": [{"title": self.0}]});
+        Ok(Some(Card {
+            marker: format!("onair · #{}", d.id),
+            ended_at: None,
+            post: Some(body.clone()),
+            close: None,
+            current: Some(body),
+            sender: Sender {
+                name: self.0.into(),
+                avatar_url: None,
+            },
+            thread_name: self.0.into(),
+        }))
+    }
+    async fn ended(&self, _d: &Delivery) -> R<bool> {
+        Ok(false)
+    }
+}
+
+#[tokio::test]
+async fn each_kind_of_delivery_goes_out_as_its_own_renderer_draws_it_and_an_unknown_kind_waits() {
+    let store = Arc::new(MemStore::default());
+    lock(&store.subs).insert(1, subscription());
+    let kinds = [(1, KIND_LIVE), (2, "reminder"), (3, "news")];
+    for (id, kind) in kinds {
+        lock(&store.deliveries).insert(
+            id,
+            Delivery {
+                id,
+                kind: kind.into(),
+                ..pending()
+            },
+        );
+    }
+    let discord = Arc::new(ScriptedDiscord::script(vec![]));
+    let outbox = Outbox::start(
+        Arc::clone(&store) as Arc<dyn DeliveryStore>,
+        Arc::clone(&discord) as Arc<dyn DiscordPort>,
+        Arc::new(
+            ByKind::default()
+                .with(KIND_LIVE, Arc::new(Labelled("live card")))
+                .with("reminder", Arc::new(Labelled("reminder card"))),
+        ),
+        Options {
+            pacing: pacing::Pacing::new(10_000, 10_000),
+            concurrency: 2,
+            ..Options::default()
+        },
+    );
+    let jobs = kinds
+        .iter()
+        .map(|(id, _)| Job::new(&store.delivery_now(*id), Step::Post))
+        .collect();
+    outbox.enqueue_all(jobs);
+    assert!(outbox.idle(Duration::from_secs(10)).await);
+    outbox.shutdown();
+    let mut said: Vec<String> = lock(&discord.bodies)
+        .iter()
+        .map(|b| format!("{} {}", b["content"], b["embeds"][0]["footer"]["text"]))
+        .collect();
+    said.sort();
+    assert_eq!(
+        said,
+        [
+            r#""live card" "onair · #1""#,
+            r#""reminder card" "onair · #2""#
+        ]
+    );
+    assert_eq!(store.delivery_now(1).status, DeliveryStatus::Sent);
+    assert_eq!(store.delivery_now(2).status, DeliveryStatus::Sent);
+    let unknown = store.delivery_now(3);
+    assert_eq!(
+        unknown.status,
+        DeliveryStatus::Pending,
+        "left for a process that renders it"
+    );
+    assert_eq!(unknown.first_attempt_at, None);
 }

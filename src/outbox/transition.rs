@@ -440,6 +440,7 @@ pub fn after_sent(closed: bool, wants_thread: bool, ended_now: bool) -> Vec<Effe
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::KIND_LIVE;
     use Effect::{Count, Note, PauseAll, Retry, Then, Wait};
     use Step::{ArchiveThread, Close, Post, Refresh, Reopen, StartThread};
 
@@ -797,6 +798,7 @@ mod tests {
     fn delivery() -> Delivery {
         Delivery {
             id: 1,
+            kind: KIND_LIVE.into(),
             stream_row: 1,
             subscription_id: 1,
             guild_id: 1,

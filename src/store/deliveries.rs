@@ -36,9 +36,15 @@ impl DeliveryStatus {
     }
 }
 
+/// The kind of a live announcement's delivery.
+pub const KIND_LIVE: &str = "live";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     pub id: i64,
+    /// What kind of card it carries ([`KIND_LIVE`] so far): the outbox asks the
+    /// renderer registered for this kind.
+    pub kind: String,
     pub stream_row: i64,
     pub subscription_id: i64,
     pub guild_id: u64,
@@ -63,8 +69,8 @@ pub struct Delivery {
 /// The deliveries table.
 #[async_trait::async_trait]
 pub trait DeliveryTable: Send + Sync {
-    /// Idempotent: one delivery per (stream, channel); returns all of that
-    /// stream's deliveries to those channels.
+    /// Idempotent: one live-announcement delivery per (stream, channel);
+    /// returns all of that stream's deliveries to those channels.
     async fn create_deliveries(
         &self,
         stream_row: i64,
@@ -108,7 +114,7 @@ pub trait DeliveryTable: Send + Sync {
     async fn prune(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
 }
 
-const DELIVERY_COLS: &str = "id, stream_row, subscription_id, guild_id, channel_id, status, \
+const DELIVERY_COLS: &str = "id, kind, stream_row, subscription_id, guild_id, channel_id, status, \
                              message_id, attempts, last_error, created_at, sent_at, end_edited_at, \
                              first_attempt_at, webhook_id, thread_id, thread_archived_at";
 
@@ -120,6 +126,7 @@ where
 {
     Ok(Delivery {
         id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
         stream_row: r.try_get("stream_row")?,
         subscription_id: r.try_get("subscription_id")?,
         guild_id: unsnow(r.try_get("guild_id")?)?,
@@ -188,9 +195,10 @@ where
         let now = ms(Utc::now());
         for (sub, guild, channel) in targets {
             sqlx::query(
-                "INSERT INTO deliveries (stream_row, subscription_id, guild_id, channel_id, created_at)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (stream_row, channel_id) DO NOTHING",
+                "INSERT INTO deliveries (kind, stream_row, subscription_id, guild_id, channel_id, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_row, channel_id) DO NOTHING",
             )
+            .bind(KIND_LIVE)
             .bind(stream_row)
             .bind(*sub)
             .bind(snow(*guild)?)

@@ -20,7 +20,7 @@ mod webhooks;
 use std::sync::Arc;
 
 pub use budgets::BudgetTable;
-pub use deliveries::{Delivery, DeliveryStatus, DeliveryTable};
+pub use deliveries::{Delivery, DeliveryStatus, DeliveryTable, KIND_LIVE};
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use snapshot::{SnapshotTable, StateNotices, SNAPSHOT_CHANNEL};
