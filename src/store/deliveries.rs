@@ -148,27 +148,9 @@ where
     })
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: SqlEngine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'r> i64: Encode<'r, DB> + Decode<'r, DB> + Type<DB>,
-    for<'r> String: Encode<'r, DB> + Decode<'r, DB> + Type<DB>,
-    for<'r> &'r str: Encode<'r, DB> + Type<DB> + ColumnIndex<DB::Row>,
-    for<'r> Option<i64>: Encode<'r, DB>,
-    for<'r> Option<String>: Encode<'r, DB>,
-    for<'r> Option<&'r str>: Encode<'r, DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    async fn deliveries_where(
-        &self,
-        clause: &str,
-        bind: Option<i64>,
-    ) -> Result<Vec<Delivery>, StoreError> {
-        let sql = format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE {clause} ORDER BY id");
-        self.select(&sql, bind, delivery).await
-    }
+/// The deliveries matching `clause`, oldest first.
+fn deliveries_where(clause: &str) -> String {
+    format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE {clause} ORDER BY id")
 }
 
 #[async_trait::async_trait]
@@ -219,12 +201,13 @@ where
 
     #[tracing::instrument(skip_all)]
     async fn pending_deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
-        self.deliveries_where("status = 'pending'", None).await
+        self.select(&deliveries_where("status = 'pending'"), None, delivery)
+            .await
     }
 
     async fn get_delivery(&self, id: i64) -> Result<Option<Delivery>, StoreError> {
         Ok(self
-            .deliveries_where("id = $1", Some(id))
+            .select(&deliveries_where("id = $1"), Some(id), delivery)
             .await?
             .into_iter()
             .next())
@@ -270,8 +253,12 @@ where
     }
 
     async fn deliveries_for_stream(&self, stream_row: i64) -> Result<Vec<Delivery>, StoreError> {
-        self.deliveries_where("stream_row = $1", Some(stream_row))
-            .await
+        self.select(
+            &deliveries_where("stream_row = $1"),
+            Some(stream_row),
+            delivery,
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all)]
@@ -279,10 +266,13 @@ where
         &self,
     ) -> Result<Vec<(Delivery, StoredStream)>, StoreError> {
         let ds = self
-            .deliveries_where(
-                "status = 'sent' AND end_edited_at IS NULL
-                 AND stream_row IN (SELECT id FROM streams WHERE ended_at IS NOT NULL)",
+            .select(
+                &deliveries_where(
+                    "status = 'sent' AND end_edited_at IS NULL
+                     AND stream_row IN (SELECT id FROM streams WHERE ended_at IS NOT NULL)",
+                ),
                 None,
+                delivery,
             )
             .await?;
         let mut out = Vec::with_capacity(ds.len());
@@ -355,11 +345,14 @@ where
 
     #[tracing::instrument(skip_all)]
     async fn deliveries_needing_thread_work(&self) -> Result<Vec<Delivery>, StoreError> {
-        self.deliveries_where(
-            "status = 'sent' AND ((thread_id IS NULL AND end_edited_at IS NULL
-               AND subscription_id IN (SELECT id FROM subscriptions WHERE thread <> 0))
-             OR (thread_id IS NOT NULL AND thread_archived_at IS NULL AND end_edited_at IS NOT NULL))",
+        self.select(
+            &deliveries_where(
+                "status = 'sent' AND ((thread_id IS NULL AND end_edited_at IS NULL
+                   AND subscription_id IN (SELECT id FROM subscriptions WHERE thread <> 0))
+                 OR (thread_id IS NOT NULL AND thread_archived_at IS NULL AND end_edited_at IS NOT NULL))",
+            ),
             None,
+            delivery,
         )
         .await
     }

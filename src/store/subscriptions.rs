@@ -159,27 +159,9 @@ where
     })
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: SqlEngine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'r> i64: Encode<'r, DB> + Decode<'r, DB> + Type<DB>,
-    for<'r> String: Encode<'r, DB> + Decode<'r, DB> + Type<DB>,
-    for<'r> &'r str: Encode<'r, DB> + Type<DB> + ColumnIndex<DB::Row>,
-    for<'r> Option<i64>: Encode<'r, DB>,
-    for<'r> Option<String>: Encode<'r, DB>,
-    for<'r> Option<&'r str>: Encode<'r, DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    async fn subscriptions_where(
-        &self,
-        clause: &str,
-        guild: Option<i64>,
-    ) -> Result<Vec<Subscription>, StoreError> {
-        let sql = format!("SELECT * FROM subscriptions WHERE {clause} ORDER BY id");
-        self.select(&sql, guild, subscription).await
-    }
+/// The subscriptions matching `clause`, oldest first.
+fn subscriptions_where(clause: &str) -> String {
+    format!("SELECT * FROM subscriptions WHERE {clause} ORDER BY id")
 }
 
 #[async_trait::async_trait]
@@ -239,8 +221,12 @@ where
 
     #[tracing::instrument(skip_all, fields(guild = guild_id))]
     async fn list_subscriptions(&self, guild_id: u64) -> Result<Vec<Subscription>, StoreError> {
-        self.subscriptions_where("guild_id = $1", Some(snow(guild_id)?))
-            .await
+        self.select(
+            &subscriptions_where("guild_id = $1"),
+            Some(snow(guild_id)?),
+            subscription,
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(guild = guild_id, id))]
@@ -255,8 +241,12 @@ where
 
     #[tracing::instrument(skip_all)]
     async fn active_subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
-        self.subscriptions_where("disabled_reason IS NULL", None)
-            .await
+        self.select(
+            &subscriptions_where("disabled_reason IS NULL"),
+            None,
+            subscription,
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all)]
