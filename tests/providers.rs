@@ -1100,3 +1100,70 @@ fn keys_never_reach_logs_or_errors() {
     );
     assert!(log.contains("bad key [redacted]"), "{log}");
 }
+
+#[tokio::test]
+async fn jkt48_calendar_reads_its_four_endpoints_with_the_key_and_paging_and_a_refused_key_is_unauthorized() {
+    use onair::providers::jkt48_calendar::Jkt48Calendar;
+    let fake = FakeProvider::start().await;
+    let cal = Jkt48Calendar::new(
+        client(),
+        Jkt48ConnectConfig {
+            api_key: Secret::new(JKT_KEY),
+            base_url: base(&fake, "/"),
+            interval: INTERVAL,
+            calls_per_month: None,
+        },
+    );
+    fake.set(
+        "GET /api/jkt48/theater",
+        Reply::json(
+            json!({"theater": [{"id": "2963", "title": "Cara Meminum Ramune",
+            "date": "2025-07-03T12:00:00.000Z", "seitansai": [{"name": "Gita"}]}],
+            "page": 2, "perpage": 5, "total_count": 1}),
+        ),
+    );
+    fake.set(
+        "GET /api/jkt48/birthday",
+        Reply::json(json!([{"name": "Erine", "birthdate": "2007-08-21",
+            "next_birthday": "2025-08-21 00:00:00", "age_after_birthday": 18}])),
+    );
+    fake.set(
+        "GET /api/jkt48/news",
+        Reply::json(json!({"news": [{"id": "1926", "title": "Pengumuman"}]})),
+    );
+    fake.set(
+        "GET /api/jkt48/events",
+        Reply::json(json!([{"id": "e1", "title": "Fest", "url": "https://jkt48.com/calendar"}])),
+    );
+    let shows = cal.theater(2, 5).await.unwrap();
+    assert_eq!(shows[0].seitansai[0].name, "Gita");
+    assert_eq!(cal.birthdays().await.unwrap()[0].turns, Some(18));
+    assert_eq!(cal.news(1, 10).await.unwrap()[0].id, "1926");
+    assert_eq!(cal.events().await.unwrap()[0].title, "Fest");
+    let theater = fake.requests_to("GET /api/jkt48/theater");
+    assert_eq!(theater.len(), 1);
+    assert_eq!(theater[0].query.get("page").map(String::as_str), Some("2"));
+    assert_eq!(
+        theater[0].query.get("perpage").map(String::as_str),
+        Some("5")
+    );
+    for path in ["theater", "birthday", "news", "events"] {
+        let reqs = fake.requests_to(&format!("GET /api/jkt48/{path}"));
+        assert_eq!(reqs.len(), 1, "{path}");
+        assert_eq!(
+            reqs[0].query.get("apikey").map(String::as_str),
+            Some(JKT_KEY)
+        );
+    }
+
+    fake.set(
+        "GET /api/jkt48/news",
+        Reply::json_status(403, json!({"status": false, "message": "Invalid API Key"})),
+    );
+    let err = cal.news(1, 10).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::Unauthorized { status: 403, .. }),
+        "{err}"
+    );
+    assert!(!err.to_string().contains(JKT_KEY), "{err}");
+}

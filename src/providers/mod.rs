@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod jkt48_calendar;
 pub mod jkt48connect;
 pub mod kitkot;
 pub mod konbini;
