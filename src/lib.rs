@@ -11,6 +11,7 @@ pub mod announce;
 pub mod backoff;
 pub mod bot;
 pub mod budget;
+pub mod calendar;
 pub mod cli;
 #[path = "../commands/mod.rs"]
 pub mod commands;

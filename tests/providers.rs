@@ -1102,7 +1102,8 @@ fn keys_never_reach_logs_or_errors() {
 }
 
 #[tokio::test]
-async fn jkt48_calendar_reads_its_four_endpoints_with_the_key_and_paging_and_a_refused_key_is_unauthorized() {
+async fn jkt48_calendar_reads_its_four_endpoints_with_the_key_and_paging_and_a_refused_key_is_unauthorized(
+) {
     use onair::providers::jkt48_calendar::Jkt48Calendar;
     let fake = FakeProvider::start().await;
     let cal = Jkt48Calendar::new(
