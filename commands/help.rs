@@ -71,6 +71,7 @@ pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed 
                 "help-cmd-live",
                 "help-cmd-recent",
                 "help-cmd-tiktok",
+                "help-cmd-calendar",
                 "help-cmd-help",
                 "help-cmd-admin",
                 "help-cmd-anywhere"

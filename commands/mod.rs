@@ -5,6 +5,7 @@
 //! texts from the message catalogue.
 
 pub mod admin;
+pub mod calendar;
 pub mod help;
 pub mod live;
 pub mod recent;
@@ -108,6 +109,8 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         live::live(),
         recent::recent(),
         tiktok::tiktok(),
+        calendar::schedule(),
+        calendar::birthdays(),
         help::help(),
         subscriptions::subscribe(),
         subscriptions::subscriptions(),
@@ -214,6 +217,9 @@ pub async fn on_component(
     let id = component.data.custom_id.as_str();
     if id.starts_with(live::PAGE_PREFIX) {
         return live::on_page_button(ctx, data, component).await;
+    }
+    if id.starts_with(calendar::PAGE_PREFIX) {
+        return calendar::on_page_button(ctx, data, component).await;
     }
     if id.starts_with(recent::PAGE_PREFIX) {
         return recent::on_page_button(ctx, data, component).await;

@@ -146,6 +146,8 @@ mod tests {
                 ("live", Some(Rule::Anywhere)),
                 ("recent", Some(Rule::Anywhere)),
                 ("tiktok", Some(Rule::Anywhere)),
+                ("schedule", Some(Rule::Anywhere)),
+                ("birthdays", Some(Rule::Anywhere)),
                 ("help", Some(Rule::Server)),
                 ("subscribe", Some(Rule::Admin)),
                 ("subscriptions", Some(Rule::Admin)),

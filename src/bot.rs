@@ -156,7 +156,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     });
     let leader_task = tokio::spawn(lead(election, work, Arc::clone(&leading), shutdown.clone()));
 
+    // The calendar spends from the same JKT48Connect allowance as polling.
+    let calendar = config.jkt48connect.clone().map(|c| {
+        Arc::new(crate::calendar::Calendar::new(
+            crate::providers::jkt48_calendar::Jkt48Calendar::new(http_ctx.clone(), c),
+            budgets
+                .get(crate::providers::ProviderName::Jkt48Connect)
+                .cloned(),
+        ))
+    });
     let data = Data {
+        calendar,
         config: Arc::clone(&config),
         snapshot,
         providers,

@@ -113,6 +113,8 @@ pub struct Data {
     /// The request budgets the announcer paces itself with (a command that
     /// posts into a channel takes its turn too).
     pub pacing: Arc<crate::outbox::pacing::Pacing>,
+    /// The JKT48 calendar the bot keeps (None: JKT48Connect is off).
+    pub calendar: Option<Arc<crate::calendar::Calendar>>,
 }
 
 /// A failure the user caused or can act on: shown to them (ephemerally) as is.

@@ -120,7 +120,7 @@ async fn three_lives_ended_then_a_restart_recent_lists_all_three() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_live_recent_and_tiktok_are_user_installable() {
+async fn only_live_recent_tiktok_schedule_and_birthdays_are_user_installable() {
     for dev_guild in [false, true] {
         let mut w = setup().await;
         if dev_guild {
@@ -143,7 +143,7 @@ async fn only_live_recent_and_tiktok_are_user_installable() {
         assert!(names.contains(&"recent"), "{names:?}");
         for c in commands.as_array().unwrap() {
             let name = c["name"].as_str().unwrap();
-            let anywhere = ["live", "recent", "tiktok"].contains(&name);
+            let anywhere = ["live", "recent", "tiktok", "schedule", "birthdays"].contains(&name);
             if dev_guild {
                 // A guild's commands are that guild's: the fields are only
                 // for globally-scoped commands.
