@@ -11,14 +11,19 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::budget::Allowance;
 use crate::providers::jkt48_calendar::{Birthday, Jkt48Calendar, Show};
 use crate::watch::ledger::Ledger;
 use copy::{Ages, Answer, Kept};
 
 /// How long a read list is answered as it is: shows are published days
 /// ahead and birthdays are known all year, so a few hours costs a fan
-/// nothing and keeps the calls to a handful a day.
+/// nothing and keeps the calls to a handful a day (at most 8 a day per
+/// list: 496 a month for both, 2% of an Enterprise key, 10% of Premium).
 pub const COPY_MAX_AGE: Duration = Duration::from_secs(3 * 3600);
+/// The same on a key under 5,000 calls a month (Basic): at most 2 reads a
+/// day per list, 124 a month for both, 12% of 1,000.
+pub const COPY_MAX_AGE_SMALL_KEY: Duration = Duration::from_secs(12 * 3600);
 /// After a failed read, how long before a command may try again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
 /// Theater shows read per call (upcoming first): about two weeks.
@@ -35,7 +40,7 @@ impl Calendar {
     /// Reads are spent from `ledger` (JKT48Connect's allowance).
     pub fn new(client: Jkt48Calendar, ledger: Option<Arc<Ledger>>) -> Self {
         let ages = Ages {
-            max_age: COPY_MAX_AGE,
+            max_age: copy_max_age(ledger.as_ref().and_then(|l| l.schedule.allowance)),
             retry_after: RETRY_AFTER,
         };
         Calendar {
@@ -55,5 +60,39 @@ impl Calendar {
     /// The coming birthdays (read again first when the copy has aged).
     pub async fn birthdays(&self, now: DateTime<Utc>) -> Answer<Vec<Birthday>> {
         self.birthdays.get(now, || self.client.birthdays()).await
+    }
+}
+
+/// How old a copy may grow on a key with `allowance`: a small key keeps it
+/// longer, so the calendar never takes more than about a tenth of it.
+pub fn copy_max_age(allowance: Option<Allowance>) -> Duration {
+    match allowance {
+        Some(Allowance::PerMonth(n)) if n < 5_000 => COPY_MAX_AGE_SMALL_KEY,
+        Some(Allowance::PerDay(n)) if n < 165 => COPY_MAX_AGE_SMALL_KEY,
+        _ => COPY_MAX_AGE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The most a month of asks can cost: both lists read each time the
+    /// copy ages, over 31 days.
+    fn worst_month(allowance: Option<Allowance>) -> u64 {
+        let reads_a_day = 86_400 / copy_max_age(allowance).as_secs();
+        2 * reads_a_day * 31
+    }
+
+    #[test]
+    fn asks_never_take_more_than_an_eighth_of_a_key() {
+        for calls in [1_000, 5_000, 25_000] {
+            let allowance = Some(Allowance::PerMonth(calls));
+            let worst = worst_month(allowance);
+            assert!(worst * 8 <= calls, "{worst} of {calls}");
+        }
+        assert_eq!(worst_month(Some(Allowance::PerMonth(1_000))), 124);
+        assert_eq!(worst_month(Some(Allowance::PerMonth(25_000))), 496);
+        assert_eq!(copy_max_age(None), COPY_MAX_AGE);
     }
 }
