@@ -253,27 +253,7 @@ pub(crate) mod tests {
     use crate::store::Subscription;
 
     pub(crate) fn sub() -> Subscription {
-        Subscription {
-            id: 1,
-            guild_id: 1,
-            channel_id: 10,
-            platform: None,
-            member: None,
-            tiktok: None,
-            realtimekit_id: None,
-            role_id: None,
-            template: None,
-            language: None,
-            created_by: 2,
-            created_at: Utc::now(),
-            disabled_reason: None,
-            consecutive_failures: 0,
-            last_delivery_at: None,
-            last_error: None,
-            identity: crate::store::Identity::Bot,
-            identity_fallback: None,
-            thread: false,
-        }
+        Subscription::sample(10)
     }
 
     pub(crate) fn fritzy() -> LiveStream {

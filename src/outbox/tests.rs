@@ -343,49 +343,11 @@ impl Drop for Rig {
 }
 
 fn subscription() -> Subscription {
-    Subscription {
-        id: 1,
-        guild_id: 1,
-        channel_id: CHANNEL,
-        platform: None,
-        member: None,
-        tiktok: None,
-        realtimekit_id: None,
-        role_id: None,
-        template: None,
-        language: None,
-        created_by: 2,
-        created_at: Utc::now(),
-        disabled_reason: None,
-        consecutive_failures: 0,
-        last_delivery_at: None,
-        last_error: None,
-        identity: Identity::Bot,
-        identity_fallback: None,
-        thread: false,
-    }
+    Subscription::sample(CHANNEL)
 }
 
 fn pending() -> Delivery {
-    Delivery {
-        id: 1,
-        kind: KIND_LIVE.into(),
-        stream_row: 1,
-        subscription_id: 1,
-        guild_id: 1,
-        channel_id: CHANNEL,
-        status: DeliveryStatus::Pending,
-        message_id: None,
-        attempts: 0,
-        last_error: None,
-        created_at: Utc::now(),
-        sent_at: None,
-        end_edited_at: None,
-        first_attempt_at: None,
-        webhook_id: None,
-        thread_id: None,
-        thread_archived_at: None,
-    }
+    Delivery::sample(CHANNEL, Utc::now())
 }
 
 fn server_error() -> Result<(), DiscordError> {

@@ -440,7 +440,6 @@ pub fn after_sent(closed: bool, wants_thread: bool, ended_now: bool) -> Vec<Effe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::KIND_LIVE;
     use Effect::{Count, Note, PauseAll, Retry, Then, Wait};
     use Step::{ArchiveThread, Close, Post, Refresh, Reopen, StartThread};
 
@@ -796,25 +795,7 @@ mod tests {
     }
 
     fn delivery() -> Delivery {
-        Delivery {
-            id: 1,
-            kind: KIND_LIVE.into(),
-            stream_row: 1,
-            subscription_id: 1,
-            guild_id: 1,
-            channel_id: 1,
-            status: DeliveryStatus::Pending,
-            message_id: None,
-            attempts: 0,
-            last_error: None,
-            created_at: at(0),
-            sent_at: None,
-            end_edited_at: None,
-            first_attempt_at: None,
-            webhook_id: None,
-            thread_id: None,
-            thread_archived_at: None,
-        }
+        Delivery::sample(1, at(0))
     }
 
     fn sent() -> Delivery {

@@ -66,6 +66,33 @@ pub struct Delivery {
     pub thread_archived_at: Option<DateTime<Utc>>,
 }
 
+impl Delivery {
+    /// A pending live delivery for tests: id 1 of subscription 1 in guild 1,
+    /// to `channel_id`, created at `created_at`.
+    #[cfg(test)]
+    pub(crate) fn sample(channel_id: u64, created_at: DateTime<Utc>) -> Delivery {
+        Delivery {
+            id: 1,
+            kind: KIND_LIVE.into(),
+            stream_row: 1,
+            subscription_id: 1,
+            guild_id: 1,
+            channel_id,
+            status: DeliveryStatus::Pending,
+            message_id: None,
+            attempts: 0,
+            last_error: None,
+            created_at,
+            sent_at: None,
+            end_edited_at: None,
+            first_attempt_at: None,
+            webhook_id: None,
+            thread_id: None,
+            thread_archived_at: None,
+        }
+    }
+}
+
 /// The deliveries table.
 #[async_trait::async_trait]
 pub trait DeliveryTable: Send + Sync {

@@ -64,6 +64,33 @@ impl Identity {
 }
 
 impl Subscription {
+    /// A subscription for tests: id 1 of guild 1, channel `channel_id`,
+    /// to everyone, as the bot.
+    #[cfg(test)]
+    pub(crate) fn sample(channel_id: u64) -> Subscription {
+        Subscription {
+            id: 1,
+            guild_id: 1,
+            channel_id,
+            platform: None,
+            member: None,
+            tiktok: None,
+            realtimekit_id: None,
+            role_id: None,
+            template: None,
+            language: None,
+            created_by: 2,
+            created_at: Utc::now(),
+            disabled_reason: None,
+            consecutive_failures: 0,
+            last_delivery_at: None,
+            last_error: None,
+            identity: Identity::Bot,
+            identity_fallback: None,
+            thread: false,
+        }
+    }
+
     /// Posts through a webhook as the member (chosen, and not fallen back).
     pub fn as_member(&self) -> bool {
         self.identity == Identity::Member && self.identity_fallback.is_none()
