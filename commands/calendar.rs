@@ -31,6 +31,15 @@ pub struct View {
     pub components: Vec<serenity::CreateActionRow>,
 }
 
+/// An answer of text lines only.
+fn text_only(lines: Vec<String>) -> View {
+    View {
+        content: lines.join("\n"),
+        embeds: vec![],
+        components: vec![],
+    }
+}
+
 /// Discord's absolute and relative timestamps for `at`.
 fn when(at: DateTime<Utc>, style: char) -> (String, String) {
     let ts = at.timestamp();
@@ -116,21 +125,11 @@ pub fn render_schedule(
 ) -> View {
     let notes = notes(lang, answer);
     let Some(shows) = answer.value.as_deref() else {
-        return View {
-            content: notes.join("\n"),
-            embeds: vec![],
-            components: vec![],
-        };
+        return text_only(notes);
     };
     let coming = coming_shows(shows, now);
     if coming.is_empty() {
-        let mut lines = vec![t(lang, "schedule-none", &[])];
-        lines.extend(notes);
-        return View {
-            content: lines.join("\n"),
-            embeds: vec![],
-            components: vec![],
-        };
+        return text_only([vec![t(lang, "schedule-none", &[])], notes].concat());
     }
     let pages = coming.len().div_ceil(PER_PAGE);
     let page = page.min(pages - 1);
@@ -232,21 +231,11 @@ fn birthday_line(lang: Lang, b: &Birthday) -> String {
 pub fn render_birthdays(lang: Lang, answer: &Answer<Vec<Birthday>>, now: DateTime<Utc>) -> View {
     let notes = notes(lang, answer);
     let Some(days) = answer.value.as_deref() else {
-        return View {
-            content: notes.join("\n"),
-            embeds: vec![],
-            components: vec![],
-        };
+        return text_only(notes);
     };
     let coming = coming_birthdays(days, now);
     if coming.is_empty() {
-        let mut lines = vec![t(lang, "birthdays-none", &[])];
-        lines.extend(notes);
-        return View {
-            content: lines.join("\n"),
-            embeds: vec![],
-            components: vec![],
-        };
+        return text_only([vec![t(lang, "birthdays-none", &[])], notes].concat());
     }
     let lines: Vec<String> = coming
         .iter()
