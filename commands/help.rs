@@ -43,6 +43,16 @@ pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed 
             if let Some(r) = data.budgets.get(p).and_then(|l| l.report(now)) {
                 status.push('\n');
                 status.push_str(&budget_line(lang, &r));
+                if let (ProviderName::Jkt48Connect, Some((most, left))) =
+                    (p, crate::calendar::share(Some(r.allowance)))
+                {
+                    status.push('\n');
+                    status.push_str(&t(
+                        lang,
+                        "help-calendar-share",
+                        &[("most", &most), ("left", &left)],
+                    ));
+                }
             }
             let rotation = match p {
                 ProviderName::Konbini => data.providers.tiktok.as_ref().and_then(|t| t.rotation()),

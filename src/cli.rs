@@ -300,6 +300,18 @@ pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
         };
         report(name, Some(result));
         budgets.extend(spent.ledger.as_ref().and_then(describe_budget));
+        if let Some((most, left)) = spent
+            .ledger
+            .as_ref()
+            .filter(|l| l.provider == ProviderName::Jkt48Connect)
+            .and_then(|l| crate::calendar::share(l.schedule.allowance))
+        {
+            budgets.push(format!(
+                "{:<24} /schedule and /birthdays: at most {most} calls a month (only when asked, \
+from a kept copy); at least {left} left for live detection",
+                name.as_str()
+            ));
+        }
         if let Some(r) = source.rotation_now().await {
             budgets.push(format!(
                 "{:<24} {} usernames watched: {} looked up per poll, each one about every {}",

@@ -174,6 +174,14 @@ async fn check_reports_each_provider() {
             .any(|l| l.starts_with("KonbiniAPI") && l.ends_with("off")),
         "{stdout}"
     );
+    // The default Basic key: the calendar's most, and what it leaves.
+    assert!(
+        stdout.contains(
+            "/schedule and /birthdays: at most 124 calls a month (only when asked, from a kept \
+             copy); at least 876 left for live detection"
+        ),
+        "{stdout}"
+    );
 
     fake.set(
         "GET /api/jkt48/live",

@@ -250,3 +250,4 @@ birthdays-line = **{ $name }** turns { $age } · { $when } ({ $relative })
 birthdays-line-noage = **{ $name }** · { $when } ({ $relative })
 birthdays-today = **{ $name }** turns { $age } today! 🎉
 birthdays-today-noage = **{ $name }** has her birthday today! 🎉
+help-calendar-share = /schedule and /birthdays: at most { $most } calls a month, only when asked; at least { $left } left for live detection

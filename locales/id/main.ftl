@@ -247,3 +247,4 @@ birthdays-line = **{ $name }** berusia { $age } · { $when } ({ $relative })
 birthdays-line-noage = **{ $name }** · { $when } ({ $relative })
 birthdays-today = **{ $name }** berulang tahun ke-{ $age } hari ini! 🎉
 birthdays-today-noage = **{ $name }** berulang tahun hari ini! 🎉
+help-calendar-share = /schedule dan /birthdays: paling banyak { $most } panggilan sebulan, hanya saat diminta; paling sedikit { $left } tersisa untuk deteksi live

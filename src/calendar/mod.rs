@@ -73,16 +73,28 @@ pub fn copy_max_age(allowance: Option<Allowance>) -> Duration {
     }
 }
 
+/// The most a month of `/schedule` and `/birthdays` asks can cost: both
+/// lists read each time their copy ages, over 31 days.
+pub fn worst_month(allowance: Option<Allowance>) -> u64 {
+    let reads_a_day = 86_400 / copy_max_age(allowance).as_secs().max(1);
+    2 * reads_a_day * 31
+}
+
+/// The calendar's share of a monthly key: (at most, left for live
+/// detection at least). `None` for an unmetered or per-day allowance.
+pub fn share(allowance: Option<Allowance>) -> Option<(u64, u64)> {
+    match allowance {
+        Some(Allowance::PerMonth(calls)) => {
+            let most = worst_month(allowance);
+            Some((most, calls.saturating_sub(most)))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The most a month of asks can cost: both lists read each time the
-    /// copy ages, over 31 days.
-    fn worst_month(allowance: Option<Allowance>) -> u64 {
-        let reads_a_day = 86_400 / copy_max_age(allowance).as_secs();
-        2 * reads_a_day * 31
-    }
 
     #[test]
     fn asks_never_take_more_than_an_eighth_of_a_key() {
@@ -94,5 +106,7 @@ mod tests {
         assert_eq!(worst_month(Some(Allowance::PerMonth(1_000))), 124);
         assert_eq!(worst_month(Some(Allowance::PerMonth(25_000))), 496);
         assert_eq!(copy_max_age(None), COPY_MAX_AGE);
+        assert_eq!(share(Some(Allowance::PerMonth(1_000))), Some((124, 876)));
+        assert_eq!(share(None), None);
     }
 }
