@@ -157,9 +157,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     let leader_task = tokio::spawn(lead(election, work, Arc::clone(&leading), shutdown.clone()));
 
     // The calendar spends from the same JKT48Connect allowance as polling.
-    let calendar = config.jkt48connect.clone().map(|c| {
+    let calendar = providers.jkt48connect.clone().map(|client| {
         Arc::new(crate::calendar::Calendar::new(
-            crate::providers::jkt48_calendar::Jkt48Calendar::new(http_ctx.clone(), c),
+            client,
             budgets
                 .get(crate::providers::ProviderName::Jkt48Connect)
                 .cloned(),

@@ -1104,17 +1104,8 @@ fn keys_never_reach_logs_or_errors() {
 #[tokio::test]
 async fn jkt48_calendar_reads_its_four_endpoints_with_the_key_and_paging_and_a_refused_key_is_unauthorized(
 ) {
-    use onair::providers::jkt48_calendar::Jkt48Calendar;
     let fake = FakeProvider::start().await;
-    let cal = Jkt48Calendar::new(
-        client(),
-        Jkt48ConnectConfig {
-            api_key: Secret::new(JKT_KEY),
-            base_url: base(&fake, "/"),
-            interval: INTERVAL,
-            calls_per_month: None,
-        },
-    );
+    let cal = jkt(&fake);
     fake.set(
         "GET /api/jkt48/theater",
         Reply::json(

@@ -30,7 +30,7 @@ pub enum Problem {
     /// The month's allowance is spent until `until`.
     BudgetSpent { until: DateTime<Utc> },
     /// The provider failed (logged).
-    Provider(Arc<ProviderError>),
+    Provider(ProviderError),
     /// An earlier read failed a moment ago; not tried again yet.
     Resting,
 }
@@ -126,7 +126,7 @@ impl<T> Kept<T> {
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the calendar; answering the last copy");
                 slot.failed_at = Some(now);
-                answer(&slot, Some(Problem::Provider(Arc::new(e))))
+                answer(&slot, Some(Problem::Provider(e)))
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The JKT48 calendar: theater shows, birthdays, news and events from
-//! JKT48Connect (`providers/jkt48_calendar.rs`), read from the same paid
+//! JKT48Connect (`providers/jkt48connect.rs`, read by
+//! `providers/jkt48_calendar.rs`), read from the same paid
 //! allowance as live detection, so what the bot reads it keeps
 //! ([`copy`]) and reads again only when the copy has aged: `/schedule` and
 //! `/birthdays` answer from it.
@@ -12,7 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::budget::Allowance;
-use crate::providers::jkt48_calendar::{Birthday, Jkt48Calendar, Show};
+use crate::providers::jkt48_calendar::{Birthday, Show};
+use crate::providers::jkt48connect::Jkt48Connect;
 use crate::watch::ledger::Ledger;
 use copy::{Ages, Answer, Kept};
 
@@ -31,14 +33,14 @@ pub const SHOWS_PER_READ: u32 = 20;
 
 /// The calendar lists the bot keeps.
 pub struct Calendar {
-    client: Jkt48Calendar,
+    client: Jkt48Connect,
     shows: Kept<Vec<Show>>,
     birthdays: Kept<Vec<Birthday>>,
 }
 
 impl Calendar {
     /// Reads are spent from `ledger` (JKT48Connect's allowance).
-    pub fn new(client: Jkt48Calendar, ledger: Option<Arc<Ledger>>) -> Self {
+    pub fn new(client: Jkt48Connect, ledger: Option<Arc<Ledger>>) -> Self {
         let ages = Ages {
             max_age: copy_max_age(ledger.as_ref().and_then(|l| l.schedule.allowance)),
             retry_after: RETRY_AFTER,

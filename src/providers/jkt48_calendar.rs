@@ -1,8 +1,8 @@
 //! JKT48Connect's calendar: theater shows (with their seitansai members),
-//! members' birthdays, official news and events. Same base URL, key and
-//! error shape as the live endpoints (`jkt48connect.rs`); every call is
-//! billed from the same monthly allowance, so callers spend a budget turn
-//! before each.
+//! members' birthdays, official news and events, as the client in
+//! `jkt48connect.rs` reads them (same base URL, key and error shape as the
+//! live endpoints; every call is billed from the same monthly allowance, so
+//! callers spend a budget turn before each).
 //!
 //! `GET {base}/api/jkt48/theater?page=&perpage=`, `/api/jkt48/birthday`,
 //! `/api/jkt48/news?page=&perpage=`, `/api/jkt48/events`. Dates are UTC
@@ -16,8 +16,7 @@ use serde_json::Value;
 use super::error::ProviderError;
 use super::lenient;
 use super::name::ProviderName;
-use super::request::{endpoint, error_for_status, error_message, send_json};
-use crate::config::Jkt48ConnectConfig;
+use super::request::error_message;
 
 const PROVIDER: ProviderName = ProviderName::Jkt48Connect;
 
@@ -89,75 +88,6 @@ pub struct CalendarEvent {
     pub date: Option<DateTime<Utc>>,
     pub url: Option<String>,
     pub category: Option<u32>,
-}
-
-/// Client for the calendar endpoints.
-#[derive(Debug, Clone)]
-pub struct Jkt48Calendar {
-    http: crate::http::Http,
-    cfg: Jkt48ConnectConfig,
-}
-
-impl Jkt48Calendar {
-    pub fn new(http: crate::http::Http, cfg: Jkt48ConnectConfig) -> Self {
-        Jkt48Calendar { http, cfg }
-    }
-
-    /// One page of theater shows, newest (upcoming) first.
-    pub async fn theater(&self, page: u32, perpage: u32) -> Result<Vec<Show>, ProviderError> {
-        let body = self
-            .get(&["api", "jkt48", "theater"], &paging(page, perpage))
-            .await?;
-        parse_theater(&body)
-    }
-
-    /// Members with coming birthdays.
-    pub async fn birthdays(&self) -> Result<Vec<Birthday>, ProviderError> {
-        let body = self.get(&["api", "jkt48", "birthday"], &[]).await?;
-        parse_birthdays(&body)
-    }
-
-    /// One page of official news, newest first.
-    pub async fn news(&self, page: u32, perpage: u32) -> Result<Vec<NewsItem>, ProviderError> {
-        let body = self
-            .get(&["api", "jkt48", "news"], &paging(page, perpage))
-            .await?;
-        parse_news(&body)
-    }
-
-    /// Upcoming events.
-    pub async fn events(&self) -> Result<Vec<CalendarEvent>, ProviderError> {
-        let body = self.get(&["api", "jkt48", "events"], &[]).await?;
-        parse_events(&body)
-    }
-
-    async fn get(&self, path: &[&str], query: &[(&str, String)]) -> Result<Value, ProviderError> {
-        self.get_inner(path, query)
-            .await
-            .map_err(|e| e.redact(&[self.cfg.api_key.expose()]))
-    }
-
-    async fn get_inner(
-        &self,
-        path: &[&str],
-        query: &[(&str, String)],
-    ) -> Result<Value, ProviderError> {
-        let url = endpoint(&self.cfg.base_url, path);
-        let request = self
-            .http
-            .client()
-            .get(url)
-            .query(&[("apikey", self.cfg.api_key.expose())])
-            .query(query);
-        let (request, timeout) = self.http.timed(request);
-        let resp = send_json(PROVIDER, request, timeout).await?;
-        error_for_status(PROVIDER, &resp)?;
-        Ok(resp.body)
-    }
-}
-
-fn paging(page: u32, perpage: u32) -> [(&'static str, String); 2] {
-    [("page", page.to_string()), ("perpage", perpage.to_string())]
 }
 
 /// The shows of a `/theater` answer.

@@ -1,4 +1,5 @@
-//! JKT48Connect: JKT48 members live on IDN Live, Showroom and YouTube.
+//! JKT48Connect: JKT48 members live on IDN Live, Showroom and YouTube, and
+//! JKT48's calendar (read by `jkt48_calendar.rs`).
 //!
 //! `GET {base}/api/jkt48/live?apikey=…` (and `/api/jkt48/live/idn`). The list
 //! is a bare array in the documents; envelopes (`data`, `live`, `result`,
@@ -9,6 +10,7 @@
 use serde_json::Value;
 
 use super::error::ProviderError;
+use super::jkt48_calendar::{self as calendar, Birthday, CalendarEvent, NewsItem, Show};
 use super::lenient;
 use super::name::ProviderName;
 use super::request::{endpoint, error_for_status, error_message, send_json};
@@ -31,32 +33,86 @@ impl Jkt48Connect {
 
     /// Everyone live on every platform.
     pub async fn live(&self) -> Result<Vec<LiveStream>, ProviderError> {
-        self.fetch(&["api", "jkt48", "live"]).await
+        self.read(&["api", "jkt48", "live"], &[], parse_live).await
     }
 
     /// Everyone live on IDN only.
     pub async fn live_idn(&self) -> Result<Vec<LiveStream>, ProviderError> {
-        self.fetch(&["api", "jkt48", "live", "idn"]).await
+        self.read(&["api", "jkt48", "live", "idn"], &[], parse_live)
+            .await
     }
 
-    async fn fetch(&self, path: &[&str]) -> Result<Vec<LiveStream>, ProviderError> {
-        self.fetch_inner(path)
+    /// One page of theater shows, newest (upcoming) first.
+    pub async fn theater(&self, page: u32, perpage: u32) -> Result<Vec<Show>, ProviderError> {
+        self.read(
+            &["api", "jkt48", "theater"],
+            &paging(page, perpage),
+            calendar::parse_theater,
+        )
+        .await
+    }
+
+    /// Members with coming birthdays.
+    pub async fn birthdays(&self) -> Result<Vec<Birthday>, ProviderError> {
+        self.read(
+            &["api", "jkt48", "birthday"],
+            &[],
+            calendar::parse_birthdays,
+        )
+        .await
+    }
+
+    /// One page of official news, newest first.
+    pub async fn news(&self, page: u32, perpage: u32) -> Result<Vec<NewsItem>, ProviderError> {
+        self.read(
+            &["api", "jkt48", "news"],
+            &paging(page, perpage),
+            calendar::parse_news,
+        )
+        .await
+    }
+
+    /// Upcoming events.
+    pub async fn events(&self) -> Result<Vec<CalendarEvent>, ProviderError> {
+        self.read(&["api", "jkt48", "events"], &[], calendar::parse_events)
+            .await
+    }
+
+    /// One keyed GET of `path`, its body read by `parse`; the key never
+    /// appears in an error.
+    async fn read<T>(
+        &self,
+        path: &[&str],
+        query: &[(&str, String)],
+        parse: fn(&Value) -> Result<T, ProviderError>,
+    ) -> Result<T, ProviderError> {
+        self.read_inner(path, query, parse)
             .await
             .map_err(|e| e.redact(&[self.cfg.api_key.expose()]))
     }
 
-    async fn fetch_inner(&self, path: &[&str]) -> Result<Vec<LiveStream>, ProviderError> {
+    async fn read_inner<T>(
+        &self,
+        path: &[&str],
+        query: &[(&str, String)],
+        parse: fn(&Value) -> Result<T, ProviderError>,
+    ) -> Result<T, ProviderError> {
         let url = endpoint(&self.cfg.base_url, path);
         let request = self
             .http
             .client()
             .get(url)
-            .query(&[("apikey", self.cfg.api_key.expose())]);
+            .query(&[("apikey", self.cfg.api_key.expose())])
+            .query(query);
         let (request, timeout) = self.http.timed(request);
         let resp = send_json(PROVIDER, request, timeout).await?;
         error_for_status(PROVIDER, &resp)?;
-        parse_live(&resp.body)
+        parse(&resp.body)
     }
+}
+
+fn paging(page: u32, perpage: u32) -> [(&'static str, String); 2] {
+    [("page", page.to_string()), ("perpage", perpage.to_string())]
 }
 
 /// The list of live members from any of the accepted shapes.
