@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use poise::serenity_prelude as serenity;
 
+use super::live::{filter_page_id, LiveFilter};
 use super::Rule;
 use crate::calendar::copy::{Answer, Problem};
 use crate::discord::embeds::{self, pager_row, Embed};
@@ -173,15 +174,9 @@ pub fn render_schedule(
     }
 }
 
-/// `schedule:<page>:<invoker>`.
-pub fn page_id(page: usize, invoker: u64) -> String {
-    format!("{PAGE_PREFIX}{page}:{invoker}")
-}
-
-/// [`page_id`] read back.
-pub fn parse_page_id(id: &str) -> Option<(usize, u64)> {
-    let (page, invoker) = id.strip_prefix(PAGE_PREFIX)?.split_once(':')?;
-    Some((page.parse().ok()?, invoker.parse().ok()?))
+/// `schedule:<page>:<invoker>:-:` (a `/live` page id without a filter).
+fn page_id(page: usize, invoker: u64) -> String {
+    filter_page_id(PAGE_PREFIX, page, invoker, &LiveFilter::default())
 }
 
 /// The birthdays in the coming weeks (today's first), soonest first.
@@ -270,36 +265,13 @@ fn calendar<'a>(ctx: Context<'a>, lang: Lang) -> Result<&'a crate::calendar::Cal
         .ok_or_else(|| UserError(t(lang, "calendar-off", &[])).into())
 }
 
-/// Reading the calendar may take a provider call: past this, the answer
-/// is deferred (Discord's deadline for the first answer is 3 s).
-const DIRECT_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_millis(2000);
-
-/// `read`'s answer, deferring the interaction first when it is slow.
-async fn read_in_time<T>(
-    ctx: Context<'_>,
-    read: impl std::future::Future<Output = Answer<T>>,
-) -> Result<Answer<T>, Error> {
-    tokio::pin!(read);
-    match tokio::time::timeout(DIRECT_ANSWER_WITHIN, &mut read).await {
-        Ok(answer) => Ok(answer),
-        Err(_) => {
-            if super::public_here(ctx) {
-                ctx.defer().await?;
-            } else {
-                ctx.defer_ephemeral().await?;
-            }
-            Ok(read.await)
-        }
-    }
-}
-
 /// JKT48 theater shows of the coming days
 #[poise::command(slash_command, custom_data = Rule::Anywhere)]
 pub async fn schedule(ctx: Context<'_>) -> Result<(), Error> {
     let lang = super::lang(ctx);
     let cal = calendar(ctx, lang)?;
     let now = Utc::now();
-    let answer = read_in_time(ctx, cal.shows(now)).await?;
+    let answer = super::in_time(ctx, cal.shows(now), !super::public_here(ctx)).await?;
     let view = render_schedule(lang, &answer, now, 0, ctx.author().id.get());
     super::send_page(ctx, view.content, &view.embeds, view.components).await
 }
@@ -310,7 +282,7 @@ pub async fn birthdays(ctx: Context<'_>) -> Result<(), Error> {
     let lang = super::lang(ctx);
     let cal = calendar(ctx, lang)?;
     let now = Utc::now();
-    let answer = read_in_time(ctx, cal.birthdays(now)).await?;
+    let answer = super::in_time(ctx, cal.birthdays(now), !super::public_here(ctx)).await?;
     let view = render_birthdays(lang, &answer, now);
     super::send_page(ctx, view.content, &view.embeds, view.components).await
 }
@@ -322,25 +294,19 @@ pub async fn on_page_button(
     data: &Data,
     component: &serenity::ComponentInteraction,
 ) -> Result<(), Error> {
+    let Some((page, invoker, _)) =
+        super::page_press(ctx, component, PAGE_PREFIX, "schedule-not-yours").await?
+    else {
+        return Ok(());
+    };
     let lang = Lang::from_locale(&component.locale);
-    match (
-        parse_page_id(&component.data.custom_id),
-        data.calendar.as_deref(),
-    ) {
-        (Some((_, invoker)), _) if invoker != component.user.id.get() => {
-            super::answer_privately(ctx, component, t(lang, "schedule-not-yours", &[])).await
-        }
-        (Some((page, invoker)), Some(cal)) => {
-            let now = Utc::now();
-            let answer = cal.shows(now).await;
-            let view = render_schedule(lang, &answer, now, page, invoker);
-            super::turn_page(ctx, component, view.content, &view.embeds, view.components).await
-        }
-        _ => {
-            tracing::warn!(custom_id = %component.data.custom_id, "malformed page button id");
-            super::answer_privately(ctx, component, t(lang, "button-unknown", &[])).await
-        }
-    }
+    let Some(cal) = data.calendar.as_deref() else {
+        return super::answer_privately(ctx, component, t(lang, "calendar-off", &[])).await;
+    };
+    let now = Utc::now();
+    let answer = cal.shows(now).await;
+    let view = render_schedule(lang, &answer, now, page, invoker);
+    super::turn_page(ctx, component, view.content, &view.embeds, view.components).await
 }
 
 #[cfg(test)]
@@ -412,8 +378,10 @@ mod tests {
         assert_eq!(v.components.len(), 1);
         let text = v.embeds[0].description.clone().unwrap_or_default();
         assert_eq!(text.lines().count(), 4, "20 shows, 8 a page: {text}");
-        assert_eq!(parse_page_id(&page_id(2, 42)), Some((2, 42)));
-        assert_eq!(parse_page_id("schedule:x:1"), None);
+        assert_eq!(
+            crate::commands::live::parse_filter_page_id(PAGE_PREFIX, &page_id(2, 42)),
+            Some((2, 42, LiveFilter::default()))
+        );
     }
 
     #[test]

@@ -179,11 +179,6 @@ pub fn page_id(page: usize, invoker: u64, filter: &LiveFilter) -> String {
     filter_page_id(PAGE_PREFIX, page, invoker, filter)
 }
 
-/// Parse a page button id back into (page, invoker, filter).
-pub fn parse_page_id(id: &str) -> Option<(usize, u64, LiveFilter)> {
-    parse_filter_page_id(PAGE_PREFIX, id)
-}
-
 /// `<prefix><page>:<invoker>:<platform|->:<member>`, capped at 100
 /// characters (the member is cut, never the rest).
 pub fn filter_page_id(prefix: &str, page: usize, invoker: u64, filter: &LiveFilter) -> String {
@@ -282,27 +277,21 @@ pub async fn on_page_button(
     data: &Data,
     component: &serenity::ComponentInteraction,
 ) -> Result<(), Error> {
+    let Some((page, invoker, filter)) =
+        super::page_press(ctx, component, PAGE_PREFIX, "live-not-yours").await?
+    else {
+        return Ok(());
+    };
     let lang = Lang::from_locale(&component.locale);
-    match parse_page_id(&component.data.custom_id) {
-        Some((_, invoker, _)) if invoker != component.user.id.get() => {
-            super::answer_privately(ctx, component, t(lang, "live-not-yours", &[])).await
-        }
-        Some((page, invoker, filter)) => {
-            let view = render(
-                lang,
-                &data.snapshot.streams(),
-                &filter,
-                page,
-                invoker,
-                &stale_notes(lang, data),
-            );
-            super::turn_page(ctx, component, view.content, &view.embeds, view.components).await
-        }
-        None => {
-            tracing::warn!(custom_id = %component.data.custom_id, "malformed page button id");
-            super::answer_privately(ctx, component, t(lang, "button-unknown", &[])).await
-        }
-    }
+    let view = render(
+        lang,
+        &data.snapshot.streams(),
+        &filter,
+        page,
+        invoker,
+        &stale_notes(lang, data),
+    );
+    super::turn_page(ctx, component, view.content, &view.embeds, view.components).await
 }
 
 #[cfg(test)]
@@ -370,14 +359,17 @@ mod tests {
         };
         let id = page_id(3, 123456789012345678, &f);
         assert!(id.len() <= 100);
-        let (page, invoker, back) = parse_page_id(&id).unwrap();
+        let (page, invoker, back) = parse_filter_page_id(PAGE_PREFIX, &id).unwrap();
         assert_eq!(
             (page, invoker, back.platform),
             (3, 123456789012345678, f.platform)
         );
         assert!(f.member.unwrap().starts_with(&back.member.unwrap()));
-        assert_eq!(parse_page_id("live:x"), None);
+        assert_eq!(parse_filter_page_id(PAGE_PREFIX, "live:x"), None);
         let plain = page_id(0, 1, &LiveFilter::default());
-        assert_eq!(parse_page_id(&plain), Some((0, 1, LiveFilter::default())));
+        assert_eq!(
+            parse_filter_page_id(PAGE_PREFIX, &plain),
+            Some((0, 1, LiveFilter::default()))
+        );
     }
 }

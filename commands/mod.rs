@@ -402,6 +402,58 @@ pub async fn send_page(
     Ok(())
 }
 
+/// A Previous/Next press on a paged answer whose buttons carry
+/// [`live::filter_page_id`] ids under `prefix`: the page, its invoker and
+/// filter when the presser is the one who ran the command. Otherwise the
+/// presser is told why (`not_yours`, or a malformed id) privately, here,
+/// and `None` comes back.
+pub async fn page_press(
+    ctx: &serenity::Context,
+    component: &serenity::ComponentInteraction,
+    prefix: &str,
+    not_yours: &str,
+) -> Result<Option<(usize, u64, live::LiveFilter)>, Error> {
+    let lang = Lang::from_locale(&component.locale);
+    let Some((page, invoker, filter)) =
+        live::parse_filter_page_id(prefix, &component.data.custom_id)
+    else {
+        tracing::warn!(custom_id = %component.data.custom_id, "malformed page button id");
+        answer_privately(ctx, component, t(lang, "button-unknown", &[])).await?;
+        return Ok(None);
+    };
+    if invoker != component.user.id.get() {
+        answer_privately(ctx, component, t(lang, not_yours, &[])).await?;
+        return Ok(None);
+    }
+    Ok(Some((page, invoker, filter)))
+}
+
+/// How long a command waits for an upstream answer before deferring
+/// (Discord's deadline for the first answer is 3 s).
+pub const DIRECT_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_millis(2000);
+
+/// `work`'s result; when it takes longer than [`DIRECT_ANSWER_WITHIN`],
+/// the interaction is deferred first (`privately`: ephemerally; the first
+/// follow-up of a deferral inherits its visibility).
+pub async fn in_time<T>(
+    ctx: crate::types::Context<'_>,
+    work: impl std::future::Future<Output = T>,
+    privately: bool,
+) -> Result<T, Error> {
+    tokio::pin!(work);
+    match tokio::time::timeout(DIRECT_ANSWER_WITHIN, &mut work).await {
+        Ok(done) => Ok(done),
+        Err(_) => {
+            if privately {
+                ctx.defer_ephemeral().await?;
+            } else {
+                ctx.defer().await?;
+            }
+            Ok(work.await)
+        }
+    }
+}
+
 /// Show the page a Previous/Next button points at, in place.
 pub async fn turn_page(
     ctx: &serenity::Context,

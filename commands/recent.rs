@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use poise::serenity_prelude as serenity;
 
-use super::live::{filter_page_id, parse_filter_page_id, LiveFilter, PlatformChoice};
+use super::live::{filter_page_id, LiveFilter, PlatformChoice};
 use super::Rule;
 use crate::announce::card::Recap;
 use crate::discord::embeds::{self, clean_text, escape_markdown, pager_row, Embed};
@@ -191,16 +191,12 @@ pub async fn on_page_button(
     data: &Data,
     component: &serenity::ComponentInteraction,
 ) -> Result<(), Error> {
-    let lang = Lang::from_locale(&component.locale);
     let Some((page, invoker, filter)) =
-        parse_filter_page_id(PAGE_PREFIX, &component.data.custom_id)
+        super::page_press(ctx, component, PAGE_PREFIX, "recent-not-yours").await?
     else {
-        tracing::warn!(custom_id = %component.data.custom_id, "malformed page button id");
-        return super::answer_privately(ctx, component, t(lang, "button-unknown", &[])).await;
+        return Ok(());
     };
-    if invoker != component.user.id.get() {
-        return super::answer_privately(ctx, component, t(lang, "recent-not-yours", &[])).await;
-    }
+    let lang = Lang::from_locale(&component.locale);
     let view = render(lang, &ended(data).await?, &filter, page, invoker);
     super::turn_page(ctx, component, view.content, &view.embeds, view.components).await
 }

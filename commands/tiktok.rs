@@ -43,15 +43,7 @@ pub async fn tiktok(
             // answer does not.
             super::cool_down(ctx, lang)?;
             spend_lookup(ctx, lang).await?;
-            let fetch = tiktok.lookup(&username, tiktok.cache_ttl());
-            tokio::pin!(fetch);
-            match tokio::time::timeout(DIRECT_ANSWER_WITHIN, &mut fetch).await {
-                Ok(done) => done,
-                Err(_) => {
-                    ctx.defer_ephemeral().await?;
-                    fetch.await
-                }
-            }
+            super::in_time(ctx, tiktok.lookup(&username, tiktok.cache_ttl()), true).await?
         }
     };
 
@@ -123,7 +115,3 @@ async fn spend_lookup(ctx: Context<'_>, lang: crate::messages::Lang) -> Result<(
     }
     Ok(())
 }
-
-/// How long `/tiktok` waits for upstream before deferring (Discord's
-/// deadline for the first answer is 3 s).
-pub const DIRECT_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_millis(2000);
