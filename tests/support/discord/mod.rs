@@ -269,6 +269,11 @@ pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
 
 struct Inner {
     state: Mutex<State>,
+    /// Held while one REST request is handled (what it changes, then its
+    /// record) and while a wait reads its condition: a waiter sees a
+    /// request whole or not at all (never a stored edit whose request is
+    /// not yet in `requests`).
+    serial: Mutex<()>,
     changed: Notify,
     /// (the guild a dispatch concerns, frame): each session forwards only
     /// its shard's guilds, as Discord does.
@@ -325,6 +330,7 @@ impl FakeDiscord {
                 channel_limit: Some((5, Duration::from_secs(5))),
                 ..State::default()
             }),
+            serial: Mutex::new(()),
             changed: Notify::new(),
             frames,
             samples: samples(),
@@ -372,13 +378,17 @@ impl FakeDiscord {
 
     async fn wait_until(&self, timeout: Duration, what: &str, f: impl Fn(&State) -> bool) {
         let deadline = tokio::time::Instant::now() + timeout;
+        let holds = || {
+            let _whole = self.inner.serial.lock().unwrap_or_else(|e| e.into_inner());
+            f(&self.state())
+        };
         loop {
             let notified = self.inner.changed.notified();
-            if f(&self.state()) {
+            if holds() {
                 return;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                if f(&self.state()) {
+                if holds() {
                     return;
                 }
                 let seen: Vec<String> = self

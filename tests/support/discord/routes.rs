@@ -100,6 +100,8 @@ impl Inner {
         headers: HeaderMap,
         body: Bytes,
     ) -> (Response, Option<Duration>) {
+        // One request at a time, whole (see `Inner::serial`).
+        let _whole = self.serial.lock().unwrap_or_else(|e| e.into_inner());
         let path = uri.path().to_string();
         let m = method.as_str().to_string();
         let json_body: Option<Value> = if body.is_empty() {
