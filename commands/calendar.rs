@@ -9,6 +9,7 @@ use poise::serenity_prelude as serenity;
 use super::live::{filter_page_id, LiveFilter};
 use super::Rule;
 use crate::calendar::copy::{Answer, Problem};
+use crate::calendar::lines::{birthday_line, show_line, when, COLOUR};
 use crate::discord::embeds::{self, pager_row, Embed};
 use crate::messages::{t, Lang};
 use crate::providers::jkt48_calendar::{Birthday, Show};
@@ -22,9 +23,6 @@ const PER_PAGE: usize = 8;
 const STILL_ON: chrono::Duration = chrono::Duration::hours(2);
 /// How far ahead `/birthdays` looks.
 const BIRTHDAYS_AHEAD: chrono::Duration = chrono::Duration::days(31);
-/// JKT48's colour, for the calendar embeds.
-const COLOUR: u32 = 0xE5_00_12;
-
 /// One rendered `/schedule` or `/birthdays` answer.
 pub struct View {
     pub content: String,
@@ -39,12 +37,6 @@ fn text_only(lines: Vec<String>) -> View {
         embeds: vec![],
         components: vec![],
     }
-}
-
-/// Discord's absolute and relative timestamps for `at`.
-fn when(at: DateTime<Utc>, style: char) -> (String, String) {
-    let ts = at.timestamp();
-    (format!("<t:{ts}:{style}>"), format!("<t:{ts}:R>"))
 }
 
 /// The lines under the list: how old the copy is, and why it is not fresh.
@@ -90,30 +82,6 @@ pub fn coming_shows(shows: &[Show], now: DateTime<Utc>) -> Vec<&Show> {
         .collect();
     coming.sort_by_key(|s| s.starts_at);
     coming
-}
-
-fn show_line(lang: Lang, show: &Show) -> String {
-    let (abs, rel) = when(show.starts_at, 'F');
-    let title = embeds::escape_markdown(&embeds::clean_text(&show.title, 80));
-    let mut line = format!("🎭 **{title}** · {abs} ({rel})");
-    if let Some(n) = show.member_count.filter(|n| *n > 0) {
-        line.push_str(" · ");
-        line.push_str(&t(lang, "schedule-members", &[("count", &n)]));
-    }
-    if !show.seitansai.is_empty() {
-        let names: Vec<String> = show
-            .seitansai
-            .iter()
-            .map(|m| embeds::escape_markdown(&embeds::clean_text(&m.name, 40)))
-            .collect();
-        line.push_str("\n  ");
-        line.push_str(&t(
-            lang,
-            "schedule-seitansai",
-            &[("names", &names.join(", "))],
-        ));
-    }
-    line
 }
 
 /// Pure: `page` of the coming shows; `invoker` is baked into the buttons.
@@ -191,35 +159,6 @@ pub fn coming_birthdays(days: &[Birthday], now: DateTime<Utc>) -> Vec<&Birthday>
         .collect();
     coming.sort_by_key(|b| (!b.today, b.next));
     coming
-}
-
-fn birthday_line(lang: Lang, b: &Birthday) -> String {
-    let name = embeds::escape_markdown(&embeds::clean_text(&b.name, 60));
-    match (b.today, b.turns, b.next) {
-        (true, Some(age), _) => t(lang, "birthdays-today", &[("name", &name), ("age", &age)]),
-        (true, None, _) => t(lang, "birthdays-today-noage", &[("name", &name)]),
-        (false, age, Some(next)) => {
-            let (abs, rel) = when(next, 'D');
-            match age {
-                Some(age) => t(
-                    lang,
-                    "birthdays-line",
-                    &[
-                        ("name", &name),
-                        ("age", &age),
-                        ("when", &abs),
-                        ("relative", &rel),
-                    ],
-                ),
-                None => t(
-                    lang,
-                    "birthdays-line-noage",
-                    &[("name", &name), ("when", &abs), ("relative", &rel)],
-                ),
-            }
-        }
-        (false, _, None) => name,
-    }
 }
 
 /// Pure: the coming weeks' birthdays.

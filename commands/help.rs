@@ -43,15 +43,11 @@ pub fn help_embed(lang: Lang, data: &Data, now: chrono::DateTime<Utc>) -> Embed 
             if let Some(r) = data.budgets.get(p).and_then(|l| l.report(now)) {
                 status.push('\n');
                 status.push_str(&budget_line(lang, &r));
-                if let (ProviderName::Jkt48Connect, Some((most, left))) =
-                    (p, crate::calendar::share(Some(r.allowance)))
-                {
+                if p == ProviderName::Jkt48Connect {
+                    let share =
+                        crate::calendar::share(Some(r.allowance), data.config.calendar_refresh);
                     status.push('\n');
-                    status.push_str(&t(
-                        lang,
-                        "help-calendar-share",
-                        &[("most", &most), ("left", &left)],
-                    ));
+                    status.push_str(&calendar_share_line(lang, &share));
                 }
             }
             let rotation = match p {
@@ -164,4 +160,26 @@ pub fn budget_line(lang: Lang, r: &crate::watch::ledger::BudgetReport) -> String
             ("delay", &human_duration(lang, r.forecast.mean_delay)),
         ],
     )
+}
+
+/// The calendar's share of the JKT48Connect key, list by list.
+pub fn calendar_share_line(lang: Lang, share: &crate::calendar::Share) -> String {
+    let lists = share
+        .lists
+        .iter()
+        .map(|(list, calls)| format!("{} {calls}", list.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match share.left {
+        Some(left) => t(
+            lang,
+            "help-calendar-share",
+            &[("most", &share.most), ("lists", &lists), ("left", &left)],
+        ),
+        None => t(
+            lang,
+            "help-calendar-share-unmetered",
+            &[("most", &share.most), ("lists", &lists)],
+        ),
+    }
 }

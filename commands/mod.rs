@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod calendar;
+pub mod feeds;
 pub mod help;
 pub mod live;
 pub mod recent;
@@ -116,6 +117,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         subscriptions::subscriptions(),
         subscriptions::unsubscribe(),
         subscriptions::subscription(),
+        feeds::calendar(),
         stream::stream(),
     ];
     if let Err(e) = rules::check(&commands) {
@@ -559,8 +561,9 @@ mod tests {
         for c in &all() {
             walk(c, &mut seen);
         }
-        // `platform` on /live, /recent and /subscribe; `language` and `identity`.
-        assert_eq!(seen.len(), 5 * 3 + 2 + 2, "{seen:?}");
+        // `platform` on /live, /recent and /subscribe; `language` and
+        // `identity`; `language` on each of /calendar's five feeds.
+        assert_eq!(seen.len(), 5 * 3 + 2 + 2 + 5 * 2, "{seen:?}");
         assert!(seen.contains(&"choice-identity-member"));
     }
 

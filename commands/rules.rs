@@ -153,6 +153,7 @@ mod tests {
                 ("subscriptions", Some(Rule::Admin)),
                 ("unsubscribe", Some(Rule::Admin)),
                 ("subscription", Some(Rule::Admin)),
+                ("calendar", Some(Rule::Admin)),
                 ("stream", Some(Rule::Operator)),
             ]
         );

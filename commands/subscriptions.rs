@@ -148,9 +148,6 @@ pub async fn subscribe(
 ) -> Result<(), Error> {
     let guild_id = admin_guild(ctx)?;
     let lang = super::lang(ctx);
-    if channel.guild_id != guild_id {
-        return Err(UserError(t(lang, "subscribe-other-guild", &[])).into());
-    }
     let tiktok = match tiktok.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(raw) => match crate::providers::konbini::normalize_username(raw) {
@@ -205,55 +202,27 @@ pub async fn subscribe(
         platform = Some(Platform::Realtimekit);
     }
 
-    // The server's @everyone role (its id is the guild's): a ping for
-    // everyone on every live is refused, not silently saved.
-    if role.as_ref().is_some_and(|r| r.id.get() == guild_id.get()) {
-        return Err(UserError(t(lang, "subscribe-everyone-role", &[])).into());
-    }
     let identity = match identity {
         Some(IdentityChoice::Member) => Identity::Member,
         _ => Identity::Bot,
     };
     let thread = thread.unwrap_or(false);
-    let pings_unmentionable = role.as_ref().is_some_and(|r| !r.mentionable);
-    let Some(yours) = invoker_permissions_in(ctx, channel.id) else {
-        return Err(UserError(t(lang, "subscribe-you-unknown", &[])).into());
-    };
-    let you_lack = member_missing(yours, pings_unmentionable);
-    if !you_lack.is_empty() {
-        return Err(UserError(t(
-            lang,
-            "subscribe-you-missing",
-            &[
-                ("channel", &format!("<#{}>", channel.id)),
-                ("missing", &you_lack.join(", ")),
-            ],
-        ))
-        .into());
-    }
     let wants = Wants {
-        role_ping: pings_unmentionable,
+        role_ping: false,
         webhooks: identity == Identity::Member,
         threads: thread,
     };
-    // The permission check asks Discord: answer within the 3-second
-    // deadline first (privately, as every admin reply).
-    ctx.defer_ephemeral().await?;
-    if let Some(refusal) = over_limit(ctx, guild_id.get(), tiktok.as_deref()).await? {
-        return say(ctx, refusal_text(lang, &refusal)).await;
-    }
-    let have = bot_permissions(ctx, guild_id, &channel).await?;
-    let missing = missing_permissions(have, wants);
-    if !missing.is_empty() {
-        let text = t(
-            lang,
-            "subscribe-missing",
-            &[
-                ("channel", &format!("<#{}>", channel.id)),
-                ("missing", &missing.join(", ")),
-            ],
-        );
-        return say(ctx, text).await;
+    if let Some(refusal) = admit(
+        ctx,
+        guild_id,
+        &channel,
+        role.as_ref(),
+        wants,
+        tiktok.as_deref(),
+    )
+    .await?
+    {
+        return say(ctx, refusal).await;
     }
 
     let sub = ctx
@@ -272,6 +241,7 @@ pub async fn subscribe(
             created_by: ctx.author().id.get(),
             identity,
             thread,
+            calendar: None,
         })
         .await?;
     tracing::info!(
@@ -296,6 +266,71 @@ pub async fn subscribe(
         ),
     )
     .await
+}
+
+/// The checks every new subscription passes, live or calendar, in order:
+/// the channel is this server's; the role is not @everyone; the admin may
+/// see and write there (and ping the role); within the server's limits;
+/// the bot has what it needs there (`wants`, plus Mention Everyone for a
+/// role that is not mentionable). `Err`: said privately at once;
+/// `Ok(Some(text))`: the refusal to say (the reply is deferred by then);
+/// `Ok(None)`: admitted.
+pub(super) async fn admit(
+    ctx: Context<'_>,
+    guild_id: serenity::GuildId,
+    channel: &serenity::GuildChannel,
+    role: Option<&serenity::Role>,
+    wants: Wants,
+    tiktok: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let lang = super::lang(ctx);
+    if channel.guild_id != guild_id {
+        return Err(UserError(t(lang, "subscribe-other-guild", &[])).into());
+    }
+    // The server's @everyone role (its id is the guild's): a ping for
+    // everyone on every post is refused, not silently saved.
+    if role.is_some_and(|r| r.id.get() == guild_id.get()) {
+        return Err(UserError(t(lang, "subscribe-everyone-role", &[])).into());
+    }
+    let pings_unmentionable = role.is_some_and(|r| !r.mentionable);
+    let Some(yours) = invoker_permissions_in(ctx, channel.id) else {
+        return Err(UserError(t(lang, "subscribe-you-unknown", &[])).into());
+    };
+    let you_lack = member_missing(yours, pings_unmentionable);
+    if !you_lack.is_empty() {
+        return Err(UserError(t(
+            lang,
+            "subscribe-you-missing",
+            &[
+                ("channel", &format!("<#{}>", channel.id)),
+                ("missing", &you_lack.join(", ")),
+            ],
+        ))
+        .into());
+    }
+    let wants = Wants {
+        role_ping: pings_unmentionable,
+        ..wants
+    };
+    // The permission check asks Discord: answer within the 3-second
+    // deadline first (privately, as every admin reply).
+    ctx.defer_ephemeral().await?;
+    if let Some(refusal) = over_limit(ctx, guild_id.get(), tiktok).await? {
+        return Ok(Some(refusal_text(lang, &refusal)));
+    }
+    let have = bot_permissions(ctx, guild_id, channel).await?;
+    let missing = missing_permissions(have, wants);
+    if !missing.is_empty() {
+        return Ok(Some(t(
+            lang,
+            "subscribe-missing",
+            &[
+                ("channel", &format!("<#{}>", channel.id)),
+                ("missing", &missing.join(", ")),
+            ],
+        )));
+    }
+    Ok(None)
 }
 
 /// Whether one more subscription (naming `tiktok`) would pass a limit.
@@ -354,7 +389,7 @@ async fn ready_webhook(ctx: Context<'_>, channel: u64) -> Result<(), Error> {
 
 /// The announcements' language: the admin's choice, else the server's
 /// locale as Discord reports it.
-fn announcement_language(ctx: Context<'_>, choice: Option<LanguageChoice>) -> Lang {
+pub(super) fn announcement_language(ctx: Context<'_>, choice: Option<LanguageChoice>) -> Lang {
     match choice {
         Some(LanguageChoice::En) => Lang::En,
         Some(LanguageChoice::Id) => Lang::Id,
@@ -413,6 +448,13 @@ impl LanguageChoice {
 /// One line describing a subscription's filters.
 pub fn describe(lang: Lang, sub: &Subscription) -> String {
     let mut parts = vec![format!("<#{}>", sub.channel_id)];
+    if let Some(choice) = &sub.calendar {
+        parts.push(super::feeds::describe_choice(lang, choice));
+        if let Some(r) = sub.role_id {
+            parts.push(format!("→ <@&{r}>"));
+        }
+        return parts.join(" · ");
+    }
     match (&sub.tiktok, &sub.realtimekit_id, sub.platform) {
         (Some(u), _, _) => parts.push(format!("TikTok @{u}")),
         (_, Some(id), _) => parts.push(format!("RealtimeKit `{id}`")),
@@ -598,11 +640,14 @@ pub async fn test(
     };
     super::cool_down(ctx, lang)?;
     ctx.defer_ephemeral().await?;
-    let body = test_body(
-        lang,
-        &sub,
-        &sample_stream(crate::announce::message::sub_lang(&sub)),
-    );
+    let body = match &sub.calendar {
+        Some(choice) => super::feeds::test_body(lang, &sub, choice),
+        None => test_body(
+            lang,
+            &sub,
+            &sample_stream(crate::announce::message::sub_lang(&sub)),
+        ),
+    };
     // Paced with the announcements (and held by a global 429 like them).
     data.pacing.bot.turn().await;
     let text = match data.rest.create_message(sub.channel_id, &body).await {

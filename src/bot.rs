@@ -110,6 +110,21 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     };
     let pacing =
         crate::outbox::pacing::Pacing::new(config.discord_global_rps, config.discord_webhook_rps);
+    // The calendar spends from the same JKT48Connect allowance as polling.
+    let calendar = providers.jkt48connect.clone().map(|client| {
+        Arc::new(crate::calendar::Calendar::new(
+            client,
+            budgets
+                .get(crate::providers::ProviderName::Jkt48Connect)
+                .cloned(),
+        ))
+    });
+    let calendar_plan = crate::calendar::reads::plan(
+        budgets
+            .get(crate::providers::ProviderName::Jkt48Connect)
+            .and_then(|l| l.schedule.allowance),
+        config.calendar_refresh,
+    );
     let work = WorkContext {
         store: Arc::clone(&store),
         rest: rest.clone(),
@@ -139,6 +154,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             .unwrap_or(config.poll_interval),
         share_snapshot: on_postgres,
         retention: config.retention,
+        calendar: calendar.clone().map(|c| (c, calendar_plan)),
     };
     let leading = Arc::new(AtomicBool::new(false));
     // Followers keep the leader's snapshot (a leader's own pollers write it).
@@ -156,15 +172,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     });
     let leader_task = tokio::spawn(lead(election, work, Arc::clone(&leading), shutdown.clone()));
 
-    // The calendar spends from the same JKT48Connect allowance as polling.
-    let calendar = providers.jkt48connect.clone().map(|client| {
-        Arc::new(crate::calendar::Calendar::new(
-            client,
-            budgets
-                .get(crate::providers::ProviderName::Jkt48Connect)
-                .cloned(),
-        ))
-    });
     let data = Data {
         calendar,
         config: Arc::clone(&config),

@@ -300,16 +300,14 @@ pub async fn check(config: &Config, out: &mut impl Write) -> i32 {
         };
         report(name, Some(result));
         budgets.extend(spent.ledger.as_ref().and_then(describe_budget));
-        if let Some((most, left)) = spent
+        if let Some(ledger) = spent
             .ledger
             .as_ref()
             .filter(|l| l.provider == ProviderName::Jkt48Connect)
-            .and_then(|l| crate::calendar::share(l.schedule.allowance))
         {
-            budgets.push(format!(
-                "{:<24} /schedule and /birthdays: at most {most} calls a month (only when asked, \
-from a kept copy); at least {left} left for live detection",
-                name.as_str()
+            budgets.extend(calendar_lines(
+                name.as_str(),
+                &crate::calendar::share(ledger.schedule.allowance, config.calendar_refresh),
             ));
         }
         if let Some(r) = source.rotation_now().await {
@@ -462,4 +460,24 @@ mod tests {
         assert!(lines[1].ends_with("https://x/a.m3u8"));
         assert!(lines[2].contains("YouTube") && lines[2].ends_with('-'));
     }
+}
+
+/// `onair check`'s lines for the calendar's share of the JKT48Connect key:
+/// each list's most a month (every feed subscribed, fans asking), and what
+/// is left for live detection.
+fn calendar_lines(provider: &str, share: &crate::calendar::Share) -> Vec<String> {
+    let lists = share
+        .lists
+        .iter()
+        .map(|(list, calls)| format!("{} {calls}", list.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut line = format!(
+        "{provider:<24} calendar (every feed subscribed, fans asking): at most {} calls a month ({lists})",
+        share.most
+    );
+    if let Some(left) = share.left {
+        line.push_str(&format!("; at least {left} left for live detection"));
+    }
+    vec![line]
 }

@@ -104,6 +104,10 @@ pub struct Config {
     /// `LIVE_UPDATE_SECS`: at most one live-update edit per announcement
     /// per this long; `None` (0): cards are not edited while live.
     pub live_update: Option<Duration>,
+    /// `CALENDAR_REFRESH_SECS`: the calendar feeds read each list at most
+    /// this long after the last read (None: the plan for the key's size,
+    /// `src/calendar/reads.rs`).
+    pub calendar_refresh: Option<Duration>,
     /// `/subscription test`: at most one sample post per server this often.
     pub test_cooldown: Duration,
     /// `RETENTION_DAYS`: ended broadcasts and finished deliveries older
@@ -218,6 +222,15 @@ impl Config {
             86_400,
         )?)
         .filter(|d| !d.is_zero());
+        let calendar_refresh = match get("CALENDAR_REFRESH_SECS") {
+            None => None,
+            Some(v) => Some(Duration::from_secs(parse_range(
+                "CALENDAR_REFRESH_SECS",
+                &v,
+                1,
+                7 * 86_400,
+            )?)),
+        };
 
         let tiktok_cooldown_user = parse_secs(
             get("TIKTOK_COOLDOWN_USER_SECS"),
@@ -398,6 +411,7 @@ impl Config {
             delivery_retry_max,
             discord_nonce_window,
             live_update,
+            calendar_refresh,
             tiktok_cooldown_user,
             tiktok_cooldown_guild,
             operator_guild_ids,

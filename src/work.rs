@@ -9,9 +9,14 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::announce::{Announcer, AnnouncerOptions};
+use crate::announce::{start_outbox, Announcer, AnnouncerOptions};
+use crate::calendar::cards::CalendarCards;
+use crate::calendar::feeds::Feeds;
+use crate::calendar::reads::ReadPlan;
+use crate::calendar::Calendar;
 use crate::discord::rest::DiscordRest;
 use crate::http::REQUEST_TIMEOUT;
+use crate::outbox::{ByKind, Content, Outbox};
 use crate::providers::source::LiveSource;
 use crate::store::Store;
 use crate::watch::snapshot::Snapshot;
@@ -36,6 +41,9 @@ pub struct WorkContext {
     pub share_snapshot: bool,
     /// Ended broadcasts and finished deliveries older than this are pruned.
     pub retention: Duration,
+    /// The JKT48 calendar and its feeds' read plan (None: no JKT48Connect
+    /// key).
+    pub calendar: Option<(Arc<Calendar>, ReadPlan)>,
 }
 
 /// The running work of one term.
@@ -45,7 +53,8 @@ pub struct Work {
     events: tokio::task::JoinHandle<()>,
     publisher: Option<tokio::task::JoinHandle<()>>,
     pruner: tokio::task::JoinHandle<()>,
-    announcer: Arc<Announcer>,
+    feeds: Option<tokio::task::JoinHandle<()>>,
+    outbox: Arc<Outbox>,
 }
 
 impl Work {
@@ -71,11 +80,32 @@ impl Work {
         for s in &seeds {
             ctx.seen_members.insert(s.name.clone());
         }
+        let mut kinds = ByKind::default();
+        if ctx.calendar.is_some() {
+            let cards: Arc<dyn Content> = Arc::new(CalendarCards {
+                store: Arc::clone(&ctx.store),
+            });
+            for kind in crate::calendar::items::KINDS {
+                kinds = kinds.with(kind, Arc::clone(&cards));
+            }
+        }
+        let outbox = start_outbox(&ctx.store, ctx.rest.clone(), &ctx.announcer, kinds);
         let announcer = Arc::new(Announcer::new(
             Arc::clone(&ctx.store),
-            ctx.rest.clone(),
-            ctx.announcer.clone(),
+            Arc::clone(&outbox),
+            &ctx.announcer,
         ));
+        let feeds = ctx.calendar.as_ref().map(|(calendar, plan)| {
+            tokio::spawn(crate::calendar::feeds::run(
+                Feeds {
+                    store: Arc::clone(&ctx.store),
+                    calendar: Arc::clone(calendar),
+                    outbox: Arc::clone(&outbox),
+                    plan: *plan,
+                },
+                stop.clone(),
+            ))
+        });
         let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
         let first_polls_by = ctx.longest_interval + REQUEST_TIMEOUT + Duration::from_secs(1);
         let events = tokio::spawn(handle_events(
@@ -109,7 +139,8 @@ impl Work {
             events,
             publisher,
             pruner,
-            announcer,
+            feeds,
+            outbox,
         })
     }
 
@@ -119,7 +150,7 @@ impl Work {
     /// leader).
     pub async fn stop(self, grace: Option<Duration>) {
         if grace.is_none() {
-            self.announcer.shutdown();
+            self.outbox.shutdown();
         }
         self.stop.cancel();
         for p in self.pollers {
@@ -131,14 +162,17 @@ impl Work {
             let _ = p.await;
         }
         let _ = self.pruner.await;
+        if let Some(f) = self.feeds {
+            let _ = f.await;
+        }
         if let Some(grace) = grace {
-            if !self.announcer.idle(grace).await {
+            if !self.outbox.idle(grace).await {
                 tracing::warn!(
                     "shutting down with deliveries still queued; they resume at next start"
                 );
             }
         }
-        self.announcer.shutdown();
+        self.outbox.shutdown();
     }
 }
 
@@ -159,6 +193,11 @@ async fn prune(store: Arc<dyn Store>, retention: Duration, stop: CancellationTok
         let Ok(keep) = chrono::Duration::from_std(retention) else {
             continue;
         };
+        match store.prune_calendar(chrono::Utc::now() - keep).await {
+            Ok(0) => {}
+            Ok(items) => tracing::info!(items, "pruned old calendar items"),
+            Err(e) => tracing::warn!(error = %e, "could not prune old calendar items"),
+        }
         match store.prune(chrono::Utc::now() - keep).await {
             Ok((0, 0)) => {}
             Ok((streams, deliveries)) => {

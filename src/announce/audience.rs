@@ -32,7 +32,8 @@ pub fn is_curated(platform: Platform) -> bool {
 
 /// Does this subscription receive this stream?
 pub fn matches(sub: &Subscription, stream: &LiveStream, reach: Reach) -> bool {
-    if sub.disabled_reason.is_some() {
+    // Disabled, or following a calendar feed rather than lives.
+    if sub.disabled_reason.is_some() || sub.calendar.is_some() {
         return false;
     }
     let names_a_source = sub.tiktok.is_some() || sub.realtimekit_id.is_some();
@@ -109,6 +110,14 @@ mod tests {
         let mut d = sub();
         d.disabled_reason = Some("gone".into());
         assert!(!matches(&d, &s, Reach::default()));
+    }
+
+    #[test]
+    fn a_calendar_subscription_receives_no_live() {
+        let mut cal = sub();
+        cal.calendar = Some(crate::store::CalendarChoice::of(crate::store::Feed::News));
+        assert!(matches(&sub(), &fritzy(), Reach::default()));
+        assert!(!matches(&cal, &fritzy(), Reach::default()));
     }
 
     #[test]

@@ -29,7 +29,10 @@ impl Content for LiveCards {
         delivery: &Delivery,
         sub: Option<&Subscription>,
     ) -> Result<Option<Card>, StoreError> {
-        let Some(row) = self.store.get_stream(delivery.stream_row).await? else {
+        let Some(stream_row) = delivery.stream_row else {
+            return Ok(None);
+        };
+        let Some(row) = self.store.get_stream(stream_row).await? else {
             return Ok(None);
         };
         let stream = &row.stream;
@@ -41,7 +44,7 @@ impl Content for LiveCards {
             None => announcement_body(s, stream),
         });
         Ok(Some(Card {
-            marker: marker(delivery.stream_row),
+            marker: marker(stream_row),
             ended_at: row.ended_at,
             post,
             close: row
@@ -53,13 +56,17 @@ impl Content for LiveCards {
                 avatar_url: stream.avatar_url.clone(),
             },
             thread_name: thread_name(stream),
+            post_until: None,
         }))
     }
 
     async fn ended(&self, delivery: &Delivery) -> Result<bool, StoreError> {
+        let Some(stream_row) = delivery.stream_row else {
+            return Ok(false);
+        };
         Ok(self
             .store
-            .get_stream(delivery.stream_row)
+            .get_stream(stream_row)
             .await?
             .is_some_and(|s| s.ended_at.is_some()))
     }

@@ -66,20 +66,10 @@ pub struct Announcer {
 }
 
 impl Announcer {
-    pub fn new(store: Arc<dyn Store>, rest: DiscordRest, options: AnnouncerOptions) -> Self {
+    /// Announce through `outbox` (shared with the other kinds of post).
+    pub fn new(store: Arc<dyn Store>, outbox: Arc<Outbox>, options: &AnnouncerOptions) -> Self {
         let live_update = options.live_update;
         let reach = options.reach;
-        let outbox = Outbox::start(
-            Arc::new(Deliveries(Arc::clone(&store))),
-            Arc::new(rest),
-            Arc::new(ByKind::default().with(
-                KIND_LIVE,
-                Arc::new(live_cards::LiveCards {
-                    store: Arc::clone(&store),
-                }),
-            )),
-            options.outbox,
-        );
         Announcer {
             store,
             outbox,
@@ -259,13 +249,25 @@ impl Announcer {
         }
         Ok(())
     }
+}
 
-    /// Wait until nothing is queued or in flight (tests, shutdown).
-    pub async fn idle(&self, timeout: Duration) -> bool {
-        self.outbox.idle(timeout).await
-    }
-
-    pub fn shutdown(&self) {
-        self.outbox.shutdown();
-    }
+/// Start the outbox for every kind of post: live cards (rendered here)
+/// and whatever `more` registers (the calendar's cards).
+pub fn start_outbox(
+    store: &Arc<dyn Store>,
+    rest: DiscordRest,
+    options: &AnnouncerOptions,
+    more: ByKind,
+) -> Arc<Outbox> {
+    Outbox::start(
+        Arc::new(Deliveries(Arc::clone(store))),
+        Arc::new(rest),
+        Arc::new(more.with(
+            KIND_LIVE,
+            Arc::new(live_cards::LiveCards {
+                store: Arc::clone(store),
+            }),
+        )),
+        options.outbox.clone(),
+    )
 }

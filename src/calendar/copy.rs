@@ -97,6 +97,24 @@ impl<T> Kept<T> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
     {
+        self.get_within(now, self.ages.max_age, read).await
+    }
+
+    /// The copy, read again by `read` first when older than `max_age`.
+    pub async fn get_within<F, Fut>(
+        &self,
+        now: DateTime<Utc>,
+        max_age: Duration,
+        read: F,
+    ) -> Answer<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let ages = Ages {
+            max_age,
+            ..self.ages
+        };
         // Held across the read: whoever asks meanwhile waits, then finds
         // the copy fresh (one call for any number of asks).
         let mut slot = self.slot.lock().await;
@@ -105,7 +123,7 @@ impl<T> Kept<T> {
             read_at: slot.read_at,
             problem,
         };
-        if !should_read(slot.read_at, slot.failed_at, now, self.ages) {
+        if !should_read(slot.read_at, slot.failed_at, now, ages) {
             let problem =
                 (slot.value.is_none() || slot.failed_at > slot.read_at).then_some(Problem::Resting);
             return answer(&slot, problem);

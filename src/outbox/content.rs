@@ -39,6 +39,9 @@ pub struct Card {
     pub sender: Sender,
     /// The name of its discussion thread.
     pub thread_name: String,
+    /// A post not out by then is not worth sending any more (a reminder
+    /// of a show that has started, a birthday post after her day).
+    pub post_until: Option<DateTime<Utc>>,
 }
 
 impl Card {

@@ -269,6 +269,7 @@ impl Outbox {
             backoff_max: self.options.backoff_max,
             jitter: crate::backoff::unit(),
             posts_closed: card.posts_closed(),
+            post_until: card.post_until,
             has_thread: delivery.thread_id.is_some(),
         }
     }
@@ -283,10 +284,12 @@ impl Outbox {
                 (Some(message), Some(body)) => self.edit(r.job, d, message, &body).await,
                 _ => Ok(Done::Skipped),
             },
-            Step::Reopen | Step::Refresh => match (d.message_id, marked(&r.card.current)) {
-                (Some(message), Some(body)) => self.edit(r.job, d, message, &body).await,
-                _ => Ok(Done::Skipped),
-            },
+            Step::Reopen | Step::Amend | Step::Refresh => {
+                match (d.message_id, marked(&r.card.current)) {
+                    (Some(message), Some(body)) => self.edit(r.job, d, message, &body).await,
+                    _ => Ok(Done::Skipped),
+                }
+            }
             Step::StartThread => {
                 let Some(message) = d.message_id else {
                     return Ok(Done::Skipped);

@@ -16,6 +16,10 @@ pub enum Step {
     Close,
     /// The news came back after its close: closed → sent (live again).
     Reopen,
+    /// Edit a sent card to what its news says now (a theater show moved
+    /// or renamed after its reminder went out): retried like a close,
+    /// never dropped like a refresh.
+    Amend,
     /// Show what changed on a sent card: the lowest priority, dropped
     /// rather than retried or kept waiting, never held against the
     /// subscription.
@@ -32,6 +36,7 @@ impl Step {
             Step::Post => "post",
             Step::Close => "close",
             Step::Reopen => "reopen",
+            Step::Amend => "amend",
             Step::Refresh => "refresh",
             Step::StartThread => "start_thread",
             Step::ArchiveThread => "archive_thread",

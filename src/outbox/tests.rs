@@ -282,6 +282,7 @@ impl Content for FixedCard {
                 avatar_url: None,
             },
             thread_name: "Fritzy · today".into(),
+            post_until: None,
         }))
     }
     async fn ended(&self, _d: &Delivery) -> R<bool> {
@@ -525,6 +526,7 @@ impl Content for Labelled {
                 avatar_url: None,
             },
             thread_name: self.0.into(),
+            post_until: None,
         }))
     }
     async fn ended(&self, _d: &Delivery) -> R<bool> {

@@ -53,6 +53,9 @@ pub struct Facts {
     pub posts_closed: bool,
     /// The card has a discussion thread (archived after the close).
     pub has_thread: bool,
+    /// A post not out by then is dropped as stale (a reminder of a show
+    /// that has started).
+    pub post_until: Option<DateTime<Utc>>,
 }
 
 impl Facts {
@@ -60,7 +63,7 @@ impl Facts {
     pub fn still_matters(&self, now: DateTime<Utc>) -> bool {
         let window = match self.step {
             Step::Post | Step::Refresh => self.stale_after,
-            Step::Close | Step::Reopen | Step::StartThread | Step::ArchiveThread => {
+            Step::Close | Step::Reopen | Step::Amend | Step::StartThread | Step::ArchiveThread => {
                 CLOSE_STALE_AFTER.max(self.stale_after)
             }
         };
@@ -222,6 +225,10 @@ pub fn plan(b: Before<'_>, facts: &Facts, now: DateTime<Utc>) -> Plan {
             DropKind::Stale,
             "stale: the news ended too long before it could be announced",
         )),
+        Step::Post if facts.post_until.is_some_and(|t| now >= t) => Plan::Settle(drop_post(
+            DropKind::Stale,
+            "stale: the moment it was for has passed",
+        )),
         Step::Post if !b.active => Plan::Settle(drop_post(
             DropKind::Removed,
             "the subscription was removed or disabled",
@@ -230,6 +237,7 @@ pub fn plan(b: Before<'_>, facts: &Facts, now: DateTime<Utc>) -> Plan {
         Step::Close if sent && ended && !closed => Plan::Go,
         // Ended again meanwhile: the close has the last word.
         Step::Reopen if sent && b.subscribed && !ended && !closed => Plan::Go,
+        Step::Amend if sent && b.subscribed && !ended && !closed => Plan::Go,
         Step::Refresh if sent && b.subscribed && !ended && !closed => {
             if b.expired {
                 Plan::Settle(vec![Effect::Count(Event::RefreshDropped)])
@@ -396,7 +404,7 @@ fn given_up(facts: &Facts, why: String) -> Vec<Effect> {
         ],
         Step::Close => vec![Effect::Closed],
         Step::ArchiveThread => vec![Effect::ThreadArchived],
-        Step::Reopen | Step::Refresh | Step::StartThread => Vec::new(),
+        Step::Reopen | Step::Amend | Step::Refresh | Step::StartThread => Vec::new(),
     }
 }
 
@@ -441,7 +449,7 @@ pub fn after_sent(closed: bool, wants_thread: bool, ended_now: bool) -> Vec<Effe
 mod tests {
     use super::*;
     use Effect::{Count, Note, PauseAll, Retry, Then, Wait};
-    use Step::{ArchiveThread, Close, Post, Refresh, Reopen, StartThread};
+    use Step::{Amend, ArchiveThread, Close, Post, Refresh, Reopen, StartThread};
 
     fn at(min: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + min * 60, 0).unwrap()
@@ -458,6 +466,7 @@ mod tests {
             jitter: 0.0,
             posts_closed: ended_min.is_some(),
             has_thread: false,
+            post_until: None,
         }
     }
 
@@ -683,6 +692,25 @@ mod tests {
                 0,
                 String::new(),
             ),
+            // an amended card (a show moved): retried, given up quietly
+            (
+                facts(Amend, 0, None),
+                Ok(Done::Edited),
+                0,
+                exact(vec![Count(Event::Edited)]),
+            ),
+            (
+                facts(Amend, 2, None),
+                Err(server.clone()),
+                0,
+                exact(retried(8, &server)),
+            ),
+            (
+                facts(Amend, 0, None),
+                Err(refused(400, 50035)),
+                0,
+                String::new(),
+            ),
             // gone or forbidden channel: a strike for a post; nothing to edit
             (
                 facts(Post, 0, None),
@@ -877,6 +905,10 @@ mod tests {
             (before(&closed), Reopen, None, 2, "skip"),
             (before(&sent), Reopen, None, 2, "go"),
             (before(&sent), Reopen, Some(0), 2, "skip"),
+            (before(&sent), Amend, None, 2, "go"),
+            (before(&closed), Amend, None, 2, "skip"),
+            (before(&sent), Amend, Some(0), 2, "skip"),
+            (before(&pending), Amend, None, 2, "skip"),
             (before(&sent), Refresh, None, 0, "go"),
             (expired, Refresh, None, 0, "Count(RefreshDropped)"),
             (before(&sent), Refresh, Some(0), 1, "skip"),
@@ -890,6 +922,16 @@ mod tests {
             let got = shape_of(plan(b, &facts(step, 0, ended), at(now)));
             assert_eq!(got, expected, "row {i}: {step:?}");
         }
+        // A post with a moment (a show's reminder) goes until it, not after.
+        let until = Facts {
+            post_until: Some(at(10)),
+            ..facts(Post, 0, None)
+        };
+        assert_eq!(shape_of(plan(before(&pending), &until, at(9))), "go");
+        assert_eq!(
+            shape_of(plan(before(&pending), &until, at(10))),
+            "Drop(Stale), Count(Dropped(Stale))"
+        );
     }
 
     #[test]
@@ -947,7 +989,7 @@ mod tests {
         let f = |step| facts(step, 0, Some(0));
         assert!(!f(Post).still_matters(at(16)));
         assert!(!f(Refresh).still_matters(at(16)));
-        for step in [Close, Reopen, StartThread, ArchiveThread] {
+        for step in [Close, Reopen, Amend, StartThread, ArchiveThread] {
             assert!(f(step).still_matters(at(23 * 60)), "{step:?}");
             assert!(!f(step).still_matters(at(24 * 60 + 1)), "{step:?}");
         }

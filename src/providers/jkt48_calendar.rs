@@ -26,7 +26,7 @@ pub fn wib() -> FixedOffset {
 }
 
 /// A member whose birthday show (seitansai) a theater show is.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SeitansaiMember {
     pub name: String,
     pub picture: Option<String>,
@@ -34,7 +34,7 @@ pub struct SeitansaiMember {
 }
 
 /// One theater show.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Show {
     /// The show's id (a string at JKT48Connect).
     pub id: String,
@@ -48,7 +48,7 @@ pub struct Show {
 }
 
 /// A member's coming birthday.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Birthday {
     pub name: String,
     pub birthdate: Option<NaiveDate>,
@@ -63,7 +63,7 @@ pub struct Birthday {
 }
 
 /// One official news article.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewsItem {
     pub id: String,
     pub title: String,
@@ -80,7 +80,7 @@ impl NewsItem {
 }
 
 /// One upcoming event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CalendarEvent {
     pub id: String,
     pub title: String,

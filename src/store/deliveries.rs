@@ -1,4 +1,5 @@
-//! Deliveries, the outbox's records: one row per (broadcast, channel), from
+//! Deliveries, the outbox's records: one row per (broadcast, channel) or
+//! (calendar item, channel, slot), from
 //! queued to sent, edited at the end, its thread, or failed with a reason.
 //! The rules that move a delivery live in `src/outbox/transition.rs`; this
 //! is where they are written down.
@@ -45,7 +46,12 @@ pub struct Delivery {
     /// What kind of card it carries ([`KIND_LIVE`] so far): the outbox asks the
     /// renderer registered for this kind.
     pub kind: String,
-    pub stream_row: i64,
+    /// The broadcast a live card announces.
+    pub stream_row: Option<i64>,
+    /// The calendar item a calendar card carries, and which of its posts
+    /// this is (a show's 60- or 15-minute reminder: `"60"`, `"15"`).
+    pub item_row: Option<i64>,
+    pub slot: String,
     pub subscription_id: i64,
     pub guild_id: u64,
     pub channel_id: u64,
@@ -74,7 +80,9 @@ impl Delivery {
         Delivery {
             id: 1,
             kind: KIND_LIVE.into(),
-            stream_row: 1,
+            stream_row: Some(1),
+            item_row: None,
+            slot: String::new(),
             subscription_id: 1,
             guild_id: 1,
             channel_id,
@@ -141,11 +149,12 @@ pub trait DeliveryTable: Send + Sync {
     async fn prune(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
 }
 
-const DELIVERY_COLS: &str = "id, kind, stream_row, subscription_id, guild_id, channel_id, status, \
+const DELIVERY_COLS: &str =
+    "id, kind, stream_row, item_row, slot, subscription_id, guild_id, channel_id, status, \
                              message_id, attempts, last_error, created_at, sent_at, end_edited_at, \
                              first_attempt_at, webhook_id, thread_id, thread_archived_at";
 
-fn delivery<R: Row>(r: &R) -> Result<Delivery, StoreError>
+pub(super) fn delivery<R: Row>(r: &R) -> Result<Delivery, StoreError>
 where
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
@@ -155,6 +164,8 @@ where
         id: r.try_get("id")?,
         kind: r.try_get("kind")?,
         stream_row: r.try_get("stream_row")?,
+        item_row: r.try_get("item_row")?,
+        slot: r.try_get("slot")?,
         subscription_id: r.try_get("subscription_id")?,
         guild_id: unsnow(r.try_get("guild_id")?)?,
         channel_id: unsnow(r.try_get("channel_id")?)?,
@@ -176,7 +187,7 @@ where
 }
 
 /// The deliveries matching `clause`, oldest first.
-fn deliveries_where(clause: &str) -> String {
+pub(super) fn deliveries_where(clause: &str) -> String {
     format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE {clause} ORDER BY id")
 }
 
@@ -304,7 +315,8 @@ where
             .await?;
         let mut out = Vec::with_capacity(ds.len());
         for d in ds {
-            if let Some(s) = self.get_stream(d.stream_row).await? {
+            let Some(row) = d.stream_row else { continue };
+            if let Some(s) = self.get_stream(row).await? {
                 out.push((d, s));
             }
         }

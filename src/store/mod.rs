@@ -6,6 +6,7 @@
 //! own module; both engines run the same SQL ([`sql`]).
 
 mod budgets;
+mod calendar;
 mod deliveries;
 mod error;
 mod postgres;
@@ -20,6 +21,9 @@ mod webhooks;
 use std::sync::Arc;
 
 pub use budgets::BudgetTable;
+pub use calendar::{
+    CalendarChoice, CalendarItem, CalendarTable, Change, Feed, ListedItem, Listing,
+};
 pub use deliveries::{Delivery, DeliveryStatus, DeliveryTable, KIND_LIVE};
 pub use error::StoreError;
 pub use postgres::PgStore;
@@ -32,12 +36,24 @@ pub use webhooks::{StoredWebhook, WebhookTable};
 /// Everything the bot persists: every table group. Code that needs only
 /// one group takes that trait (`Arc<dyn Store>` upcasts to it).
 pub trait Store:
-    SubscriptionTable + StreamTable + DeliveryTable + WebhookTable + BudgetTable + SnapshotTable
+    SubscriptionTable
+    + StreamTable
+    + DeliveryTable
+    + CalendarTable
+    + WebhookTable
+    + BudgetTable
+    + SnapshotTable
 {
 }
 
 impl<T> Store for T where
-    T: SubscriptionTable + StreamTable + DeliveryTable + WebhookTable + BudgetTable + SnapshotTable
+    T: SubscriptionTable
+        + StreamTable
+        + DeliveryTable
+        + CalendarTable
+        + WebhookTable
+        + BudgetTable
+        + SnapshotTable
 {
 }
 

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
+use super::calendar::CalendarChoice;
 use super::error::StoreError;
 use super::sql::{ms, platform, snow, time, unsnow, SqlEngine, SqlStore};
 use super::webhooks::{stored_webhook, StoredWebhook};
@@ -33,6 +34,8 @@ pub struct Subscription {
     pub identity_fallback: Option<String>,
     /// Start a discussion thread on each announcement.
     pub thread: bool,
+    /// A calendar feed instead of lives (None: a live subscription).
+    pub calendar: Option<CalendarChoice>,
 }
 
 /// Who a subscription's announcements look like they come from.
@@ -88,6 +91,7 @@ impl Subscription {
             identity: Identity::Bot,
             identity_fallback: None,
             thread: false,
+            calendar: None,
         }
     }
 
@@ -111,6 +115,7 @@ pub struct NewSubscription {
     pub created_by: u64,
     pub identity: Identity,
     pub thread: bool,
+    pub calendar: Option<CalendarChoice>,
 }
 
 /// The subscriptions table.
@@ -183,6 +188,11 @@ where
         identity: Identity::parse(&r.try_get::<String, _>("identity")?)?,
         identity_fallback: r.try_get("identity_fallback")?,
         thread: r.try_get::<i64, _>("thread")? != 0,
+        calendar: r
+            .try_get::<Option<String>, _>("calendar")?
+            .as_deref()
+            .map(CalendarChoice::parse)
+            .transpose()?,
     })
 }
 
@@ -209,8 +219,9 @@ where
     async fn add_subscription(&self, new: NewSubscription) -> Result<Subscription, StoreError> {
         let row = sqlx::query(
             "INSERT INTO subscriptions (guild_id, channel_id, platform, member, tiktok,
-               realtimekit_id, role_id, template, language, created_by, created_at, identity, thread)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *",
+               realtimekit_id, role_id, template, language, created_by, created_at, identity, thread,
+               calendar)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *",
         )
         .bind(snow(new.guild_id)?)
         .bind(snow(new.channel_id)?)
@@ -225,6 +236,7 @@ where
         .bind(ms(Utc::now()))
         .bind(new.identity.as_str())
         .bind(i64::from(new.thread))
+        .bind(new.calendar.as_ref().map(CalendarChoice::to_json))
         .fetch_one(&self.pool)
         .await?;
         subscription(&row)
