@@ -72,6 +72,7 @@ pub struct WorldBuilder {
     db: Option<TestDb>,
     store: bool,
     subscribe: Vec<(u64, u64)>,
+    calendar: Vec<(u64, onair::store::CalendarChoice)>,
     bot: bool,
 }
 
@@ -186,6 +187,13 @@ impl WorldBuilder {
         self.store()
     }
 
+    /// Subscribe `channel` of the test server to a calendar feed (opens
+    /// the store).
+    pub fn calendar(mut self, channel: u64, choice: onair::store::CalendarChoice) -> Self {
+        self.calendar.push((channel, choice));
+        self.store()
+    }
+
     /// Start the bot once the world is set up.
     pub fn bot(mut self) -> Self {
         self.bot = true;
@@ -239,6 +247,19 @@ impl WorldBuilder {
         for (guild, channel) in self.subscribe {
             let store = store.as_ref().expect("subscribe opens the store");
             subscribe_everything(store, guild, channel).await;
+        }
+        for (channel, choice) in self.calendar {
+            let store = store.as_ref().expect("calendar opens the store");
+            store
+                .add_subscription(onair::store::NewSubscription {
+                    guild_id: GUILD_ID,
+                    channel_id: channel,
+                    created_by: 1,
+                    calendar: Some(choice),
+                    ..Default::default()
+                })
+                .await
+                .expect("calendar subscription saved");
         }
         let mut world = World {
             discord,
