@@ -434,6 +434,26 @@ fn human(d: std::time::Duration) -> String {
     crate::messages::human_duration(crate::messages::Lang::En, d)
 }
 
+/// `onair check`'s lines for the calendar's share of the JKT48Connect key:
+/// each list's most a month (every feed subscribed, fans asking), and what
+/// is left for live detection.
+fn calendar_lines(provider: &str, share: &crate::calendar::Share) -> Vec<String> {
+    let lists = share
+        .lists
+        .iter()
+        .map(|(list, calls)| format!("{} {calls}", list.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut line = format!(
+        "{provider:<24} calendar (every feed subscribed, fans asking): at most {} calls a month ({lists})",
+        share.most
+    );
+    if let Some(left) = share.left {
+        line.push_str(&format!("; at least {left} left for live detection"));
+    }
+    vec![line]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,24 +480,4 @@ mod tests {
         assert!(lines[1].ends_with("https://x/a.m3u8"));
         assert!(lines[2].contains("YouTube") && lines[2].ends_with('-'));
     }
-}
-
-/// `onair check`'s lines for the calendar's share of the JKT48Connect key:
-/// each list's most a month (every feed subscribed, fans asking), and what
-/// is left for live detection.
-fn calendar_lines(provider: &str, share: &crate::calendar::Share) -> Vec<String> {
-    let lists = share
-        .lists
-        .iter()
-        .map(|(list, calls)| format!("{} {calls}", list.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut line = format!(
-        "{provider:<24} calendar (every feed subscribed, fans asking): at most {} calls a month ({lists})",
-        share.most
-    );
-    if let Some(left) = share.left {
-        line.push_str(&format!("; at least {left} left for live detection"));
-    }
-    vec![line]
 }

@@ -152,7 +152,14 @@ async fn only_live_recent_tiktok_schedule_and_birthdays_are_user_installable() {
             } else if anywhere {
                 assert_eq!(c["integration_types"], json!([0, 1]), "{name}");
                 assert_eq!(c["contexts"], json!([0, 1, 2]), "{name}");
-            } else if ["subscribe", "subscriptions", "unsubscribe", "subscription"].contains(&name)
+            } else if [
+                "subscribe",
+                "subscriptions",
+                "unsubscribe",
+                "subscription",
+                "calendar",
+            ]
+            .contains(&name)
             {
                 // Guild install, used in the guild only.
                 assert_eq!(c["integration_types"], json!([0]), "{name}");

@@ -82,3 +82,19 @@ async fn replicas_smoke() {
     let lite = support::bench_replicas::fanout(20, 200, 60, None).await;
     assert_eq!((lite.duplicates, lite.missing), (0, 0), "{lite:?}");
 }
+
+/// The same month with every calendar feed subscribed on a Basic key: the
+/// calendar and live detection together stay within the 1,000 calls, and
+/// every reminder and birthday post goes out within a minute of its moment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn budget_month_with_the_calendar_never_goes_over_and_posts_every_reminder_on_time() {
+    let m = support::budget_sim::month_with_calendar(1_000, Duration::from_secs(30), 7).await;
+    assert!(m.total_calls() <= 1_000, "over budget: {m:?}");
+    assert!(
+        m.lists.iter().all(|(_, n)| *n > 0),
+        "every list read: {m:?}"
+    );
+    assert_eq!(m.reminders_on_time, m.reminders, "{m:?}");
+    assert_eq!(m.birthdays_on_time, m.birthdays, "{m:?}");
+    assert!(m.birthdays > 0 && m.reminders > 0, "{m:?}");
+}

@@ -379,3 +379,89 @@ async fn calendar_theater_saves_a_feed_listed_by_subscriptions_sampled_by_test_a
     d.assert_spec_clean();
     w.stop_bot().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_days_shows_at_their_hour_and_a_new_event_are_each_posted_once() {
+    let wib = chrono::FixedOffset::east_opt(7 * 3600).unwrap();
+    let now = chrono::Utc::now();
+    let hour = u8::try_from(chrono::Timelike::hour(&now.with_timezone(&wib))).unwrap();
+    let mut w = World::builder()
+        .jkt()
+        .channels(&[C1, C2])
+        .var("CALENDAR_REFRESH_SECS", 1)
+        .calendar(
+            C1,
+            CalendarChoice {
+                hour: Some(hour),
+                ..CalendarChoice::of(Feed::Today)
+            },
+        )
+        .calendar(C2, CalendarChoice::of(Feed::Events))
+        .start()
+        .await;
+    w.jkt.set(LIVE, Reply::json(json!([])));
+    // Two shows today (WIB), one tomorrow: the post lists today's.
+    let midnight = now
+        .with_timezone(&wib)
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_local_timezone(wib)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let h = chrono::Duration::hours;
+    w.jkt.set(
+        THEATER,
+        theater(vec![
+            show("2963", "Cara Meminum Ramune", midnight + h(10)),
+            show("2964", "Pajama Drive", midnight + h(20)),
+            show("2965", "Aturan Anti Cinta", midnight + h(34)),
+        ]),
+    );
+    let event = |id: &str, title: &str| {
+        json!({"id": id, "date": "2025-07-03T17:00:00.000Z",
+               "label": "https://jkt48.com/images/icon.cat2.png", "title": title,
+               "url": "https://jkt48.com/calendar/list/y/2025/m/7/d/4?lang=id"})
+    };
+    w.jkt.set(
+        "GET /api/jkt48/events",
+        Reply::json(json!([event("old-1", "Handshake")])),
+    );
+    w.start_bot().await;
+    w.discord
+        .wait_for(T, "the day's shows", |d| !d.messages(C1).is_empty())
+        .await;
+    let day = w.discord.messages(C1)[0].body.clone();
+    let listed = day["embeds"][0]["description"].as_str().unwrap_or_default();
+    assert!(content(&day).contains("2 shows"), "{day}");
+    assert!(listed.contains("Cara Meminum Ramune"), "{day}");
+    assert!(listed.contains("Pajama Drive"), "{day}");
+    assert!(!listed.contains("Aturan Anti Cinta"), "tomorrow's: {day}");
+
+    w.jkt.wait_more_hits("/api/jkt48/events", 3, T).await;
+    assert!(
+        w.discord.messages(C2).is_empty(),
+        "the events backlog is not posted"
+    );
+    w.jkt.set(
+        "GET /api/jkt48/events",
+        Reply::json(json!([
+            event("old-1", "Handshake"),
+            event("new-2", "Gelombang Cinta Fest")
+        ])),
+    );
+    w.discord
+        .wait_for(T, "the new event", |d| d.messages(C2).len() == 1)
+        .await;
+    let post = w.discord.messages(C2)[0].body.clone();
+    assert!(content(&post).contains("Gelombang Cinta Fest"), "{post}");
+    assert_eq!(
+        post["embeds"][0]["url"],
+        "https://jkt48.com/calendar/list/y/2025/m/7/d/4?lang=id"
+    );
+    w.jkt.wait_more_hits("/api/jkt48/events", 3, T).await;
+    assert_eq!(w.discord.messages(C1).len(), 1, "one day's post");
+    assert_eq!(w.discord.messages(C2).len(), 1, "one post per event");
+    w.discord.assert_spec_clean();
+    w.stop_bot().await;
+}

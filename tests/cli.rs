@@ -174,11 +174,12 @@ async fn check_reports_each_provider() {
             .any(|l| l.starts_with("KonbiniAPI") && l.ends_with("off")),
         "{stdout}"
     );
-    // The default Basic key: the calendar's most, and what it leaves.
+    // The default Basic key: the calendar's most, list by list, and what
+    // it leaves.
     assert!(
         stdout.contains(
-            "/schedule and /birthdays: at most 124 calls a month (only when asked, from a kept \
-             copy); at least 876 left for live detection"
+            "calendar (every feed subscribed, fans asking): at most 279 calls a month \
+             (theater 124, birthdays 62, news 62, events 31); at least 721 left for live detection"
         ),
         "{stdout}"
     );

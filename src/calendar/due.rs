@@ -117,14 +117,17 @@ pub fn moments(item: &CalendarItem, sub: &Subscription) -> Vec<Moment> {
     }
 }
 
+/// Where a post goes: (subscription, guild, channel).
+pub type Target = (i64, u64, u64);
+
 /// The posts of `item` due at `now`: for each slot, the subscriptions it
-/// goes to, as (subscription, guild, channel).
+/// goes to.
 pub fn due_now(
     item: &CalendarItem,
     subs: &[Subscription],
     now: DateTime<Utc>,
-) -> Vec<(String, Vec<(i64, u64, u64)>)> {
-    let mut out: Vec<(String, Vec<(i64, u64, u64)>)> = Vec::new();
+) -> Vec<(String, Vec<Target>)> {
+    let mut out: Vec<(String, Vec<Target>)> = Vec::new();
     for sub in subs {
         for m in moments(item, sub) {
             if m.due <= now && now < m.until {
@@ -222,7 +225,10 @@ mod tests {
             ]
         );
         assert!(due_now(&show, &subs, at(120)).is_empty(), "it started");
-        assert_eq!(next_due(&[show.clone()], &subs, at(61)), Some(at(105)));
+        assert_eq!(
+            next_due(std::slice::from_ref(&show), &subs, at(61)),
+            Some(at(105))
+        );
         assert_eq!(post_until(&show), Some(at(120)));
         let mut gone = show;
         gone.unlisted_at = Some(at(50));
@@ -244,7 +250,10 @@ mod tests {
             due_now(&today, &[noon.clone(), seven.clone()], at(7 * 60)),
             vec![("7".into(), vec![(2, 1, 102)])]
         );
-        assert_eq!(due_now(&today, &[noon.clone()], at(12 * 60)).len(), 1);
+        assert_eq!(
+            due_now(&today, std::slice::from_ref(&noon), at(12 * 60)).len(),
+            1
+        );
         assert!(
             due_now(&today, &[noon], at(24 * 60)).is_empty(),
             "the day is over"
@@ -283,7 +292,7 @@ mod tests {
             due_now(&news, &[before.clone(), after], at(5)),
             vec![(String::new(), vec![(1, 1, 101)])]
         );
-        assert!(due_now(&news, &[before.clone()], at(5 + 3 * 24 * 60)).is_empty());
+        assert!(due_now(&news, std::slice::from_ref(&before), at(5 + 3 * 24 * 60)).is_empty());
         news.seed = true;
         assert!(due_now(&news, &[before], at(5)).is_empty());
     }

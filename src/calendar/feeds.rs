@@ -29,6 +29,10 @@ pub const TICK: Duration = Duration::from_secs(30);
 /// After a store error, the wait before the next try.
 const STORE_RETRY: Duration = Duration::from_secs(5);
 
+/// What one read lists, kind by kind, with the span each covers.
+type Listings<'a> = Vec<(&'a str, Vec<ListedItem>, Option<Span>)>;
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
 /// What the feeds need.
 pub struct Feeds {
     pub store: Arc<dyn Store>,
@@ -123,47 +127,46 @@ impl Feeds {
         recorded: &mut HashMap<List, DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         let cal = &self.calendar;
-        let (read_at, listings): (Option<DateTime<Utc>>, Vec<(&str, Vec<ListedItem>, _)>) =
-            match list {
-                List::Theater => {
-                    let a = cal.shows_within(now, max_age).await;
-                    let shows = a.value.as_deref().cloned().unwrap_or_default();
-                    let covers = items::theater_covers(&shows);
-                    let (each, days) = items::theater(&shows);
-                    (
-                        a.read_at,
-                        vec![(KIND_SHOW, each, covers), (KIND_TODAY, days, None)],
-                    )
-                }
-                List::Birthdays => {
-                    let a = cal.birthdays_within(now, max_age).await;
-                    let list = a.value.as_deref().cloned().unwrap_or_default();
-                    let (each, months) = items::birthdays(&list, a.read_at.unwrap_or(now));
-                    (
-                        a.read_at,
-                        vec![
-                            (KIND_BIRTHDAY, each, None),
-                            (KIND_BIRTHDAY_MONTH, months, None),
-                        ],
-                    )
-                }
-                List::News => {
-                    let a = cal.news_within(now, max_age).await;
-                    let list = a.value.as_deref().cloned().unwrap_or_default();
-                    (
-                        a.read_at,
-                        vec![(items::KIND_NEWS, items::news(&list), None)],
-                    )
-                }
-                List::Events => {
-                    let a = cal.events_within(now, max_age).await;
-                    let list = a.value.as_deref().cloned().unwrap_or_default();
-                    (
-                        a.read_at,
-                        vec![(items::KIND_EVENT, items::events(&list), None)],
-                    )
-                }
-            };
+        let (read_at, listings): (Option<DateTime<Utc>>, Listings<'_>) = match list {
+            List::Theater => {
+                let a = cal.shows_within(now, max_age).await;
+                let shows = a.value.as_deref().cloned().unwrap_or_default();
+                let covers = items::theater_covers(&shows);
+                let (each, days) = items::theater(&shows);
+                (
+                    a.read_at,
+                    vec![(KIND_SHOW, each, covers), (KIND_TODAY, days, None)],
+                )
+            }
+            List::Birthdays => {
+                let a = cal.birthdays_within(now, max_age).await;
+                let list = a.value.as_deref().cloned().unwrap_or_default();
+                let (each, months) = items::birthdays(&list, a.read_at.unwrap_or(now));
+                (
+                    a.read_at,
+                    vec![
+                        (KIND_BIRTHDAY, each, None),
+                        (KIND_BIRTHDAY_MONTH, months, None),
+                    ],
+                )
+            }
+            List::News => {
+                let a = cal.news_within(now, max_age).await;
+                let list = a.value.as_deref().cloned().unwrap_or_default();
+                (
+                    a.read_at,
+                    vec![(items::KIND_NEWS, items::news(&list), None)],
+                )
+            }
+            List::Events => {
+                let a = cal.events_within(now, max_age).await;
+                let list = a.value.as_deref().cloned().unwrap_or_default();
+                (
+                    a.read_at,
+                    vec![(items::KIND_EVENT, items::events(&list), None)],
+                )
+            }
+        };
         let Some(read_at) = read_at else {
             return Ok(());
         };

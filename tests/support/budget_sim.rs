@@ -253,3 +253,298 @@ pub async fn month(allowance: u64, min_interval: Duration, seed: u64) -> MonthRu
         fixed_interval,
     }
 }
+
+/// What the calendar's feeds did in a month beside live polling.
+#[derive(Debug, Clone)]
+pub struct CalendarMonth {
+    pub allowance: u64,
+    /// Live detection sharing the key with the calendar.
+    pub live: Outcome,
+    /// Calls per calendar list (the fake's count).
+    pub lists: Vec<(&'static str, u64)>,
+    /// Show reminders (two leads per show: 60 and 15 minutes) due in the
+    /// month, those sent within a minute of their moment, the latest.
+    pub reminders: usize,
+    pub reminders_on_time: usize,
+    pub reminder_latest: Duration,
+    /// Birthday posts due in the month (00:00 WIB), those within a minute.
+    pub birthdays: usize,
+    pub birthdays_on_time: usize,
+}
+
+impl CalendarMonth {
+    pub fn total_calls(&self) -> u64 {
+        self.live.calls + self.lists.iter().map(|(_, n)| n).sum::<u64>()
+    }
+}
+
+const CAL_ROUTES: [(&str, &str); 4] = [
+    ("theater", "/api/jkt48/theater"),
+    ("birthdays", "/api/jkt48/birthday"),
+    ("news", "/api/jkt48/news"),
+    ("events", "/api/jkt48/events"),
+];
+/// Reminder leads every theater subscription in the month chose.
+const LEADS: [i64; 2] = [60, 15];
+
+fn wib() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7")
+}
+
+/// The month's theater shows: 19:00 WIB daily, 14:00 WIB too on weekends.
+fn shows(start: DateTime<Utc>, days: i64) -> Vec<(String, DateTime<Utc>)> {
+    use chrono::Datelike;
+    let mut out = Vec::new();
+    for day in -1..days + 14 {
+        let date = (start + chrono::Duration::days(day))
+            .with_timezone(&wib())
+            .date_naive();
+        let weekend = matches!(date.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
+        let hours: &[u32] = if weekend { &[14, 19] } else { &[19] };
+        for h in hours {
+            let at = wib()
+                .from_local_datetime(&date.and_hms_opt(*h, 0, 0).expect("an hour"))
+                .single()
+                .expect("no DST in WIB")
+                .with_timezone(&Utc);
+            out.push((format!("{}{h}", date.format("%Y%m%d")), at));
+        }
+    }
+    out
+}
+
+/// 48 members, birthdays spread over the year.
+fn member_birthdays() -> Vec<(String, chrono::NaiveDate)> {
+    (0..48)
+        .map(|i| {
+            let ordinal = 1 + (i * 365 / 48) as u32;
+            let date = chrono::NaiveDate::from_yo_opt(2004, ordinal).expect("a day");
+            (format!("Member {i}"), date)
+        })
+        .collect()
+}
+
+/// The four calendar answers at virtual time `now`.
+fn serve_calendar(
+    fake: &FakeProvider,
+    shows: &[(String, DateTime<Utc>)],
+    members: &[(String, chrono::NaiveDate)],
+    month_start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) {
+    use chrono::Datelike;
+    // Published ten days ahead, listed until a day after.
+    let listed: Vec<Value> = shows
+        .iter()
+        .filter(|(_, at)| {
+            *at > now - chrono::Duration::days(1) && *at < now + chrono::Duration::days(10)
+        })
+        .take(20)
+        .map(|(id, at)| {
+            json!({"id": id, "title": "Cara Meminum Ramune", "member_count": 16, "seitansai": [],
+                   "date": at.format("%Y-%m-%dT%H:%M:%S.000Z").to_string()})
+        })
+        .collect();
+    fake.set(
+        "GET /api/jkt48/theater",
+        Reply::json(json!({"theater": listed, "page": 1, "perpage": 20, "total_count": 2992})),
+    );
+    let today = now.with_timezone(&wib()).date_naive();
+    let coming: Vec<Value> = members
+        .iter()
+        .filter_map(|(name, born)| {
+            let this_year = born.with_year(today.year())?;
+            let next = if this_year >= today {
+                this_year
+            } else {
+                born.with_year(today.year() + 1)?
+            };
+            ((next - today).num_days() <= 31).then(|| {
+                json!({"name": name, "birthdate": born.to_string(), "url_key": name.replace(' ', "").to_lowercase(),
+                       "age_after_birthday": next.year() - born.year(),
+                       "next_birthday": format!("{next} 00:00:00"),
+                       "is_birthday_today": next == today})
+            })
+        })
+        .collect();
+    fake.set("GET /api/jkt48/birthday", Reply::json(Value::Array(coming)));
+    // A news item every 8 hours, an event every 3 days.
+    let hours = (now - month_start).num_hours().max(0);
+    let news: Vec<Value> = (0..10)
+        .map(|k| {
+            let n = hours / 8 - k;
+            json!({"_id": format!("n{n}"), "id": (2000 + n).to_string(), "date": "2026-06-01T00:00:00.000Z",
+                   "label": "/images/icon.cat2.png", "title": format!("Pengumuman {n}")})
+        })
+        .collect();
+    fake.set(
+        "GET /api/jkt48/news",
+        Reply::json(json!({"news": news, "page": 1, "perpage": 10, "total_count": 1720})),
+    );
+    let events: Vec<Value> = (0..5)
+        .map(|k| {
+            let n = hours / 72 + k;
+            json!({"id": format!("event-{n}"), "date": "2026-06-04T17:00:00.000Z",
+                   "label": "https://jkt48.com/images/icon.cat2.png", "title": format!("Event {n}"),
+                   "url": "https://jkt48.com/calendar/list/y/2026/m/6/d/5?lang=id"})
+        })
+        .collect();
+    fake.set("GET /api/jkt48/events", Reply::json(Value::Array(events)));
+}
+
+/// The same month as [`month`] with every calendar feed subscribed (theater
+/// reminders 60 and 15 minutes ahead, birthdays, news, events): the bot's
+/// real calendar copies, read plan and live scheduler on one ledger, in
+/// virtual time. The feeds wake when a post falls due (and every 5
+/// minutes), as `calendar/feeds.rs` does.
+pub async fn month_with_calendar(
+    allowance: u64,
+    min_interval: Duration,
+    seed: u64,
+) -> CalendarMonth {
+    use onair::calendar::items::{birthday_date, wib_midnight};
+    use onair::calendar::reads::{self, List};
+
+    let month_start = Utc
+        .with_ymd_and_hms(2026, 6, 1, 0, 0, 0)
+        .single()
+        .expect("valid date");
+    let month_end = month_start + chrono::Duration::days(30);
+    let lives = lives(month_start, 30, 14, seed);
+    let fake = FakeProvider::start().await;
+    let client = || {
+        Jkt48Connect::new(
+            Http::new(http_client(Duration::from_secs(5))),
+            Jkt48ConnectConfig {
+                api_key: Secret::new("BENCH-KEY"),
+                base_url: url::Url::parse(&fake.url()).expect("fake URL"),
+                interval: min_interval,
+                calls_per_month: Some(allowance),
+            },
+        )
+    };
+    let source = Jkt48Source {
+        client: client(),
+        schedule: Schedule {
+            interval: min_interval,
+            allowance: Some(Allowance::PerMonth(allowance)),
+        },
+    };
+    let ledger = Arc::new(
+        Ledger::open(&source, None, month_start)
+            .await
+            .expect("no store to fail"),
+    );
+    let calendar = onair::calendar::Calendar::new(client(), Some(Arc::clone(&ledger)));
+    let plan = reads::plan(Some(Allowance::PerMonth(allowance)), None);
+    let shows = shows(month_start, 30);
+    let members = member_birthdays();
+
+    let mut live = Outcome::default();
+    let mut seen = HashSet::new();
+    let mut reminded: HashSet<(String, i64)> = HashSet::new();
+    let mut reminder_late = Vec::new();
+    let mut wished: HashSet<String> = HashSet::new();
+    let mut birthday_late = Vec::new();
+    let step = chrono::Duration::minutes(5);
+    let (mut next_live, mut next_cal) = (month_start, month_start);
+    while next_live.min(next_cal) < month_end {
+        if next_live <= next_cal {
+            let now = next_live;
+            if let Reservation::Exhausted { until } = ledger.reserve(1, now).await {
+                next_live = until;
+                continue;
+            }
+            let streams = poll(&fake, &source, &lives, now).await;
+            for start in record(&mut seen, &mut live, &streams, now) {
+                ledger.saw_go_live(start);
+            }
+            next_live = now + chrono::Duration::from_std(ledger.plan(now)).expect("a plan fits");
+            continue;
+        }
+        let now = next_cal;
+        serve_calendar(&fake, &shows, &members, month_start, now);
+        // What the feeds know: the copies as the plan keeps them.
+        let known = calendar
+            .shows_within(now, Duration::from_secs(u64::MAX / 4))
+            .await
+            .value
+            .unwrap_or_default();
+        let next_reminder = known
+            .iter()
+            .flat_map(|s| LEADS.map(|l| s.starts_at - chrono::Duration::minutes(l)))
+            .filter(|due| *due > now)
+            .min();
+        let copy = calendar
+            .shows_within(
+                now,
+                reads::max_age(List::Theater, &plan, now, next_reminder),
+            )
+            .await
+            .value
+            .unwrap_or_default();
+        let birthdays = calendar
+            .birthdays_within(now, reads::max_age(List::Birthdays, &plan, now, None))
+            .await;
+        let _ = calendar
+            .news_within(now, reads::max_age(List::News, &plan, now, None))
+            .await;
+        let _ = calendar
+            .events_within(now, reads::max_age(List::Events, &plan, now, None))
+            .await;
+        let mut wake = now + step;
+        for s in copy.iter() {
+            for lead in LEADS {
+                let due = s.starts_at - chrono::Duration::minutes(lead);
+                if due <= now && now < s.starts_at && reminded.insert((s.id.clone(), lead)) {
+                    reminder_late.push((now - due).to_std().unwrap_or_default());
+                } else if due > now {
+                    wake = wake.min(due);
+                }
+            }
+        }
+        let read_at = birthdays.read_at.unwrap_or(now);
+        for b in birthdays.value.as_deref().into_iter().flatten() {
+            let Some(day) = birthday_date(b, read_at) else {
+                continue;
+            };
+            let due = wib_midnight(day);
+            if due <= now && now < due + chrono::Duration::days(1) {
+                if wished.insert(format!("{}:{day}", b.name)) {
+                    birthday_late.push((now - due).to_std().unwrap_or_default());
+                }
+            } else if due > now {
+                wake = wake.min(due);
+            }
+        }
+        next_cal = wake;
+    }
+    live.calls = fake.hits(ROUTE) as u64;
+    live.missed = lives.len() - seen.len();
+    live.delays.sort();
+    let in_month =
+        |at: DateTime<Utc>| at > month_start + chrono::Duration::hours(2) && at < month_end;
+    let reminders = shows.iter().filter(|(_, at)| in_month(*at)).count() * LEADS.len();
+    let birthdays = members
+        .iter()
+        .filter(|(_, born)| {
+            use chrono::Datelike;
+            born.with_year(2026)
+                .is_some_and(|d| in_month(wib_midnight(d) + chrono::Duration::hours(1)))
+        })
+        .count();
+    let minute = Duration::from_secs(60);
+    CalendarMonth {
+        allowance,
+        live,
+        lists: CAL_ROUTES
+            .iter()
+            .map(|(name, path)| (*name, fake.hits(path) as u64))
+            .collect(),
+        reminders,
+        reminders_on_time: reminder_late.iter().filter(|d| **d <= minute).count(),
+        reminder_latest: reminder_late.iter().max().copied().unwrap_or_default(),
+        birthdays,
+        birthdays_on_time: birthday_late.iter().filter(|d| **d <= minute).count(),
+    }
+}
