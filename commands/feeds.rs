@@ -15,10 +15,9 @@ use poise::serenity_prelude as serenity;
 
 use super::subscriptions::{admit, announcement_language, describe, LanguageChoice, Wants};
 use super::{say, Rule};
-use crate::calendar::cards::{body, sample, Shape};
-use crate::calendar::due::{leads, DEFAULT_TODAY_HOUR};
-use crate::messages::{t, Lang};
-use crate::store::{CalendarChoice, Feed, NewSubscription, Subscription};
+use crate::calendar::due::DEFAULT_TODAY_HOUR;
+use crate::messages::t;
+use crate::store::{CalendarChoice, Feed, NewSubscription};
 use crate::types::{Context, Error};
 
 /// Follow the JKT48 calendar in a channel
@@ -196,43 +195,4 @@ async fn follow(
         ),
     )
     .await
-}
-
-/// What a calendar subscription follows, in one phrase.
-pub fn describe_choice(lang: Lang, choice: &CalendarChoice) -> String {
-    match choice.feed {
-        Feed::Theater => {
-            let leads: Vec<String> = leads(choice).iter().map(u32::to_string).collect();
-            t(
-                lang,
-                "describe-cal-theater",
-                &[("leads", &leads.join(", "))],
-            )
-        }
-        Feed::Today => t(
-            lang,
-            "describe-cal-today",
-            &[(
-                "hour",
-                &format!("{:02}:00", choice.hour.unwrap_or(DEFAULT_TODAY_HOUR)),
-            )],
-        ),
-        Feed::Birthdays if choice.monthly => t(lang, "describe-cal-birthdays-monthly", &[]),
-        Feed::Birthdays => t(lang, "describe-cal-birthdays", &[]),
-        Feed::News => t(lang, "describe-cal-news", &[]),
-        Feed::Events => t(lang, "describe-cal-events", &[]),
-    }
-}
-
-/// `/subscription test` for a calendar subscription: a sample card of its
-/// feed in its language, marked as a test, the role's mention shown and
-/// no one pinged.
-pub fn test_body(lang: Lang, sub: &Subscription, choice: &CalendarChoice) -> serde_json::Value {
-    let mut drawn = sample(
-        crate::announce::message::sub_lang(sub),
-        choice,
-        chrono::Utc::now(),
-    );
-    drawn.content = format!("{} {}", t(lang, "test-marker", &[]), drawn.content);
-    body(&drawn, sub.role_id, Shape::Sample)
 }

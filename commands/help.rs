@@ -164,12 +164,7 @@ pub fn budget_line(lang: Lang, r: &crate::watch::ledger::BudgetReport) -> String
 
 /// The calendar's share of the JKT48Connect key, list by list.
 pub fn calendar_share_line(lang: Lang, share: &crate::calendar::Share) -> String {
-    let lists = share
-        .lists
-        .iter()
-        .map(|(list, calls)| format!("{} {calls}", list.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let lists = share.lists_text();
     match share.left {
         Some(left) => t(
             lang,

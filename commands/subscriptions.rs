@@ -449,7 +449,7 @@ impl LanguageChoice {
 pub fn describe(lang: Lang, sub: &Subscription) -> String {
     let mut parts = vec![format!("<#{}>", sub.channel_id)];
     if let Some(choice) = &sub.calendar {
-        parts.push(super::feeds::describe_choice(lang, choice));
+        parts.push(crate::calendar::lines::describe_choice(lang, choice));
         if let Some(r) = sub.role_id {
             parts.push(format!("→ <@&{r}>"));
         }
@@ -641,7 +641,7 @@ pub async fn test(
     super::cool_down(ctx, lang)?;
     ctx.defer_ephemeral().await?;
     let body = match &sub.calendar {
-        Some(choice) => super::feeds::test_body(lang, &sub, choice),
+        Some(choice) => crate::calendar::cards::test_body(lang, &sub, choice),
         None => test_body(
             lang,
             &sub,

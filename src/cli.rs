@@ -438,12 +438,7 @@ fn human(d: std::time::Duration) -> String {
 /// each list's most a month (every feed subscribed, fans asking), and what
 /// is left for live detection.
 fn calendar_lines(provider: &str, share: &crate::calendar::Share) -> Vec<String> {
-    let lists = share
-        .lists
-        .iter()
-        .map(|(list, calls)| format!("{} {calls}", list.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let lists = share.lists_text();
     let mut line = format!(
         "{provider:<24} calendar (every feed subscribed, fans asking): at most {} calls a month ({lists})",
         share.most

@@ -491,3 +491,12 @@ pub fn event(lang: Lang, e: &CalendarEvent) -> Drawn {
         title,
     }
 }
+
+/// `/subscription test` for a calendar subscription: a sample card of its
+/// feed in its language, marked as a test, the role's mention shown and
+/// no one pinged.
+pub fn test_body(lang: Lang, sub: &Subscription, choice: &CalendarChoice) -> Value {
+    let mut drawn = sample(sub_lang(sub), choice, chrono::Utc::now());
+    drawn.content = format!("{} {}", t(lang, "test-marker", &[]), drawn.content);
+    body(&drawn, sub.role_id, Shape::Sample)
+}

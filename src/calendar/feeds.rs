@@ -203,6 +203,9 @@ impl Feeds {
                 continue;
             }
             let step = match change {
+                // A month's list shrinks as its birthdays pass (the list
+                // names coming ones): the card posted on the 1st stays.
+                Change::Changed if item.kind == KIND_BIRTHDAY_MONTH => continue,
                 Change::Changed => Step::Amend,
                 Change::Unlisted => Step::Close,
                 Change::Relisted if d.end_edited_at.is_some() => {

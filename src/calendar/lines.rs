@@ -6,6 +6,9 @@ use chrono::{DateTime, Utc};
 use crate::discord::embeds;
 use crate::messages::{t, Lang};
 use crate::providers::jkt48_calendar::{Birthday, Show};
+use crate::store::{CalendarChoice, Feed};
+
+use super::due::{leads, DEFAULT_TODAY_HOUR};
 
 /// JKT48's colour, for the calendar embeds.
 pub const COLOUR: u32 = 0xE5_00_12;
@@ -69,5 +72,31 @@ pub fn birthday_line(lang: Lang, b: &Birthday) -> String {
             }
         }
         (false, _, None) => name,
+    }
+}
+
+/// What a calendar subscription follows, in one phrase.
+pub fn describe_choice(lang: Lang, choice: &CalendarChoice) -> String {
+    match choice.feed {
+        Feed::Theater => {
+            let leads: Vec<String> = leads(choice).iter().map(u32::to_string).collect();
+            t(
+                lang,
+                "describe-cal-theater",
+                &[("leads", &leads.join(", "))],
+            )
+        }
+        Feed::Today => t(
+            lang,
+            "describe-cal-today",
+            &[(
+                "hour",
+                &format!("{:02}:00", choice.hour.unwrap_or(DEFAULT_TODAY_HOUR)),
+            )],
+        ),
+        Feed::Birthdays if choice.monthly => t(lang, "describe-cal-birthdays-monthly", &[]),
+        Feed::Birthdays => t(lang, "describe-cal-birthdays", &[]),
+        Feed::News => t(lang, "describe-cal-news", &[]),
+        Feed::Events => t(lang, "describe-cal-events", &[]),
     }
 }

@@ -150,6 +150,17 @@ pub struct Share {
     pub left: Option<u64>,
 }
 
+impl Share {
+    /// "theater 124, birthdays 62, news 62, events 31".
+    pub fn lists_text(&self) -> String {
+        self.lists
+            .iter()
+            .map(|(list, calls)| format!("{} {calls}", list.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 pub fn share(allowance: Option<Allowance>, every: Option<Duration>) -> Share {
     let plan: ReadPlan = reads::plan(allowance, every);
     let lists: Vec<(List, u64)> = reads::month(&plan)

@@ -125,11 +125,10 @@ pub fn max_age(
             }
         }
         List::Birthdays => {
+            // Aged when read before today's 00:00 WIB (a copy read at
+            // midnight sharp is as old as the day: not read again).
             let midnight = wib_midnight(wib_date(now));
-            (now - midnight)
-                .to_std()
-                .unwrap_or_default()
-                .max(Duration::from_secs(1))
+            (now - midnight).to_std().unwrap_or_default() + Duration::from_millis(1)
         }
         List::News => plan.news,
         List::Events => plan.events,
@@ -218,7 +217,7 @@ mod tests {
         assert_eq!(max_age(List::Theater, &p, now, soon), p.near_show);
         assert_eq!(
             max_age(List::Birthdays, &p, now, None),
-            Duration::from_secs(12 * 3600),
+            Duration::from_secs(12 * 3600) + Duration::from_millis(1),
             "read at most once since 00:00 WIB"
         );
         let every = plan(None, Some(Duration::from_secs(2)));

@@ -167,56 +167,97 @@ fn record(
     new
 }
 
+/// The month's setting: June 2026, its lives, the fake JKT48Connect, the
+/// real source on it and the bot's ledger (which decides every wait).
+struct Sim {
+    month_start: DateTime<Utc>,
+    month_end: DateTime<Utc>,
+    lives: Vec<Live>,
+    fake: FakeProvider,
+    source: Jkt48Source,
+    ledger: Arc<Ledger>,
+}
+
+impl Sim {
+    async fn start(allowance: u64, min_interval: Duration, seed: u64) -> Sim {
+        let month_start = Utc
+            .with_ymd_and_hms(2026, 6, 1, 0, 0, 0)
+            .single()
+            .expect("valid date");
+        let lives = lives(month_start, 30, 14, seed);
+        let fake = FakeProvider::start().await;
+        let source = Jkt48Source {
+            client: client(&fake, allowance, min_interval),
+            schedule: Schedule {
+                interval: min_interval,
+                allowance: Some(Allowance::PerMonth(allowance)),
+            },
+        };
+        let ledger = Arc::new(
+            Ledger::open(&source, None, month_start)
+                .await
+                .expect("no store to fail"),
+        );
+        Sim {
+            month_start,
+            month_end: month_start + chrono::Duration::days(30),
+            lives,
+            fake,
+            source,
+            ledger,
+        }
+    }
+
+    /// One live poll at `now` by the bot's scheduler: returns when the
+    /// next one is due.
+    async fn live_poll(
+        &self,
+        seen: &mut HashSet<String>,
+        out: &mut Outcome,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        if let Reservation::Exhausted { until } = self.ledger.reserve(1, now).await {
+            return until;
+        }
+        let streams = poll(&self.fake, &self.source, &self.lives, now).await;
+        for start in record(seen, out, &streams, now) {
+            self.ledger.saw_go_live(start);
+        }
+        now + chrono::Duration::from_std(self.ledger.plan(now)).expect("a plan fits")
+    }
+}
+
+/// The real JKT48Connect client on the fake.
+fn client(fake: &FakeProvider, allowance: u64, min_interval: Duration) -> Jkt48Connect {
+    Jkt48Connect::new(
+        Http::new(http_client(Duration::from_secs(5))),
+        Jkt48ConnectConfig {
+            api_key: Secret::new("BENCH-KEY"),
+            base_url: url::Url::parse(&fake.url()).expect("fake URL"),
+            interval: min_interval,
+            calls_per_month: Some(allowance),
+        },
+    )
+}
+
 /// Simulate `month_start` .. +30 days with `allowance` calls for both
 /// pollers; `min_interval` is `JKT48CONNECT_POLL_SECS`.
 pub async fn month(allowance: u64, min_interval: Duration, seed: u64) -> MonthRun {
-    let month_start = Utc
-        .with_ymd_and_hms(2026, 6, 1, 0, 0, 0)
-        .single()
-        .expect("valid date");
-    let month_end = month_start + chrono::Duration::days(30);
-    let lives = lives(month_start, 30, 14, seed);
-    let fake = FakeProvider::start().await;
-    let schedule = Schedule {
-        interval: min_interval,
-        allowance: Some(Allowance::PerMonth(allowance)),
-    };
-    let source = Jkt48Source {
-        client: Jkt48Connect::new(
-            Http::new(http_client(Duration::from_secs(5))),
-            Jkt48ConnectConfig {
-                api_key: Secret::new("BENCH-KEY"),
-                base_url: url::Url::parse(&fake.url()).expect("fake URL"),
-                interval: min_interval,
-                calls_per_month: Some(allowance),
-            },
-        ),
-        schedule,
-    };
-
-    // The bot's scheduler: the ledger decides every wait.
-    let ledger = Arc::new(
-        Ledger::open(&source, None, month_start)
-            .await
-            .expect("no store to fail"),
-    );
+    let sim = Sim::start(allowance, min_interval, seed).await;
     let mut scheduled = Outcome::default();
     let mut seen = HashSet::new();
-    let mut now = month_start;
-    while now < month_end {
-        match ledger.reserve(1, now).await {
-            Reservation::Exhausted { until } => {
-                now = until;
-                continue;
-            }
-            Reservation::Go => {}
-        }
-        let streams = poll(&fake, &source, &lives, now).await;
-        for start in record(&mut seen, &mut scheduled, &streams, now) {
-            ledger.saw_go_live(start);
-        }
-        now += chrono::Duration::from_std(ledger.plan(now)).expect("a plan fits");
+    let mut now = sim.month_start;
+    while now < sim.month_end {
+        now = sim.live_poll(&mut seen, &mut scheduled, now).await;
     }
+    let Sim {
+        month_start,
+        month_end,
+        lives,
+        fake,
+        source,
+        ..
+    } = sim;
     scheduled.calls = fake.hits(ROUTE) as u64;
     scheduled.missed = lives.len() - seen.len();
 
@@ -405,37 +446,13 @@ pub async fn month_with_calendar(
     use onair::calendar::items::{birthday_date, wib_midnight};
     use onair::calendar::reads::{self, List};
 
-    let month_start = Utc
-        .with_ymd_and_hms(2026, 6, 1, 0, 0, 0)
-        .single()
-        .expect("valid date");
-    let month_end = month_start + chrono::Duration::days(30);
-    let lives = lives(month_start, 30, 14, seed);
-    let fake = FakeProvider::start().await;
-    let client = || {
-        Jkt48Connect::new(
-            Http::new(http_client(Duration::from_secs(5))),
-            Jkt48ConnectConfig {
-                api_key: Secret::new("BENCH-KEY"),
-                base_url: url::Url::parse(&fake.url()).expect("fake URL"),
-                interval: min_interval,
-                calls_per_month: Some(allowance),
-            },
-        )
-    };
-    let source = Jkt48Source {
-        client: client(),
-        schedule: Schedule {
-            interval: min_interval,
-            allowance: Some(Allowance::PerMonth(allowance)),
-        },
-    };
-    let ledger = Arc::new(
-        Ledger::open(&source, None, month_start)
-            .await
-            .expect("no store to fail"),
+    let sim = Sim::start(allowance, min_interval, seed).await;
+    let (month_start, month_end, fake, ledger) =
+        (sim.month_start, sim.month_end, &sim.fake, &sim.ledger);
+    let calendar = onair::calendar::Calendar::new(
+        client(fake, allowance, min_interval),
+        Some(Arc::clone(ledger)),
     );
-    let calendar = onair::calendar::Calendar::new(client(), Some(Arc::clone(&ledger)));
     let plan = reads::plan(Some(Allowance::PerMonth(allowance)), None);
     let shows = shows(month_start, 30);
     let members = member_birthdays();
@@ -450,20 +467,11 @@ pub async fn month_with_calendar(
     let (mut next_live, mut next_cal) = (month_start, month_start);
     while next_live.min(next_cal) < month_end {
         if next_live <= next_cal {
-            let now = next_live;
-            if let Reservation::Exhausted { until } = ledger.reserve(1, now).await {
-                next_live = until;
-                continue;
-            }
-            let streams = poll(&fake, &source, &lives, now).await;
-            for start in record(&mut seen, &mut live, &streams, now) {
-                ledger.saw_go_live(start);
-            }
-            next_live = now + chrono::Duration::from_std(ledger.plan(now)).expect("a plan fits");
+            next_live = sim.live_poll(&mut seen, &mut live, next_live).await;
             continue;
         }
         let now = next_cal;
-        serve_calendar(&fake, &shows, &members, month_start, now);
+        serve_calendar(fake, &shows, &members, month_start, now);
         // What the feeds know: the copies as the plan keeps them.
         let known = calendar
             .shows_within(now, Duration::from_secs(u64::MAX / 4))
@@ -520,7 +528,7 @@ pub async fn month_with_calendar(
         next_cal = wake;
     }
     live.calls = fake.hits(ROUTE) as u64;
-    live.missed = lives.len() - seen.len();
+    live.missed = sim.lives.len() - seen.len();
     live.delays.sort();
     let in_month =
         |at: DateTime<Utc>| at > month_start + chrono::Duration::hours(2) && at < month_end;
