@@ -68,6 +68,7 @@ on_both!(
     pruning_deletes_only_what_is_older_than_the_retention,
     an_unreadable_subscription_row_is_skipped_not_fatal,
     plaintext_tokens_of_an_older_version_are_sealed_at_start,
+    calendar_reads_record_what_changed_and_item_deliveries_are_one_per_channel_and_slot,
 );
 
 async fn open(url: &str) -> Arc<dyn Store> {
@@ -654,4 +655,137 @@ async fn raw_token(url: &str, id: i64) -> String {
         pool.close().await;
         t
     }
+}
+
+async fn calendar_reads_record_what_changed_and_item_deliveries_are_one_per_channel_and_slot(
+    url: String,
+) {
+    use onair::store::{CalendarChoice, Change, Feed, ListedItem, Listing};
+    let store = open(&url).await;
+    let t = |min: i64| DateTime::from_timestamp(1_800_000_000 + min * 60, 0).unwrap();
+    let item = |key: &str, at: i64, data: &str| ListedItem {
+        key: key.into(),
+        at: Some(t(at)),
+        data: data.into(),
+    };
+    fn read(items: &[ListedItem], covers: bool, now: DateTime<Utc>) -> Listing<'_> {
+        let t = |min: i64| DateTime::from_timestamp(1_800_000_000 + min * 60, 0).unwrap();
+        Listing {
+            kind: "theater",
+            items,
+            covers: covers.then(|| (t(100), t(300))),
+            now,
+        }
+    }
+    let shape = |changes: Vec<(onair::store::CalendarItem, Change)>| {
+        let mut v: Vec<(String, Change)> = changes.into_iter().map(|(i, c)| (i.key, c)).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+
+    // The first read of a kind: its items are seeds.
+    let first = [
+        item("theater:1", 100, "a"),
+        item("theater:2", 200, "b"),
+        item("theater:3", 300, "c"),
+    ];
+    let changes = store.save_listing(read(&first, true, t(0))).await.unwrap();
+    assert_eq!(changes.len(), 3);
+    assert!(changes.iter().all(|(i, c)| *c == Change::New && i.seed));
+    // A show moved, one taken off within the span, one new: not seeds.
+    let second = [
+        item("theater:1", 100, "a"),
+        item("theater:2", 260, "b"),
+        item("theater:4", 400, "d"),
+    ];
+    let changes = store.save_listing(read(&second, true, t(1))).await.unwrap();
+    assert_eq!(
+        shape(changes.clone()),
+        [
+            ("theater:2".to_string(), Change::Changed),
+            ("theater:3".to_string(), Change::Unlisted),
+            ("theater:4".to_string(), Change::New),
+        ]
+    );
+    let new = changes.iter().find(|(i, _)| i.key == "theater:4").unwrap();
+    assert!(!new.0.seed);
+    let changes = store.save_listing(read(&first, false, t(2))).await.unwrap();
+    assert!(shape(changes).contains(&("theater:3".to_string(), Change::Relisted)));
+    let upcoming = store.calendar_items_from("theater", t(150)).await.unwrap();
+    assert_eq!(
+        upcoming.iter().map(|i| i.key.as_str()).collect::<Vec<_>>(),
+        ["theater:2", "theater:3", "theater:4"]
+    );
+    assert_eq!(
+        store
+            .calendar_items_new_since("theater", t(0))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "only the non-seed item"
+    );
+
+    // A calendar subscription round-trips its choice.
+    let choice = CalendarChoice {
+        leads: vec![60, 15],
+        ..CalendarChoice::of(Feed::Theater)
+    };
+    let sub = store
+        .add_subscription(NewSubscription {
+            calendar: Some(choice.clone()),
+            ..new_sub(1, 10)
+        })
+        .await
+        .unwrap();
+    assert_eq!(sub.calendar, Some(choice));
+
+    // One delivery per (item, channel, slot), beside a live delivery.
+    let show = &upcoming[0];
+    let targets = [(sub.id, 1, 10), (sub.id, 1, 11)];
+    let sixty = store
+        .create_item_deliveries(show, "60", &targets)
+        .await
+        .unwrap();
+    assert_eq!(sixty.len(), 2);
+    assert!(sixty
+        .iter()
+        .all(|d| d.item_row == Some(show.id) && d.stream_row.is_none() && d.kind == "theater"));
+    assert!(
+        store
+            .create_item_deliveries(show, "60", &targets)
+            .await
+            .unwrap()
+            .is_empty(),
+        "written once"
+    );
+    assert_eq!(
+        store
+            .create_item_deliveries(show, "15", &targets[..1])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let row = store.upsert_stream(&stream("a", 1)).await.unwrap();
+    assert_eq!(
+        store
+            .create_deliveries(row.id, &[(sub.id, 1, 10)])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.deliveries_for_item(show.id).await.unwrap().len(), 3);
+    assert_eq!(store.pending_deliveries().await.unwrap().len(), 4);
+
+    // Items neither happening nor listed since the cutoff go, with their
+    // deliveries.
+    assert_eq!(store.prune_calendar(t(100_000)).await.unwrap(), 4);
+    assert!(store.calendar_item(show.id).await.unwrap().is_none());
+    assert_eq!(
+        store.pending_deliveries().await.unwrap().len(),
+        1,
+        "the live one stays"
+    );
 }
