@@ -151,7 +151,7 @@ impl Announcer {
         for d in self.store.deliveries_for_stream(row.id).await? {
             if d.status == crate::store::DeliveryStatus::Sent && d.end_edited_at.is_some() {
                 self.store.clear_end_edited(d.id).await?;
-                self.outbox.enqueue(Job::new(&d, Step::Reopen));
+                self.outbox.enqueue(Job::new(&d, Step::Redraw));
             }
         }
         Ok(())

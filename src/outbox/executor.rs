@@ -284,12 +284,10 @@ impl Outbox {
                 (Some(message), Some(body)) => self.edit(r.job, d, message, &body).await,
                 _ => Ok(Done::Skipped),
             },
-            Step::Reopen | Step::Amend | Step::Refresh => {
-                match (d.message_id, marked(&r.card.current)) {
-                    (Some(message), Some(body)) => self.edit(r.job, d, message, &body).await,
-                    _ => Ok(Done::Skipped),
-                }
-            }
+            Step::Redraw | Step::Refresh => match (d.message_id, marked(&r.card.current)) {
+                (Some(message), Some(body)) => self.edit(r.job, d, message, &body).await,
+                _ => Ok(Done::Skipped),
+            },
             Step::StartThread => {
                 let Some(message) = d.message_id else {
                     return Ok(Done::Skipped);

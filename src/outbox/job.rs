@@ -14,12 +14,11 @@ pub enum Step {
     Post,
     /// Edit the card to its final form: sent → closed.
     Close,
-    /// The news came back after its close: closed → sent (live again).
-    Reopen,
-    /// Edit a sent card to what its news says now (a theater show moved
-    /// or renamed after its reminder went out): retried like a close,
-    /// never dropped like a refresh.
-    Amend,
+    /// Edit a sent card to its news as it stands now, retried like a
+    /// close: the news came back after its close (closed → sent: a live
+    /// back on air, a show listed again), or it changed (a show moved or
+    /// renamed after its reminder went out).
+    Redraw,
     /// Show what changed on a sent card: the lowest priority, dropped
     /// rather than retried or kept waiting, never held against the
     /// subscription.
@@ -35,8 +34,7 @@ impl Step {
         match self {
             Step::Post => "post",
             Step::Close => "close",
-            Step::Reopen => "reopen",
-            Step::Amend => "amend",
+            Step::Redraw => "redraw",
             Step::Refresh => "refresh",
             Step::StartThread => "start_thread",
             Step::ArchiveThread => "archive_thread",

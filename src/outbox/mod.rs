@@ -6,7 +6,7 @@
 //! ```text
 //!            Post                      Close
 //!  queued ──────────▶ sent(message) ──────────▶ closed
-//!    │  ▲ Retry/Wait    │ ▲  Refresh,             │ Reopen
+//!    │  ▲ Retry/Wait    │ ▲  Refresh, Redraw,     │ Redraw
 //!    │  └──────────┘    │ └─ StartThread          └───────▶ sent
 //!    │                  │                           (ArchiveThread after
 //!    └──▶ dropped(reason)                            a close with a thread)

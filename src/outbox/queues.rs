@@ -9,7 +9,7 @@
 //! work arrived: only for the benchmark's comparison.)
 //!
 //! Live-update edits wait in a lane of their own, served last: only when
-//! no other job (announcement, end edit, reopen) is queued or in flight,
+//! no other job (announcement, end edit, redraw) is queued or in flight,
 //! a few at a time, one per message (a newer update replaces an older one).
 
 use std::collections::{HashMap, HashSet, VecDeque};

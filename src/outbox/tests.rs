@@ -498,7 +498,7 @@ async fn a_dropped_delivery_is_never_touched_again() {
     let mut d = pending();
     d.status = DeliveryStatus::Failed;
     let rig = Rig::new(ScriptedDiscord::script(vec![]), subscription(), d.clone());
-    for step in [Step::Post, Step::Close, Step::Reopen, Step::StartThread] {
+    for step in [Step::Post, Step::Close, Step::Redraw, Step::StartThread] {
         rig.run(Job::new(&d, step)).await;
     }
     assert!(rig.discord.calls().is_empty());

@@ -63,7 +63,7 @@ impl Facts {
     pub fn still_matters(&self, now: DateTime<Utc>) -> bool {
         let window = match self.step {
             Step::Post | Step::Refresh => self.stale_after,
-            Step::Close | Step::Reopen | Step::Amend | Step::StartThread | Step::ArchiveThread => {
+            Step::Close | Step::Redraw | Step::StartThread | Step::ArchiveThread => {
                 CLOSE_STALE_AFTER.max(self.stale_after)
             }
         };
@@ -138,7 +138,7 @@ pub enum Event {
     },
     /// A failed request that will be tried again.
     Retried,
-    /// A close or reopen Discord took.
+    /// A close or redraw Discord took.
     Edited,
     Refreshed,
     RefreshDropped,
@@ -236,8 +236,7 @@ pub fn plan(b: Before<'_>, facts: &Facts, now: DateTime<Utc>) -> Plan {
         Step::Post => Plan::Go,
         Step::Close if sent && ended && !closed => Plan::Go,
         // Ended again meanwhile: the close has the last word.
-        Step::Reopen if sent && b.subscribed && !ended && !closed => Plan::Go,
-        Step::Amend if sent && b.subscribed && !ended && !closed => Plan::Go,
+        Step::Redraw if sent && b.subscribed && !ended && !closed => Plan::Go,
         Step::Refresh if sent && b.subscribed && !ended && !closed => {
             if b.expired {
                 Plan::Settle(vec![Effect::Count(Event::RefreshDropped)])
@@ -391,7 +390,7 @@ fn failed(facts: &Facts, error: &DiscordError, now: DateTime<Utc>) -> Vec<Effect
 }
 
 /// Give up on a job: a post is dropped; a close or an archive is done with
-/// (nothing left to edit, or too late); a reopen or a thread start is
+/// (nothing left to edit, or too late); a redraw or a thread start is
 /// simply not made.
 fn given_up(facts: &Facts, why: String) -> Vec<Effect> {
     match facts.step {
@@ -404,7 +403,7 @@ fn given_up(facts: &Facts, why: String) -> Vec<Effect> {
         ],
         Step::Close => vec![Effect::Closed],
         Step::ArchiveThread => vec![Effect::ThreadArchived],
-        Step::Reopen | Step::Amend | Step::Refresh | Step::StartThread => Vec::new(),
+        Step::Redraw | Step::Refresh | Step::StartThread => Vec::new(),
     }
 }
 
@@ -449,7 +448,7 @@ pub fn after_sent(closed: bool, wants_thread: bool, ended_now: bool) -> Vec<Effe
 mod tests {
     use super::*;
     use Effect::{Count, Note, PauseAll, Retry, Then, Wait};
-    use Step::{Amend, ArchiveThread, Close, Post, Refresh, Reopen, StartThread};
+    use Step::{ArchiveThread, Close, Post, Redraw, Refresh, StartThread};
 
     fn at(min: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + min * 60, 0).unwrap()
@@ -566,7 +565,7 @@ mod tests {
                 ]),
             ),
             (
-                facts(Reopen, 0, None),
+                facts(Redraw, 0, None),
                 Ok(Done::Edited),
                 0,
                 exact(vec![Count(Event::Edited)]),
@@ -687,26 +686,7 @@ mod tests {
                 exact(vec![Effect::Closed]),
             ),
             (
-                facts(Reopen, 0, None),
-                Err(refused(400, 50035)),
-                0,
-                String::new(),
-            ),
-            // an amended card (a show moved): retried, given up quietly
-            (
-                facts(Amend, 0, None),
-                Ok(Done::Edited),
-                0,
-                exact(vec![Count(Event::Edited)]),
-            ),
-            (
-                facts(Amend, 2, None),
-                Err(server.clone()),
-                0,
-                exact(retried(8, &server)),
-            ),
-            (
-                facts(Amend, 0, None),
+                facts(Redraw, 0, None),
                 Err(refused(400, 50035)),
                 0,
                 String::new(),
@@ -902,13 +882,10 @@ mod tests {
             (before(&sent), Close, Some(0), 1, "go"),
             (before(&closed), Close, Some(0), 1, "skip"),
             (before(&pending), Close, Some(0), 1, "skip"),
-            (before(&closed), Reopen, None, 2, "skip"),
-            (before(&sent), Reopen, None, 2, "go"),
-            (before(&sent), Reopen, Some(0), 2, "skip"),
-            (before(&sent), Amend, None, 2, "go"),
-            (before(&closed), Amend, None, 2, "skip"),
-            (before(&sent), Amend, Some(0), 2, "skip"),
-            (before(&pending), Amend, None, 2, "skip"),
+            (before(&closed), Redraw, None, 2, "skip"),
+            (before(&sent), Redraw, None, 2, "go"),
+            (before(&sent), Redraw, Some(0), 2, "skip"),
+            (before(&pending), Redraw, None, 2, "skip"),
             (before(&sent), Refresh, None, 0, "go"),
             (expired, Refresh, None, 0, "Count(RefreshDropped)"),
             (before(&sent), Refresh, Some(0), 1, "skip"),
@@ -989,7 +966,7 @@ mod tests {
         let f = |step| facts(step, 0, Some(0));
         assert!(!f(Post).still_matters(at(16)));
         assert!(!f(Refresh).still_matters(at(16)));
-        for step in [Close, Reopen, Amend, StartThread, ArchiveThread] {
+        for step in [Close, Redraw, StartThread, ArchiveThread] {
             assert!(f(step).still_matters(at(23 * 60)), "{step:?}");
             assert!(!f(step).still_matters(at(24 * 60 + 1)), "{step:?}");
         }
