@@ -43,10 +43,9 @@ pub struct Feeds {
 
 /// Run the feeds until `stop`.
 pub async fn run(feeds: Feeds, stop: CancellationToken) {
-    // When each list's copy was last recorded (a newer read is recorded).
-    let mut recorded: HashMap<List, DateTime<Utc>> = HashMap::new();
+    let mut state = State::default();
     loop {
-        let wait = match feeds.step(&mut recorded, Utc::now()).await {
+        let wait = match feeds.step(&mut state, Utc::now()).await {
             Ok(wait) => wait,
             Err(e) => {
                 tracing::warn!(error = %e, "calendar feeds: store error; trying again shortly");
@@ -60,14 +59,20 @@ pub async fn run(feeds: Feeds, stop: CancellationToken) {
     }
 }
 
+/// What one round leaves the next.
+#[derive(Default)]
+struct State {
+    /// When each list's copy was last recorded (a newer read is recorded).
+    recorded: HashMap<List, DateTime<Utc>>,
+    /// The next show reminder due, as the last round saw the shows (the
+    /// theater list is kept fresher before it).
+    next_reminder: Option<DateTime<Utc>>,
+}
+
 impl Feeds {
     /// One round: read, record, post what is due. Returns how long to
     /// sleep.
-    async fn step(
-        &self,
-        recorded: &mut HashMap<List, DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<Duration, StoreError> {
+    async fn step(&self, state: &mut State, now: DateTime<Utc>) -> Result<Duration, StoreError> {
         let subs: Vec<Subscription> = self
             .store
             .active_subscriptions()
@@ -84,14 +89,16 @@ impl Feeds {
             return Ok(tick);
         }
         let lists: BTreeSet<List> = feeds.iter().map(|f| List::of(*f)).collect();
-        let shows = self.store.calendar_items_from(KIND_SHOW, now).await?;
-        let next_reminder = due::next_due(&shows, &subs, now);
         for list in lists {
-            let max_age = reads::max_age(list, &self.plan, now, next_reminder);
-            self.read(list, now, max_age, recorded).await?;
+            let max_age = reads::max_age(list, &self.plan, now, state.next_reminder);
+            self.read(list, now, max_age, &mut state.recorded).await?;
         }
         let mut next = now + chrono::Duration::from_std(tick).unwrap_or_default();
-        for kind in kinds(&feeds) {
+        state.next_reminder = None;
+        let kinds = items::KINDS
+            .into_iter()
+            .filter(|k| due::feed_of(k).is_some_and(|f| feeds.contains(&f)));
+        for kind in kinds {
             let items = match kind {
                 items::KIND_NEWS | items::KIND_EVENT => {
                     self.store
@@ -109,6 +116,9 @@ impl Feeds {
             }
             if let Some(at) = due::next_due(&items, &subs, now) {
                 next = next.min(at);
+                if kind == KIND_SHOW {
+                    state.next_reminder = Some(at);
+                }
             }
         }
         Ok((next - Utc::now())
@@ -203,14 +213,11 @@ impl Feeds {
                 continue;
             }
             let step = match change {
-                // A month's list shrinks as its birthdays pass (the list
-                // names coming ones): the card posted on the 1st stays.
-                Change::Changed if item.kind == KIND_BIRTHDAY_MONTH => continue,
-                Change::Changed => Step::Amend,
+                Change::Changed => Step::Redraw,
                 Change::Unlisted => Step::Close,
                 Change::Relisted if d.end_edited_at.is_some() => {
                     self.store.clear_end_edited(d.id).await?;
-                    Step::Reopen
+                    Step::Redraw
                 }
                 Change::Relisted | Change::New => continue,
             };
@@ -239,19 +246,4 @@ impl Feeds {
         }
         Ok(())
     }
-}
-
-/// The item kinds the subscribed feeds post.
-fn kinds(feeds: &BTreeSet<Feed>) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    for f in feeds {
-        match f {
-            Feed::Theater => out.push(KIND_SHOW),
-            Feed::Today => out.push(KIND_TODAY),
-            Feed::Birthdays => out.extend([KIND_BIRTHDAY, KIND_BIRTHDAY_MONTH]),
-            Feed::News => out.push(items::KIND_NEWS),
-            Feed::Events => out.push(items::KIND_EVENT),
-        }
-    }
-    out
 }

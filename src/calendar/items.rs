@@ -15,10 +15,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::providers::jkt48_calendar::{wib, Birthday, CalendarEvent, NewsItem, Show};
+use crate::providers::jkt48_calendar::{
+    wib_date, wib_midnight, Birthday, CalendarEvent, NewsItem, Show,
+};
 use crate::store::ListedItem;
 
 pub const KIND_SHOW: &str = "theater";
@@ -51,20 +53,6 @@ pub struct Month {
     pub year: i32,
     pub month: u32,
     pub birthdays: Vec<Birthday>,
-}
-
-/// 00:00 WIB of `date`, as an instant.
-pub fn wib_midnight(date: NaiveDate) -> DateTime<Utc> {
-    wib()
-        .from_local_datetime(&date.and_time(chrono::NaiveTime::MIN))
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| date.and_time(chrono::NaiveTime::MIN).and_utc())
-}
-
-/// The WIB day `at` falls on.
-pub fn wib_date(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&wib()).date_naive()
 }
 
 fn listed<T: Serialize>(key: String, at: Option<DateTime<Utc>>, entry: &T) -> ListedItem {
@@ -130,7 +118,10 @@ pub fn birthday_date(b: &Birthday, now: DateTime<Utc>) -> Option<NaiveDate> {
     b.next.map(wib_date)
 }
 
-/// Each member's birthday, and each month's list.
+/// Each member's birthday, and each month's list. The list names coming
+/// birthdays only, so a month is listed only until its 1st (WIB): after it
+/// its list would shrink as the days pass, and the card posted on the 1st
+/// stays as it was.
 pub fn birthdays(list: &[Birthday], now: DateTime<Utc>) -> (Vec<ListedItem>, Vec<ListedItem>) {
     let mut by_month: BTreeMap<(i32, u32), Vec<Birthday>> = BTreeMap::new();
     let mut items = Vec::new();
@@ -149,10 +140,11 @@ pub fn birthdays(list: &[Birthday], now: DateTime<Utc>) -> (Vec<ListedItem>, Vec
             .or_default()
             .push(b.clone());
     }
+    let today = wib_date(now);
     let months = by_month
         .into_iter()
         .filter_map(|((year, month), mut birthdays)| {
-            let first = NaiveDate::from_ymd_opt(year, month, 1)?;
+            let first = NaiveDate::from_ymd_opt(year, month, 1).filter(|d| *d >= today)?;
             birthdays.sort_by_key(|b| (birthday_date(b, now), b.name.clone()));
             Some(listed(
                 format!("{KIND_BIRTHDAY_MONTH}:{year:04}-{month:02}"),
@@ -232,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn a_birthday_is_keyed_by_member_and_day_and_listed_in_its_month() {
+    fn a_birthday_is_keyed_by_member_and_day_and_a_month_listed_until_its_first() {
         let now: DateTime<Utc> = DateTime::parse_from_rfc3339("2025-08-20T18:00:00Z")
             .unwrap()
             .into();
@@ -245,14 +237,25 @@ mod tests {
             next: Some(wib_midnight(NaiveDate::from_ymd_opt(2026, 8, 21).unwrap())),
             today: true,
         };
-        let (items, months) = birthdays(&[erine], now);
+        let gita = Birthday {
+            name: "Gita".into(),
+            url_key: Some("gita".into()),
+            today: false,
+            next: Some(wib_midnight(NaiveDate::from_ymd_opt(2025, 9, 3).unwrap())),
+            ..erine.clone()
+        };
+        let (items, months) = birthdays(&[erine, gita], now);
         // Today in WIB (01:00 on the 21st), whatever `next` says.
         assert_eq!(items[0].key, "birthday:erine:2025-08-21");
-        assert_eq!(months[0].key, "birthday_month:2025-08");
+        assert_eq!(items[1].key, "birthday:gita:2025-09-03");
+        // August's 1st has passed (its list would only shrink): September's
+        // list, 1 September 00:00 WIB.
+        assert_eq!(months.len(), 1, "{months:?}");
+        assert_eq!(months[0].key, "birthday_month:2025-09");
         assert_eq!(
             months[0].at,
             Some(
-                DateTime::parse_from_rfc3339("2025-07-31T17:00:00Z")
+                DateTime::parse_from_rfc3339("2025-08-31T17:00:00Z")
                     .unwrap()
                     .into()
             )
