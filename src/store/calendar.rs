@@ -11,7 +11,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
 use super::deliveries::{deliveries_where, delivery, Delivery};
 use super::error::StoreError;
-use super::sql::{ms, snow, time, SqlEngine, SqlStore};
+use super::sql::{ms, readable, snow, time, SqlEngine, SqlStore};
 
 /// A calendar feed a subscription can follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -323,7 +323,7 @@ where
         .bind(ms(from))
         .fetch_all(&self.pool)
         .await?;
-        readable(&rows)
+        Ok(readable(&rows, item))
     }
 
     async fn calendar_items_new_since(
@@ -339,7 +339,7 @@ where
         .bind(ms(since))
         .fetch_all(&self.pool)
         .await?;
-        readable(&rows)
+        Ok(readable(&rows, item))
     }
 
     #[tracing::instrument(skip_all, fields(item = item.id, slot, targets = targets.len()))]
@@ -404,23 +404,4 @@ where
         tx.commit().await?;
         Ok(DB::rows_affected(&items))
     }
-}
-
-/// Rows read as items; an unreadable one is skipped and logged.
-fn readable<R: Row>(rows: &[R]) -> Result<Vec<CalendarItem>, StoreError>
-where
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> &'r str: ColumnIndex<R>,
-{
-    Ok(rows
-        .iter()
-        .filter_map(|r| match item(r) {
-            Ok(i) => Some(i),
-            Err(e) => {
-                tracing::error!(error = %e, "skipping an unreadable calendar item");
-                None
-            }
-        })
-        .collect())
 }

@@ -97,10 +97,8 @@ where
         Ok(self)
     }
 
-    /// Rows of `sql` (with at most one bound id), each read by `row`. A row
-    /// that cannot be read (a value no version wrote, a hand-edited
-    /// database) is skipped and logged: one bad row never stops every
-    /// announcement.
+    /// Rows of `sql` (with at most one bound id), each read by `row`
+    /// ([`readable`]).
     pub(super) async fn select<T>(
         &self,
         sql: &str,
@@ -111,18 +109,7 @@ where
         if let Some(b) = bind {
             q = q.bind(b);
         }
-        let rows = q.fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| match row(r) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    let id: Option<i64> = r.try_get("id").ok();
-                    tracing::error!(row = ?id, error = %e, "skipping an unreadable row");
-                    None
-                }
-            })
-            .collect())
+        Ok(readable(&q.fetch_all(&self.pool).await?, row))
     }
 
     /// One `UPDATE … SET … $1 … WHERE id = $2`.
@@ -142,6 +129,26 @@ where
             .await?;
         Ok(())
     }
+}
+
+/// `rows`, each read by `row`. A row that cannot be read (a value no
+/// version wrote, a hand-edited database) is skipped and logged: one bad row
+/// never stops every announcement.
+pub(super) fn readable<R: Row, T>(rows: &[R], row: fn(&R) -> Result<T, StoreError>) -> Vec<T>
+where
+    for<'r> Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> &'r str: ColumnIndex<R>,
+{
+    rows.iter()
+        .filter_map(|r| match row(r) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let id: Option<i64> = r.try_get("id").ok().flatten();
+                tracing::error!(row = ?id, error = %e, "skipping an unreadable row");
+                None
+            }
+        })
+        .collect()
 }
 
 pub(super) fn ms(t: DateTime<Utc>) -> i64 {
