@@ -615,11 +615,7 @@ pub fn test_body(
     // pings no one.
     let mut body = live_edit_body(sub, stream);
     if let Some(content) = body.get("content").and_then(|c| c.as_str()) {
-        let marked = crate::text::truncate_chars(
-            &format!("{} {content}", t(lang, "test-marker", &[])),
-            crate::discord::embeds::MAX_CONTENT,
-        );
-        body["content"] = marked.into();
+        body["content"] = crate::announce::message::marked_as_test(lang, content).into();
     }
     body
 }

@@ -78,6 +78,15 @@ pub fn default_line(lang: Lang, stream: &LiveStream, role_id: Option<u64>) -> St
     }
 }
 
+/// `content` marked as a `/subscription test` sample, within Discord's
+/// content limit.
+pub fn marked_as_test(lang: Lang, content: &str) -> String {
+    crate::text::truncate_chars(
+        &format!("{} {content}", t(lang, "test-marker", &[])),
+        MAX_CONTENT,
+    )
+}
+
 /// Only the subscription's role may be pinged; nothing else, ever.
 pub fn allowed_mentions(role_id: Option<u64>) -> serenity::CreateAllowedMentions {
     let am = serenity::CreateAllowedMentions::new();

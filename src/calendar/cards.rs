@@ -13,15 +13,14 @@ use serde_json::Value;
 
 use super::due;
 use super::items::{
-    wib_date, Day, Month, KIND_BIRTHDAY, KIND_BIRTHDAY_MONTH, KIND_EVENT, KIND_NEWS, KIND_SHOW,
-    KIND_TODAY,
+    Day, Month, KIND_BIRTHDAY, KIND_BIRTHDAY_MONTH, KIND_EVENT, KIND_NEWS, KIND_SHOW, KIND_TODAY,
 };
 use super::lines::{show_line, when, COLOUR};
-use crate::announce::message::{allowed_mentions, sub_lang};
+use crate::announce::message::{allowed_mentions, marked_as_test, sub_lang};
 use crate::discord::embeds::{self, clean_text, escape_markdown, Embed, MAX_CONTENT};
 use crate::messages::{t, Lang};
 use crate::outbox::{Card, Content, Sender};
-use crate::providers::jkt48_calendar::{Birthday, CalendarEvent, NewsItem, Show};
+use crate::providers::jkt48_calendar::{wib_date, Birthday, CalendarEvent, NewsItem, Show};
 use crate::store::{CalendarChoice, CalendarItem, Delivery, Feed, Store, StoreError, Subscription};
 
 /// Seitansai members pictured on a reminder (one small embed each).
@@ -497,6 +496,6 @@ pub fn event(lang: Lang, e: &CalendarEvent) -> Drawn {
 /// no one pinged.
 pub fn test_body(lang: Lang, sub: &Subscription, choice: &CalendarChoice) -> Value {
     let mut drawn = sample(sub_lang(sub), choice, chrono::Utc::now());
-    drawn.content = format!("{} {}", t(lang, "test-marker", &[]), drawn.content);
+    drawn.content = marked_as_test(lang, &drawn.content);
     body(&drawn, sub.role_id, Shape::Sample)
 }

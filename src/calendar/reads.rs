@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::items::{wib_date, wib_midnight};
 use crate::budget::Allowance;
+use crate::providers::jkt48_calendar::{wib_date, wib_midnight};
 use crate::store::Feed;
 
 /// One list JKT48Connect serves (one call per read).

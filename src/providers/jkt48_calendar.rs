@@ -25,6 +25,25 @@ pub fn wib() -> FixedOffset {
     FixedOffset::east_opt(7 * 3600).expect("UTC+7 is a valid offset")
 }
 
+/// A Jakarta wall-clock time, as an instant (WIB has no daylight saving:
+/// every local time is one instant).
+pub fn wib_instant(local: NaiveDateTime) -> DateTime<Utc> {
+    wib()
+        .from_local_datetime(&local)
+        .single()
+        .map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc))
+}
+
+/// 00:00 WIB of `date`, as an instant.
+pub fn wib_midnight(date: NaiveDate) -> DateTime<Utc> {
+    wib_instant(date.and_time(chrono::NaiveTime::MIN))
+}
+
+/// The WIB day `at` falls on.
+pub fn wib_date(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&wib()).date_naive()
+}
+
 /// A member whose birthday show (seitansai) a theater show is.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SeitansaiMember {
@@ -221,10 +240,7 @@ fn wib_time(text: &str) -> Option<DateTime<Utc>> {
     let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
         .ok()?;
-    wib()
-        .from_local_datetime(&local)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
+    Some(wib_instant(local))
 }
 
 /// The N of a category icon path (`…/icon.catN.png`).

@@ -18,6 +18,7 @@ use onair::budget::{even_interval, Allowance, BudgetState};
 use onair::config::Jkt48ConnectConfig;
 use onair::http::{http_client, Http};
 use onair::live::LiveStream;
+use onair::providers::jkt48_calendar::{wib, wib_instant, wib_midnight};
 use onair::providers::jkt48connect::Jkt48Connect;
 use onair::providers::source::{Jkt48Source, LiveSource, Schedule};
 use onair::secret::Secret;
@@ -328,10 +329,6 @@ const CAL_ROUTES: [(&str, &str); 4] = [
 /// Reminder leads every theater subscription in the month chose.
 const LEADS: [i64; 2] = [60, 15];
 
-fn wib() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7")
-}
-
 /// The month's theater shows: 19:00 WIB daily, 14:00 WIB too on weekends.
 fn shows(start: DateTime<Utc>, days: i64) -> Vec<(String, DateTime<Utc>)> {
     use chrono::Datelike;
@@ -343,11 +340,7 @@ fn shows(start: DateTime<Utc>, days: i64) -> Vec<(String, DateTime<Utc>)> {
         let weekend = matches!(date.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
         let hours: &[u32] = if weekend { &[14, 19] } else { &[19] };
         for h in hours {
-            let at = wib()
-                .from_local_datetime(&date.and_hms_opt(*h, 0, 0).expect("an hour"))
-                .single()
-                .expect("no DST in WIB")
-                .with_timezone(&Utc);
+            let at = wib_instant(date.and_hms_opt(*h, 0, 0).expect("an hour"));
             out.push((format!("{}{h}", date.format("%Y%m%d")), at));
         }
     }
@@ -443,7 +436,7 @@ pub async fn month_with_calendar(
     min_interval: Duration,
     seed: u64,
 ) -> CalendarMonth {
-    use onair::calendar::items::{birthday_date, wib_midnight};
+    use onair::calendar::items::birthday_date;
     use onair::calendar::reads::{self, List};
 
     let sim = Sim::start(allowance, min_interval, seed).await;
