@@ -10,9 +10,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use onair::store::{CalendarChoice, DeliveryStatus, Feed};
+use onair::store::{CalendarChoice, Feed};
 use serde_json::{json, Value};
-use support::bot::{spawn_binary, wait_delivery};
 use support::discord::{Invoker, CHANNEL_ID};
 use support::fake_providers::Reply;
 use support::world::World;
@@ -176,37 +175,7 @@ async fn a_restart_between_a_reminders_post_and_its_record_past_the_nonce_window
         THEATER,
         theater(vec![show("2963", "Cara Meminum Ramune", starts)]),
     );
-    // Discord stores the reminder; its answer takes 5 s: the bot is
-    // killed before it can record the message id.
-    w.discord.lose_answers(C1, 1, Duration::from_secs(5));
-    let mut first = spawn_binary(&w.vars, w.dir.path(), "warn", std::process::Stdio::null());
-    w.discord.wait_ready(T).await;
-    w.discord
-        .wait_for(T, "Discord to store the reminder", |d| {
-            d.messages(C1).len() == 1
-        })
-        .await;
-    first.start_kill().unwrap();
-    let _ = tokio::time::timeout(T, first.wait()).await;
-    let d = w.store().get_delivery(1).await.unwrap().unwrap();
-    assert_eq!(
-        d.status,
-        DeliveryStatus::Pending,
-        "the id was never recorded"
-    );
-    let stored_at = w.discord.messages(C1)[0].at;
-    while stored_at.elapsed() < Duration::from_millis(1500) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut second = spawn_binary(&w.vars, w.dir.path(), "warn", std::process::Stdio::null());
-    w.discord.wait_identified(2, T).await;
-    wait_delivery(w.store(), 1, DeliveryStatus::Sent, T).await;
-    assert_eq!(w.discord.messages(C1).len(), 1, "still one card");
-    let d = w.store().get_delivery(1).await.unwrap().unwrap();
-    assert_eq!(d.message_id, Some(w.discord.messages(C1)[0].id));
-    second.start_kill().unwrap();
-    let _ = second.wait().await;
-    w.discord.assert_spec_clean();
+    w.kill_between_post_and_record(C1, |_| {}).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use onair::store::DeliveryStatus;
 use serde_json::json;
-use support::bot::{spawn_binary, wait_delivery, TestBot};
+use support::bot::{wait_delivery, TestBot};
 use support::discord::FakeDiscord;
 use support::fake_providers::{fritzy_live, Reply};
 use support::world::World;
@@ -132,42 +132,13 @@ async fn a_lost_answer_past_the_nonce_window_is_found_not_reposted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_between_post_and_record_then_restart_after_the_window_posts_once() {
     let w = world().await;
-    // Discord stores the message; its answer takes 5 s: the bot is killed
-    // before it can record the id.
-    w.discord.lose_answers(CH, 1, Duration::from_secs(5));
-    let mut first = spawn_binary(&w.vars, w.dir.path(), "warn", std::process::Stdio::null());
-    w.discord.wait_ready(T).await;
-    w.jkt.set(
-        "GET /api/jkt48/live",
-        Reply::json(fritzy_live("2025-04-06T12:03:58.000Z")),
-    );
-    w.discord
-        .wait_for(T, "Discord to store the message", |d| {
-            d.messages(CH).len() == 1
-        })
-        .await;
-    first.start_kill().unwrap();
-    let _ = tokio::time::timeout(T, first.wait()).await;
-    let d = w.store().get_delivery(1).await.unwrap().unwrap();
-    assert_eq!(
-        d.status,
-        DeliveryStatus::Pending,
-        "the id was never recorded"
-    );
-    // Restart after the nonce window has passed.
-    let stored_at = w.discord.messages(CH)[0].at;
-    while stored_at.elapsed() < Duration::from_millis(1500) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut second = spawn_binary(&w.vars, w.dir.path(), "warn", std::process::Stdio::null());
-    w.discord.wait_identified(2, T).await;
-    wait_delivery(w.store(), 1, DeliveryStatus::Sent, T).await;
-    assert_eq!(w.discord.messages(CH).len(), 1, "still one message");
-    let d = w.store().get_delivery(1).await.unwrap().unwrap();
-    assert_eq!(d.message_id, Some(w.discord.messages(CH)[0].id));
-    second.start_kill().unwrap();
-    let _ = second.wait().await;
-    w.discord.assert_spec_clean();
+    w.kill_between_post_and_record(CH, |w| {
+        w.jkt.set(
+            "GET /api/jkt48/live",
+            Reply::json(fritzy_live("2025-04-06T12:03:58.000Z")),
+        );
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,7 +23,9 @@ use std::sync::Arc;
 
 use onair::store::Store;
 
-use super::bot::{captured_logs, env, subscribe_everything, use_jkt, TestBot};
+use super::bot::{
+    captured_logs, env, spawn_binary, subscribe_everything, use_jkt, wait_delivery, TestBot,
+};
 use super::discord::{FakeDiscord, GuildSpec, GUILD_ID};
 use super::fake_providers::FakeProvider;
 use super::pg::TestDb;
@@ -102,6 +104,65 @@ impl World {
     pub async fn start_bot(&mut self) {
         assert!(self.bot.is_none(), "the bot is already running");
         self.bot = Some(TestBot::start(&self.discord, &self.vars).await);
+    }
+
+    /// Exactly once across a SIGKILL past Discord's nonce window: with
+    /// `DISCORD_NONCE_WINDOW_SECS=1` (bot and fake), run the binary, call
+    /// `trigger` (what makes delivery 1 due in `channel`), let Discord store
+    /// the post but hold its answer for 5 s, kill the bot before it can
+    /// record the message, restart it after the window and wait until the
+    /// delivery is sent. Asserts the channel still has one message, the one
+    /// the delivery adopted.
+    pub async fn kill_between_post_and_record(&self, channel: u64, trigger: impl FnOnce(&World)) {
+        use onair::store::DeliveryStatus;
+        use std::time::Duration;
+        const T: Duration = Duration::from_secs(30);
+        self.discord
+            .lose_answers(channel, 1, Duration::from_secs(5));
+        let mut first = spawn_binary(
+            &self.vars,
+            self.dir.path(),
+            "warn",
+            std::process::Stdio::null(),
+        );
+        self.discord.wait_ready(T).await;
+        trigger(self);
+        self.discord
+            .wait_for(T, "Discord to store the post", |d| {
+                d.messages(channel).len() == 1
+            })
+            .await;
+        first.start_kill().expect("kill the bot");
+        let _ = tokio::time::timeout(T, first.wait()).await;
+        let d = self.store().get_delivery(1).await.unwrap().unwrap();
+        assert_eq!(
+            d.status,
+            DeliveryStatus::Pending,
+            "the id was never recorded"
+        );
+        // Restart after the nonce window has passed.
+        let stored_at = self.discord.messages(channel)[0].at;
+        while stored_at.elapsed() < Duration::from_millis(1500) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut second = spawn_binary(
+            &self.vars,
+            self.dir.path(),
+            "warn",
+            std::process::Stdio::null(),
+        );
+        self.discord.wait_identified(2, T).await;
+        wait_delivery(self.store(), 1, DeliveryStatus::Sent, T).await;
+        assert_eq!(self.discord.messages(channel).len(), 1, "still one message");
+        let d = self.store().get_delivery(1).await.unwrap().unwrap();
+        assert_eq!(
+            d.message_id,
+            Some(self.discord.messages(channel)[0].id),
+            "the post adopted"
+        );
+        second.start_kill().expect("kill the bot");
+        let _ = second.wait().await;
+        self.discord.assert_spec_clean();
     }
 
     /// Stop the bot (as SIGTERM would) and check that it ended cleanly
