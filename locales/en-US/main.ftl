@@ -13,6 +13,7 @@ embed-started = Started
 embed-viewers = Viewers
 embed-streams = Streams (HLS)
 embed-title-fallback = { $name } is live on { $platform }
+embed-title-ended-fallback = { $name } was live on { $platform }
 button-watch = Watch
 button-watch-name = Watch { $name }
 button-previous = ◀ Previous

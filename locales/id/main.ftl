@@ -13,6 +13,7 @@ embed-started = Mulai
 embed-viewers = Penonton
 embed-streams = Stream (HLS)
 embed-title-fallback = { $name } sedang live di { $platform }
+embed-title-ended-fallback = { $name } tadi live di { $platform }
 button-watch = Tonton
 button-watch-name = Tonton { $name }
 button-previous = ◀ Sebelumnya

@@ -6,7 +6,9 @@ use poise::serenity_prelude as serenity;
 use serde_json::Value;
 
 use super::card::Recap;
-use crate::discord::embeds::{self, clean_text, stream_embed, Embed, Field, MAX_CONTENT};
+use crate::discord::embeds::{
+    self, clean_text, stream_embed, stream_title, Embed, Field, MAX_CONTENT,
+};
 use crate::live::{LiveStream, Platform};
 use crate::messages::{compact_count, human_duration, t, Lang};
 use crate::store::Subscription;
@@ -169,6 +171,9 @@ pub fn ended_embed(
     recap: &Recap,
 ) -> Embed {
     let mut e = stream_embed(lang, stream);
+    // A stream with no title of its own must not keep the live card's
+    // "… is live on …" above the line saying it ended.
+    e.title = Some(stream_title(lang, stream, "embed-title-ended-fallback"));
     let streams_label = t(lang, "embed-streams", &[]);
     e.fields.retain(|f| f.name != streams_label);
     let viewers_label = t(lang, "embed-viewers", &[]);
@@ -365,6 +370,28 @@ pub(crate) mod tests {
         let plain = announcement_body(&sub(), &fritzy());
         assert_eq!(plain["content"], "**Fritzy** is live on IDN Live");
         assert_eq!(plain["allowed_mentions"]["roles"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn an_ended_card_without_a_title_never_says_is_live() {
+        let mut s = fritzy();
+        s.title = None;
+        for (language, was, is) in [
+            ("en", "Fritzy was live on IDN Live", "is live"),
+            ("id", "Fritzy tadi live di IDN Live", "sedang live"),
+        ] {
+            let mut sub = sub();
+            sub.language = Some(language.into());
+            let body = ended_body(Some(&sub), &s, Utc::now(), &Recap::default());
+            assert_eq!(body["embeds"][0]["title"], was);
+            assert!(!body.to_string().contains(is), "{body}");
+        }
+        // A stream's own title stays as it was.
+        let titled = ended_body(Some(&sub()), &fritzy(), Utc::now(), &Recap::default());
+        assert!(titled["embeds"][0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("@everyone come"));
     }
 
     #[test]

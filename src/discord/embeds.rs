@@ -214,21 +214,31 @@ pub fn hls_links(stream: &LiveStream, max: usize) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-/// One embed for one live stream.
-pub fn stream_embed(lang: Lang, stream: &LiveStream) -> Embed {
-    let name = clean_text(&stream.name, MAX_AUTHOR);
-    let platform = stream.platform.display_name();
-    let title = match stream.title.as_deref().map(|t| clean_text(t, MAX_TITLE)) {
+/// A stream's card title: its own title, or when it has none the
+/// `fallback` message (`embed-title-fallback`, "{name} is live on …", for
+/// a live card; `embed-title-ended-fallback` once it ended).
+pub fn stream_title(lang: Lang, stream: &LiveStream, fallback: &str) -> String {
+    match stream.title.as_deref().map(|t| clean_text(t, MAX_TITLE)) {
         Some(t) if !t.is_empty() => t,
         _ => clean_text(
             &t(
                 lang,
-                "embed-title-fallback",
-                &[("name", &name), ("platform", &platform)],
+                fallback,
+                &[
+                    ("name", &clean_text(&stream.name, MAX_AUTHOR)),
+                    ("platform", &stream.platform.display_name()),
+                ],
             ),
             MAX_TITLE,
         ),
-    };
+    }
+}
+
+/// One embed for one live stream.
+pub fn stream_embed(lang: Lang, stream: &LiveStream) -> Embed {
+    let name = clean_text(&stream.name, MAX_AUTHOR);
+    let platform = stream.platform.display_name();
+    let title = stream_title(lang, stream, "embed-title-fallback");
     let mut fields = vec![Field {
         name: t(lang, "embed-platform", &[]),
         value: platform.to_string(),
