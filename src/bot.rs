@@ -34,7 +34,21 @@ pub enum RunError {
     /// non-zero instead of staying up without its commands.
     #[error("start-up failed: {0}")]
     Startup(String),
+    /// Discord's gateway refused the bot in a way reconnecting cannot
+    /// help (a bad token, an intent): what to fix.
+    #[error("{0}")]
+    Gateway(String),
 }
+
+/// How long the gateway gets to close its shards at shutdown before the
+/// process stops waiting for it (whatever it is doing: a reconnect loop
+/// included). With [`SHUTDOWN_GRACE`] running alongside, a SIGTERM ends the
+/// process within [`SHUTDOWN_DEADLINE`].
+pub const GATEWAY_STOP: Duration = Duration::from_secs(3);
+
+/// The longest a shutdown takes from SIGTERM to exit (a container stop
+/// escalates to SIGKILL after 10 s). `main` enforces it.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(9);
 
 /// The serenity `Http`: proxy mode (our own pacing, serenity's ratelimiter
 /// off, which it must be for the proxy to be honoured) when
@@ -249,39 +263,90 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     let stop_task = tokio::spawn(async move {
         stopper.cancelled().await;
         tracing::info!("shutting down");
-        shard_manager.shutdown_all().await;
+        if tokio::time::timeout(GATEWAY_STOP, shard_manager.shutdown_all())
+            .await
+            .is_err()
+        {
+            tracing::warn!(after = ?GATEWAY_STOP, "the gateway did not close its shards in time; leaving them");
+        }
     });
 
     // Unless DISCORD_SHARD_COUNT/IDS split the shards between processes,
     // autosharding: Discord tells how many shards the bot needs
     // (`/gateway/bot`), so growing past 2,500 guilds does not end it. A
     // transient failure to start (5xx, timeout) is retried with backoff for
-    // the start-up budget; then the process exits non-zero.
+    // the start-up budget; then the process exits non-zero. Every shard
+    // connects through the relay (`crate::gateway`), which paces identifies
+    // and reports closes.
+    let report = Arc::new(crate::gateway::report::Report::new(shutdown.clone()));
+    let replicas = on_postgres.then(|| config.database_url.clone());
+    let mut relay: Option<crate::gateway::relay::Relay> = None;
     let mut budget = crate::backoff::Budget::new(
         config.startup_retry,
         crate::startup::FIRST_BACKOFF,
         crate::startup::MAX_BACKOFF,
     );
-    let result = loop {
-        let result = match config.shards {
-            None => client.start_autosharded().await,
-            // serenity 0.12 reads the range's end as inclusive (it starts
-            // `end - start + 1` shards), so `first..last` starts first..=last.
-            Some(s) => client.start_shard_range(s.first..s.last, s.total).await,
-        };
-        let Err(e) = &result else { break result };
-        let transient = matches!(
-            crate::startup::classify(e, &[]),
-            crate::startup::Attempt::Retry(_)
-        );
-        let wait = match budget.next_wait() {
-            Some(wait) if transient && !shutdown.is_cancelled() => wait,
-            _ => break result,
-        };
-        tracing::warn!(error = %e, failures = budget.failures, ?wait, "could not start the gateway; retrying");
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.cancelled() => break result,
+    let needed = config.shards.map(|s| u64::from(s.last - s.first + 1));
+    let gateway = async {
+        loop {
+            let result = async {
+                let (starts, _) =
+                    crate::gateway::identify::wait_for_starts(&client.http, needed, &shutdown)
+                        .await?;
+                if shutdown.is_cancelled() {
+                    return Ok(());
+                }
+                if relay.is_none() {
+                    let upstream = client.ws_url.lock().await.clone();
+                    let gate = Arc::new(crate::gateway::identify::Gate::new(
+                        Arc::clone(&client.http),
+                        starts,
+                        replicas.clone(),
+                    ));
+                    let started = crate::gateway::relay::start(
+                        upstream,
+                        gate,
+                        Arc::clone(&report),
+                        shutdown.clone(),
+                    )
+                    .await?;
+                    *client.ws_url.lock().await = started.url.clone();
+                    relay = Some(started);
+                }
+                match config.shards {
+                    None => client.start_autosharded().await,
+                    // serenity 0.12 reads the range's end as inclusive (it
+                    // starts `end - start + 1` shards), so `first..last`
+                    // starts first..=last.
+                    Some(s) => client.start_shard_range(s.first..s.last, s.total).await,
+                }
+            }
+            .await;
+            let Err(e) = &result else { break result };
+            let transient = matches!(
+                crate::startup::classify(e, &[]),
+                crate::startup::Attempt::Retry(_)
+            );
+            let wait = match budget.next_wait() {
+                Some(wait) if transient && !shutdown.is_cancelled() => wait,
+                _ => break result,
+            };
+            tracing::warn!(error = %e, failures = budget.failures, ?wait, "could not start the gateway; retrying");
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.cancelled() => break result,
+            }
+        }
+    };
+    // At shutdown the gateway gets GATEWAY_STOP to end, and no more.
+    tokio::pin!(gateway);
+    let result = tokio::select! {
+        r = &mut gateway => r,
+        () = shutdown.cancelled() => {
+            match tokio::time::timeout(GATEWAY_STOP, &mut gateway).await {
+                Ok(r) => r,
+                Err(_) => Ok(()),
+            }
         }
     };
     shutdown.cancel();
@@ -301,7 +366,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     {
         return Err(RunError::Startup(e));
     }
-    result.map_err(RunError::from)
+    if let Some(why) = report.fatal() {
+        return Err(RunError::Gateway(why));
+    }
+    match result {
+        Err(serenity::Error::Gateway(e)) => {
+            Err(RunError::Gateway(format!("Discord's gateway: {e}")))
+        }
+        other => other.map_err(RunError::from),
+    }
 }
 
 /// Lead whenever this process wins the election: start the work, and stop

@@ -15,6 +15,7 @@ pub mod calendar;
 pub mod cli;
 #[path = "../commands/mod.rs"]
 pub mod commands;
+pub mod gateway;
 pub mod http;
 pub mod leader;
 pub mod limits;

@@ -118,4 +118,12 @@ async fn stop_on_signal(token: CancellationToken) {
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("signal received");
     token.cancel();
+    // Whatever the gateway or the outbox is doing, the process ends within
+    // the deadline (a container stop escalates to SIGKILL after 10 s).
+    tokio::time::sleep(onair::bot::SHUTDOWN_DEADLINE).await;
+    tracing::error!(
+        deadline = ?onair::bot::SHUTDOWN_DEADLINE,
+        "shutdown is taking too long; exiting now"
+    );
+    std::process::exit(EXIT_PROVIDER);
 }

@@ -52,6 +52,13 @@ pub mod metric {
     pub const SHARDS_CONNECTED: &str = "onair_shards_connected";
     /// Gauge: gateway shards this process runs.
     pub const SHARDS: &str = "onair_shards";
+    /// Counter {code}: gateway connections Discord closed, by close code
+    /// ("none": broken or never opened).
+    pub const GATEWAY_CLOSES: &str = "onair_gateway_closes_total";
+    /// Counter {kind}: gateway sessions started (identify) or resumed.
+    pub const GATEWAY_SESSIONS: &str = "onair_gateway_sessions_total";
+    /// Counter {op}: Discord's requests to reconnect (7) or re-identify (9).
+    pub const GATEWAY_RECONNECT_ASKS: &str = "onair_gateway_reconnect_requests_total";
 }
 
 /// Buckets of the dispatch latency, seconds: a post within the second is
@@ -112,6 +119,18 @@ fn describe() {
     describe_gauge!(metric::LEADER, "1 while this process polls and dispatches");
     describe_gauge!(metric::SHARDS_CONNECTED, "Gateway shards connected");
     describe_gauge!(metric::SHARDS, "Gateway shards this process runs");
+    describe_counter!(
+        metric::GATEWAY_CLOSES,
+        "Gateway connections closed by Discord, by close code"
+    );
+    describe_counter!(
+        metric::GATEWAY_SESSIONS,
+        "Gateway sessions identified or resumed"
+    );
+    describe_counter!(
+        metric::GATEWAY_RECONNECT_ASKS,
+        "Discord's reconnect (op 7) and invalid session (op 9) requests"
+    );
 }
 
 /// What `/readyz` asks.
