@@ -42,11 +42,15 @@ pub async fn start(
 ) -> std::io::Result<Relay> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("ws://{}", listener.local_addr()?);
-    let upstream = format!(
+    // As serenity builds it: the version in the query, and a URL whose
+    // path is at least "/" (`Url` normalises it).
+    let upstream = url::Url::parse(&format!(
         "{}?v={}&encoding=json",
         upstream.trim_end_matches('/'),
         serenity::constants::GATEWAY_VERSION
-    );
+    ))
+    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
+    .to_string();
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
