@@ -9,7 +9,10 @@
 //! - serenity's `request` span (INFO, `#[instrument]`) records the whole
 //!   request, whose body is a byte array (an interaction reply can carry a
 //!   stream key). A span below the filter is never created, so no event
-//!   inside it can print its fields.
+//!   inside it can print its fields;
+//! - serenity's shard spans `handle_event` and `handle_gateway_dispatch`
+//!   (INFO) record the whole gateway event, and an interaction's carries
+//!   its token: a warning inside them ("Sequence off") printed it.
 //!
 //! The caps are not `RUST_LOG` directives (a more specific directive such
 //! as `tungstenite::protocol=trace` would win over them): they are a
@@ -24,13 +27,15 @@ use tracing_subscriber::Layer;
 
 /// Targets (and everything under them) that print raw frames or request
 /// bodies at debug/trace, with the most they may log: the websocket (the
-/// IDENTIFY frame carries the bot token) and serenity's HTTP client (its
-/// `request` span records the body). Everything else may log at any level:
+/// IDENTIFY frame carries the bot token), serenity's HTTP client (its
+/// `request` span records the body) and serenity's shard (its event spans
+/// record interaction tokens). Everything else may log at any level:
 /// the secret-scan tests run the binary with every other target at trace.
 pub const CAPS: &[(&str, Level)] = &[
     ("tungstenite", Level::INFO),
     ("tokio_tungstenite", Level::INFO),
     ("serenity::http", Level::WARN),
+    ("serenity::gateway::shard", Level::WARN),
 ];
 
 /// The default when `RUST_LOG` is unset.
@@ -89,7 +94,11 @@ pub fn install(subscriber: impl tracing::Subscriber + Send + Sync + 'static) {
 
 /// Install the binary's subscriber: [`spec_from_env`], to stderr.
 pub fn init() {
-    install(subscriber(&spec_from_env(), std::io::stderr, true));
+    // Colours for a terminal only: a container's or a file's log stays
+    // plain text (`key=value`, as a log search expects it).
+    use std::io::IsTerminal;
+    let ansi = std::io::stderr().is_terminal();
+    install(subscriber(&spec_from_env(), std::io::stderr, ansi));
 }
 
 #[cfg(test)]

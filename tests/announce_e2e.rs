@@ -187,7 +187,7 @@ async fn role_ping_and_template_allow_only_that_role() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hundred_channels_429_waited_out_and_timings() {
+async fn hundred_channels_get_both_announcements_once_and_a_429_is_waited_out() {
     let channels: Vec<u64> = (0..100).map(|i| 3000 + i).collect();
     let w = world(&channels).await;
     for c in &channels {
@@ -407,7 +407,7 @@ async fn subscribe_guards_admins_and_permissions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_errors_are_retried_with_backoff_then_delivered_once() {
+async fn server_errors_are_retried_then_delivered_once() {
     let w = world(&[81]).await;
     subscribe(w.store(), 81, |_| {}).await;
     w.discord.fail_next(

@@ -50,7 +50,7 @@ async fn upstream_cost_smoke() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_smoke() {
+async fn memory_scenario_runs_and_reads_the_process_rss() {
     let m = bench::memory(10, 10).await;
     assert!(m.rss_kib > 0, "{m:?}");
 }

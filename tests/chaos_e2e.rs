@@ -79,6 +79,22 @@ struct Counts {
     lost_answers: usize,
     /// Observed, not injected: live-update edits Discord took.
     live_updates: usize,
+    /// Gateway faults: op 7, op 9, a cut connection, a 4000 close.
+    gateway_faults: usize,
+    /// Observed: requests Discord counts toward its invalid-request limit
+    /// (401, 403 and 429 answers; 10,000 in 10 minutes ban the IP), and
+    /// the seconds they were counted over.
+    invalid_requests: usize,
+    seconds: f64,
+}
+
+/// A gateway fault, at a poll.
+#[derive(Debug, Clone, Copy)]
+enum GatewayFault {
+    Reconnect,
+    InvalidSession,
+    Cut,
+    Close4000,
 }
 
 struct Schedule {
@@ -97,6 +113,8 @@ struct Schedule {
     /// Per member: the starts of its broadcasts, and the index of the last
     /// reply that lists each.
     last_listed: HashMap<(usize, i64), usize>,
+    /// A gateway fault at a poll.
+    gateway_fault: Option<(usize, GatewayFault)>,
 }
 
 /// Member `i` as reply `p` lists her: viewers and title move from poll to
@@ -249,6 +267,16 @@ fn build(seed: u64, counts: &mut Counts) -> Schedule {
         )
     });
     counts.lost_answers += usize::from(lost_answer.is_some());
+    let gateway_fault = rng.chance(40).then(|| {
+        let fault = match rng.below(4) {
+            0 => GatewayFault::Reconnect,
+            1 => GatewayFault::InvalidSession,
+            2 => GatewayFault::Cut,
+            _ => GatewayFault::Close4000,
+        };
+        (rng.below(polls as u64) as usize, fault)
+    });
+    counts.gateway_faults += usize::from(gateway_fault.is_some());
     Schedule {
         replies,
         broadcasts,
@@ -259,11 +287,12 @@ fn build(seed: u64, counts: &mut Counts) -> Schedule {
         outage,
         lost_answer,
         last_listed,
+        gateway_fault,
     }
 }
 
-fn spawn_bot(vars: &HashMap<String, String>, dir: &std::path::Path) -> tokio::process::Child {
-    support::bot::spawn_binary(vars, dir, "warn", std::process::Stdio::null())
+fn spawn_bot(vars: &HashMap<String, String>, dir: &std::path::Path) -> support::bot::Binary {
+    support::bot::spawn_binary(vars, dir, "warn")
 }
 
 /// One schedule. `replicas`: a PostgreSQL database to run it on two
@@ -345,7 +374,7 @@ async fn run_schedule(seed: u64, replicas: Option<TestDb>) -> Result<Counts, Str
         }
         spawn_bot(&v, dir.path())
     };
-    let mut bots: Vec<tokio::process::Child> = (0..processes).map(spawn).collect();
+    let mut bots: Vec<support::bot::Binary> = (0..processes).map(spawn).collect();
     let mut identified = processes;
     discord
         .wait_identified(identified, Duration::from_secs(30))
@@ -354,6 +383,8 @@ async fn run_schedule(seed: u64, replicas: Option<TestDb>) -> Result<Counts, Str
     let mut killed = false;
     let mut deleted = None;
     let mut outage_started = false;
+    let mut gateway_faulted = false;
+    let started = Instant::now();
     loop {
         let polls = jkt.hits("/api/jkt48/live");
         if let (Some(k), false) = (s.kill_after_poll, killed) {
@@ -375,6 +406,17 @@ async fn run_schedule(seed: u64, replicas: Option<TestDb>) -> Result<Counts, Str
             if polls >= at {
                 discord.fail_for("POST", "/api/v10/channels/", Fault::Server(502), length);
                 outage_started = true;
+            }
+        }
+        if let (Some((at, fault)), false) = (s.gateway_fault, gateway_faulted) {
+            if polls >= at {
+                match fault {
+                    GatewayFault::Reconnect => discord.send_reconnect(),
+                    GatewayFault::InvalidSession => discord.send_invalid_session(false),
+                    GatewayFault::Cut => discord.cut_gateway_connections(),
+                    GatewayFault::Close4000 => discord.close_gateway(4000, "chaos"),
+                }
+                gateway_faulted = true;
             }
         }
         if let (Some((at, ch)), None) = (s.delete_at_poll, deleted) {
@@ -515,6 +557,17 @@ async fn run_schedule(seed: u64, replicas: Option<TestDb>) -> Result<Counts, Str
     if !disabled_ok {
         problems.push("a healthy channel's subscription was disabled".into());
     }
+    // Discord bans an IP past 10,000 invalid requests in 10 minutes: the
+    // faults above may cost some, never a pace near that.
+    counts.invalid_requests = discord.request_count(|r| matches!(r.status, 401 | 403 | 429));
+    counts.seconds = started.elapsed().as_secs_f64();
+    let per_ten_minutes = counts.invalid_requests as f64 * 600.0 / counts.seconds.max(1.0);
+    if per_ten_minutes > 1_000.0 {
+        problems.push(format!(
+            "{} invalid requests in {:.0} s: {per_ten_minutes:.0} per 10 minutes",
+            counts.invalid_requests, counts.seconds
+        ));
+    }
     let violations = discord.violations();
     if !violations.is_empty() {
         problems.push(format!("bodies Discord would refuse: {violations:?}"));
@@ -555,7 +608,17 @@ async fn fault_schedules_lose_and_duplicate_nothing() {
             total.live_updates > 0,
             "no live update was ever exercised: {total:?}"
         );
+        assert!(
+            total.gateway_faults > 0,
+            "no gateway fault was ever injected: {total:?}"
+        );
     }
+    eprintln!(
+        "chaos: {} invalid requests (401/403/429) over {:.0} s of runs: {:.0} per 10 minutes (Discord bans at 10,000)",
+        total.invalid_requests,
+        total.seconds,
+        total.invalid_requests as f64 * 600.0 / total.seconds.max(1.0)
+    );
     assert!(
         failures.is_empty(),
         "failing schedules (replay with ONAIR_CHAOS_SEED):\n{}",
@@ -628,6 +691,9 @@ async fn run_schedules(seeds: &[u64], parallel: usize, on_replicas: bool) -> (Co
                     total.discord_outages += c.discord_outages;
                     total.lost_answers += c.lost_answers;
                     total.live_updates += c.live_updates;
+                    total.gateway_faults += c.gateway_faults;
+                    total.invalid_requests += c.invalid_requests;
+                    total.seconds += c.seconds;
                 }
                 Err(e) => failures.push(e),
             }

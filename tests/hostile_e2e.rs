@@ -182,7 +182,7 @@ async fn a_corrupt_database_stops_the_start_before_discord() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn subscriptions_survive_a_failed_start() {
+async fn a_provider_down_at_start_costs_no_subscription_and_posts_nothing() {
     // A provider that is down at start never costs a subscription.
     let w = World::builder().jkt().subscribe(&[5]).start().await;
     let (discord, jkt, store) = (&w.discord, &w.jkt, w.store());

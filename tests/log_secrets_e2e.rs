@@ -30,11 +30,10 @@ fn world() -> WorldBuilder {
 async fn announce_at_trace(
     w: &World,
     rust_log: &str,
-) -> (tokio::process::Child, std::path::PathBuf) {
+) -> (support::bot::Binary, std::path::PathBuf) {
     let (discord, jkt, vars, dir) = (&w.discord, &w.jkt, &w.vars, w.dir.path());
-    let log_path = dir.join("onair.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let child = support::bot::spawn_binary(vars, dir, rust_log, log.into());
+    let child = support::bot::spawn_binary(vars, dir, rust_log);
+    let log_path = child.log_path.clone();
     discord.wait_ready(T).await;
     jkt.set(
         "GET /api/jkt48/live",

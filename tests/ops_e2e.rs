@@ -95,9 +95,8 @@ async fn healthz_readyz_and_metrics() {
         Fault::Server(502),
         usize::MAX,
     );
-    let log_path = dir.path().join("onair.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut bot = support::bot::spawn_binary(vars, dir.path(), "info", log.into());
+    let mut bot = support::bot::spawn_binary(vars, dir.path(), "info");
+    let log_path = bot.log_path.clone();
 
     wait_get(port, "/healthz", "the process is up", |s, _| s == 200).await;
     discord
@@ -187,8 +186,7 @@ async fn readyz_follows_the_database() {
         .start()
         .await;
     let (discord, db) = (&w.discord, w.db());
-    let mut bot =
-        support::bot::spawn_binary(&w.vars, w.dir.path(), "warn", std::process::Stdio::null());
+    let mut bot = support::bot::spawn_binary(&w.vars, w.dir.path(), "warn");
     discord.wait_ready(T).await;
     wait_get(port, "/readyz", "ready", |s, _| s == 200).await;
 

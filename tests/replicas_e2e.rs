@@ -11,7 +11,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::discord::{FakeDiscord, GuildSpec, Invoker};
 use support::fake_providers::{fritzy_live, FakeProvider, Reply};
@@ -23,7 +23,7 @@ const LIVE: &str = "/api/jkt48/live";
 const START: &str = "2025-04-06T12:03:58.000Z";
 
 struct Replica {
-    child: tokio::process::Child,
+    child: support::bot::Binary,
     jkt: FakeProvider,
     port: u16,
     log: std::path::PathBuf,
@@ -87,9 +87,8 @@ async fn replica(w: &World, shards: (u64, u64, u64), extra: &[(&str, &str)]) -> 
     for (k, v) in extra {
         vars.insert((*k).into(), (*v).into());
     }
-    let log = dir.path().join("onair.log");
-    let file = std::fs::File::create(&log).unwrap();
-    let child = support::bot::spawn_binary(&vars, dir.path(), "info", file.into());
+    let child = support::bot::spawn_binary(&vars, dir.path(), "info");
+    let log = child.log_path.clone();
     Replica {
         child,
         jkt,
@@ -181,7 +180,9 @@ async fn three_replicas_six_shards_leader_killed_mid_fanout() {
     for (first, last) in [(0, 1), (2, 3), (4, 5)] {
         replicas.push(replica(&w, (first, last, 6), &extra).await);
     }
-    discord.wait_shards(0..6, 6, T).await;
+    // `max_concurrency: 1`: one IDENTIFY per 5 s for the whole bot, so six
+    // shards take half a minute, whichever replica starts which.
+    discord.wait_shards(0..6, 6, Duration::from_secs(90)).await;
     let mut shards = discord.identified_shards();
     shards.sort();
     assert_eq!(
@@ -189,6 +190,19 @@ async fn three_replicas_six_shards_leader_killed_mid_fanout() {
         (0..6).map(|i| [i, 6]).collect::<Vec<_>>(),
         "each shard once"
     );
+    assert!(
+        discord.invalid_sessions().is_empty(),
+        "no IDENTIFY refused: {:?}",
+        discord.invalid_sessions()
+    );
+    let times: Vec<Instant> = discord.identify_times().iter().map(|(t, _)| *t).collect();
+    for pair in times.windows(2) {
+        let gap = pair[1].duration_since(pair[0]);
+        assert!(
+            gap >= support::discord::IDENTIFY_WINDOW,
+            "identifies {gap:?} apart across replicas"
+        );
+    }
 
     let leader = the_leader(&replicas).await;
     // Followers make no provider call: only the leader's fake is polled.
@@ -305,8 +319,11 @@ async fn cutting_the_leaders_connection_moves_leadership_without_double_sends() 
     // Cut the leader's lock connection (the process stays up).
     let cut = db
         .query_scalar_i64(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted \
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            // The leader lock's connection (not an identify lock a replica
+            // may hold for a few seconds).
+            "SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'onair-leader-lock' \
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         )
         .await;
     assert_eq!(cut, 1, "one leader lock held");

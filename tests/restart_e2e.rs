@@ -15,8 +15,8 @@ use support::world::World;
 
 const T: Duration = Duration::from_secs(30);
 
-fn spawn_bot(vars: &HashMap<String, String>, dir: &std::path::Path) -> tokio::process::Child {
-    support::bot::spawn_binary(vars, dir, "warn", std::process::Stdio::null())
+fn spawn_bot(vars: &HashMap<String, String>, dir: &std::path::Path) -> support::bot::Binary {
+    support::bot::spawn_binary(vars, dir, "warn")
 }
 
 async fn sigkill(child: &mut tokio::process::Child) {

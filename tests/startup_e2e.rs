@@ -61,14 +61,8 @@ async fn run_binary_until_exit(
     vars: &HashMap<String, String>,
     dir: &std::path::Path,
 ) -> (std::process::ExitStatus, String) {
-    let log_path = dir.join("onair.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = support::bot::spawn_binary(vars, dir, "info", log.into());
-    let status = tokio::time::timeout(T, child.wait())
-        .await
-        .expect("the process ends by itself instead of staying up deaf")
-        .unwrap();
-    (status, std::fs::read_to_string(&log_path).unwrap())
+    let mut child = support::bot::spawn_binary(vars, dir, "info");
+    child.exit(T).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,8 +117,7 @@ async fn registration_refused_is_not_retried_and_names_the_field() {
 async fn a_second_process_on_one_sqlite_file_refuses_to_start() {
     let w = World::builder().start().await;
     let (discord, vars, dir) = (&w.discord, &w.vars, &w.dir);
-    let mut first =
-        support::bot::spawn_binary(vars, dir.path(), "warn", std::process::Stdio::null());
+    let mut first = support::bot::spawn_binary(vars, dir.path(), "warn");
     discord.wait_ready(T).await;
 
     let second_dir = tempfile::tempdir().unwrap();
@@ -151,8 +144,7 @@ async fn a_second_process_on_one_sqlite_file_refuses_to_start() {
     // The claim dies with its process: after a SIGKILL the next start works.
     first.start_kill().unwrap();
     let _ = tokio::time::timeout(T, first.wait()).await;
-    let mut third =
-        support::bot::spawn_binary(vars, dir.path(), "warn", std::process::Stdio::null());
+    let mut third = support::bot::spawn_binary(vars, dir.path(), "warn");
     discord.wait_identified(2, T).await;
     third.start_kill().unwrap();
     let _ = tokio::time::timeout(T, third.wait()).await;

@@ -63,6 +63,8 @@ pub async fn start(
                 report: Arc::clone(&report),
                 shutdown: shutdown.clone(),
                 shard: None,
+                heartbeat: None,
+                ack_due: None,
             };
             tokio::spawn(link.run(client, upstream.clone()));
         }
@@ -77,6 +79,18 @@ struct Link {
     shutdown: CancellationToken,
     /// The shard this connection serves, once IDENTIFY or RESUME named it.
     shard: Option<u64>,
+    /// HELLO's heartbeat interval.
+    heartbeat: Option<Duration>,
+    /// A heartbeat went out and its ACK must arrive by then.
+    ack_due: Option<tokio::time::Instant>,
+}
+
+/// How much of a heartbeat interval an ACK may take before the connection
+/// counts as a zombie: less than the whole interval, so the relay replaces
+/// it (a close serenity resumes from at once) before serenity's own check
+/// at the next heartbeat, which restarts the shard with a 5 s stall.
+fn ack_deadline(interval: Duration) -> Duration {
+    interval * 3 / 4
 }
 
 impl Link {
@@ -105,7 +119,20 @@ impl Link {
         let (mut up_tx, mut up_rx) = up.split();
         let (mut down_tx, mut down_rx) = down.split();
         loop {
+            let ack_due = self.ack_due;
             tokio::select! {
+                () = async { tokio::time::sleep_until(ack_due.unwrap_or_else(tokio::time::Instant::now)).await }, if ack_due.is_some() => {
+                    // A zombie: Discord stopped acknowledging. Close both
+                    // sides with a resumable code; serenity resumes at once.
+                    self.report.ended(self.shard, &Ended::Broken("heartbeat not acknowledged (a zombie connection); replacing it".into()));
+                    let close = |why: &'static str| Message::Close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                        code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::from(4000),
+                        reason: why.into(),
+                    }));
+                    let _ = up_tx.send(close("zombie connection")).await;
+                    let _ = down_tx.send(close("heartbeat not acknowledged")).await;
+                    return;
+                }
                 from_bot = down_rx.next() => match from_bot {
                     Some(Ok(Message::Text(text))) => {
                         let Some(text) = self.outgoing(text).await else { return };
@@ -165,6 +192,12 @@ impl Link {
             return Some(text);
         };
         match v["op"].as_u64() {
+            Some(1) => {
+                if let (None, Some(every)) = (self.ack_due, self.heartbeat) {
+                    self.ack_due = Some(tokio::time::Instant::now() + ack_deadline(every));
+                }
+                Some(text)
+            }
             Some(2) => {
                 let shard = v["d"]["shard"][0].as_u64().unwrap_or(0);
                 self.shard = Some(shard);
@@ -198,6 +231,13 @@ impl Link {
             return;
         };
         match (head.op, head.t.as_deref()) {
+            (Some(10), _) => {
+                self.heartbeat = serde_json::from_str::<Value>(text)
+                    .ok()
+                    .and_then(|v| v["d"]["heartbeat_interval"].as_u64())
+                    .map(Duration::from_millis);
+            }
+            (Some(11), _) => self.ack_due = None,
             (Some(0), Some("READY")) => {
                 let Ok(v) = serde_json::from_str::<Value>(text) else {
                     return;

@@ -67,7 +67,7 @@ pub async fn fanout(n: usize, r: usize, bot_rps: u32, database: Option<String>) 
         channels.push(ch);
     }
     let ports: Vec<u16> = (0..processes).map(|_| free_port()).collect();
-    let mut children: Vec<tokio::process::Child> = (0..processes)
+    let mut children: Vec<super::bot::Binary> = (0..processes)
         .map(|i| {
             let mut v = vars.clone();
             v.insert("HTTP_ADDR".into(), format!("127.0.0.1:{}", ports[i]));
@@ -79,7 +79,7 @@ pub async fn fanout(n: usize, r: usize, bot_rps: u32, database: Option<String>) 
                     format!("{first}-{}", first + per - 1),
                 );
             }
-            spawn_binary(&v, dir.path(), "warn", std::process::Stdio::null())
+            spawn_binary(&v, dir.path(), "warn")
         })
         .collect();
     let sessions = if processes > 1 { SHARDS as usize } else { 1 };

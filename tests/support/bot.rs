@@ -18,15 +18,108 @@ pub struct TestBot {
     task: Option<tokio::task::JoinHandle<Result<(), onair::bot::RunError>>>,
 }
 
-/// The `onair` binary itself (the release path, not the library), started
-/// in `dir` with exactly `vars`, `RUST_LOG=rust_log`, stderr to `stderr`.
+/// The `onair` binary running (the release path, not the library). Its
+/// log (stderr) always goes to a file in its directory, which is scanned
+/// for secrets when it is dropped: the variables' keys and tokens, and any
+/// interaction or webhook token the fake Discord handed out.
+pub struct Binary {
+    pub child: tokio::process::Child,
+    pub log_path: std::path::PathBuf,
+    secrets: Vec<String>,
+}
+
+impl Binary {
+    /// What the process logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Wait until the log has a line for which `pred` holds; that line.
+    pub async fn wait_log(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.log().lines().find(|l| pred(l)) {
+                return line.to_string();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what} in the log:\n{}",
+                self.log()
+            );
+            // Polling a file: nothing notifies a write to it.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM, as `docker stop` sends it.
+    pub fn sigterm(&self) {
+        let pid = self.child.id().expect("running") as i32;
+        let ok = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill runs")
+            .success();
+        assert!(ok, "SIGTERM sent");
+    }
+
+    /// Wait for the process to end by itself: its status and log.
+    pub async fn exit(&mut self, timeout: Duration) -> (std::process::ExitStatus, String) {
+        let status = tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the process did not end within {timeout:?}:\n{}",
+                    self.log()
+                )
+            })
+            .expect("wait for the process");
+        (status, self.log())
+    }
+}
+
+impl std::ops::Deref for Binary {
+    type Target = tokio::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.child
+    }
+}
+
+impl std::ops::DerefMut for Binary {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.child
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if std::thread::panicking() {
+            return;
+        }
+        let text = self.log();
+        if let Some(leak) = super::secrets::find_leak(&text, &self.secrets) {
+            panic!("secret leaked into {}: {leak}", self.log_path.display());
+        }
+    }
+}
+
+/// Start the `onair` binary in `dir` with exactly `vars` and
+/// `RUST_LOG=rust_log`, its log to a new file in `dir`.
 pub fn spawn_binary(
     vars: &HashMap<String, String>,
     dir: &std::path::Path,
     rust_log: &str,
-    stderr: std::process::Stdio,
-) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"))
+) -> Binary {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let log_path = dir.join(format!("onair-{n}.log"));
+    let log = std::fs::File::create(&log_path).expect("create the log file");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_onair"))
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -34,10 +127,15 @@ pub fn spawn_binary(
         .envs(vars)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(stderr)
+        .stderr(log)
         .kill_on_drop(true)
         .spawn()
-        .expect("start the onair binary")
+        .expect("start the onair binary");
+    Binary {
+        child,
+        log_path,
+        secrets: secrets_of(vars),
+    }
 }
 
 /// Point the bot at a fake JKT48Connect (with a key), nobody live yet.
@@ -111,37 +209,42 @@ pub fn env(discord: &FakeDiscord, db_dir: &std::path::Path) -> HashMap<String, S
 
 /// Every log line of this test binary, captured at TRACE through the
 /// bot's own filter, so each test can check that no secret was logged.
-/// `TEST_LOG=debug cargo test ...` prints logs instead (no capture).
+/// `TEST_LOG=debug cargo test ...` also prints them at that level; the
+/// capture (and so the scan) stays on.
 pub fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
         let buf = Arc::new(Mutex::new(Vec::new()));
-        if let Ok(filter) = std::env::var("TEST_LOG") {
-            onair::logging::install(onair::logging::subscriber(
-                &filter,
-                tracing_subscriber::fmt::TestWriter::new(),
-                true,
-            ));
-        } else {
-            let writer = Arc::clone(&buf);
-            onair::logging::install(onair::logging::subscriber(
-                "trace",
-                move || Capture(Arc::clone(&writer)),
-                false,
-            ));
-        }
+        let writer = Arc::clone(&buf);
+        let echo = std::env::var("TEST_LOG").ok();
+        onair::logging::install(onair::logging::subscriber(
+            "trace",
+            move || Capture {
+                buf: Arc::clone(&writer),
+                echo: echo.is_some(),
+            },
+            false,
+        ));
         buf
     })
 }
 
-struct Capture(Arc<Mutex<Vec<u8>>>);
+struct Capture {
+    buf: Arc<Mutex<Vec<u8>>>,
+    /// Also print (TEST_LOG set).
+    echo: bool,
+}
 
 impl Write for Capture {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0
+        self.buf
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .extend_from_slice(b);
+        if self.echo {
+            // Through the test harness's capture, like `TestWriter`.
+            eprint!("{}", String::from_utf8_lossy(b));
+        }
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -159,19 +262,26 @@ pub fn assert_no_secret_logged(secrets: &[String]) {
     }
 }
 
-/// The secret values among the bot's variables.
+/// The secret values among the bot's variables, and the common part of
+/// every interaction and webhook token the fake Discord hands out (any of
+/// them in a log is a leak).
 pub fn secrets_of(vars: &HashMap<String, String>) -> Vec<String> {
-    vars.iter()
+    let mut secrets: Vec<String> = vars
+        .iter()
         .filter(|(k, _)| k.ends_with("_KEY") || k.ends_with("_TOKEN"))
         .map(|(_, v)| v.clone())
         .filter(|v| v.len() >= 6)
-        .collect()
+        .collect();
+    secrets.extend(super::discord::TOKEN_MARKERS.iter().map(|m| m.to_string()));
+    secrets
 }
 
 impl TestBot {
-    /// Start the bot and wait until it identified on the fake gateway.
+    /// Start the bot and wait until it identified on the fake gateway
+    /// (its own IDENTIFY: one more than before it started).
     pub async fn start(discord: &FakeDiscord, vars: &HashMap<String, String>) -> TestBot {
         captured_logs();
+        let before = discord.identified_count();
         let config = Config::from_map(vars).expect("test config is valid");
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(onair::bot::run(config, shutdown.clone()));
@@ -180,7 +290,9 @@ impl TestBot {
             secrets: secrets_of(vars),
             task: Some(task),
         };
-        discord.wait_ready(Duration::from_secs(20)).await;
+        discord
+            .wait_identified(before + 1, Duration::from_secs(20))
+            .await;
         bot
     }
 

@@ -1,7 +1,9 @@
 //! A fresh PostgreSQL database per test, on the server named by
 //! `ONAIR_TEST_POSTGRES_URL` (`.ci/run` starts a throwaway cluster and sets
-//! it). Unset, PostgreSQL tests are skipped with a loud line on stderr; CI
-//! always sets it, so CI never skips.
+//! it). Unset on a developer's machine, PostgreSQL tests are skipped with a
+//! loud line on stderr. Unset with `CI` set (any CI runner sets it), they
+//! fail: a CI that runs the README command without a server must not pass
+//! with every PostgreSQL test skipped.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -11,10 +13,14 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 
 pub const VAR: &str = "ONAIR_TEST_POSTGRES_URL";
 
-/// The server's URL, or `None` after saying loudly that the test is skipped.
+/// The server's URL, or `None` after saying loudly that the test is
+/// skipped; under CI (`CI` set and not "false"), a panic instead.
 pub fn server_url(test: &str) -> Option<String> {
     match std::env::var(VAR) {
         Ok(url) if !url.is_empty() => Some(url),
+        _ if under_ci() => panic!(
+            "{test} needs PostgreSQL and CI is set: set {VAR} (`bash .ci/run` starts a server and sets it)"
+        ),
         _ => {
             // Straight to the process's stderr, past the test harness's
             // capture, so a skip is never silent.
@@ -26,6 +32,12 @@ pub fn server_url(test: &str) -> Option<String> {
             None
         }
     }
+}
+
+/// Whether this runs under CI: `CI` set to anything but "" or "false"
+/// (GitHub Actions, GitLab and most runners set `CI=true`).
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
 /// One database, dropped (with its connections) when this is dropped.

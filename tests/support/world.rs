@@ -119,12 +119,7 @@ impl World {
         const T: Duration = Duration::from_secs(30);
         self.discord
             .lose_answers(channel, 1, Duration::from_secs(5));
-        let mut first = spawn_binary(
-            &self.vars,
-            self.dir.path(),
-            "warn",
-            std::process::Stdio::null(),
-        );
+        let mut first = spawn_binary(&self.vars, self.dir.path(), "warn");
         self.discord.wait_ready(T).await;
         trigger(self);
         self.discord
@@ -145,12 +140,7 @@ impl World {
         while stored_at.elapsed() < Duration::from_millis(1500) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let mut second = spawn_binary(
-            &self.vars,
-            self.dir.path(),
-            "warn",
-            std::process::Stdio::null(),
-        );
+        let mut second = spawn_binary(&self.vars, self.dir.path(), "warn");
         self.discord.wait_identified(2, T).await;
         wait_delivery(self.store(), 1, DeliveryStatus::Sent, T).await;
         assert_eq!(self.discord.messages(channel).len(), 1, "still one message");

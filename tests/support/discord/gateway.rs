@@ -1,20 +1,105 @@
-//! The fake's websocket gateway: HELLO, heartbeats, IDENTIFY (with
-//! shards) and RESUME (replaying what a session missed), and the
-//! dispatches a test pushes, each routed to its guild's shard.
+//! The fake's websocket gateway as Discord documents it: HELLO,
+//! heartbeats, IDENTIFY (with shards, `max_concurrency` per 5 s and the
+//! day's session starts), RESUME (replaying what a session missed, refused
+//! with op 9 for an unknown session or a gap), and the dispatches a test
+//! pushes, each routed to its guild's shard. A test can make it misbehave
+//! as Discord does: op 7 Reconnect, op 9 Invalid Session, heartbeats left
+//! unacknowledged (a zombie connection), any close code, a connection
+//! dropped without a close frame, every connection refused.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::builders::{channel_object, role_objects};
 use super::{FakeDiscord, GuildSpec, Inner};
 
-/// The internal signal that closes every gateway connection.
+/// Internal signals to every connection, sent down the frames channel.
 const CLOSE: &str = "__close__";
+const DROP: &str = "__drop__";
+const RECONNECT: &str = "__reconnect__";
+const INVALID: &str = "__invalid__";
+
+/// Discord's window for `max_concurrency` identifies.
+pub const IDENTIFY_WINDOW: Duration = Duration::from_secs(5);
+
+/// How many dispatched frames the fake keeps for RESUME.
+const REPLAY_KEPT: usize = 2000;
+
+/// The gateway's rules, as a test set them.
+#[derive(Debug, Clone)]
+pub(super) struct Rules {
+    pub heartbeat_interval: Duration,
+    pub max_concurrency: u64,
+    pub starts_total: u64,
+    pub starts_remaining: u64,
+    pub starts_reset_at: Instant,
+    /// Every IDENTIFY is answered with this close (a bad token, an intent).
+    pub refuse_identify: Option<(u16, String)>,
+    /// Heartbeats are not acknowledged (a zombie connection).
+    pub zombie: bool,
+    /// Session ids handed out in READY that may still RESUME.
+    pub sessions: HashSet<String>,
+    /// Op 9 sent, by why: "too soon", "no starts left", "cannot resume".
+    pub invalid_sessions: HashMap<&'static str, usize>,
+    /// Websocket connections accepted.
+    pub connections: usize,
+    /// Closes sent, by code.
+    pub closes: Vec<u16>,
+    /// Last IDENTIFY accepted per rate-limit bucket.
+    pub last_identify: HashMap<u64, Instant>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            heartbeat_interval: Duration::from_millis(41250),
+            max_concurrency: 1,
+            starts_total: 1000,
+            starts_remaining: 1000,
+            starts_reset_at: Instant::now() + Duration::from_secs(86_400),
+            refuse_identify: None,
+            zombie: false,
+            sessions: HashSet::new(),
+            invalid_sessions: HashMap::new(),
+            connections: 0,
+            closes: Vec::new(),
+            last_identify: HashMap::new(),
+        }
+    }
+}
+
+impl Rules {
+    /// The day's starts, reset when their time came.
+    fn starts(&mut self) -> (u64, Duration) {
+        let now = Instant::now();
+        if now >= self.starts_reset_at {
+            self.starts_remaining = self.starts_total;
+            self.starts_reset_at = now + Duration::from_secs(86_400);
+        }
+        (
+            self.starts_remaining,
+            self.starts_reset_at.saturating_duration_since(now),
+        )
+    }
+
+    /// `session_start_limit` as `/gateway/bot` shows it.
+    pub(super) fn session_start_limit(&mut self) -> Value {
+        let (remaining, reset_after) = self.starts();
+        json!({
+            "total": self.starts_total, "remaining": remaining,
+            "reset_after": reset_after.as_millis() as u64,
+            "max_concurrency": self.max_concurrency
+        })
+    }
+}
 
 /// Discord's routing: a guild's events go to shard `(guild_id >> 22) %
 /// shard_count`; events of no guild (DMs) to shard 0.
@@ -71,8 +156,10 @@ impl FakeDiscord {
             let mut st = self.state();
             let seq = st.seq;
             st.sent_log.push_back((seq, guild, frame.clone()));
-            if st.sent_log.len() > 2000 {
-                st.sent_log.pop_front();
+            if st.sent_log.len() > REPLAY_KEPT {
+                if let Some((dropped, _, _)) = st.sent_log.pop_front() {
+                    st.sent_log_dropped_to = dropped;
+                }
             }
         }
         let _ = self.inner.frames.send((guild, frame));
@@ -144,22 +231,169 @@ impl FakeDiscord {
         d["channels"] = Value::Array(g.channels.iter().map(|c| channel_object(g, c)).collect());
         self.dispatch("GUILD_CREATE", d);
     }
+
+    /// Close every gateway connection with `code` and `reason` (4007 and
+    /// 4009 also end the sessions: they cannot be resumed).
+    pub fn close_gateway(&self, code: u16, reason: &str) {
+        let _ = self
+            .inner
+            .frames
+            .send((None, format!("{CLOSE}:{code}:{reason}")));
+    }
+
+    /// Cut every gateway connection without a close frame (a reset).
+    pub fn cut_gateway_connections(&self) {
+        let _ = self.inner.frames.send((None, DROP.to_string()));
+    }
+
+    /// Op 7 Reconnect on every connection: resume on a new one.
+    pub fn send_reconnect(&self) {
+        let _ = self.inner.frames.send((None, RECONNECT.to_string()));
+    }
+
+    /// Op 9 Invalid Session on every connection (`resumable` is its `d`).
+    pub fn send_invalid_session(&self, resumable: bool) {
+        let _ = self
+            .inner
+            .frames
+            .send((None, format!("{INVALID}:{resumable}")));
+    }
+
+    /// Stop (or start again) acknowledging heartbeats: a zombie connection.
+    pub fn set_zombie(&self, on: bool) {
+        self.state().gateway.zombie = on;
+    }
+
+    /// Answer every IDENTIFY with this close (4004 a bad token, 4014 a
+    /// disallowed intent, 4000 a gateway that keeps refusing), or serve.
+    pub fn refuse_identify(&self, close: Option<(u16, &str)>) {
+        self.state().gateway.refuse_identify = close.map(|(c, r)| (c, r.to_string()));
+    }
+
+    /// HELLO's heartbeat interval (Discord: about 41 s).
+    pub fn set_heartbeat_interval(&self, every: Duration) {
+        self.state().gateway.heartbeat_interval = every;
+    }
+
+    /// `max_concurrency` of `/gateway/bot` (identifies per 5 s).
+    pub fn set_max_concurrency(&self, n: u64) {
+        self.state().gateway.max_concurrency = n.max(1);
+    }
+
+    /// The day's session starts: `remaining` of `total`, reset after
+    /// `reset_after`.
+    pub fn set_session_starts(&self, total: u64, remaining: u64, reset_after: Duration) {
+        let mut s = self.state();
+        s.gateway.starts_total = total;
+        s.gateway.starts_remaining = remaining;
+        s.gateway.starts_reset_at = Instant::now() + reset_after;
+    }
+
+    /// Session starts left today, as `/gateway/bot` would say.
+    pub fn session_starts_remaining(&self) -> u64 {
+        self.state().gateway.starts().0
+    }
+
+    /// Op 9 Invalid Session the fake sent, by why ("too soon": an
+    /// IDENTIFY inside its bucket's 5 s; "no starts left"; "cannot
+    /// resume": an unknown or ended session, or a gap).
+    pub fn invalid_sessions(&self) -> HashMap<&'static str, usize> {
+        self.state().gateway.invalid_sessions.clone()
+    }
+
+    /// When each accepted IDENTIFY arrived, with its `[shard, count]`.
+    pub fn identify_times(&self) -> Vec<(Instant, [u64; 2])> {
+        self.state().identify_times.clone()
+    }
+
+    /// Websocket connections accepted so far.
+    pub fn gateway_connections(&self) -> usize {
+        self.state().gateway.connections
+    }
+
+    /// Wait until `n` websocket connections were accepted in total.
+    pub async fn wait_connections(&self, n: usize, timeout: Duration) {
+        self.wait_until(timeout, "a gateway connection", |s| {
+            s.gateway.connections >= n
+        })
+        .await;
+    }
+
+    /// Close codes the fake sent, in order.
+    pub fn gateway_closes(&self) -> Vec<u16> {
+        self.state().gateway.closes.clone()
+    }
 }
 
 impl Inner {
+    /// Send a close frame and remember its code.
+    async fn close<S>(&self, tx: &mut S, code: u16, reason: &str)
+    where
+        S: futures::Sink<WsMessage> + Unpin,
+    {
+        self.state().gateway.closes.push(code);
+        self.changed.notify_waiters();
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_string().into(),
+        };
+        let _ = tx.send(WsMessage::Close(Some(frame))).await;
+    }
+
+    /// Op 9, counted by why.
+    async fn invalid_session<S>(&self, tx: &mut S, why: &'static str, resumable: bool) -> bool
+    where
+        S: futures::Sink<WsMessage> + Unpin,
+    {
+        *self
+            .state()
+            .gateway
+            .invalid_sessions
+            .entry(why)
+            .or_default() += 1;
+        self.changed.notify_waiters();
+        let frame = json!({"op": 9, "d": resumable, "s": null, "t": null}).to_string();
+        tx.send(WsMessage::text(frame)).await.is_ok()
+    }
+
+    /// Whether an IDENTIFY of `shard` may start a session now: within its
+    /// bucket's 5 s window and the day's starts (the start is spent).
+    fn admit_identify(&self, shard: [u64; 2]) -> Result<(), &'static str> {
+        let mut s = self.state();
+        let g = &mut s.gateway;
+        let bucket = shard[0] % g.max_concurrency.max(1);
+        let now = Instant::now();
+        if g.last_identify
+            .get(&bucket)
+            .is_some_and(|t| now.duration_since(*t) < IDENTIFY_WINDOW)
+        {
+            return Err("too soon");
+        }
+        if g.starts().0 == 0 {
+            return Err("no starts left");
+        }
+        g.starts_remaining -= 1;
+        g.last_identify.insert(bucket, now);
+        Ok(())
+    }
+
     pub(super) async fn session(self: Arc<Self>, stream: tokio::net::TcpStream) {
         let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
             return;
         };
+        self.state().gateway.connections += 1;
+        self.changed.notify_waiters();
         let (mut tx, mut rx) = ws.split();
         let mut pushes = self.frames.subscribe();
-        let hello = json!({"op": 10, "d": {"heartbeat_interval": 41250}, "s": null, "t": null});
+        let every = self.state().gateway.heartbeat_interval;
+        let hello = json!({"op": 10, "d": {"heartbeat_interval": every.as_millis() as u64}, "s": null, "t": null});
         if tx.send(WsMessage::text(hello.to_string())).await.is_err() {
             return;
         }
         let mut ready = false;
-        // `[id, count]` from IDENTIFY (or the resumed session's id).
+        // `[id, count]` from IDENTIFY (or the resumed session's).
         let mut shard: [u64; 2] = [0, 1];
+        let mut session_id: Option<String> = None;
         // The highest sequence this connection has delivered: replayed
         // frames and live pushes never go out twice.
         let mut last_sent: u64 = 0;
@@ -171,6 +405,9 @@ impl Inner {
                     let Ok(v) = serde_json::from_str::<Value>(text) else { continue };
                     match v["op"].as_u64() {
                         Some(1) => {
+                            if self.state().gateway.zombie {
+                                continue;
+                            }
                             let ack = json!({"op": 11}).to_string();
                             if tx.send(WsMessage::text(ack)).await.is_err() { return; }
                         }
@@ -180,11 +417,20 @@ impl Inner {
                             }) {
                                 shard = [id, count.max(1)];
                             }
+                            let refused = self.state().gateway.refuse_identify.clone();
+                            if let Some((code, reason)) = refused {
+                                self.close(&mut tx, code, &reason).await;
+                                return;
+                            }
+                            if let Err(why) = self.admit_identify(shard) {
+                                if !self.invalid_session(&mut tx, why, false).await { return; }
+                                continue;
+                            }
                             let mut d = self.samples["gateway_events"]["ready"]["d"].clone();
                             d["resume_gateway_url"] = self.gateway_url.clone().into();
                             d["shard"] = json!(shard);
-                            // The session id names the shard, for RESUME.
-                            d["session_id"] = format!("fake-session-{}-{}", shard[0], shard[1]).into();
+                            let id = format!("fake-session-{}-{}-{}", shard[0], shard[1], self.state().new_id());
+                            d["session_id"] = id.clone().into();
                             let seq = { let mut s = self.state(); s.seq += 1; s.seq };
                             let frame = json!({"op": 0, "t": "READY", "s": seq, "d": d}).to_string();
                             if tx.send(WsMessage::text(frame)).await.is_err() { return; }
@@ -194,18 +440,29 @@ impl Inner {
                                 let mut st = self.state();
                                 st.identified += 1;
                                 st.identified_shards.push(shard);
+                                st.identify_times.push((Instant::now(), shard));
+                                st.gateway.sessions.insert(id.clone());
                             }
+                            session_id = Some(id);
                             self.changed.notify_waiters();
                         }
                         Some(6) => {
-                            // RESUME: replay what the client missed after its
-                            // last sequence, then RESUMED.
+                            // RESUME: a session the fake handed out, from a
+                            // sequence it can still replay; else op 9.
                             let from = v["d"]["seq"].as_u64().unwrap_or(0);
-                            if let Some(rest) = v["d"]["session_id"].as_str().and_then(|s| s.strip_prefix("fake-session-")) {
-                                if let Some((id, count)) = rest.split_once('-') {
-                                    if let (Ok(id), Ok(count)) = (id.parse(), count.parse()) {
-                                        shard = [id, count];
-                                    }
+                            let id = v["d"]["session_id"].as_str().unwrap_or("").to_string();
+                            let resumable = {
+                                let s = self.state();
+                                s.gateway.sessions.contains(&id) && from >= s.sent_log_dropped_to
+                            };
+                            if !resumable {
+                                if !self.invalid_session(&mut tx, "cannot resume", false).await { return; }
+                                continue;
+                            }
+                            if let Some(rest) = id.strip_prefix("fake-session-") {
+                                let mut parts = rest.split('-');
+                                if let (Some(Ok(i)), Some(Ok(c))) = (parts.next().map(str::parse), parts.next().map(str::parse)) {
+                                    shard = [i, c];
                                 }
                             }
                             let missed: Vec<(u64, String)> = self
@@ -224,24 +481,44 @@ impl Inner {
                             if tx.send(WsMessage::text(resumed)).await.is_err() { return; }
                             last_sent = last_sent.max(seq);
                             ready = true;
+                            session_id = Some(id);
                             self.state().resumed += 1;
                             self.changed.notify_waiters();
                         }
                         _ => {}
                     }
                 }
-                push = pushes.recv(), if ready => {
+                push = pushes.recv() => {
                     match push {
-                        Ok((_, frame)) if frame == CLOSE => {
-                            // 4000 "unknown error": Discord's invitation to
-                            // reconnect and resume.
-                            let close = tokio_tungstenite::tungstenite::protocol::CloseFrame {
-                                code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::from(4000),
-                                reason: "reconnect".into(),
-                            };
-                            let _ = tx.send(WsMessage::Close(Some(close))).await;
+                        Ok((_, frame)) if frame.starts_with(CLOSE) => {
+                            // Default 4000 "unknown error": Discord's
+                            // invitation to reconnect and resume.
+                            let mut parts = frame.splitn(3, ':').skip(1);
+                            let code = parts.next().and_then(|c| c.parse().ok()).unwrap_or(4000);
+                            let reason = parts.next().unwrap_or("reconnect").to_string();
+                            if matches!(code, 4007 | 4009) {
+                                if let Some(id) = &session_id {
+                                    self.state().gateway.sessions.remove(id);
+                                }
+                            }
+                            self.close(&mut tx, code, &reason).await;
                             return;
                         }
+                        Ok((_, frame)) if frame == DROP => return,
+                        Ok((_, frame)) if frame == RECONNECT => {
+                            let f = json!({"op": 7, "d": null, "s": null, "t": null}).to_string();
+                            if tx.send(WsMessage::text(f)).await.is_err() { return; }
+                        }
+                        Ok((_, frame)) if frame.starts_with(INVALID) => {
+                            let resumable = frame.ends_with("true");
+                            if !resumable {
+                                if let Some(id) = &session_id {
+                                    self.state().gateway.sessions.remove(id);
+                                }
+                            }
+                            if !self.invalid_session(&mut tx, "sent by the test", resumable).await { return; }
+                        }
+                        Ok(_) if !ready => {}
                         Ok((guild, _)) if !on_shard(guild, shard) => {}
                         Ok((_, frame)) => {
                             let seq = serde_json::from_str::<Value>(&frame)

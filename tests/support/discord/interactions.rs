@@ -52,7 +52,7 @@ impl FakeDiscord {
             let mut s = self.state();
             s.new_id()
         };
-        let token = format!("fake-token-{id}");
+        let token = format!("{}{id}", super::TOKEN_MARKERS[0]);
         d["id"] = id.to_string().into();
         d["token"] = token.clone().into();
         d["guild_id"] = who.guild_id.to_string().into();
@@ -98,7 +98,7 @@ impl FakeDiscord {
         let mut d =
             self.inner.samples["gateway_events"]["interaction_create_command_dm"]["d"].clone();
         let id = self.state().new_id();
-        let token = format!("fake-token-{id}");
+        let token = format!("{}{id}", super::TOKEN_MARKERS[0]);
         d["id"] = id.to_string().into();
         d["token"] = token.clone().into();
         d["user"]["id"] = user_id.to_string().into();

@@ -50,13 +50,14 @@ pub use builders::{resolved_channel, resolved_channel_and_role};
 #[allow(unused_imports)]
 pub use faults::Fault;
 #[allow(unused_imports)]
-pub use gateway::on_shard;
+pub use gateway::{on_shard, IDENTIFY_WINDOW};
 #[allow(unused_imports)]
 pub use interactions::{Invoker, Pushed, INTERACTION_DEADLINE};
 #[allow(unused_imports)]
 pub use permissions::{
     ADMINISTRATOR, ALL_PERMISSIONS, CREATE_PUBLIC_THREADS, EMBED_LINKS, MANAGE_GUILD,
-    MANAGE_THREADS, MANAGE_WEBHOOKS, MENTION_EVERYONE, SEND_MESSAGES, VIEW_CHANNEL,
+    MANAGE_THREADS, MANAGE_WEBHOOKS, MENTION_EVERYONE, READ_MESSAGE_HISTORY, SEND_MESSAGES,
+    VIEW_CHANNEL,
 };
 
 pub const APP_ID: u64 = 1100000000000000001;
@@ -64,6 +65,10 @@ pub const BOT_ID: u64 = 1100000000000000001;
 pub const GUILD_ID: u64 = 1200000000000000001;
 pub const CHANNEL_ID: u64 = 1300000000000000001;
 pub const USER_ID: u64 = 1400000000000000001;
+
+/// How every interaction token and every channel webhook token the fake
+/// hands out begins: none may ever reach a log.
+pub const TOKEN_MARKERS: [&str; 2] = ["INTERACTION-TOKEN-SECRET-", "WEBHOOK-TOKEN-SECRET-"];
 
 /// One request the bot made.
 #[derive(Debug, Clone)]
@@ -182,7 +187,7 @@ impl GuildSpec {
                     deny_everyone: 0,
                 })
                 .collect(),
-            everyone_permissions: VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | 1 << 16,
+            everyone_permissions: VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | READ_MESSAGE_HISTORY,
             roles: vec![],
         }
     }
@@ -226,12 +231,18 @@ struct State {
     /// Every dispatched frame with its sequence number, for RESUME.
     /// (sequence, the guild it concerns, frame).
     sent_log: VecDeque<(u64, Option<u64>, String)>,
+    /// Frames dropped from the front of `sent_log`: a RESUME from before
+    /// them cannot be replayed (Discord answers op 9).
+    sent_log_dropped_to: u64,
     identified: usize,
     /// `[shard_id, shard_count]` of every IDENTIFY, in order.
     identified_shards: Vec<[u64; 2]>,
+    /// When each accepted IDENTIFY arrived, with its shard.
+    identify_times: Vec<(Instant, [u64; 2])>,
     resumed: usize,
     /// What `/gateway/bot` recommends.
     recommended_shards: u64,
+    gateway: gateway::Rules,
 
     // Rate limits (limits.rs).
     channel_limit: Option<(usize, Duration)>,

@@ -9,6 +9,7 @@ pub const MANAGE_GUILD: u64 = 1 << 5;
 pub const VIEW_CHANNEL: u64 = 1 << 10;
 pub const SEND_MESSAGES: u64 = 1 << 11;
 pub const EMBED_LINKS: u64 = 1 << 14;
+pub const READ_MESSAGE_HISTORY: u64 = 1 << 16;
 pub const MENTION_EVERYONE: u64 = 1 << 17;
 pub const ADMINISTRATOR: u64 = 1 << 3;
 

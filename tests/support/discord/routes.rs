@@ -207,10 +207,14 @@ impl Inner {
     ) -> Answer {
         match (method, segs) {
             ("GET", ["gateway"]) => ok(json!({"url": self.gateway_url})),
-            ("GET", ["gateway", "bot"]) => ok(json!({
-                "url": self.gateway_url, "shards": self.state().recommended_shards.max(1),
-                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-            })),
+            ("GET", ["gateway", "bot"]) => {
+                let mut s = self.state();
+                let limit = s.gateway.session_start_limit();
+                ok(json!({
+                    "url": self.gateway_url, "shards": s.recommended_shards.max(1),
+                    "session_start_limit": limit
+                }))
+            }
             ("GET", ["oauth2", "applications", "@me"]) => {
                 ok(self.samples["rest_responses"]["GET /api/v10/oauth2/applications/@me"].clone())
             }
@@ -487,7 +491,7 @@ impl Inner {
                 let w = FakeWebhook {
                     id,
                     channel_id: ch,
-                    token: format!("WEBHOOK-TOKEN-SECRET-{id}"),
+                    token: format!("{}{id}", super::TOKEN_MARKERS[1]),
                     name: body
                         .and_then(|b| b["name"].as_str())
                         .unwrap_or("")
