@@ -280,7 +280,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     // and reports closes.
     let report = Arc::new(crate::gateway::report::Report::new(shutdown.clone()));
     let replicas = on_postgres.then(|| config.database_url.clone());
-    let mut relay: Option<crate::gateway::relay::Relay> = None;
+    let mut relayed = false;
     let mut budget = crate::backoff::Budget::new(
         config.startup_retry,
         crate::startup::FIRST_BACKOFF,
@@ -290,28 +290,28 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     let gateway = async {
         loop {
             let result = async {
-                let (starts, _) =
+                let starts =
                     crate::gateway::identify::wait_for_starts(&client.http, needed, &shutdown)
                         .await?;
                 if shutdown.is_cancelled() {
                     return Ok(());
                 }
-                if relay.is_none() {
+                if !relayed {
                     let upstream = client.ws_url.lock().await.clone();
                     let gate = Arc::new(crate::gateway::identify::Gate::new(
                         Arc::clone(&client.http),
                         starts,
                         replicas.clone(),
                     ));
-                    let started = crate::gateway::relay::start(
+                    let relay = crate::gateway::relay::start(
                         upstream,
                         gate,
                         Arc::clone(&report),
                         shutdown.clone(),
                     )
                     .await?;
-                    *client.ws_url.lock().await = started.url.clone();
-                    relay = Some(started);
+                    *client.ws_url.lock().await = relay;
+                    relayed = true;
                 }
                 match config.shards {
                     None => client.start_autosharded().await,

@@ -66,10 +66,11 @@ pub enum Loudness {
 }
 
 impl Streak {
-    /// A connection closed (or could not be opened): how loud to be.
-    pub fn closed(&mut self, code: Option<u16>) -> Loudness {
+    /// A connection closed (with a close code that `means` this; None:
+    /// it broke or could not be opened): how loud to be.
+    pub fn closed(&mut self, means: Option<Meaning>) -> Loudness {
         self.closes = self.closes.saturating_add(1);
-        let fatal = code.is_some_and(|c| matches!(meaning(c), Meaning::Fatal(_)));
+        let fatal = matches!(means, Some(Meaning::Fatal(_)));
         if fatal || self.closes >= CLOSES_BEFORE_ERROR {
             Loudness::Error
         } else {
@@ -122,12 +123,16 @@ mod tests {
     #[test]
     fn the_third_close_in_a_row_is_an_error_and_a_session_ends_the_run() {
         let mut s = Streak::default();
-        assert_eq!(s.closed(Some(4000)), Loudness::Warn);
+        assert_eq!(s.closed(Some(meaning(4000))), Loudness::Warn);
         assert_eq!(s.closed(None), Loudness::Warn);
-        assert_eq!(s.closed(Some(4000)), Loudness::Error);
+        assert_eq!(s.closed(Some(meaning(4000))), Loudness::Error);
         assert_eq!(s.closes(), 3);
         s.established();
-        assert_eq!(s.closed(Some(4000)), Loudness::Warn);
-        assert_eq!(s.closed(Some(4004)), Loudness::Error, "fatal at once");
+        assert_eq!(s.closed(Some(meaning(4000))), Loudness::Warn);
+        assert_eq!(
+            s.closed(Some(meaning(4004))),
+            Loudness::Error,
+            "fatal at once"
+        );
     }
 }

@@ -66,19 +66,19 @@ pub fn enough(starts: &Starts, needed: u64) -> bool {
 
 /// Read `/gateway/bot` until it leaves enough starts for `needed` (None:
 /// as many as the shards Discord recommends), waiting for each reset it
-/// names (logged with the time). Returns what it read last, with the
-/// recommended shard count; at shutdown, at once.
+/// names (logged with the time). Returns what it read last; at shutdown,
+/// at once.
 pub async fn wait_for_starts(
     http: &serenity::Http,
     needed: Option<u64>,
     shutdown: &CancellationToken,
-) -> Result<(Starts, u32), serenity::Error> {
+) -> Result<Starts, serenity::Error> {
     loop {
         let gateway = http.get_bot_gateway().await?;
         let starts = Starts::of(&gateway.session_start_limit);
         let needed = needed.unwrap_or(u64::from(gateway.shards.max(1)));
         if enough(&starts, needed) || shutdown.is_cancelled() {
-            return Ok((starts, gateway.shards));
+            return Ok(starts);
         }
         let wait = starts.reset_at.saturating_duration_since(Instant::now());
         let reset_at = (chrono::Utc::now()
@@ -93,7 +93,7 @@ pub async fn wait_for_starts(
         );
         tokio::select! {
             () = tokio::time::sleep(wait + Duration::from_secs(1)) => {}
-            () = shutdown.cancelled() => return Ok((starts, gateway.shards)),
+            () = shutdown.cancelled() => return Ok(starts),
         }
     }
 }
@@ -137,7 +137,7 @@ impl Gate {
             // A restart loop spends starts: re-read before going too low.
             let mut starts = self.starts.lock().await;
             if !enough(&starts, 1) {
-                if let Ok((read, _)) = wait_for_starts(&self.http, Some(1), shutdown).await {
+                if let Ok(read) = wait_for_starts(&self.http, Some(1), shutdown).await {
                     *starts = read;
                 }
             }

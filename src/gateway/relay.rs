@@ -27,19 +27,14 @@ use super::report::{Ended, Report};
 /// How long opening a connection to Discord may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The relay's address for serenity (its `ws_url`).
-pub struct Relay {
-    pub url: String,
-}
-
 /// Start relaying to `upstream` (the gateway URL `/gateway` named) until
-/// `shutdown`.
+/// `shutdown`; the relay's address, for serenity's `ws_url`.
 pub async fn start(
     upstream: String,
     gate: Arc<Gate>,
     report: Arc<Report>,
     shutdown: CancellationToken,
-) -> std::io::Result<Relay> {
+) -> std::io::Result<String> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("ws://{}", listener.local_addr()?);
     // As serenity builds it: the version in the query, and a URL whose
@@ -69,7 +64,7 @@ pub async fn start(
             tokio::spawn(link.run(client, upstream.clone()));
         }
     });
-    Ok(Relay { url })
+    Ok(url)
 }
 
 /// One relayed connection.

@@ -15,8 +15,13 @@ struct Shards {
     streaks: HashMap<u64, Streak>,
     /// session id (from READY) -> shard id, so a RESUME names its shard.
     sessions: HashMap<String, u64>,
-    fatal: Option<(u16, String)>,
+    /// What to fix, after a close reconnecting cannot help.
+    fatal: Option<String>,
 }
+
+/// The streak of connections that ended before any IDENTIFY or RESUME
+/// named their shard (they could not be opened).
+const UNKNOWN_SHARD: u64 = u64::MAX;
 
 /// Shared by every relayed connection of this process.
 pub struct Report {
@@ -66,8 +71,10 @@ impl Report {
         if let (Some(shard), Some(session)) = (shard, session) {
             s.sessions.insert(session.to_string(), shard);
         }
-        if let Some(shard) = shard {
-            if let Some(streak) = s.streaks.get_mut(&shard) {
+        // A session also ends the run of connections that could not even
+        // be opened: Discord is reachable again.
+        for key in shard.into_iter().chain([UNKNOWN_SHARD]) {
+            if let Some(streak) = s.streaks.get_mut(&key) {
                 if streak.closes() >= super::closes::CLOSES_BEFORE_ERROR {
                     tracing::info!(
                         shard,
@@ -93,33 +100,38 @@ impl Report {
         );
     }
 
-    /// A connection of `shard` ended (or could not be opened).
-    pub fn ended(&self, shard: Option<u64>, how: &Ended) {
+    /// A connection of `shard` ended (or could not be opened); how loudly
+    /// it was reported.
+    pub fn ended(&self, shard: Option<u64>, how: &Ended) -> Loudness {
         let code = match how {
             Ended::Closed { code, .. } => Some(*code),
             Ended::Broken(_) => None,
         };
         let label = code.map_or_else(|| "none".to_string(), |c| c.to_string());
         metrics::counter!(metric::GATEWAY_CLOSES, "code" => label).increment(1);
+        let means = code.map(meaning);
         let mut s = self.shards();
-        let key = shard.unwrap_or(u64::MAX);
-        let streak = s.streaks.entry(key).or_default();
-        let loud = streak.closed(code);
+        let streak = s.streaks.entry(shard.unwrap_or(UNKNOWN_SHARD)).or_default();
+        let loud = streak.closed(means);
         let in_a_row = streak.closes();
-        let fatal = code.is_some_and(|c| matches!(meaning(c), Meaning::Fatal(_)));
-        if let (Some(c), Ended::Closed { reason, .. }, true) = (code, how, fatal) {
-            s.fatal = Some((c, reason.clone()));
-        }
+        let fatal = match (means, how) {
+            (Some(Meaning::Fatal(why)), Ended::Closed { reason, .. }) => {
+                s.fatal = Some(if reason.is_empty() {
+                    why.to_string()
+                } else {
+                    format!("{why} (Discord said: {reason})")
+                });
+                Some(why)
+            }
+            _ => None,
+        };
         drop(s);
-        if fatal {
+        if fatal.is_some() {
             self.on_fatal.cancel();
         }
         match (how, loud) {
             (Ended::Closed { code, reason }, Loudness::Error) => {
-                let why = match meaning(*code) {
-                    Meaning::Fatal(why) => why,
-                    _ => "Discord keeps closing the gateway connection",
-                };
+                let why = fatal.unwrap_or("Discord keeps closing the gateway connection");
                 tracing::error!(shard, code, reason = %reason, in_a_row, "gateway: {why}");
             }
             (Ended::Closed { code, reason }, Loudness::Warn) => {
@@ -132,19 +144,56 @@ impl Report {
                 tracing::warn!(shard, error = %e, in_a_row, "gateway: the connection broke; reconnecting");
             }
         }
+        loud
     }
 
     /// The last close Discord sent that reconnecting cannot help, with its
     /// reason and what to do.
     pub fn fatal(&self) -> Option<String> {
-        let (code, reason) = self.shards().fatal.clone()?;
-        let Meaning::Fatal(why) = meaning(code) else {
-            return None;
+        self.shards().fatal.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broken() -> Ended {
+        Ended::Broken("cannot connect".into())
+    }
+
+    #[test]
+    fn a_session_ends_the_run_of_connections_that_could_not_open() {
+        let r = Report::new(tokio_util::sync::CancellationToken::new());
+        assert_eq!(r.ended(None, &broken()), Loudness::Warn);
+        assert_eq!(r.ended(None, &broken()), Loudness::Warn);
+        r.established(Some(0), Some("s-1"));
+        // Days later, one more failure to connect is one, not the third.
+        assert_eq!(r.ended(None, &broken()), Loudness::Warn);
+        assert_eq!(r.resuming("s-1"), Some(0));
+    }
+
+    #[test]
+    fn a_fatal_close_stops_the_process_with_what_to_fix_and_discords_reason() {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let r = Report::new(stop.clone());
+        let closed = Ended::Closed {
+            code: 4000,
+            reason: "retry".into(),
         };
-        Some(if reason.is_empty() {
-            why.to_string()
-        } else {
-            format!("{why} (Discord said: {reason})")
-        })
+        assert_eq!(r.ended(Some(0), &closed), Loudness::Warn);
+        assert!(!stop.is_cancelled() && r.fatal().is_none());
+        let refused = Ended::Closed {
+            code: 4004,
+            reason: "Authentication failed.".into(),
+        };
+        assert_eq!(r.ended(Some(0), &refused), Loudness::Error);
+        assert!(stop.is_cancelled());
+        let why = r.fatal().unwrap_or_default();
+        assert!(
+            why.contains("DISCORD_TOKEN")
+                && why.ends_with("(Discord said: Authentication failed.)"),
+            "{why}"
+        );
     }
 }
