@@ -7,7 +7,7 @@
 //! unacknowledged (a zombie connection), any close code, a connection
 //! dropped without a close frame, every connection refused.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,8 +45,9 @@ pub(super) struct Rules {
     pub refuse_identify: Option<(u16, String)>,
     /// Heartbeats are not acknowledged (a zombie connection).
     pub zombie: bool,
-    /// Session ids handed out in READY that may still RESUME.
-    pub sessions: HashSet<String>,
+    /// Session ids handed out in READY that may still RESUME, with their
+    /// `[shard, count]`.
+    pub sessions: HashMap<String, [u64; 2]>,
     /// Op 9 sent, by why: "too soon", "no starts left", "cannot resume".
     pub invalid_sessions: HashMap<&'static str, usize>,
     /// Websocket connections accepted.
@@ -67,7 +68,7 @@ impl Default for Rules {
             starts_reset_at: Instant::now() + Duration::from_secs(86_400),
             refuse_identify: None,
             zombie: false,
-            sessions: HashSet::new(),
+            sessions: HashMap::new(),
             invalid_sessions: HashMap::new(),
             connections: 0,
             closes: Vec::new(),
@@ -441,7 +442,7 @@ impl Inner {
                                 st.identified += 1;
                                 st.identified_shards.push(shard);
                                 st.identify_times.push((Instant::now(), shard));
-                                st.gateway.sessions.insert(id.clone());
+                                st.gateway.sessions.insert(id.clone(), shard);
                             }
                             session_id = Some(id);
                             self.changed.notify_waiters();
@@ -451,20 +452,19 @@ impl Inner {
                             // sequence it can still replay; else op 9.
                             let from = v["d"]["seq"].as_u64().unwrap_or(0);
                             let id = v["d"]["session_id"].as_str().unwrap_or("").to_string();
-                            let resumable = {
+                            let resumed_shard = {
                                 let s = self.state();
-                                s.gateway.sessions.contains(&id) && from >= s.sent_log_dropped_to
+                                s.gateway
+                                    .sessions
+                                    .get(&id)
+                                    .copied()
+                                    .filter(|_| from >= s.sent_log_dropped_to)
                             };
-                            if !resumable {
+                            let Some(resumed_shard) = resumed_shard else {
                                 if !self.invalid_session(&mut tx, "cannot resume", false).await { return; }
                                 continue;
-                            }
-                            if let Some(rest) = id.strip_prefix("fake-session-") {
-                                let mut parts = rest.split('-');
-                                if let (Some(Ok(i)), Some(Ok(c))) = (parts.next().map(str::parse), parts.next().map(str::parse)) {
-                                    shard = [i, c];
-                                }
-                            }
+                            };
+                            shard = resumed_shard;
                             let missed: Vec<(u64, String)> = self
                                 .state()
                                 .sent_log
