@@ -209,8 +209,8 @@ pub fn env(discord: &FakeDiscord, db_dir: &std::path::Path) -> HashMap<String, S
 
 /// Every log line of this test binary, captured at TRACE through the
 /// bot's own filter, so each test can check that no secret was logged.
-/// `TEST_LOG=debug cargo test ...` also prints them at that level; the
-/// capture (and so the scan) stays on.
+/// With `TEST_LOG` set (any value) every captured line is also printed
+/// (all of it, at TRACE); the capture, and so the scan, stays on.
 pub fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
