@@ -10,7 +10,7 @@ use std::time::Duration;
 use onair::store::DeliveryStatus;
 use serde_json::json;
 use support::bot::{wait_delivery, TestBot};
-use support::discord::FakeDiscord;
+use support::discord::{FakeDiscord, Invoker, EMBED_LINKS, READ_MESSAGE_HISTORY};
 use support::fake_providers::{fritzy_live, Reply};
 use support::world::World;
 
@@ -171,6 +171,74 @@ async fn ended_and_replaced_while_down_one_end_edit_one_new_announcement() {
     assert!(ms[0].body["content"].as_str().unwrap().contains("was live"));
     assert!(ms[1].body["content"].as_str().unwrap().contains("is live"));
     assert_eq!(ms[1].edits, 0, "the new broadcast is live");
+    w.discord.assert_spec_clean();
+    bot.stop().await;
+}
+
+/// The bot lost Read Message History after subscribing: the history reads
+/// empty, so a lost answer past the nonce window cannot be looked for. The
+/// bot does not post blind (at most once, on purpose) and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_read_message_history_a_lost_answer_is_not_resent_and_subscriptions_says_why() {
+    let w = world().await;
+    w.discord.lose_answers(CH, 1, Duration::from_secs(1));
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(fritzy_live("2025-04-06T12:03:58.000Z")),
+    );
+    w.discord
+        .wait_for(T, "Discord to store the post", |d| {
+            d.messages(CH).len() == 1
+        })
+        .await;
+    w.discord.deny_in_channel(CH, READ_MESSAGE_HISTORY);
+    wait_delivery(w.store(), 1, DeliveryStatus::Failed, T).await;
+    let posts = w.discord.request_count(|r| {
+        r.method == "POST" && r.path == format!("/api/v10/channels/{CH}/messages")
+    });
+    assert_eq!(posts, 1, "never posted again");
+    let looked = w.discord.request_count(|r| {
+        r.method == "GET" && r.path == format!("/api/v10/channels/{CH}/messages")
+    });
+    assert!(looked >= 1, "looked in the channel first");
+    assert_eq!(w.discord.messages(CH).len(), 1);
+    let p = w
+        .discord
+        .slash("subscriptions", json!([]), None, &Invoker::default());
+    let text = w.discord.private_text(&p, T).await;
+    assert!(text.contains("Read Message History"), "{text}");
+    w.discord.assert_spec_clean();
+    bot.stop().await;
+}
+
+/// The bot lost Embed Links after subscribing: Discord stored the post
+/// without its embeds, so without the marker in the footer. The lookup
+/// finds it by its text and adopts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_embed_links_a_lost_answer_is_found_by_its_text_and_adopted() {
+    let w = world().await;
+    w.discord.deny_in_channel(CH, EMBED_LINKS);
+    w.discord.lose_answers(CH, 1, Duration::from_secs(1));
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(fritzy_live("2025-04-06T12:03:58.000Z")),
+    );
+    wait_delivery(w.store(), 1, DeliveryStatus::Sent, T).await;
+    let stored = w.discord.messages(CH);
+    assert_eq!(stored.len(), 1, "one post, not a second");
+    assert_eq!(
+        stored[0].body["embeds"],
+        json!([]),
+        "Discord dropped the embeds"
+    );
+    let d = w.store().get_delivery(1).await.unwrap().unwrap();
+    assert_eq!(d.message_id, Some(stored[0].id), "the earlier post adopted");
+    let posts = w.discord.request_count(|r| {
+        r.method == "POST" && r.path == format!("/api/v10/channels/{CH}/messages")
+    });
+    assert_eq!(posts, 1, "never posted again");
     w.discord.assert_spec_clean();
     bot.stop().await;
 }

@@ -10,9 +10,9 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::bot::TestBot;
+use support::bot::{wait_deliveries, TestBot};
 use support::discord::{
-    FakeDiscord, GuildSpec, Invoker, Recorded, CREATE_PUBLIC_THREADS, EMBED_LINKS, GUILD_ID,
+    FakeDiscord, GuildSpec, Invoker, Loss, Recorded, CREATE_PUBLIC_THREADS, EMBED_LINKS, GUILD_ID,
     MANAGE_WEBHOOKS, SEND_MESSAGES, VIEW_CHANNEL,
 };
 use support::fake_providers::Reply;
@@ -45,6 +45,7 @@ async fn world(extra: u64) -> World {
         .jkt()
         .var("END_GRACE_SECS", 1)
         .guild(g)
+        .store()
         .start()
         .await
 }
@@ -254,6 +255,99 @@ async fn a_thread_per_announcement_archived_at_the_end() {
     })
     .await;
     assert!(d.messages(CH_MEMBER)[0].edits == 1 && d.messages(CH_BOT)[0].edits == 1);
+    d.assert_spec_clean();
+    bot.stop().await;
+}
+
+/// Discord applied both end edits, then lost their answers: the webhook
+/// edit's connection reset while its answer was read, the bot's edit
+/// answered 502. Each is retried (an edit says the whole card, so applying
+/// it twice changes nothing) and recorded once: still one message per
+/// channel, showing the ended card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_edits_whose_answers_are_lost_after_being_applied_end_as_one_ended_card() {
+    let w = world(MANAGE_WEBHOOKS).await;
+    let d = &w.discord;
+    let bot = TestBot::start(d, &w.vars).await;
+    subscribe(d, CH_MEMBER, &[as_member()]).await;
+    subscribe(d, CH_BOT, &[]).await;
+    w.jkt.set(LIVE, Reply::json(fritzy(510011, 5)));
+    d.wait_for(T, "both announcements", |d| {
+        d.messages(CH_MEMBER).len() == 1 && d.messages(CH_BOT).len() == 1
+    })
+    .await;
+    d.lose_after_write("PATCH", "/webhooks/", Loss::Reset, 1);
+    d.lose_after_write(
+        "PATCH",
+        &format!("/channels/{CH_BOT}/messages/"),
+        Loss::BadGateway(Duration::ZERO),
+        1,
+    );
+    w.jkt.set(LIVE, Reply::json(json!([])));
+    wait_deliveries(w.store(), 1..=2, "both ends recorded", T, |d| {
+        d.end_edited_at.is_some()
+    })
+    .await;
+    for ch in [CH_MEMBER, CH_BOT] {
+        let msgs = d.messages(ch);
+        assert_eq!(msgs.len(), 1, "still one message in {ch}");
+        let m = &msgs[0];
+        assert_eq!(m.edits, 2, "applied, then applied again by the retry");
+        let shown: Vec<&String> = m.history.iter().map(|(_, c)| c).collect();
+        assert_eq!(shown[1], shown[2], "the retry changed nothing");
+        assert!(shown[2].contains("was live"), "{}", shown[2]);
+    }
+    d.assert_spec_clean();
+    bot.stop().await;
+}
+
+/// Discord started the thread, and the answer never came (the connection
+/// hung past the bot's 10 s timeout); then the archive's connection reset
+/// after the thread was archived. The retry of the start learns the thread
+/// exists (160004) and adopts it; the archive is recorded. One thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_start_left_hanging_and_an_archive_reset_end_with_one_archived_thread() {
+    let w = world(CREATE_PUBLIC_THREADS).await;
+    let d = &w.discord;
+    let bot = TestBot::start(d, &w.vars).await;
+    let thread = json!({"name": "thread", "type": 5, "value": true});
+    subscribe(d, CH_BOT, &[thread]).await;
+    d.lose_after_write(
+        "POST",
+        &format!("/channels/{CH_BOT}/messages/"),
+        Loss::Hang(Duration::from_secs(30)),
+        1,
+    );
+    w.jkt.set(LIVE, Reply::json(fritzy(510011, 5)));
+    d.wait_for(
+        Duration::from_secs(60),
+        "the retry told the thread exists",
+        |d| d.request_count(|r| r.path.ends_with("/threads") && r.status == 400) == 1,
+    )
+    .await;
+    let threads = d.threads();
+    assert_eq!(threads.len(), 1, "one thread");
+    d.lose_after_write(
+        "PATCH",
+        &format!("/channels/{}", threads[0].id),
+        Loss::Reset,
+        1,
+    );
+    w.jkt.set(LIVE, Reply::json(json!([])));
+    let ds = wait_deliveries(w.store(), 1..=1, "the archive recorded", T, |d| {
+        d.thread_archived_at.is_some()
+    })
+    .await;
+    assert_eq!(
+        ds[0].thread_id,
+        Some(threads[0].id),
+        "the one thread adopted"
+    );
+    assert!(d.threads()[0].archived);
+    assert_eq!(d.threads().len(), 1);
+    let archives =
+        d.request_count(|r| r.method == "PATCH" && r.path.ends_with(&threads[0].id.to_string()));
+    assert!(archives >= 2, "the reset archive was sent again");
     d.assert_spec_clean();
     bot.stop().await;
 }

@@ -57,3 +57,53 @@ fn an_interaction_callback_is_checked() {
     )
     .is_empty());
 }
+
+#[test]
+fn an_empty_message_fails_as_discord_50006() {
+    let errors = check("POST", MSG, &json!({"content": "", "embeds": []}));
+    assert!(
+        errors.iter().any(|e| e == support::spec::EMPTY_MESSAGE),
+        "{errors:?}"
+    );
+    // An edit may leave fields out: it is not a new message.
+    let edit = check("PATCH", &format!("{MSG}/1"), &json!({"embeds": []}));
+    assert!(
+        !edit.iter().any(|e| e == support::spec::EMPTY_MESSAGE),
+        "{edit:?}"
+    );
+}
+
+#[test]
+fn six_action_rows_fail_unless_the_message_uses_components_v2() {
+    let row =
+        json!({"type": 1, "components": [{"type": 2, "style": 1, "label": "a", "custom_id": "a"}]});
+    let rows: Vec<_> = (0..6).map(|_| row.clone()).collect();
+    let errors = check("POST", MSG, &json!({"content": "x", "components": rows}));
+    assert!(
+        errors.iter().any(|e| e.contains("6 action rows")),
+        "{errors:?}"
+    );
+    let five = check(
+        "POST",
+        MSG,
+        &json!({"content": "x", "components": rows[..5]}),
+    );
+    assert!(!five.iter().any(|e| e.contains("action rows")), "{five:?}");
+}
+
+#[test]
+fn a_malformed_url_in_an_embed_fails() {
+    let body = json!({"embeds": [{"title": "t", "url": "not a url"}]});
+    let errors = check("POST", MSG, &body);
+    assert!(!errors.is_empty(), "a uri field is checked as a URI");
+    let ok = json!({"embeds": [{"title": "t", "url": "https://www.idn.app/x"}]});
+    assert_eq!(check("POST", MSG, &ok), Vec::<String>::new());
+}
+
+#[test]
+fn a_malformed_timestamp_in_an_embed_fails() {
+    let body = json!({"embeds": [{"title": "t", "timestamp": "yesterday"}]});
+    assert!(!check("POST", MSG, &body).is_empty());
+    let ok = json!({"embeds": [{"title": "t", "timestamp": "2026-12-08T02:00:00Z"}]});
+    assert_eq!(check("POST", MSG, &ok), Vec::<String>::new());
+}

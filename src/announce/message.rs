@@ -312,16 +312,38 @@ pub(crate) mod tests {
             msg("101", "9", &other), // ours, another broadcast
             msg("102", "9", &body),  // ours
         ];
-        assert_eq!(find_marked(&list, &[9], &marker(7)), Some(102));
-        assert_eq!(find_marked(&list[..2], &[9], &marker(7)), None);
+        assert_eq!(find_marked(&list, &[9], &marker(7), None), Some(102));
+        assert_eq!(find_marked(&list[..2], &[9], &marker(7), None), None);
         assert_eq!(
-            find_marked(&list, &[5], &marker(7)),
+            find_marked(&list, &[5], &marker(7), None),
             Some(100),
             "a webhook of ours"
         );
         assert_eq!(
-            find_marked(&[serde_json::json!({"id": 1})], &[9], "x"),
+            find_marked(&[serde_json::json!({"id": 1})], &[9], "x", None),
             None
+        );
+    }
+
+    #[test]
+    fn without_its_embeds_our_message_is_found_by_its_exact_text_only() {
+        use crate::outbox::lookup::find_marked;
+        let bare = |id: &str, author: &str, content: &str| serde_json::json!({"id": id, "author": {"id": author}, "content": content, "embeds": []});
+        let text = Some("**Fritzy** is live on IDN Live");
+        let list = vec![
+            bare("100", "5", "**Fritzy** is live on IDN Live"), // a fan's copy
+            bare("101", "9", "**Gita** is live on IDN Live"),   // ours, another card
+            bare("102", "9", "**Fritzy** is live on IDN Live"), // ours
+        ];
+        assert_eq!(find_marked(&list, &[9], "onair · #7", text), Some(102));
+        assert_eq!(find_marked(&list[..2], &[9], "onair · #7", text), None);
+        assert_eq!(find_marked(&list, &[9], "onair · #7", Some("")), None);
+        let with_embed = serde_json::json!({"id": "103", "author": {"id": "9"},
+            "content": "**Fritzy** is live on IDN Live", "embeds": [{"title": "x"}]});
+        assert_eq!(
+            find_marked(&[with_embed], &[9], "onair · #7", text),
+            None,
+            "a message that kept its embeds is ours only by its marker"
         );
     }
 

@@ -161,6 +161,18 @@ impl DiscordRest {
         }
     }
 
+    /// GET /channels/{id}: the id of the channel's newest message (None
+    /// when it has none). Discord says it whatever the bot may read of the
+    /// history, so it tells an empty history from an unreadable one.
+    pub async fn last_message_id(&self, channel_id: u64) -> Result<Option<u64>, DiscordError> {
+        let url = self.url(&format!("channels/{channel_id}"))?;
+        let key = format!("GET channels/{channel_id}");
+        let v = self.send(&key, self.client.get(url)).await?;
+        Ok(v.get("last_message_id")
+            .and_then(Value::as_str)
+            .and_then(|id| id.parse().ok()))
+    }
+
     fn url(&self, path: &str) -> Result<Url, DiscordError> {
         self.base
             .join(path)

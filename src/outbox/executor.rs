@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::content::{Card, Content};
 use super::error::DeliveryError;
 use super::job::{Job, Step};
-use super::lookup::{with_marker, with_nonce, Lookup};
+use super::lookup::{with_marker, with_nonce, Lookup, Seen};
 use super::options::Options;
 use super::pacing::{Budget, Pacing};
 use super::ports::{DeliveryStore, DiscordPort};
@@ -324,16 +324,21 @@ impl Outbox {
                 .into_iter()
                 .flatten()
                 .collect();
+            let content = post["content"].as_str();
             match self
                 .lookup
-                .find_posted(d.channel_id, &card.marker, &authors, first_attempt)
+                .find_posted(d.channel_id, &card.marker, content, &authors, first_attempt)
                 .await
             {
-                Ok(Some(message_id)) => {
+                Ok(Seen::Found(message_id)) => {
                     tracing::info!(message = message_id, "found the earlier post; adopting it");
                     return Ok(Done::Found(message_id));
                 }
-                Ok(None) => {}
+                Ok(Seen::NotThere) => {}
+                Ok(Seen::Blind(why)) => {
+                    tracing::warn!("not resending: {why}");
+                    return Ok(Done::NotResent(why));
+                }
                 Err(e) if e.is_transient() => return Err(e.into()),
                 Err(e) => tracing::warn!(
                     error = %e,

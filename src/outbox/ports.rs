@@ -63,6 +63,8 @@ pub trait DiscordPort: Send + Sync {
         after: u64,
         limit: u8,
     ) -> DiscordResult<Vec<Value>>;
+    /// The id of the channel's newest message, readable history or not.
+    async fn last_message_id(&self, channel_id: u64) -> DiscordResult<Option<u64>>;
     async fn channel_webhooks(&self, channel_id: u64) -> DiscordResult<Vec<Value>>;
     async fn create_webhook(&self, channel_id: u64, name: &str) -> DiscordResult<(u64, Secret)>;
     async fn execute_webhook(&self, id: u64, token: &Secret, body: &Value) -> DiscordResult<u64>;
@@ -178,6 +180,9 @@ impl DiscordPort for DiscordRest {
         limit: u8,
     ) -> DiscordResult<Vec<Value>> {
         DiscordRest::messages_after(self, channel_id, after, limit).await
+    }
+    async fn last_message_id(&self, channel_id: u64) -> DiscordResult<Option<u64>> {
+        DiscordRest::last_message_id(self, channel_id).await
     }
     async fn channel_webhooks(&self, channel_id: u64) -> DiscordResult<Vec<Value>> {
         DiscordRest::channel_webhooks(self, channel_id).await

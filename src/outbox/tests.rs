@@ -166,8 +166,10 @@ impl DeliveryStore for MemStore {
 #[derive(Default)]
 struct ScriptedDiscord {
     posts: Mutex<VecDeque<Result<(), DiscordError>>>,
-    /// What the channel's history holds.
+    /// What the channel's history holds (as the bot may read it).
     history: Mutex<Vec<Value>>,
+    /// The channel's newest message, readable or not.
+    last_message: Mutex<Option<u64>>,
     calls: Mutex<Vec<String>>,
     bodies: Mutex<Vec<Value>>,
     next_id: AtomicU64,
@@ -223,6 +225,10 @@ impl DiscordPort for ScriptedDiscord {
     async fn messages_after(&self, channel_id: u64, after: u64, _limit: u8) -> D<Vec<Value>> {
         self.record(format!("GET messages {channel_id} after {after}"), None);
         Ok(lock(&self.history).clone())
+    }
+    async fn last_message_id(&self, channel_id: u64) -> D<Option<u64>> {
+        self.record(format!("GET channel {channel_id}"), None);
+        Ok(*lock(&self.last_message))
     }
     async fn channel_webhooks(&self, channel_id: u64) -> D<Vec<Value>> {
         self.record(format!("GET webhooks {channel_id}"), None);
@@ -413,6 +419,45 @@ async fn an_answer_lost_past_the_nonce_window_is_found_in_the_channel_not_posted
         rig.discord.calls()
     );
     assert_eq!(rig.discord.count("GET messages"), 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_history_past_the_nonce_window_drops_the_post_and_shows_why() {
+    let mut d = pending();
+    d.first_attempt_at = Some(Utc::now() - chrono::Duration::minutes(5));
+    let discord = ScriptedDiscord::script(vec![]);
+    // The history reads empty, but the channel's newest message is newer
+    // than the first attempt: the bot may not read what is there.
+    *lock(&discord.last_message) = Some(crate::discord::rest::snowflake_at(Utc::now()));
+    let rig = Rig::new(discord, subscription(), d.clone());
+    rig.run(Job::new(&d, Step::Post)).await;
+    let after = rig.store.delivery_now(1);
+    assert_eq!(after.status, DeliveryStatus::Failed);
+    assert_eq!(rig.discord.count("POST message"), 0, "never resent blind");
+    let sub = rig.store.sub_now(1);
+    assert!(
+        sub.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("Read Message History")),
+        "{sub:?}"
+    );
+    assert!(sub.disabled_reason.is_none(), "shown, not disabled");
+}
+
+#[tokio::test]
+async fn an_empty_history_with_nothing_newer_past_the_nonce_window_posts_again() {
+    let mut d = pending();
+    d.first_attempt_at = Some(Utc::now() - chrono::Duration::minutes(5));
+    let discord = ScriptedDiscord::script(vec![]);
+    // The channel's newest message is older than the first attempt.
+    *lock(&discord.last_message) = Some(crate::discord::rest::snowflake_at(
+        Utc::now() - chrono::Duration::hours(1),
+    ));
+    let rig = Rig::new(discord, subscription(), d.clone());
+    rig.run(Job::new(&d, Step::Post)).await;
+    assert_eq!(rig.store.delivery_now(1).status, DeliveryStatus::Sent);
+    assert_eq!(rig.discord.count("POST message"), 1);
+    assert_eq!(rig.discord.count("GET channel"), 1);
 }
 
 #[tokio::test]

@@ -100,6 +100,9 @@ pub enum Done {
     Skipped,
     /// A refresh's deadline passed while it waited for the budget.
     TimedOut,
+    /// An earlier attempt may have been posted, and the channel cannot be
+    /// searched for it: not sent again (at most once, on purpose).
+    NotResent(&'static str),
 }
 
 /// Why a delivery was dropped (the `reason` label of the failed counter).
@@ -113,6 +116,9 @@ pub enum DropKind {
     Refused,
     /// The channel stayed unusable until the subscription was disabled.
     ChannelUnusable,
+    /// An earlier attempt may have gone out and could not be looked for:
+    /// resending blind could post it twice.
+    Unverifiable,
 }
 
 impl DropKind {
@@ -122,6 +128,7 @@ impl DropKind {
             DropKind::Removed => "removed",
             DropKind::Refused => "dropped",
             DropKind::ChannelUnusable => "channel_unusable",
+            DropKind::Unverifiable => "unverifiable",
         }
     }
 }
@@ -298,6 +305,14 @@ fn succeeded(facts: &Facts, done: Done) -> Vec<Effect> {
             closed: false,
         }],
         (_, Done::Skipped) => Vec::new(),
+        (_, Done::NotResent(reason)) => vec![
+            Effect::Drop {
+                kind: DropKind::Unverifiable,
+                reason: reason.to_string(),
+            },
+            Effect::Count(Event::Dropped(DropKind::Unverifiable)),
+            Effect::ShowError(reason.to_string()),
+        ],
         (Step::Refresh, Done::TimedOut) => vec![Effect::Count(Event::RefreshDropped)],
         (_, Done::TimedOut) => Vec::new(),
         (Step::Close, _) => {

@@ -186,6 +186,34 @@ pub async fn wait_delivery(
     }
 }
 
+/// Wait until every delivery in `ids` satisfies `done` (polling the store,
+/// which says nothing when it changes).
+pub async fn wait_deliveries(
+    store: &std::sync::Arc<dyn onair::store::Store>,
+    ids: std::ops::RangeInclusive<i64>,
+    what: &str,
+    timeout: Duration,
+    done: impl Fn(&onair::store::Delivery) -> bool,
+) -> Vec<onair::store::Delivery> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let mut all = Vec::new();
+        for id in ids.clone() {
+            if let Some(d) = store.get_delivery(id).await.ok().flatten() {
+                all.push(d);
+            }
+        }
+        if all.len() == ids.clone().count() && all.iter().all(&done) {
+            return all;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}: {all:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Variables for a bot talking to `discord`, with its database in `db_dir`.
 pub fn env(discord: &FakeDiscord, db_dir: &std::path::Path) -> HashMap<String, String> {
     let mut m = HashMap::new();

@@ -85,6 +85,8 @@ fn validator(template: &str, method: &str) -> Result<Option<Arc<jsonschema::Vali
         .insert("$ref".into(), Value::String(pointer));
     let v = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
+        // Discord refuses a malformed URL or timestamp too.
+        .should_validate_formats(true)
         .build(&root)
         .map_err(|e| format!("compile schema for {key}: {e}"))?;
     let v = Arc::new(v);
@@ -187,12 +189,75 @@ pub fn command_name_rules(body: &Value) -> Vec<String> {
     errors
 }
 
+/// The reason [`check`] gives for a message with nothing in it (Discord's
+/// 50006 "Cannot send an empty message").
+pub const EMPTY_MESSAGE: &str =
+    "an empty message: no content, embeds, components, stickers, files or poll";
+
+/// Action rows allowed in one message unless it uses components v2.
+const MAX_ACTION_ROWS: usize = 5;
+/// `IS_COMPONENTS_V2`: the message's layout is all components.
+const COMPONENTS_V2: u64 = 1 << 15;
+
+/// The routes that post a new message (as the bot, a webhook, or an
+/// interaction's follow-up) and the callback that answers with one.
+fn posts_a_message(method: &str, template: &str) -> bool {
+    method == "POST"
+        && matches!(
+            template,
+            "/channels/{channel_id}/messages" | "/webhooks/{webhook_id}/{webhook_token}"
+        )
+}
+
+/// The docs' message rules the spec cannot say: a new message needs
+/// something in it, and at most 5 top-level action rows (unless the
+/// message uses components v2). For an interaction callback, the message
+/// is its `data` (types 4 and 7).
+pub fn message_rules(method: &str, template: &str, body: &Value) -> Vec<String> {
+    let callback = template.ends_with("/callback");
+    let message = if callback { &body["data"] } else { body };
+    let mut errors = Vec::new();
+    let filled = |k: &str| match message.get(k) {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(_) => true,
+    };
+    let empty = ![
+        "content",
+        "embeds",
+        "components",
+        "sticker_ids",
+        "attachments",
+        "files",
+        "poll",
+    ]
+    .iter()
+    .any(|k| filled(k));
+    let new_message =
+        posts_a_message(method, template) || (callback && body["type"].as_u64() == Some(4));
+    if new_message && empty {
+        errors.push(EMPTY_MESSAGE.to_string());
+    }
+    let v2 = message["flags"]
+        .as_u64()
+        .is_some_and(|f| f & COMPONENTS_V2 != 0);
+    let rows = message["components"].as_array().map_or(0, Vec::len);
+    if rows > MAX_ACTION_ROWS && !v2 {
+        errors.push(format!(
+            "{rows} action rows (max {MAX_ACTION_ROWS} without components v2)"
+        ));
+    }
+    errors
+}
+
 /// Every reason Discord would refuse this body (empty: valid).
 pub fn check(method: &str, path: &str, body: &Value) -> Vec<String> {
     let Some(template) = match_path(path) else {
         return vec![format!("{method} {path}: no such route in Discord's API")];
     };
     let mut errors = embed_rules(body);
+    errors.extend(message_rules(method, &template, body));
     // Discord's documented content limit (the spec has none).
     if let Some(c) = body.get("content").and_then(Value::as_str) {
         let n = c.chars().count();

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::builders::discord_error;
-use super::limits::rate_limited;
+use super::limits::{bucket_of, rate_limited, Scope};
 use super::routes::segments;
 use super::{FakeDiscord, Inner};
 
@@ -19,6 +19,11 @@ pub enum Fault {
     RateLimited {
         retry_after: f64,
         global: bool,
+    },
+    /// A 429 of a resource's shared limit (`X-RateLimit-Scope: shared`),
+    /// which Discord does not count as an invalid request.
+    SharedRateLimit {
+        retry_after: f64,
     },
     Discord {
         status: u16,
@@ -31,6 +36,29 @@ pub enum Fault {
         status: u16,
         body: Value,
     },
+}
+
+/// How an answer is lost after Discord did the work (stored the message,
+/// applied the edit, started or archived the thread).
+#[derive(Debug, Clone, Copy)]
+pub enum Loss {
+    /// A 502 from Discord's edge after `delay`.
+    BadGateway(Duration),
+    /// The connection is reset while the answer is read: the status line
+    /// arrives, the body never does.
+    Reset,
+    /// No answer for `delay` (longer than the bot's timeout): the
+    /// connection is left hanging.
+    Hang(Duration),
+}
+
+/// A rule losing the answers of matching writes.
+#[derive(Debug, Clone)]
+pub(super) struct LossRule {
+    method: String,
+    path_prefix: String,
+    loss: Loss,
+    times: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +105,19 @@ impl FakeDiscord {
         self.state().lost_answers.push((channel, times, delay));
     }
 
+    /// The next `times` successful `method` requests under `path_prefix`
+    /// (after `/api/v10`) do their work, then lose the answer as `loss`
+    /// says: an edit applied, a thread started or archived, a webhook's
+    /// message stored, and the bot never hears of it.
+    pub fn lose_after_write(&self, method: &str, path_prefix: &str, loss: Loss, times: usize) {
+        self.state().losses.push(LossRule {
+            method: method.into(),
+            path_prefix: format!("/api/v10{path_prefix}"),
+            loss,
+            times,
+        });
+    }
+
     /// The next `n` thread creations start the thread, then answer 502.
     pub fn lose_thread_answers(&self, n: usize) {
         self.state().lost_thread_answers = n;
@@ -100,6 +141,21 @@ impl Inner {
             .position(|(c, n, _)| *c == ch && *n > 0)?;
         s.lost_answers[i].1 -= 1;
         Some(s.lost_answers[i].2)
+    }
+
+    /// The loss of this write's answer, if a rule matches (used up by one).
+    pub(super) fn loss_for(&self, method: &str, path: &str) -> Option<Loss> {
+        let mut s = self.state();
+        let i = s
+            .losses
+            .iter()
+            .position(|l| l.times > 0 && l.method == method && path.starts_with(&l.path_prefix))?;
+        s.losses[i].times -= 1;
+        let loss = s.losses[i].loss;
+        if s.losses[i].times == 0 {
+            s.losses.remove(i);
+        }
+        Some(loss)
     }
 
     fn fault_for(&self, method: &str, path: &str) -> Option<Fault> {
@@ -127,8 +183,17 @@ impl Inner {
                 retry_after,
                 global,
             } => {
+                let mut s = self.state();
+                s.rate_limited += 1;
+                // A route's 429 names the route's own bucket.
+                let bucket = bucket_of(&s, method, &segments(path));
+                drop(s);
+                let scope = if global { Scope::Global } else { Scope::User };
+                rate_limited(retry_after, scope, bucket.as_ref().filter(|_| !global))
+            }
+            Fault::SharedRateLimit { retry_after } => {
                 self.state().rate_limited += 1;
-                rate_limited(retry_after, global)
+                rate_limited(retry_after, Scope::Shared, None)
             }
             Fault::Discord {
                 status,
@@ -143,4 +208,21 @@ impl Inner {
                 .into_response(),
         })
     }
+}
+
+/// An answer whose status line and headers go out and whose body fails:
+/// the connection is reset while the client reads it.
+pub(super) fn reset_response() -> Response {
+    let failing = futures::stream::once(async {
+        Err::<axum::body::Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset by the fake",
+        ))
+    });
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        axum::body::Body::from_stream(failing),
+    )
+        .into_response()
 }

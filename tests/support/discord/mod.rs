@@ -14,7 +14,8 @@
 //! - `gateway.rs`: the websocket gateway (IDENTIFY, RESUME, shards) and
 //!   dispatches;
 //! - `interactions.rs`: slash commands, buttons and reading their answers;
-//! - `limits.rs`: Discord's rate limits and bucket headers;
+//! - `limits.rs`: Discord's rate limits (every route's bucket, the global
+//!   and per-IP limits), their headers and the invalid-request ban;
 //! - `permissions.rs`: permission bits and the bot's permissions in a channel;
 //! - `faults.rs`: injected faults and lost answers;
 //! - `builders.rs`: Discord's objects (messages, roles, channels, webhooks,
@@ -48,11 +49,13 @@ use faults::FaultRule;
 #[allow(unused_imports)]
 pub use builders::{resolved_channel, resolved_channel_and_role};
 #[allow(unused_imports)]
-pub use faults::Fault;
+pub use faults::{Fault, Loss};
 #[allow(unused_imports)]
 pub use gateway::{on_shard, IDENTIFY_WINDOW};
 #[allow(unused_imports)]
 pub use interactions::{Invoker, Pushed, INTERACTION_DEADLINE};
+#[allow(unused_imports)]
+pub use limits::{Scope, GLOBAL_PER_SECOND, INVALID_BAN};
 #[allow(unused_imports)]
 pub use permissions::{
     ADMINISTRATOR, ALL_PERMISSIONS, CREATE_PUBLIC_THREADS, EMBED_LINKS, MANAGE_GUILD,
@@ -246,7 +249,10 @@ struct State {
 
     // Rate limits (limits.rs).
     channel_limit: Option<(usize, Duration)>,
-    channel_sends: HashMap<u64, VecDeque<Instant>>,
+    /// Limits a test set on buckets, by hash.
+    route_limits: HashMap<&'static str, (usize, Duration)>,
+    /// (bucket hash, major parameter) -> requests in its window.
+    route_sends: HashMap<(&'static str, u64), VecDeque<Instant>>,
     global_limit: Option<usize>,
     global_window: VecDeque<Instant>,
     /// Requests without the bot's token (webhook executions): Discord
@@ -254,6 +260,13 @@ struct State {
     ip_limit: Option<usize>,
     ip_window: VecDeque<Instant>,
     rate_limited: usize,
+    /// When each answer Discord counts as invalid (401, 403, 429 but
+    /// shared) went out, over the last 10 minutes.
+    invalid: VecDeque<Instant>,
+    /// A test's lower ban threshold (Discord: 10,000).
+    invalid_ban: Option<usize>,
+    /// The IP is blocked: every request gets Cloudflare's 429.
+    banned: bool,
 
     // Injected faults (faults.rs).
     faults: Vec<FaultRule>,
@@ -262,6 +275,8 @@ struct State {
     lost_answers: Vec<(u64, usize, Duration)>,
     /// Thread creations that start the thread, then lose the answer.
     lost_thread_answers: usize,
+    /// Writes whose answer is lost after the work is done.
+    losses: Vec<faults::LossRule>,
 }
 
 impl State {
@@ -337,8 +352,10 @@ impl FakeDiscord {
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
                 next_id: 0,
-                // Discord's per-channel message limit, on by default.
+                // Discord's limits, on by default.
                 channel_limit: Some((5, Duration::from_secs(5))),
+                global_limit: Some(limits::GLOBAL_PER_SECOND),
+                ip_limit: Some(limits::GLOBAL_PER_SECOND),
                 ..State::default()
             }),
             serial: Mutex::new(()),
@@ -457,6 +474,11 @@ impl FakeDiscord {
         self.state().violations.clone()
     }
 
+    /// Forget refused bodies a test sent on purpose.
+    pub fn clear_violations(&self) {
+        self.state().violations.clear();
+    }
+
     /// Panic listing every body Discord would have refused.
     pub fn assert_spec_clean(&self) {
         let v = self.violations();
@@ -527,6 +549,17 @@ impl FakeDiscord {
     /// Forget refusals a test caused on purpose (its own bad requests).
     pub fn clear_unauthenticated(&self) {
         self.state().unauthenticated.clear();
+    }
+
+    /// An admin changes `channel`'s overwrite: @everyone (so the bot) is
+    /// denied `bits` there from now on.
+    pub fn deny_in_channel(&self, channel: u64, bits: u64) {
+        let mut s = self.state();
+        for g in s.guilds.values_mut() {
+            for c in g.channels.iter_mut().filter(|c| c.id == channel) {
+                c.deny_everyone = bits;
+            }
+        }
     }
 
     pub fn delete_channel(&self, id: u64) {

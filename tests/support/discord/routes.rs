@@ -12,10 +12,11 @@ use serde_json::{json, Value};
 
 use super::super::spec;
 use super::builders::{channel_object, discord_error, thread_object, webhook_object};
+use super::faults::{reset_response, Loss};
 use super::{
     FakeThread, FakeWebhook, Inner, Recorded, StoredMessage, APP_ID, BOT_ID, CHANNEL_ID,
-    CREATE_PUBLIC_THREADS, DEFAULT_NONCE_WINDOW, INTERACTION_DEADLINE, MANAGE_WEBHOOKS,
-    SEND_MESSAGES, VIEW_CHANNEL,
+    CREATE_PUBLIC_THREADS, DEFAULT_NONCE_WINDOW, EMBED_LINKS, INTERACTION_DEADLINE,
+    MANAGE_WEBHOOKS, READ_MESSAGE_HISTORY, SEND_MESSAGES, VIEW_CHANNEL,
 };
 
 /// Discord refuses a request without `Authorization: Bot …` (except on the
@@ -60,6 +61,118 @@ fn not_found() -> Answer {
     (404, discord_error(404, 0, "404: Not Found"))
 }
 
+/// Discord's 400 for a query or body field it refuses.
+fn invalid_form(field: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({
+            "code": 50035, "message": "Invalid Form Body",
+            "errors": {field: {"_errors": [{"code": "BASE_TYPE_INVALID", "message": "Invalid value."}]}}
+        })),
+    )
+        .into_response()
+}
+
+/// A message body as Discord keeps it: without Embed Links in the channel
+/// the embeds are dropped (the message itself is accepted).
+fn without_unlinked_embeds(body: Option<&Value>, perms: Option<u64>) -> Value {
+    let mut b = body.cloned().unwrap_or(Value::Null);
+    if perms.is_some_and(|p| p & EMBED_LINKS == 0) {
+        if let Some(o) = b.as_object_mut() {
+            if o.contains_key("embeds") {
+                o.insert("embeds".into(), json!([]));
+            }
+        }
+    }
+    b
+}
+
+/// Which page of a channel's history `GET /channels/{id}/messages` asks
+/// for: `limit` (1–100, 50 by default) around, before or after a message
+/// (at most one of the three), else the newest.
+struct Page {
+    limit: usize,
+    anchor: Anchor,
+}
+
+enum Anchor {
+    Newest,
+    Before(u64),
+    After(u64),
+    Around(u64),
+}
+
+impl Page {
+    /// The page a query asks for, or the field Discord would refuse.
+    fn parse(query: Option<&str>) -> Result<Page, &'static str> {
+        let mut limit = 50;
+        let mut anchors = Vec::new();
+        for kv in query.unwrap_or("").split('&').filter(|kv| !kv.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let id = || v.parse::<u64>().map_err(|_| "snowflake");
+            match k {
+                "limit" => {
+                    limit = v.parse().map_err(|_| "limit")?;
+                    if !(1..=100).contains(&limit) {
+                        return Err("limit");
+                    }
+                }
+                "before" => anchors.push(Anchor::Before(id().map_err(|_| "before")?)),
+                "after" => anchors.push(Anchor::After(id().map_err(|_| "after")?)),
+                "around" => anchors.push(Anchor::Around(id().map_err(|_| "around")?)),
+                _ => {}
+            }
+        }
+        // "The before, after, and around parameters are mutually
+        // exclusive, only one may be passed at a time."
+        if anchors.len() > 1 {
+            return Err("around");
+        }
+        Ok(Page {
+            limit,
+            anchor: anchors.pop().unwrap_or(Anchor::Newest),
+        })
+    }
+
+    /// The page of `stored` (oldest first, as posted), newest first as
+    /// Discord lists every page.
+    fn select(&self, stored: &[StoredMessage]) -> Vec<StoredMessage> {
+        let mut by_id: Vec<&StoredMessage> = stored.iter().collect();
+        by_id.sort_by_key(|m| m.id);
+        let n = self.limit;
+        let mut page: Vec<&StoredMessage> = match self.anchor {
+            Anchor::Newest => by_id.iter().rev().take(n).copied().collect(),
+            Anchor::Before(b) => by_id
+                .iter()
+                .rev()
+                .filter(|m| m.id < b)
+                .take(n)
+                .copied()
+                .collect(),
+            // The `limit` messages right after `after`, not the newest.
+            Anchor::After(a) => by_id.iter().filter(|m| m.id > a).take(n).copied().collect(),
+            Anchor::Around(x) => {
+                let older: Vec<&StoredMessage> = by_id
+                    .iter()
+                    .rev()
+                    .filter(|m| m.id < x)
+                    .take(n / 2)
+                    .copied()
+                    .collect();
+                let newer: Vec<&StoredMessage> = by_id
+                    .iter()
+                    .filter(|m| m.id >= x)
+                    .take(n - older.len().min(n / 2))
+                    .copied()
+                    .collect();
+                older.into_iter().chain(newer).collect()
+            }
+        };
+        page.sort_by_key(|m| std::cmp::Reverse(m.id));
+        page.into_iter().cloned().collect()
+    }
+}
+
 impl Inner {
     fn new_id(&self) -> u64 {
         self.state().new_id()
@@ -74,13 +187,6 @@ impl Inner {
         status: u16,
     ) {
         let mut s = self.state();
-        if let Some(b) = &body {
-            if matches!(method, "POST" | "PUT" | "PATCH") {
-                for e in spec::check(method, path, b) {
-                    s.violations.push(format!("{method} {path}: {e}"));
-                }
-            }
-        }
         s.requests.push(Recorded {
             method: method.into(),
             path: path.into(),
@@ -116,6 +222,7 @@ impl Inner {
             self.state()
                 .unauthenticated
                 .push(format!("{m} {path}: {problem}"));
+            self.count_invalid(401, false);
             self.record(&m, &path, uri.query(), json_body, 401);
             return (discord_error(401, 0, "401: Unauthorized"), None);
         }
@@ -132,6 +239,10 @@ impl Inner {
                 ));
             }
         }
+        if let Some(refused) = self.refused_body(&m, &path, json_body.as_ref()) {
+            self.record(&m, &path, uri.query(), json_body, 400);
+            return (refused, None);
+        }
         let (status, mut response) = self.route(&m, &path, uri.query(), json_body.as_ref());
         let mut delay = None;
         if status == 200 && m == "POST" {
@@ -140,12 +251,66 @@ impl Inner {
                 delay = Some(lost);
             }
         }
-        let status = response.status().as_u16();
-        if status == 200 {
-            self.bucket_headers(&m, &path, response.headers_mut());
+        if (200..300).contains(&status) && delay.is_none() {
+            match self.loss_for(&m, &path) {
+                Some(Loss::BadGateway(after)) => {
+                    response = discord_error(502, 0, "Bad Gateway");
+                    delay = Some(after);
+                }
+                Some(Loss::Reset) => response = reset_response(),
+                Some(Loss::Hang(after)) => delay = Some(after),
+                None => {}
+            }
         }
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            self.add_bucket_headers(&m, &segments(&path), response.headers_mut());
+        }
+        let shared = response
+            .headers()
+            .get("x-ratelimit-scope")
+            .is_some_and(|v| v == "shared");
+        self.count_invalid(status, shared);
         self.record(&m, &path, uri.query(), json_body, status);
         (response, delay)
+    }
+
+    /// Discord's 400 for a body it refuses (50006 for an empty message,
+    /// else 50035 with the reasons under `errors`), answered before the
+    /// route runs, as Discord does: nothing is stored. The refusal also
+    /// stays on record, so the test fails when the fake is dropped unless
+    /// it meant to send a bad body.
+    fn refused_body(&self, method: &str, path: &str, body: Option<&Value>) -> Option<Response> {
+        let body = body?;
+        if !matches!(method, "POST" | "PUT" | "PATCH") || spec::match_path(path).is_none() {
+            return None;
+        }
+        let reasons = spec::check(method, path, body);
+        if reasons.is_empty() {
+            return None;
+        }
+        let mut s = self.state();
+        for e in &reasons {
+            s.violations.push(format!("{method} {path}: {e}"));
+        }
+        drop(s);
+        if reasons.iter().any(|e| e == spec::EMPTY_MESSAGE) {
+            return Some(discord_error(400, 50006, "Cannot send an empty message"));
+        }
+        let errors: Vec<Value> = reasons
+            .iter()
+            .map(|e| json!({"code": "BASE_TYPE_INVALID", "message": e}))
+            .collect();
+        Some(
+            (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({
+                    "code": 50035, "message": "Invalid Form Body",
+                    "errors": {"_errors": errors}
+                })),
+            )
+                .into_response(),
+        )
     }
 
     /// Injected faults first, then Discord's limits, then a channel
@@ -153,8 +318,8 @@ impl Inner {
     /// of the resource.
     fn route(&self, method: &str, path: &str, query: Option<&str>, body: Option<&Value>) -> Answer {
         let segs = segments(path);
-        // A channel webhook's requests: no bot token, counted per IP, and
-        // its posts count toward the channel's limit.
+        // A channel webhook's requests: no bot token, counted per IP, under
+        // the webhook's own bucket.
         let hook: Option<FakeWebhook> = match segs.as_slice() {
             ["webhooks", id, ..] => id
                 .parse::<u64>()
@@ -169,7 +334,7 @@ impl Inner {
         if let Some(r) = self.injected_fault(method, path) {
             return (r.status().as_u16(), r);
         }
-        if let Some(r) = self.limits(method, channel, hook.is_some()) {
+        if let Some(r) = self.limits(method, &segs, hook.is_some()) {
             return (429, r);
         }
         if let Some(hook) = hook {
@@ -345,8 +510,10 @@ impl Inner {
         }
     }
 
-    /// A channel's messages: post (with `enforce_nonce`), list (`limit`,
-    /// `after`), read and edit one.
+    /// A channel's messages: post (with `enforce_nonce`; embeds dropped
+    /// without Embed Links), list (a page by `limit` and one of `before`,
+    /// `after`, `around`, newest first; empty without Read Message
+    /// History), read and edit one.
     fn route_messages(
         &self,
         method: &str,
@@ -365,7 +532,7 @@ impl Inner {
                         return (403, discord_error(403, 50013, "Missing Permissions"));
                     }
                 }
-                let b = body.cloned().unwrap_or(Value::Null);
+                let b = without_unlinked_embeds(body, self.bot_permissions_in(ch));
                 let nonce = b["nonce"].as_str().map(str::to_string);
                 let enforce = b["enforce_nonce"].as_bool().unwrap_or(false);
                 let mut s = self.state();
@@ -394,39 +561,35 @@ impl Inner {
             }
             ("GET", ["channels", ch, "messages"]) => {
                 let ch: u64 = ch.parse().unwrap_or(0);
-                let limit = query
-                    .unwrap_or("")
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("limit="))
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or(50);
-                if !(1..=100).contains(&limit) {
-                    return (400, discord_error(400, 50035, "Invalid Form Body (limit)"));
+                let page = match Page::parse(query) {
+                    Ok(page) => page,
+                    Err(field) => return (400, invalid_form(field)),
+                };
+                let perms = self.bot_permissions_in(ch);
+                if perms.is_some_and(|p| p & VIEW_CHANNEL == 0) {
+                    return (403, discord_error(403, 50001, "Missing Access"));
                 }
-                let after = query
-                    .unwrap_or("")
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("after="))
-                    .and_then(|v| v.parse::<u64>().ok());
+                // Discord: "If operating on a guild channel, this endpoint
+                // requires the READ_MESSAGE_HISTORY permission to be
+                // present on the current user. If the current user is
+                // missing the READ_MESSAGE_HISTORY permission in the
+                // channel, then no messages will be returned."
+                if perms.is_some_and(|p| p & READ_MESSAGE_HISTORY == 0) {
+                    return ok(json!([]));
+                }
                 let stored: Vec<StoredMessage> =
                     self.state().messages.get(&ch).cloned().unwrap_or_default();
-                let render = |m: &StoredMessage| self.render_stored(m);
-                let page: Vec<Value> = match after {
-                    // Forward paging: the oldest `limit` after that id.
-                    Some(a) => stored
-                        .iter()
-                        .filter(|m| m.id > a)
-                        .take(limit)
-                        .map(render)
-                        .collect(),
-                    None => stored.iter().rev().take(limit).map(render).collect(),
-                };
+                let page: Vec<Value> = page
+                    .select(&stored)
+                    .iter()
+                    .map(|m| self.render_stored(m))
+                    .collect();
                 ok(Value::Array(page))
             }
             ("PATCH", ["channels", ch, "messages", mid]) => {
                 let ch: u64 = ch.parse().unwrap_or(0);
                 let mid: u64 = mid.parse().unwrap_or(0);
-                let b = body.cloned().unwrap_or(Value::Null);
+                let b = without_unlinked_embeds(body, self.bot_permissions_in(ch));
                 let mut s = self.state();
                 let Some(msg) = s
                     .messages
@@ -585,8 +748,18 @@ impl Inner {
                         .find(|c| c.id == ch)
                         .map(|c| channel_object(g, c))
                 });
+                // The newest message's id, whether or not the bot may read
+                // the channel's history.
+                let last = s
+                    .messages
+                    .get(&ch)
+                    .and_then(|ms| ms.iter().map(|m| m.id).max());
+                drop(s);
                 match found {
-                    Some(c) => ok(c),
+                    Some(mut c) => {
+                        c["last_message_id"] = last.map(|id| id.to_string()).into();
+                        ok(c)
+                    }
                     None => (404, discord_error(404, 10003, "Unknown Channel")),
                 }
             }
