@@ -229,7 +229,7 @@ async fn hundred_channels_get_both_announcements_once_and_a_429_is_waited_out() 
             .collect();
         times.sort();
         eprintln!(
-            "100 channels, {stream}: first announcement {:?}, last {:?} after the poll that saw the stream (DISCORD_GLOBAL_RPS 200)",
+            "100 channels, {stream}: first announcement {:?}, last {:?} after the poll that saw the stream (DISCORD_GLOBAL_RPS 40)",
             times[0].duration_since(t0),
             times[times.len() - 1].duration_since(t0)
         );

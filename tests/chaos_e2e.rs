@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use onair::live::Platform;
 use onair::store::NewSubscription;
 use serde_json::{json, Value};
-use support::discord::{Fault, GUILD_ID};
+use support::discord::{Fault, Loss, GUILD_ID};
 use support::fake_providers::Reply;
 use support::pg::TestDb;
 use support::world::World;
@@ -79,8 +79,12 @@ struct Counts {
     lost_answers: usize,
     /// Observed, not injected: live-update edits Discord took.
     live_updates: usize,
-    /// Gateway faults: op 7, op 9, a cut connection, a 4000 close.
+    /// Gateway faults: op 7, op 9, a cut connection, a 4000 close, a
+    /// zombie connection.
     gateway_faults: usize,
+    /// Writes Discord did whose answer was lost (a reset connection or a
+    /// 502 after a stored message or an applied edit).
+    lost_writes: usize,
     /// Observed: requests Discord counts toward its invalid-request limit
     /// (401, 403 and 429 answers; 10,000 in 10 minutes ban the IP), and
     /// the seconds they were counted over.
@@ -95,6 +99,8 @@ enum GatewayFault {
     InvalidSession,
     Cut,
     Close4000,
+    /// Heartbeats go unacknowledged until the bot replaces the connection.
+    Zombie,
 }
 
 struct Schedule {
@@ -115,6 +121,9 @@ struct Schedule {
     last_listed: HashMap<(usize, i64), usize>,
     /// A gateway fault at a poll.
     gateway_fault: Option<(usize, GatewayFault)>,
+    /// From a poll on, the next such write to a channel is done and its
+    /// answer lost.
+    lost_write: Option<(usize, &'static str, Loss)>,
 }
 
 /// Member `i` as reply `p` lists her: viewers and title move from poll to
@@ -268,15 +277,25 @@ fn build(seed: u64, counts: &mut Counts) -> Schedule {
     });
     counts.lost_answers += usize::from(lost_answer.is_some());
     let gateway_fault = rng.chance(40).then(|| {
-        let fault = match rng.below(4) {
+        let fault = match rng.below(5) {
             0 => GatewayFault::Reconnect,
             1 => GatewayFault::InvalidSession,
             2 => GatewayFault::Cut,
+            3 => GatewayFault::Zombie,
             _ => GatewayFault::Close4000,
         };
         (rng.below(polls as u64) as usize, fault)
     });
     counts.gateway_faults += usize::from(gateway_fault.is_some());
+    let lost_write = rng.chance(30).then(|| {
+        let (method, loss) = match rng.below(3) {
+            0 => ("POST", Loss::Reset),
+            1 => ("PATCH", Loss::Reset),
+            _ => ("PATCH", Loss::BadGateway(Duration::from_millis(rng.below(1500)))),
+        };
+        (rng.below(polls as u64) as usize, method, loss)
+    });
+    counts.lost_writes += usize::from(lost_write.is_some());
     Schedule {
         replies,
         broadcasts,
@@ -288,6 +307,7 @@ fn build(seed: u64, counts: &mut Counts) -> Schedule {
         lost_answer,
         last_listed,
         gateway_fault,
+        lost_write,
     }
 }
 
@@ -308,9 +328,13 @@ async fn run_schedule(seed: u64, replicas: Option<TestDb>) -> Result<Counts, Str
             .map(|r| format!("{}:{}", r.status, &r.body[..r.body.len().min(300)]))
             .collect();
         eprintln!(
-            "seed {seed}: kill after poll {:?}, delete {:?}, faults {:?}\nreplies:\n{}",
+            "seed {seed}: kill after poll {:?}, delete {:?}, outage {:?}, lost answer {:?}, gateway {:?}, lost write {:?}, faults {:?}\nreplies:\n{}",
             s.kill_after_poll,
             s.delete_at_poll,
+            s.outage,
+            s.lost_answer,
+            s.gateway_fault,
+            s.lost_write,
             s.discord_faults
                 .iter()
                 .map(|f| (f.0, f.1.clone()))
@@ -340,6 +364,8 @@ async fn run_schedule(seed: u64, replicas: Option<TestDb>) -> Result<Counts, Str
     jkt.script("GET /api/jkt48/live", s.replies.clone());
     let script_len = s.replies.len();
     discord.set_nonce_window(Duration::from_secs(1));
+    // Heartbeats every 2 s, so a zombie connection is noticed within a run.
+    discord.set_heartbeat_interval(Duration::from_secs(2));
     if s.registration_failures > 0 {
         discord.fail_next(
             "PUT",
@@ -384,6 +410,9 @@ async fn run_schedule(seed: u64, replicas: Option<TestDb>) -> Result<Counts, Str
     let mut deleted = None;
     let mut outage_started = false;
     let mut gateway_faulted = false;
+    // Zombie: connections open before it, until one more opens.
+    let mut zombie_until_more_than: Option<usize> = None;
+    let mut write_lost = false;
     let started = Instant::now();
     loop {
         let polls = jkt.hits("/api/jkt48/live");
@@ -415,8 +444,25 @@ async fn run_schedule(seed: u64, replicas: Option<TestDb>) -> Result<Counts, Str
                     GatewayFault::InvalidSession => discord.send_invalid_session(false),
                     GatewayFault::Cut => discord.cut_gateway_connections(),
                     GatewayFault::Close4000 => discord.close_gateway(4000, "chaos"),
+                    GatewayFault::Zombie => {
+                        zombie_until_more_than = Some(discord.gateway_connections());
+                        discord.set_zombie(true);
+                    }
                 }
                 gateway_faulted = true;
+            }
+        }
+        if let Some(before) = zombie_until_more_than {
+            if discord.gateway_connections() > before {
+                // The bot replaced the zombie connection: serve again.
+                discord.set_zombie(false);
+                zombie_until_more_than = None;
+            }
+        }
+        if let (Some((at, method, loss)), false) = (s.lost_write, write_lost) {
+            if polls >= at {
+                discord.lose_after_write(method, "/channels/", loss, 1);
+                write_lost = true;
             }
         }
         if let (Some((at, ch)), None) = (s.delete_at_poll, deleted) {
@@ -559,7 +605,7 @@ async fn run_schedule(seed: u64, replicas: Option<TestDb>) -> Result<Counts, Str
     }
     // Discord bans an IP past 10,000 invalid requests in 10 minutes: the
     // faults above may cost some, never a pace near that.
-    counts.invalid_requests = discord.request_count(|r| matches!(r.status, 401 | 403 | 429));
+    counts.invalid_requests = discord.invalid_requests();
     counts.seconds = started.elapsed().as_secs_f64();
     let per_ten_minutes = counts.invalid_requests as f64 * 600.0 / counts.seconds.max(1.0);
     if per_ten_minutes > 1_000.0 {
@@ -692,6 +738,7 @@ async fn run_schedules(seeds: &[u64], parallel: usize, on_replicas: bool) -> (Co
                     total.lost_answers += c.lost_answers;
                     total.live_updates += c.live_updates;
                     total.gateway_faults += c.gateway_faults;
+                    total.lost_writes += c.lost_writes;
                     total.invalid_requests += c.invalid_requests;
                     total.seconds += c.seconds;
                 }

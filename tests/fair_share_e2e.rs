@@ -47,11 +47,9 @@ async fn thirty_small_servers_get_their_post_before_a_big_servers_31st() {
         support::bot::subscribe_everything(store, guild, ch).await;
         small.push(ch);
     }
-    // Posts paced as in production (the tests' default is 200/s): the
+    // Posts paced as in production (40/s, under the fake's 50/s): the
     // order of service, not the speed of the store, decides who goes first.
-    let mut vars = w.vars.clone();
-    vars.insert("DISCORD_GLOBAL_RPS".into(), "100".into());
-    let bot = TestBot::start(&w.discord, &vars).await;
+    let bot = TestBot::start(&w.discord, &w.vars).await;
     w.jkt.set(
         "GET /api/jkt48/live",
         Reply::json(fritzy_live("2026-12-01T12:00:00.000Z")),

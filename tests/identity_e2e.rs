@@ -351,3 +351,39 @@ async fn a_thread_start_left_hanging_and_an_archive_reset_end_with_one_archived_
     d.assert_spec_clean();
     bot.stop().await;
 }
+
+/// Eight members go live at once in a channel announced as the member:
+/// eight executions of one webhook, whose bucket Discord limits to 5 per
+/// 2 s. The bot reads the bucket from the answers and waits for its reset
+/// instead of meeting a 429; the eight end edits through the same webhook
+/// likewise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_lives_through_one_webhook_wait_for_its_bucket_and_meet_no_429() {
+    let w = world(MANAGE_WEBHOOKS).await;
+    let d = &w.discord;
+    let bot = TestBot::start(d, &w.vars).await;
+    subscribe(d, CH_MEMBER, &[as_member()]).await;
+    let eight: Vec<Value> = (0..8)
+        .map(|i| {
+            let mut m = fritzy(510_100 + i, 5)[0].clone();
+            m["name"] = format!("Member{i}").into();
+            m["url_key"] = format!("jkt48_member{i}").into();
+            m
+        })
+        .collect();
+    w.jkt.set(LIVE, Reply::json(Value::Array(eight)));
+    d.wait_for(T, "eight announcements", |d| d.messages(CH_MEMBER).len() == 8)
+        .await;
+    w.jkt.set(LIVE, Reply::json(json!([])));
+    d.wait_for(T, "eight end edits", |d| {
+        d.messages(CH_MEMBER).iter().all(|m| m.edits >= 1)
+    })
+    .await;
+    let hook = d.webhooks()[0].id;
+    let through_hook = d.request_count(|r| r.path.starts_with(&format!("/api/v10/webhooks/{hook}/")));
+    assert!(through_hook >= 16, "eight posts and eight edits: {through_hook}");
+    assert_eq!(d.rate_limited_count(), 0, "the bucket was waited for, never hit");
+    assert_eq!(d.messages(CH_MEMBER).len(), 8, "each once");
+    d.assert_spec_clean();
+    bot.stop().await;
+}

@@ -29,14 +29,14 @@ fn member(name: &str, room: u64, viewers: u64, title: &str) -> Value {
 }
 
 /// JKT48Connect wired, a one-second end grace, cards edited at most once
-/// per `live_update_secs`, posts paced at `rps`; every channel of
-/// `channels` subscribed to everything; the bot started.
-async fn world(channels: &[u64], live_update_secs: &str, rps: &str) -> World {
+/// per `live_update_secs`, requests paced at the default 40/s (under the
+/// fake's 50/s, as under Discord's); every channel of `channels`
+/// subscribed to everything; the bot started.
+async fn world(channels: &[u64], live_update_secs: &str) -> World {
     World::builder()
         .jkt()
         .var("END_GRACE_SECS", 1)
         .var("LIVE_UPDATE_SECS", live_update_secs)
-        .var("DISCORD_GLOBAL_RPS", rps)
         .channels(channels)
         .subscribe(channels)
         .bot()
@@ -66,7 +66,7 @@ fn patches(d: &FakeDiscord, id: u64) -> Vec<Recorded> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_card_follows_the_live_and_ends_with_a_recap() {
     const CH: u64 = 31;
-    let mut w = world(&[CH], "2", "200").await;
+    let mut w = world(&[CH], "2").await;
     let d = &w.discord;
     let fritzy = |viewers, title| Reply::json(json!([member("Fritzy", 510011, viewers, title)]));
     w.jkt.set(LIVE, fritzy(800, "Hi"));
@@ -138,7 +138,7 @@ async fn the_card_follows_the_live_and_ends_with_a_recap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_go_live_fans_out_before_any_live_update() {
     let channels: Vec<u64> = (1..=100).map(|i| 1_000 + i).collect();
-    let mut w = world(&channels, "1", "100").await;
+    let mut w = world(&channels, "1").await;
     let d = &w.discord;
     w.jkt.set(
         LIVE,
@@ -198,7 +198,7 @@ async fn a_go_live_fans_out_before_any_live_update() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_live_update_is_dropped_and_never_held_against_the_subscription() {
     const CH: u64 = 41;
-    let mut w = world(&[CH], "1", "200").await;
+    let mut w = world(&[CH], "1").await;
     let d = &w.discord;
     let fritzy = |viewers, title| Reply::json(json!([member("Fritzy", 510011, viewers, title)]));
     w.jkt.set(LIVE, fritzy(800, "Hi"));

@@ -22,8 +22,14 @@ pub const MISSING_PERMISSIONS: u64 = 50013;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DiscordError {
-    #[error("rate limited for {retry_after:?}{}", if *global { " (global)" } else { "" })]
-    RateLimited { retry_after: Duration, global: bool },
+    #[error("rate limited for {retry_after:?}{}", if *global { " (global)" } else if *shared { " (shared)" } else { "" })]
+    RateLimited {
+        retry_after: Duration,
+        global: bool,
+        /// A resource's limit shared by everyone (`X-RateLimit-Scope:
+        /// shared`): not the bot's doing, and not an invalid request.
+        shared: bool,
+    },
     /// 401: the token is wrong. Nothing will work.
     #[error("Discord refused the bot token (HTTP 401)")]
     Unauthorized,
@@ -79,11 +85,12 @@ impl DiscordError {
         )
     }
 
-    /// Counts toward Discord's invalid-request limit (401, 403, 429).
+    /// Counts toward Discord's invalid-request limit: 401, 403 and 429,
+    /// except a 429 of a shared limit.
     pub fn counts_as_invalid(&self) -> bool {
         match self {
             DiscordError::Unauthorized => true,
-            DiscordError::RateLimited { global, .. } => !global,
+            DiscordError::RateLimited { shared, .. } => !shared,
             DiscordError::Refused { status, .. } => *status == 403,
             _ => false,
         }
@@ -389,38 +396,64 @@ pub fn snowflake_at(t: chrono::DateTime<chrono::Utc>) -> u64 {
     (ms as u64) << 22
 }
 
-/// What Discord's `X-RateLimit-*` headers said about each route's bucket.
+/// What Discord's `X-RateLimit-*` headers said about the buckets. Routes
+/// Discord names the same bucket (`X-RateLimit-Bucket`) share one, per
+/// major parameter (the channel, guild or webhook in the path): what one
+/// spent, the other waits for.
 #[derive(Default)]
 pub struct Buckets {
-    routes: dashmap::DashMap<String, (u64, std::time::Instant)>,
+    /// Route key -> the bucket hash Discord named for it.
+    hashes: dashmap::DashMap<String, String>,
+    /// Bucket (its hash and major parameter; the route key until Discord
+    /// names a hash) -> (remaining, when it resets).
+    buckets: dashmap::DashMap<String, (u64, std::time::Instant)>,
+}
+
+/// The major parameter of a route key (`POST channels/123/messages` →
+/// `123`): the first id in its path.
+fn major_parameter(key: &str) -> &str {
+    key.split([' ', '/'])
+        .find(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or("")
 }
 
 impl Buckets {
-    /// Remember `remaining` and when the bucket resets, from an answer.
+    /// The bucket a route key counts against.
+    fn bucket_of(&self, key: &str) -> String {
+        match self.hashes.get(key) {
+            Some(hash) => format!("{}:{}", hash.as_str(), major_parameter(key)),
+            None => key.to_string(),
+        }
+    }
+
+    /// Remember the route's bucket, `remaining` and when it resets, from
+    /// an answer.
     pub fn learn(&self, key: &str, headers: &reqwest::header::HeaderMap, now: std::time::Instant) {
-        let num = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<f64>().ok())
-        };
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let num = |name: &str| text(name).and_then(|v| v.trim().parse::<f64>().ok());
+        if let Some(hash) = text("x-ratelimit-bucket").filter(|h| !h.is_empty() && h.len() <= 64) {
+            if self.hashes.len() > 10_000 {
+                self.hashes.clear();
+            }
+            self.hashes.insert(key.to_string(), hash.to_string());
+        }
         let (Some(remaining), Some(reset_after)) =
             (num("x-ratelimit-remaining"), num("x-ratelimit-reset-after"))
         else {
             return;
         };
         let reset_at = now + Duration::from_secs_f64(reset_after.clamp(0.0, 3600.0));
-        if self.routes.len() > 10_000 {
-            self.routes.retain(|_, (_, at)| *at > now);
+        if self.buckets.len() > 10_000 {
+            self.buckets.retain(|_, (_, at)| *at > now);
         }
-        self.routes
-            .insert(key.to_string(), (remaining.max(0.0) as u64, reset_at));
+        self.buckets
+            .insert(self.bucket_of(key), (remaining.max(0.0) as u64, reset_at));
     }
 
     /// How long to wait before using `key`: only when its bucket is spent
     /// and not yet reset.
     pub fn wait_before(&self, key: &str, now: std::time::Instant) -> Option<Duration> {
-        let (remaining, reset_at) = *self.routes.get(key)?;
+        let (remaining, reset_at) = *self.buckets.get(&self.bucket_of(key))?;
         (remaining == 0 && reset_at > now).then(|| reset_at - now)
     }
 }
@@ -456,9 +489,13 @@ pub fn classify(
                 .clamp(0.0, 3600.0);
             let global = body.get("global").and_then(Value::as_bool).unwrap_or(false)
                 || headers.contains_key("x-ratelimit-global");
+            let shared = headers
+                .get("x-ratelimit-scope")
+                .is_some_and(|v| v.as_bytes() == b"shared");
             DiscordError::RateLimited {
                 retry_after: Duration::from_secs_f64(secs),
                 global,
+                shared,
             }
         }
         401 => DiscordError::Unauthorized,
@@ -494,10 +531,22 @@ mod tests {
             e,
             DiscordError::RateLimited {
                 retry_after: Duration::from_millis(250),
-                global: false
+                global: false,
+                shared: false,
             }
         );
         assert!(e.counts_as_invalid() && e.is_transient());
+        let mut shared = HeaderMap::new();
+        shared.insert("x-ratelimit-scope", HeaderValue::from_static("shared"));
+        let e = classify(
+            StatusCode::TOO_MANY_REQUESTS,
+            &shared,
+            &json!({"message": "You are being rate limited.", "retry_after": 1.0, "global": false}),
+        );
+        assert!(
+            !e.counts_as_invalid() && e.is_transient(),
+            "a shared limit is not the bot's invalid request: {e:?}"
+        );
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("2"));
         h.insert("x-ratelimit-global", HeaderValue::from_static("true"));
@@ -506,9 +555,36 @@ mod tests {
             e,
             DiscordError::RateLimited {
                 retry_after: Duration::from_secs(2),
-                global: true
+                global: true,
+                shared: false,
             }
         );
+        assert!(e.counts_as_invalid(), "a global 429 counts too");
+    }
+
+    #[test]
+    fn routes_discord_names_one_bucket_share_it_per_major_parameter() {
+        let b = Buckets::default();
+        let now = std::time::Instant::now();
+        let post = "POST webhooks/7";
+        let edit = "PATCH webhooks/7/messages/:id";
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-bucket", HeaderValue::from_static("abcd"));
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("1"));
+        h.insert("x-ratelimit-reset-after", HeaderValue::from_static("2"));
+        b.learn(edit, &h, now);
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        b.learn(post, &h, now);
+        assert_eq!(
+            b.wait_before(edit, now),
+            Some(Duration::from_secs(2)),
+            "the post spent the bucket the edit shares"
+        );
+        let other = "PATCH webhooks/9/messages/:id";
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("1"));
+        b.learn(other, &h, now);
+        assert_eq!(b.wait_before(other, now), None, "another webhook's own bucket");
+        assert_eq!(major_parameter("PATCH channels/12/messages/:id"), "12");
     }
 
     #[test]

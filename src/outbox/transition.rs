@@ -335,6 +335,7 @@ fn failed(facts: &Facts, error: &DiscordError, now: DateTime<Utc>) -> Vec<Effect
         DiscordError::RateLimited {
             retry_after,
             global: true,
+            ..
         } => {
             let wait = *retry_after;
             let mut out = vec![
@@ -496,6 +497,7 @@ mod tests {
         DiscordError::RateLimited {
             retry_after: Duration::from_secs_f64(secs),
             global,
+            shared: false,
         }
     }
 

@@ -229,7 +229,8 @@ pub fn env(discord: &FakeDiscord, db_dir: &std::path::Path) -> HashMap<String, S
     // tests, which set a number.
     m.insert("JKT48CONNECT_CALLS_PER_MONTH".into(), "unlimited".into());
     m.insert("END_GRACE_SECS".into(), "2".into());
-    m.insert("DISCORD_GLOBAL_RPS".into(), "200".into());
+    // DISCORD_GLOBAL_RPS stays at its default (40/s): the fake holds the
+    // bot to Discord's 50/s, as Discord does.
     // Off unless a test asks (many bots run side by side).
     m.insert("HTTP_ADDR".into(), String::new());
     m
