@@ -317,7 +317,14 @@ async fn unknown_channel_three_times_disables_and_reports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_guards_admins_and_permissions() {
-    let w = world(&[51, 52]).await;
+    // Commands registered globally (no dev guild): another server can
+    // invoke them too, as below.
+    let w = World::builder()
+        .jkt()
+        .channels(&[support::discord::CHANNEL_ID, 51, 52])
+        .store()
+        .start()
+        .await;
     let mut g = GuildSpec::new(GUILD_ID, &[support::discord::CHANNEL_ID, 51, 52]);
     g.channels[2] = ChannelSpec {
         id: 52,

@@ -326,14 +326,19 @@ async fn stream_exists_only_in_operator_guilds() {
         .iter()
         .any(|(p, _)| p.contains(&format!("/guilds/{OTHER}/"))));
 
-    // Invoked anyway in another guild (a stale registration, a forged
-    // call): refused, privately, and Cloudflare is never asked.
+    // Invoked anyway in another guild (a stale registration Discord still
+    // has there, which the fake pushes only on purpose): refused,
+    // privately, and Cloudflare is never asked.
     let outsider = Invoker {
         guild_id: OTHER,
         channel_id: OTHER + 1,
         ..Invoker::default()
     };
-    let p = discord.subcommand("stream", "list", json!([]), &outsider);
+    let p = discord.slash_stale(
+        "stream",
+        json!([{"name": "list", "type": 1, "options": []}]),
+        &outsider,
+    );
     let a = discord.answer(&p, T).await;
     let text = a["content"].as_str().unwrap_or_default();
     assert!(text.contains("operator"), "{a}");

@@ -291,7 +291,10 @@ fn build(seed: u64, counts: &mut Counts) -> Schedule {
         let (method, loss) = match rng.below(3) {
             0 => ("POST", Loss::Reset),
             1 => ("PATCH", Loss::Reset),
-            _ => ("PATCH", Loss::BadGateway(Duration::from_millis(rng.below(1500)))),
+            _ => (
+                "PATCH",
+                Loss::BadGateway(Duration::from_millis(rng.below(1500))),
+            ),
         };
         (rng.below(polls as u64) as usize, method, loss)
     });

@@ -389,6 +389,20 @@ async fn help_lists_providers_and_version() {
     w.stop_bot().await;
 }
 
+/// A command Discord still has registered (from an older build) that this
+/// build does not know: a private "just updated, try again" answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_this_build_does_not_know_gets_a_private_try_again_answer() {
+    let mut w = world(json!([])).await;
+    let p = w
+        .discord
+        .slash_stale("retired", json!([]), &Invoker::default());
+    let text = w.discord.private_text(&p, T).await;
+    assert!(text.contains("just been updated"), "{text}");
+    w.discord.assert_spec_clean();
+    w.stop_bot().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiktok_is_enriched_with_kitkot_hls_and_leaves_the_room() {
     let w = World::builder().konbini().kitkot().start().await;

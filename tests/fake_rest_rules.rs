@@ -173,17 +173,38 @@ async fn edits_have_a_bucket_per_channel_named_in_every_answer_and_429_past_it()
     let edit = format!("{path}/{}", posted["id"].as_str().expect("id"));
     let mut last = None;
     for _ in 0..5 {
-        let (status, h, _) = send(&discord, "PATCH", &edit, Some(json!({"content": "e"})), true).await;
+        let (status, h, _) = send(
+            &discord,
+            "PATCH",
+            &edit,
+            Some(json!({"content": "e"})),
+            true,
+        )
+        .await;
         assert_eq!(status, 200);
         assert_eq!(header(&h, "x-ratelimit-bucket"), "message-edits");
         last = Some(header(&h, "x-ratelimit-remaining"));
     }
-    assert_eq!(last.as_deref(), Some("0"), "the fifth edit spent the bucket");
-    let (status, h, body) = send(&discord, "PATCH", &edit, Some(json!({"content": "e"})), true).await;
+    assert_eq!(
+        last.as_deref(),
+        Some("0"),
+        "the fifth edit spent the bucket"
+    );
+    let (status, h, body) = send(
+        &discord,
+        "PATCH",
+        &edit,
+        Some(json!({"content": "e"})),
+        true,
+    )
+    .await;
     assert_eq!(status, 429);
     assert_eq!(header(&h, "x-ratelimit-scope"), "user");
     assert_eq!(header(&h, "x-ratelimit-bucket"), "message-edits");
-    assert!(body["retry_after"].as_f64().is_some_and(|s| s > 0.0), "{body}");
+    assert!(
+        body["retry_after"].as_f64().is_some_and(|s| s > 0.0),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -204,14 +225,32 @@ async fn each_webhook_has_its_own_bucket_for_posts_and_edits() {
     };
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        let (status, h, _) = send(&discord, "POST", &exec(&a), Some(json!({"content": "x"})), false).await;
+        let (status, h, _) = send(
+            &discord,
+            "POST",
+            &exec(&a),
+            Some(json!({"content": "x"})),
+            false,
+        )
+        .await;
         if status == 200 {
             assert_eq!(header(&h, "x-ratelimit-bucket"), "webhook");
         }
         statuses.push(status);
     }
-    assert_eq!(statuses, vec![200, 200, 200, 200, 200, 429], "5 per 2 s per webhook");
-    let (status, _, _) = send(&discord, "POST", &exec(&b), Some(json!({"content": "x"})), false).await;
+    assert_eq!(
+        statuses,
+        vec![200, 200, 200, 200, 200, 429],
+        "5 per 2 s per webhook"
+    );
+    let (status, _, _) = send(
+        &discord,
+        "POST",
+        &exec(&b),
+        Some(json!({"content": "x"})),
+        false,
+    )
+    .await;
     assert_eq!(status, 200, "another webhook's bucket is its own");
 }
 
@@ -252,7 +291,10 @@ async fn invalid_requests_ban_the_ip_past_the_limit_and_a_shared_429_is_not_one(
         1,
     );
     let (status, h, _) = send(&discord, "GET", "/users/@me", None, true).await;
-    assert_eq!((status, header(&h, "x-ratelimit-scope")), (429, "shared".to_string()));
+    assert_eq!(
+        (status, header(&h, "x-ratelimit-scope")),
+        (429, "shared".to_string())
+    );
     assert_eq!(discord.invalid_requests(), 0, "a shared 429 is not invalid");
     discord.deny_in_channel(CHANNEL_ID, VIEW_CHANNEL);
     let path = format!("/channels/{CHANNEL_ID}/messages");

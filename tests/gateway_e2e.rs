@@ -219,6 +219,7 @@ async fn too_few_session_starts_means_no_identify_until_the_reset_named_in_the_l
     assert_eq!(w.discord.identified_count(), 0);
     // After the reset the day's starts are back: it connects.
     w.discord.wait_ready(T).await;
+    support::bot::wait_registered_with(&w.discord, &w.vars).await;
     answers_help(&w.discord).await;
     assert_eq!(w.discord.session_starts_remaining(), 999);
 }

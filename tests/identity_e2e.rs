@@ -372,17 +372,27 @@ async fn eight_lives_through_one_webhook_wait_for_its_bucket_and_meet_no_429() {
         })
         .collect();
     w.jkt.set(LIVE, Reply::json(Value::Array(eight)));
-    d.wait_for(T, "eight announcements", |d| d.messages(CH_MEMBER).len() == 8)
-        .await;
+    d.wait_for(T, "eight announcements", |d| {
+        d.messages(CH_MEMBER).len() == 8
+    })
+    .await;
     w.jkt.set(LIVE, Reply::json(json!([])));
     d.wait_for(T, "eight end edits", |d| {
         d.messages(CH_MEMBER).iter().all(|m| m.edits >= 1)
     })
     .await;
     let hook = d.webhooks()[0].id;
-    let through_hook = d.request_count(|r| r.path.starts_with(&format!("/api/v10/webhooks/{hook}/")));
-    assert!(through_hook >= 16, "eight posts and eight edits: {through_hook}");
-    assert_eq!(d.rate_limited_count(), 0, "the bucket was waited for, never hit");
+    let through_hook =
+        d.request_count(|r| r.path.starts_with(&format!("/api/v10/webhooks/{hook}/")));
+    assert!(
+        through_hook >= 16,
+        "eight posts and eight edits: {through_hook}"
+    );
+    assert_eq!(
+        d.rate_limited_count(),
+        0,
+        "the bucket was waited for, never hit"
+    );
     assert_eq!(d.messages(CH_MEMBER).len(), 8, "each once");
     d.assert_spec_clean();
     bot.stop().await;

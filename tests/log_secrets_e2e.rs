@@ -35,6 +35,7 @@ async fn announce_at_trace(
     let child = support::bot::spawn_binary(vars, dir, rust_log);
     let log_path = child.log_path.clone();
     discord.wait_ready(T).await;
+    support::bot::wait_registered_with(discord, vars).await;
     jkt.set(
         "GET /api/jkt48/live",
         Reply::json(support::fake_providers::fritzy_live(

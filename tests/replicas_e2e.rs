@@ -213,6 +213,7 @@ async fn three_replicas_six_shards_leader_killed_mid_fanout() {
         }
     }
 
+    support::bot::wait_registered_with(discord, &w.vars).await;
     set_live(&replicas);
     // Every replica answers /live, each for a guild on its own shards, from
     // the snapshot the leader shared.

@@ -119,6 +119,7 @@ async fn a_second_process_on_one_sqlite_file_refuses_to_start() {
     let (discord, vars, dir) = (&w.discord, &w.vars, &w.dir);
     let mut first = support::bot::spawn_binary(vars, dir.path(), "warn");
     discord.wait_ready(T).await;
+    support::bot::wait_registered_with(discord, vars).await;
 
     let second_dir = tempfile::tempdir().unwrap();
     let (status, log) = run_binary_until_exit(vars, second_dir.path()).await;

@@ -583,7 +583,11 @@ mod tests {
         let other = "PATCH webhooks/9/messages/:id";
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("1"));
         b.learn(other, &h, now);
-        assert_eq!(b.wait_before(other, now), None, "another webhook's own bucket");
+        assert_eq!(
+            b.wait_before(other, now),
+            None,
+            "another webhook's own bucket"
+        );
         assert_eq!(major_parameter("PATCH channels/12/messages/:id"), "12");
     }
 

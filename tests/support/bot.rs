@@ -305,13 +305,46 @@ pub fn secrets_of(vars: &HashMap<String, String>) -> Vec<String> {
     secrets
 }
 
+/// Wait until every command the bot registers with `config` is registered
+/// where it goes (Discord sends interactions only for those; the fake
+/// refuses to push others).
+pub async fn wait_commands_registered(discord: &FakeDiscord, config: &Config, timeout: Duration) {
+    let commands = onair::commands::all_with(config);
+    let names: Vec<String> = commands.iter().map(|c| c.name.to_string()).collect();
+    let ops = onair::commands::operator_commands(&commands);
+    let plan = onair::startup::registration_plan(
+        &names,
+        &ops,
+        config.dev_guild_id,
+        &config.operator_guild_ids,
+    );
+    for (scope, set) in plan {
+        let guild = match scope {
+            onair::startup::Scope::Global => None,
+            onair::startup::Scope::Guild(g) => Some(g),
+        };
+        for i in set {
+            discord.wait_registered(&names[i], guild, timeout).await;
+        }
+    }
+}
+
+/// [`wait_commands_registered`] for a bot (a spawned binary) started with
+/// `vars`.
+pub async fn wait_registered_with(discord: &FakeDiscord, vars: &HashMap<String, String>) {
+    let config = Config::from_map(vars).expect("test config is valid");
+    wait_commands_registered(discord, &config, Duration::from_secs(30)).await;
+}
+
 impl TestBot {
     /// Start the bot and wait until it identified on the fake gateway
-    /// (its own IDENTIFY: one more than before it started).
+    /// (its own IDENTIFY: one more than before it started) and its
+    /// commands are registered.
     pub async fn start(discord: &FakeDiscord, vars: &HashMap<String, String>) -> TestBot {
         captured_logs();
         let before = discord.identified_count();
         let config = Config::from_map(vars).expect("test config is valid");
+        let waited_config = config.clone();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(onair::bot::run(config, shutdown.clone()));
         let bot = TestBot {
@@ -322,6 +355,7 @@ impl TestBot {
         discord
             .wait_identified(before + 1, Duration::from_secs(20))
             .await;
+        wait_commands_registered(discord, &waited_config, Duration::from_secs(20)).await;
         bot
     }
 

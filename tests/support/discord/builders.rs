@@ -31,6 +31,19 @@ pub(super) fn discord_error(status: u16, code: u64, message: &str) -> Response {
         .into_response()
 }
 
+/// Discord's 400 50035 "Invalid Form Body", naming the refused `field`
+/// in `errors` as Discord does.
+pub(super) fn discord_form_error(field: &str, code: &str, message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({
+            "message": "Invalid Form Body", "code": 50035,
+            "errors": {field: {"_errors": [{"code": code, "message": message}]}}
+        })),
+    )
+        .into_response()
+}
+
 pub(super) fn webhook_object(w: &FakeWebhook) -> Value {
     json!({
         "id": w.id.to_string(), "type": 1, "channel_id": w.channel_id.to_string(),

@@ -1,7 +1,15 @@
 //! Interactions a test pushes through the gateway (slash commands,
 //! autocomplete, buttons, as a server member, in DMs or through a user
 //! install) and reading the bot's answers to them.
+//!
+//! As on Discord, only commands the bot registered are pushed (globally or
+//! in the interaction's guild; pushing another is a test bug and panics,
+//! unless the test means a stale registration: [`FakeDiscord::slash_stale`]),
+//! and each pushed interaction is remembered with its token, its type and
+//! when it was created, so that `routes.rs` can hold its answers to
+//! Discord's rules.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -11,6 +19,38 @@ use super::{FakeDiscord, Recorded, ALL_PERMISSIONS, CHANNEL_ID, GUILD_ID, MANAGE
 
 /// Discord's deadline for the first answer to an interaction.
 pub const INTERACTION_DEADLINE: Duration = Duration::from_secs(3);
+
+/// How long an interaction's token works for follow-ups and `@original`
+/// after the interaction was created (then Discord answers 401 50027).
+pub const INTERACTION_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// What the fake remembers of a pushed interaction.
+#[derive(Debug, Clone)]
+pub(super) struct Interaction {
+    /// The token that goes with this id, and only with it.
+    pub token: String,
+    /// Discord's interaction type: 2 command, 3 component, 4 autocomplete,
+    /// 5 modal submit.
+    pub kind: u64,
+    /// When it was created (moved back by [`FakeDiscord::age_interaction`]).
+    pub created: Instant,
+    /// Whether the callback was accepted.
+    pub acked: bool,
+}
+
+impl Interaction {
+    /// The callback types Discord accepts for this interaction's type
+    /// (the deprecated PREMIUM_REQUIRED, 10, is not among them).
+    pub fn allowed_callbacks(&self) -> &'static [u64] {
+        match self.kind {
+            2 => &[4, 5, 9],
+            3 => &[4, 5, 6, 7, 9],
+            4 => &[8],
+            5 => &[4, 5, 6, 7],
+            _ => &[],
+        }
+    }
+}
 
 /// Who sends an interaction and from where.
 #[derive(Debug, Clone)]
@@ -67,12 +107,86 @@ impl FakeDiscord {
         (d, id, token)
     }
 
+    /// Push an interaction Discord would send: a command or autocomplete
+    /// only for a command the bot registered.
     fn push(&self, d: Value, id: u64, token: String) -> Pushed {
+        self.assert_registered(&d);
+        self.push_unchecked(d, id, token)
+    }
+
+    /// Remember the interaction (before the bot can answer it), then send it.
+    fn push_unchecked(&self, d: Value, id: u64, token: String) -> Pushed {
+        let kind = d["type"].as_u64().unwrap_or(0);
+        self.state().interactions.insert(
+            id.to_string(),
+            Interaction {
+                token: token.clone(),
+                kind,
+                created: Instant::now(),
+                acked: false,
+            },
+        );
         let sent_at = self.dispatch("INTERACTION_CREATE", d);
-        self.state()
-            .interactions
-            .insert(id.to_string(), (sent_at, false));
+        if let Some(i) = self.state().interactions.get_mut(&id.to_string()) {
+            i.created = sent_at;
+        }
         Pushed { id, token, sent_at }
+    }
+
+    /// Discord sends commands and autocomplete only for names the app
+    /// registered, globally or in that guild: anything else is a test bug.
+    fn assert_registered(&self, d: &Value) {
+        if !matches!(d["type"].as_u64(), Some(2 | 4)) {
+            return;
+        }
+        let name = d["data"]["name"].as_str().unwrap_or_default();
+        let guild = d["guild_id"].as_str().and_then(|g| g.parse::<u64>().ok());
+        let s = self.state();
+        let registered = s.commands_global.contains(name)
+            || guild.is_some_and(|g| s.commands_guild.get(&g).is_some_and(|c| c.contains(name)));
+        let mut global: Vec<String> = s.commands_global.iter().cloned().collect();
+        drop(s);
+        global.sort();
+        if !registered {
+            panic!(
+                "the test pushed /{name} (guild {guild:?}), which the bot never registered \
+                 there (global: {global:?}): Discord would not send it. Wait for the \
+                 registration (`wait_registered`; `TestBot::start` does), or push a stale \
+                 command on purpose with `slash_stale`"
+            );
+        }
+    }
+
+    /// Wait until `name` is registered globally or in `guild`.
+    pub async fn wait_registered(&self, name: &str, guild: Option<u64>, timeout: Duration) {
+        self.wait_until(timeout, &format!("/{name} to be registered"), |s| {
+            s.commands_global.contains(name)
+                || guild.is_some_and(|g| s.commands_guild.get(&g).is_some_and(|c| c.contains(name)))
+        })
+        .await;
+    }
+
+    /// The command names registered globally, or in `guild`.
+    pub fn registered_commands(&self, guild: Option<u64>) -> HashSet<String> {
+        let s = self.state();
+        match guild {
+            None => s.commands_global.clone(),
+            Some(g) => s.commands_guild.get(&g).cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Make interaction `id` older by `by` (its 3 s deadline and its
+    /// token's 15 minutes count from its creation), instead of waiting.
+    pub fn age_interaction(&self, id: u64, by: Duration) {
+        let mut s = self.state();
+        let i = s
+            .interactions
+            .get_mut(&id.to_string())
+            .unwrap_or_else(|| panic!("interaction {id} was never pushed"));
+        i.created = i
+            .created
+            .checked_sub(by)
+            .expect("the clock goes back that far");
     }
 
     /// A slash command with `options` (and optional `resolved` data).
@@ -117,6 +231,17 @@ impl FakeDiscord {
         d["data"] =
             json!({"id": "1600000000000000001", "name": name, "type": 1, "options": options});
         self.push(d, id, token)
+    }
+
+    /// A slash command Discord still has registered where this build does
+    /// not (a registration from an older version, or from a scope the bot
+    /// no longer registers it in): pushed past the registration check on
+    /// purpose, to test what the bot answers to a command it cannot run.
+    pub fn slash_stale(&self, name: &str, options: Value, who: &Invoker) -> Pushed {
+        let (mut d, id, token) = self.interaction_base(who);
+        d["data"] =
+            json!({"id": "1600000000000000001", "name": name, "type": 1, "options": options});
+        self.push_unchecked(d, id, token)
     }
 
     /// `/name sub options…`
@@ -212,7 +337,9 @@ impl FakeDiscord {
             .await;
         assert_eq!(
             r.status, 204,
-            "Discord refused the interaction answer (late: 10062, twice: 40060)"
+            "Discord refused the interaction answer (late or wrong token: 10062, twice: 40060, \
+             a callback type this interaction does not take: 50035): {:?}",
+            r.body
         );
         r
     }
@@ -225,10 +352,11 @@ impl FakeDiscord {
         let kind = body["type"].as_u64().unwrap_or(0);
         if kind == 5 || kind == 6 {
             let token = p.token.clone();
-            self.wait_request(timeout, "the deferred answer", |r| {
+            self.wait_request(timeout, "the deferred answer (accepted)", |r| {
                 r.path.contains(&token)
                     && !r.path.ends_with("/callback")
                     && matches!(r.method.as_str(), "PATCH" | "POST")
+                    && r.status == 200
             })
             .await
             .body

@@ -13,7 +13,11 @@
 //!   credential checks every request goes through;
 //! - `gateway.rs`: the websocket gateway (IDENTIFY, RESUME, shards) and
 //!   dispatches;
-//! - `interactions.rs`: slash commands, buttons and reading their answers;
+//! - `interactions.rs`: slash commands, buttons and reading their answers,
+//!   and Discord's rules for answering them (only registered commands are
+//!   pushed; a callback needs the interaction's own token, in time, once,
+//!   with a type that fits the interaction; follow-ups and `@original`
+//!   need an acknowledged interaction whose token is under 15 minutes old);
 //! - `limits.rs`: Discord's rate limits (every route's bucket, the global
 //!   and per-IP limits), their headers and the invalid-request ban;
 //! - `permissions.rs`: permission bits and the bot's permissions in a channel;
@@ -53,7 +57,7 @@ pub use faults::{Fault, Loss};
 #[allow(unused_imports)]
 pub use gateway::{on_shard, IDENTIFY_WINDOW};
 #[allow(unused_imports)]
-pub use interactions::{Invoker, Pushed, INTERACTION_DEADLINE};
+pub use interactions::{Invoker, Pushed, INTERACTION_DEADLINE, INTERACTION_TOKEN_LIFETIME};
 #[allow(unused_imports)]
 pub use limits::{Scope, GLOBAL_PER_SECOND, INVALID_BAN};
 #[allow(unused_imports)]
@@ -224,8 +228,12 @@ struct State {
     threads: HashMap<u64, FakeThread>,
 
     // Interactions and their answers (interactions.rs, routes.rs).
-    /// Pushed interactions: id -> (when, acknowledged).
-    interactions: HashMap<String, (Instant, bool)>,
+    /// Pushed interactions by id.
+    interactions: HashMap<String, interactions::Interaction>,
+    /// Command names of the last bulk overwrite of the global commands.
+    commands_global: HashSet<String>,
+    /// Command names of the last bulk overwrite of each guild's commands.
+    commands_guild: HashMap<u64, HashSet<String>>,
     originals: HashMap<String, Value>,
     followups: HashMap<String, Vec<Value>>,
 

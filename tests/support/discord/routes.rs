@@ -11,12 +11,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::super::spec;
-use super::builders::{channel_object, discord_error, thread_object, webhook_object};
+use super::builders::{
+    channel_object, discord_error, discord_form_error, thread_object, webhook_object,
+};
 use super::faults::{reset_response, Loss};
 use super::{
     FakeThread, FakeWebhook, Inner, Recorded, StoredMessage, APP_ID, BOT_ID, CHANNEL_ID,
     CREATE_PUBLIC_THREADS, DEFAULT_NONCE_WINDOW, EMBED_LINKS, INTERACTION_DEADLINE,
-    MANAGE_WEBHOOKS, READ_MESSAGE_HISTORY, SEND_MESSAGES, VIEW_CHANNEL,
+    INTERACTION_TOKEN_LIFETIME, MANAGE_WEBHOOKS, READ_MESSAGE_HISTORY, SEND_MESSAGES, VIEW_CHANNEL,
 };
 
 /// Discord refuses a request without `Authorization: Bot …` (except on the
@@ -59,18 +61,6 @@ fn ok(v: Value) -> Answer {
 
 fn not_found() -> Answer {
     (404, discord_error(404, 0, "404: Not Found"))
-}
-
-/// Discord's 400 for a query or body field it refuses.
-fn invalid_form(field: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        axum::Json(json!({
-            "code": 50035, "message": "Invalid Form Body",
-            "errors": {field: {"_errors": [{"code": "BASE_TYPE_INVALID", "message": "Invalid value."}]}}
-        })),
-    )
-        .into_response()
 }
 
 /// A message body as Discord keeps it: without Embed Links in the channel
@@ -423,6 +413,19 @@ impl Inner {
                         out
                     })
                     .collect();
+                // A bulk overwrite: these names replace the scope's.
+                let names = cmds
+                    .iter()
+                    .filter_map(|c| c["name"].as_str().map(str::to_string))
+                    .collect();
+                let mut s = self.state();
+                match segs {
+                    ["applications", _, "guilds", g, "commands"] => {
+                        s.commands_guild.insert(g.parse().unwrap_or(0), names);
+                    }
+                    _ => s.commands_global = names,
+                }
+                drop(s);
                 ok(Value::Array(cmds))
             }
             _ => not_found(),
@@ -431,26 +434,16 @@ impl Inner {
 
     /// An interaction's answers, by its token: the callback, the
     /// `@original` response and follow-ups (a channel webhook's own
-    /// requests go to `route_webhook`).
+    /// requests go to `route_webhook`), each held to Discord's rules first
+    /// (`callback_refusal`, `interaction_webhook_refusal`).
     fn route_interaction(&self, method: &str, segs: &[&str], body: Option<&Value>) -> Answer {
         match (method, segs) {
             ("POST", ["interactions", id, token, "callback"]) => {
                 let b = body.cloned().unwrap_or(Value::Null);
-                let mut s = self.state();
-                if let Some((at, acked)) = s.interactions.get_mut(*id) {
-                    if *acked {
-                        drop(s);
-                        return (
-                            400,
-                            discord_error(400, 40060, "Interaction has already been acknowledged."),
-                        );
-                    }
-                    if at.elapsed() > INTERACTION_DEADLINE {
-                        drop(s);
-                        return (404, discord_error(404, 10062, "Unknown interaction"));
-                    }
-                    *acked = true;
+                if let Some(refusal) = self.callback_refusal(id, token, &b) {
+                    return refusal;
                 }
+                let mut s = self.state();
                 match b["type"].as_u64() {
                     Some(4) | Some(7) => {
                         s.originals.insert(token.to_string(), b["data"].clone());
@@ -462,6 +455,84 @@ impl Inner {
                 }
                 (204, StatusCode::NO_CONTENT.into_response())
             }
+            (_, ["webhooks", app, token, ..]) => {
+                if let Some(refusal) = self.interaction_webhook_refusal(app, token) {
+                    return refusal;
+                }
+                self.route_interaction_webhook(method, segs, body)
+            }
+            _ => not_found(),
+        }
+    }
+
+    /// Discord's refusal of a callback, if any: an id it does not know with
+    /// this token or answered too late (10062), a second answer (40060), a
+    /// callback type the interaction's type does not take (50035). An
+    /// accepted callback acknowledges the interaction.
+    fn callback_refusal(&self, id: &str, token: &str, body: &Value) -> Option<Answer> {
+        let mut s = self.state();
+        let unknown = || Some((404, discord_error(404, 10062, "Unknown interaction")));
+        let Some(i) = s.interactions.get_mut(id) else {
+            return unknown();
+        };
+        if i.token != token {
+            return unknown();
+        }
+        if i.acked {
+            return Some((
+                400,
+                discord_error(400, 40060, "Interaction has already been acknowledged."),
+            ));
+        }
+        if i.created.elapsed() > INTERACTION_DEADLINE {
+            return unknown();
+        }
+        let allowed = i.allowed_callbacks();
+        if !body["type"].as_u64().is_some_and(|t| allowed.contains(&t)) {
+            let choices: Vec<String> = allowed.iter().map(u64::to_string).collect();
+            return Some((
+                400,
+                discord_form_error(
+                    "type",
+                    "BASE_TYPE_CHOICES",
+                    &format!("Value must be one of ({}).", choices.join(", ")),
+                ),
+            ));
+        }
+        i.acked = true;
+        None
+    }
+
+    /// Discord's refusal of a follow-up or `@original` request, if any: an
+    /// application that is not the bot's, a token it never handed out or
+    /// whose interaction was not acknowledged yet (10015), a token older
+    /// than [`INTERACTION_TOKEN_LIFETIME`] (401 50027).
+    fn interaction_webhook_refusal(&self, app: &str, token: &str) -> Option<Answer> {
+        let unknown = || Some((404, discord_error(404, 10015, "Unknown Webhook")));
+        if app.parse::<u64>().ok() != Some(APP_ID) {
+            return unknown();
+        }
+        let s = self.state();
+        let Some(i) = s.interactions.values().find(|i| i.token == token) else {
+            return unknown();
+        };
+        if i.created.elapsed() > INTERACTION_TOKEN_LIFETIME {
+            return Some((401, discord_error(401, 50027, "Invalid Webhook Token")));
+        }
+        if !i.acked {
+            return unknown();
+        }
+        None
+    }
+
+    /// An acknowledged interaction's `@original` response and follow-ups.
+    fn route_interaction_webhook(
+        &self,
+        method: &str,
+        segs: &[&str],
+        body: Option<&Value>,
+    ) -> Answer {
+        match (method, segs) {
             (_, ["webhooks", _, token, "messages", "@original"]) => {
                 let token = token.to_string();
                 let mut s = self.state();
@@ -563,7 +634,12 @@ impl Inner {
                 let ch: u64 = ch.parse().unwrap_or(0);
                 let page = match Page::parse(query) {
                     Ok(page) => page,
-                    Err(field) => return (400, invalid_form(field)),
+                    Err(field) => {
+                        return (
+                            400,
+                            discord_form_error(field, "BASE_TYPE_INVALID", "Invalid value."),
+                        )
+                    }
                 };
                 let perms = self.bot_permissions_in(ch);
                 if perms.is_some_and(|p| p & VIEW_CHANNEL == 0) {
