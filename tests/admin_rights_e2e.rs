@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::discord::{
-    FakeDiscord, GuildSpec, Invoker, RoleSpec, CHANNEL_ID, GUILD_ID, MANAGE_GUILD, MENTION_EVERYONE,
-    SEND_MESSAGES, VIEW_CHANNEL,
+    FakeDiscord, GuildSpec, Invoker, RoleSpec, CHANNEL_ID, GUILD_ID, MANAGE_GUILD,
+    MENTION_EVERYONE, SEND_MESSAGES, VIEW_CHANNEL,
 };
 use support::world::World;
 

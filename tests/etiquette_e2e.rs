@@ -483,7 +483,14 @@ async fn subscribe_accepts_a_role_granted_a_member_allowed_and_an_admin_role_cha
     let p = discord.subscribe_command(ADMIN_CH, &[], None, &in_admin_guild);
     let text = discord.answer_text(&p, T).await;
     assert!(text.contains("Saved subscription"), "administrator: {text}");
-    assert_eq!(w.store().list_subscriptions(PERMS_GUILD).await.unwrap().len(), 2);
+    assert_eq!(
+        w.store()
+            .list_subscriptions(PERMS_GUILD)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     discord.assert_spec_clean();
     bot.stop().await;
 }

@@ -317,7 +317,11 @@ async fn ready_lists_the_shards_guilds_unavailable_then_a_guild_create_follows_f
         })
         .collect();
     let (first, second) = (GUILD_ID.to_string(), SECOND.to_string());
-    assert_eq!(listed, [first.as_str(), second.as_str()], "not the one it left");
+    assert_eq!(
+        listed,
+        [first.as_str(), second.as_str()],
+        "not the one it left"
+    );
     let mut created = vec![];
     for _ in 0..2 {
         let d = next_dispatch(&mut rx).await;
@@ -340,7 +344,7 @@ async fn ready_lists_the_shards_guilds_unavailable_then_a_guild_create_follows_f
         .as_array()
         .expect("members")
         .iter()
-        .find(|m| m["user"]["id"] == BOT_ID.to_string())
+        .find(|m| m["user"]["id"].as_str() == Some(BOT_ID.to_string().as_str()))
         .expect("the bot's membership");
     assert_eq!(bot["roles"], json!(["1900000000000000901"]));
     assert_eq!(
@@ -365,8 +369,14 @@ async fn ready_lists_the_shards_guilds_unavailable_then_a_guild_create_follows_f
     // An outage, then the guild is back.
     discord.guild_outage(SECOND);
     let d = next_dispatch(&mut rx).await;
-    assert_eq!((d["t"].as_str(), d["d"]["unavailable"].as_bool()), (Some("GUILD_DELETE"), Some(true)));
+    assert_eq!(
+        (d["t"].as_str(), d["d"]["unavailable"].as_bool()),
+        (Some("GUILD_DELETE"), Some(true))
+    );
     discord.guild_back(SECOND);
     let d = next_dispatch(&mut rx).await;
-    assert_eq!((d["t"].as_str(), d["d"]["id"].as_str()), (Some("GUILD_CREATE"), Some(second.as_str())));
+    assert_eq!(
+        (d["t"].as_str(), d["d"]["id"].as_str()),
+        (Some("GUILD_CREATE"), Some(second.as_str()))
+    );
 }

@@ -74,7 +74,8 @@ fn mentioned_roles(m: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiktok_account_one_server_chose_reaches_only_that_server() {
     let mut b = GuildSpec::new(GUILD_B, &[B_CATCH_ALL, B_PLATFORM_TIKTOK, B_MEMBER_FRITZY]);
-    b.roles.push(RoleSpec::new(B_ROLE, "fans").mentionable(true));
+    b.roles
+        .push(RoleSpec::new(B_ROLE, "fans").mentionable(true));
     let w = World::builder()
         .jkt()
         .konbini()

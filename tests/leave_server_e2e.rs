@@ -151,9 +151,7 @@ async fn the_bot_announces_after_the_guild_create_that_follows_ready_and_again_a
     support::bot::subscribe_everything(w.store(), OUTAGE, OUTAGE_CH).await;
     let bot = TestBot::start(&w.discord, &w.vars).await;
     // Nobody pushed it: the session's own GUILD_CREATE after READY.
-    w.discord
-        .wait_guild_creates_delivered(OUTAGE, 1, T)
-        .await;
+    w.discord.wait_guild_creates_delivered(OUTAGE, 1, T).await;
     w.jkt
         .set(LIVE, Reply::json(json!([member("Fritzy", 510011, 5)])));
     w.discord
@@ -162,9 +160,7 @@ async fn the_bot_announces_after_the_guild_create_that_follows_ready_and_again_a
 
     w.discord.guild_outage(OUTAGE);
     w.discord.guild_back(OUTAGE);
-    w.discord
-        .wait_guild_creates_delivered(OUTAGE, 2, T)
-        .await;
+    w.discord.wait_guild_creates_delivered(OUTAGE, 2, T).await;
     w.jkt
         .set(LIVE, Reply::json(json!([member("Gracia", 317727, 1)])));
     w.discord

@@ -190,7 +190,11 @@ impl FakeDiscord {
     /// Wait until sessions delivered `n` GUILD_CREATEs for `guild` in all.
     pub async fn wait_guild_creates_delivered(&self, guild: u64, n: usize, timeout: Duration) {
         self.wait_until(timeout, "a GUILD_CREATE delivered", |s| {
-            s.guild_creates_delivered.iter().filter(|g| **g == guild).count() >= n
+            s.guild_creates_delivered
+                .iter()
+                .filter(|g| **g == guild)
+                .count()
+                >= n
         })
         .await;
     }

@@ -50,7 +50,6 @@ use faults::FaultRule;
 // uses a different part of it (as `#![allow(dead_code)]` in
 // `tests/support/mod.rs` says for the items themselves).
 #[allow(unused_imports)]
-#[allow(unused_imports)]
 pub use faults::Fault;
 #[allow(unused_imports)]
 pub use gateway::{on_shard, IDENTIFY_WINDOW};
