@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::discord::{
-    FakeDiscord, GuildSpec, Invoker, CHANNEL_ID, GUILD_ID, MANAGE_GUILD, MENTION_EVERYONE,
-    SEND_MESSAGES, VIEW_CHANNEL,
+    FakeDiscord, GuildSpec, Invoker, RoleSpec, CHANNEL_ID, GUILD_ID, MANAGE_GUILD,
+    MENTION_EVERYONE, SEND_MESSAGES, VIEW_CHANNEL,
 };
 use support::world::World;
 
@@ -23,7 +23,7 @@ async fn start() -> World {
     let mut g = GuildSpec::new(GUILD_ID, &[CHANNEL_ID]);
     // The bot may ping any role; the point is what the admin may do.
     g.everyone_permissions |= MENTION_EVERYONE;
-    g.roles.push((ROLE, "Fans".into(), false));
+    g.roles.push(RoleSpec::new(ROLE, "Fans"));
     World::builder()
         .var("DEV_GUILD_ID", GUILD_ID)
         .guild(g)

@@ -13,7 +13,7 @@ use onair::store::{NewSubscription, Store};
 use serde_json::{json, Value};
 use support::bot::TestBot;
 use support::discord::{
-    resolved_channel, ChannelSpec, FakeDiscord, Fault, GuildSpec, Invoker, GUILD_ID, SEND_MESSAGES,
+    ChannelSpec, FakeDiscord, Fault, GuildSpec, Invoker, Overwrite, BOT_ID, GUILD_ID, SEND_MESSAGES,
 };
 use support::fake_providers::Reply;
 use support::world::World;
@@ -326,10 +326,13 @@ async fn subscribe_guards_admins_and_permissions() {
         .start()
         .await;
     let mut g = GuildSpec::new(GUILD_ID, &[support::discord::CHANNEL_ID, 51, 52]);
+    // Read-only for the bot alone (its member overwrite): the admin may
+    // write there, the bot may not.
     g.channels[2] = ChannelSpec {
         id: 52,
         name: "read-only".into(),
-        deny_everyone: SEND_MESSAGES,
+        deny_everyone: 0,
+        overwrites: vec![Overwrite::member(BOT_ID, 0, SEND_MESSAGES)],
     };
     w.discord.add_guild(g);
     let bot = TestBot::start(&w.discord, &w.vars).await;
@@ -342,7 +345,7 @@ async fn subscribe_guards_admins_and_permissions() {
     let p = w.discord.slash(
         "subscribe",
         json!([{"name": "channel", "type": 7, "value": "51"}]),
-        Some(resolved_channel(51)),
+        Some(w.discord.resolved_channel_for(&member, 51)),
         &member,
     );
     let text = w.discord.private_text(&p, T).await;
@@ -354,7 +357,7 @@ async fn subscribe_guards_admins_and_permissions() {
         .subscribe_command(52, &[], None, &Invoker::default());
     let text = w.discord.answer_text(&p, T).await;
     assert!(
-        text.contains("Send Messages") && text.contains("Nothing was saved"),
+        text.contains("I am missing **Send Messages**") && text.contains("Nothing was saved"),
         "{text}"
     );
     assert_eq!(w.store().count_subscriptions().await.unwrap(), 0);

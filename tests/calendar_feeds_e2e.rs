@@ -285,9 +285,7 @@ async fn calendar_theater_saves_a_feed_listed_by_subscriptions_sampled_by_test_a
     w.start_bot().await;
     let d = &w.discord;
     let admin = Invoker::default();
-    let mut resolved = support::discord::resolved_channel(CHANNEL_ID);
-    resolved["channels"][CHANNEL_ID.to_string()]["permissions"] =
-        admin.permissions.to_string().into();
+    let resolved = d.resolved_channel_for(&admin, CHANNEL_ID);
     let p = d.slash(
         "calendar",
         json!([{"name": "theater", "type": 1, "options": [

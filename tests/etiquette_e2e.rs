@@ -1,21 +1,25 @@
 //! Discord etiquette the fake now checks: admin replies defer before any
 //! REST call, @everyone is no ping role, Read Message History is asked for,
-//! permissions come from roles and channel overwrites, late or repeated
-//! interaction answers are refused (so are answers with another
-//! interaction's token or a callback type the interaction does not take,
-//! follow-ups before the callback or after the token's 15 minutes, and
-//! pushes of commands never registered), and a gateway frame serenity
-//! would drop is caught in the fake itself.
+//! permissions come from roles and channel overwrites (the bot's roles,
+//! overwrites for @everyone, roles and members, in Discord's order, the
+//! same as serenity computes them), another user's message cannot be
+//! edited, late or repeated interaction answers are refused (so are
+//! answers with another interaction's token or a callback type the
+//! interaction does not take, follow-ups before the callback or after the
+//! token's 15 minutes, and pushes of commands never registered), and a
+//! gateway frame serenity would drop is caught in the fake itself.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
 use onair::store::NewSubscription;
-use serde_json::json;
+use serde_json::{json, Value};
 use support::bot::TestBot;
 use support::discord::{
-    ChannelSpec, FakeDiscord, GuildSpec, Invoker, APP_ID, CHANNEL_ID, GUILD_ID, SEND_MESSAGES,
+    ChannelSpec, FakeDiscord, GuildSpec, Invoker, Overwrite, RoleSpec, ADMINISTRATOR, APP_ID,
+    BOT_ID, CHANNEL_ID, EMBED_LINKS, EVERY_PERMISSION, GUILD_ID, MANAGE_GUILD, SEND_MESSAGES,
+    USER_ID, VIEW_CHANNEL,
 };
 use support::fake_providers::Reply;
 use support::world::World;
@@ -30,6 +34,7 @@ async fn subscribe_defers_refuses_everyone_and_asks_for_history() {
         id: 62,
         name: "no-history".into(),
         deny_everyone: READ_MESSAGE_HISTORY,
+        overwrites: vec![],
     };
     let w = World::builder().guild(g).start().await;
     let (discord, vars) = (&w.discord, &w.vars);
@@ -78,6 +83,7 @@ async fn overwrites_decide_permissions_and_a_forbidden_channel_is_disabled() {
         id: 71,
         name: "read-only".into(),
         deny_everyone: SEND_MESSAGES,
+        overwrites: vec![],
     };
     let w = World::builder().jkt().guild(g).store().start().await;
     let (discord, jkt, vars, store) = (&w.discord, &w.jkt, &w.vars, w.store());
@@ -444,5 +450,272 @@ async fn resume_replays_what_the_bot_missed() {
             )
     });
     assert_eq!(answers_before, 1, "nothing delivered twice");
+    bot.stop().await;
+}
+
+/// GET `path` on the fake with a bot's credentials: (status, body).
+async fn get(discord: &FakeDiscord, path: &str) -> (u16, Value) {
+    send(discord, reqwest::Method::GET, path, None).await
+}
+
+/// A request to the fake with a bot's credentials: (status, body).
+async fn send(
+    discord: &FakeDiscord,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}/api/v10{path}", discord.api_url()))
+        .header("User-Agent", "DiscordBot (x, 1)")
+        .header("Authorization", "Bot x");
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.expect("the fake answers");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Channels of the permission guild, each testing one step of Discord's
+/// algorithm for a bot whose Send Messages comes from its role SENDER.
+const SENDER: u64 = 1900000000000000101;
+const BY_ROLE: u64 = 1300000000000000101;
+const ROLE_DENIED: u64 = 1300000000000000102;
+const MEMBER_ALLOWED: u64 = 1300000000000000103;
+const MEMBER_DENIED: u64 = 1300000000000000104;
+const PERMS_GUILD: u64 = 1200000000000000101;
+const ADMIN_GUILD: u64 = 1200000000000000102;
+const ADMIN_ROLE: u64 = 1900000000000000102;
+const ADMIN_CH: u64 = 1300000000000000105;
+
+/// A server whose @everyone may not send: the bot sends through its role
+/// SENDER in BY_ROLE; ROLE_DENIED denies SENDER Send Messages though
+/// @everyone is allowed it there; MEMBER_ALLOWED hides itself from
+/// @everyone but lets the bot (and the admin) in by member overwrites;
+/// MEMBER_DENIED denies the bot itself though SENDER is allowed there.
+fn perms_guild() -> GuildSpec {
+    let mut g = GuildSpec::new(
+        PERMS_GUILD,
+        &[BY_ROLE, ROLE_DENIED, MEMBER_ALLOWED, MEMBER_DENIED],
+    )
+    .bot_role(RoleSpec::new(SENDER, "Sender").permissions(SEND_MESSAGES));
+    g.everyone_permissions = VIEW_CHANNEL | EMBED_LINKS | READ_MESSAGE_HISTORY;
+    g.channel_mut(ROLE_DENIED).overwrites = vec![
+        Overwrite::role(PERMS_GUILD, SEND_MESSAGES, 0),
+        Overwrite::role(SENDER, 0, SEND_MESSAGES),
+    ];
+    g.channel_mut(MEMBER_ALLOWED).overwrites = vec![
+        Overwrite::role(PERMS_GUILD, 0, VIEW_CHANNEL),
+        Overwrite::member(BOT_ID, VIEW_CHANNEL, 0),
+        Overwrite::member(USER_ID, VIEW_CHANNEL, 0),
+    ];
+    g.channel_mut(MEMBER_DENIED).overwrites = vec![
+        Overwrite::role(SENDER, SEND_MESSAGES, 0),
+        Overwrite::member(BOT_ID, 0, SEND_MESSAGES),
+    ];
+    g
+}
+
+/// A server where @everyone has nothing and the bot is Administrator
+/// through a role.
+fn admin_guild() -> GuildSpec {
+    let mut g = GuildSpec::new(ADMIN_GUILD, &[ADMIN_CH])
+        .bot_role(RoleSpec::new(ADMIN_ROLE, "Bots").permissions(ADMINISTRATOR));
+    g.everyone_permissions = 0;
+    g.channel_mut(ADMIN_CH).deny_everyone = VIEW_CHANNEL | SEND_MESSAGES;
+    g
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_refuses_posts_by_roles_and_overwrites_in_discords_order_and_serenity_computes_the_same(
+) {
+    let discord = FakeDiscord::start().await;
+    discord.add_guild(perms_guild());
+    discord.add_guild(admin_guild());
+    let discord = &discord;
+    let post = |ch: u64| async move {
+        send(
+            discord,
+            reqwest::Method::POST,
+            &format!("/channels/{ch}/messages"),
+            Some(json!({"content": "hi"})),
+        )
+        .await
+    };
+    assert_eq!(post(BY_ROLE).await.0, 200, "Send Messages from the role");
+    let (status, body) = post(ROLE_DENIED).await;
+    assert_eq!(
+        (status, body["code"].as_u64()),
+        (403, Some(50013)),
+        "the role's deny beats @everyone's allow"
+    );
+    assert_eq!(post(MEMBER_ALLOWED).await.0, 200, "the member's allow");
+    let (status, body) = post(MEMBER_DENIED).await;
+    assert_eq!(
+        (status, body["code"].as_u64()),
+        (403, Some(50013)),
+        "the member's deny beats the role's allow"
+    );
+    assert_eq!(post(ADMIN_CH).await.0, 200, "Administrator through a role");
+    let (status, _) = send(
+        discord,
+        reqwest::Method::POST,
+        &format!("/channels/{ADMIN_CH}/webhooks"),
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    assert_eq!(status, 200, "Administrator may manage webhooks");
+
+    // What the bot reads over REST gives serenity the same permissions.
+    for (guild, channels) in [
+        (
+            PERMS_GUILD,
+            vec![BY_ROLE, ROLE_DENIED, MEMBER_ALLOWED, MEMBER_DENIED],
+        ),
+        (ADMIN_GUILD, vec![ADMIN_CH]),
+    ] {
+        let (_, g) = get(discord, &format!("/guilds/{guild}")).await;
+        let g: serenity::all::PartialGuild = serde_json::from_value(g).expect("a guild");
+        let (_, mut m) = get(discord, &format!("/guilds/{guild}/members/{BOT_ID}")).await;
+        m["guild_id"] = guild.to_string().into();
+        let m: serenity::all::Member = serde_json::from_value(m).expect("a member");
+        assert!(!m.roles.is_empty(), "the bot's roles are listed");
+        for ch in channels {
+            let (_, c) = get(discord, &format!("/channels/{ch}")).await;
+            let c: serenity::all::GuildChannel = serde_json::from_value(c).expect("a channel");
+            let theirs = g.user_permissions_in(&c, &m).bits();
+            let spec = if guild == PERMS_GUILD {
+                perms_guild()
+            } else {
+                admin_guild()
+            };
+            let ours = spec.bot_permissions_in(spec.channels.iter().find(|s| s.id == ch).unwrap());
+            assert_eq!(theirs, ours, "channel {ch}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactions_carry_the_invokers_permissions_in_the_channel_after_its_overwrites() {
+    let discord = FakeDiscord::start().await;
+    discord.add_guild(perms_guild());
+    let admin = Invoker {
+        guild_id: PERMS_GUILD,
+        channel_id: BY_ROLE,
+        ..Invoker::default()
+    };
+    let perms = |who: &Invoker, ch: u64| -> u64 {
+        let resolved = discord.resolved_channel_for(who, ch);
+        resolved["channels"][ch.to_string()]["permissions"]
+            .as_str()
+            .and_then(|p| p.parse().ok())
+            .expect("permissions")
+    };
+    assert_eq!(perms(&admin, BY_ROLE), admin.permissions, "no overwrites");
+    assert_eq!(
+        perms(&admin, MEMBER_ALLOWED),
+        admin.permissions,
+        "@everyone's deny, then the admin's own allow"
+    );
+    let stranger = Invoker {
+        user_id: USER_ID + 1,
+        ..admin.clone()
+    };
+    assert_eq!(
+        perms(&stranger, MEMBER_ALLOWED) & VIEW_CHANNEL,
+        0,
+        "@everyone's deny alone"
+    );
+    let administrator = Invoker {
+        permissions: ADMINISTRATOR,
+        ..stranger.clone()
+    };
+    assert_eq!(perms(&administrator, MEMBER_ALLOWED), EVERY_PERMISSION);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_a_message_another_user_wrote_is_refused_with_50005() {
+    let discord = FakeDiscord::start().await;
+    discord.inject_message(CHANNEL_ID, USER_ID, "a fan's words");
+    let theirs = discord.messages(CHANNEL_ID)[0].id;
+    let (status, body) = send(
+        &discord,
+        reqwest::Method::PATCH,
+        &format!("/channels/{CHANNEL_ID}/messages/{theirs}"),
+        Some(json!({"content": "rewritten"})),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_u64()), (403, Some(50005)));
+    let (_, mine) = send(
+        &discord,
+        reqwest::Method::POST,
+        &format!("/channels/{CHANNEL_ID}/messages"),
+        Some(json!({"content": "mine"})),
+    )
+    .await;
+    let mine = mine["id"].as_str().expect("an id").to_string();
+    let (status, _) = send(
+        &discord,
+        reqwest::Method::PATCH,
+        &format!("/channels/{CHANNEL_ID}/messages/{mine}"),
+        Some(json!({"content": "edited"})),
+    )
+    .await;
+    assert_eq!(status, 200, "its own message");
+    assert_eq!(discord.messages(CHANNEL_ID)[0].edits, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_accepts_a_role_granted_a_member_allowed_and_an_admin_role_channel_and_names_send_messages_where_the_role_is_denied(
+) {
+    let w = World::builder()
+        .guild(perms_guild())
+        .guild(admin_guild())
+        .store()
+        .start()
+        .await;
+    let discord = &w.discord;
+    let bot = TestBot::start(discord, &w.vars).await;
+    let admin = Invoker {
+        guild_id: PERMS_GUILD,
+        channel_id: BY_ROLE,
+        ..Invoker::default()
+    };
+    for ch in [BY_ROLE, MEMBER_ALLOWED] {
+        let p = discord.subscribe_command(ch, &[], None, &admin);
+        let text = discord.answer_text(&p, T).await;
+        assert!(text.contains("Saved subscription"), "channel {ch}: {text}");
+    }
+    let p = discord.subscribe_command(ROLE_DENIED, &[], None, &admin);
+    let text = discord.answer_text(&p, T).await;
+    assert!(
+        text.contains("I am missing **Send Messages**"),
+        "role denied: {text}"
+    );
+    let p = discord.subscribe_command(MEMBER_DENIED, &[], None, &admin);
+    let text = discord.answer_text(&p, T).await;
+    assert!(
+        text.contains("I am missing **Send Messages**"),
+        "member denied: {text}"
+    );
+    let in_admin_guild = Invoker {
+        guild_id: ADMIN_GUILD,
+        channel_id: ADMIN_CH,
+        permissions: ADMINISTRATOR | MANAGE_GUILD,
+        ..Invoker::default()
+    };
+    let p = discord.subscribe_command(ADMIN_CH, &[], None, &in_admin_guild);
+    let text = discord.answer_text(&p, T).await;
+    assert!(text.contains("Saved subscription"), "administrator: {text}");
+    assert_eq!(
+        w.store()
+            .list_subscriptions(PERMS_GUILD)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    discord.assert_spec_clean();
     bot.stop().await;
 }

@@ -2,14 +2,18 @@
 //! does: op 7 and op 9, a connection that stops acknowledging heartbeats,
 //! close codes that mean "start again" or "stop", a gateway that keeps
 //! refusing the bot, SIGTERM in the middle of it, and too few session
-//! starts left for the day.
+//! starts left for the day. And the fake's guild lifecycle: READY lists
+//! the shard's guilds as unavailable, a GUILD_CREATE follows for each,
+//! and one again when a guild is back from an outage.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::discord::{FakeDiscord, Invoker};
+use support::discord::{
+    FakeDiscord, GuildSpec, Invoker, RoleSpec, BOT_ID, GUILD_ID, MANAGE_WEBHOOKS, SEND_MESSAGES,
+};
 use support::world::World;
 
 const T: Duration = Duration::from_secs(30);
@@ -222,4 +226,158 @@ async fn too_few_session_starts_means_no_identify_until_the_reset_named_in_the_l
     support::bot::wait_registered_with(&w.discord, &w.vars).await;
     answers_help(&w.discord).await;
     assert_eq!(w.discord.session_starts_remaining(), 999);
+}
+
+/// The next dispatch (op 0) on a raw gateway connection, skipping HELLO
+/// and heartbeat ACKs.
+async fn next_dispatch<S>(ws: &mut S) -> serde_json::Value
+where
+    S: futures::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures::StreamExt;
+    loop {
+        let frame = tokio::time::timeout(T, ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("the connection open")
+            .expect("a frame");
+        let Ok(text) = frame.to_text() else { continue };
+        let v: serde_json::Value = serde_json::from_str(text).expect("JSON");
+        if v["op"] == 0 {
+            return v;
+        }
+    }
+}
+
+/// IDENTIFY as shard `shard` on a raw connection; its READY.
+async fn identify(
+    discord: &FakeDiscord,
+    shard: [u64; 2],
+) -> (
+    impl futures::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+    serde_json::Value,
+) {
+    use futures::SinkExt;
+    use futures::StreamExt;
+    let (ws, _) = tokio_tungstenite::connect_async(discord.gateway_url())
+        .await
+        .expect("the fake gateway accepts");
+    let (mut tx, mut rx) = ws.split();
+    let identify = json!({"op": 2, "d": {"token": "x", "intents": 1, "shard": shard,
+        "properties": {"os": "linux", "browser": "x", "device": "x"}}});
+    tx.send(tokio_tungstenite::tungstenite::Message::text(
+        identify.to_string(),
+    ))
+    .await
+    .expect("IDENTIFY sent");
+    let ready = next_dispatch(&mut rx).await;
+    assert_eq!(ready["t"], "READY");
+    // Keep the writing half open while the test reads.
+    tokio::spawn(async move {
+        let _tx = tx;
+        std::future::pending::<()>().await
+    });
+    (rx, ready)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_lists_the_shards_guilds_unavailable_then_a_guild_create_follows_for_each_and_after_an_outage_guild_back_sends_it_again(
+) {
+    const LEFT: u64 = 1200000000000000901;
+    const SECOND: u64 = 1200000000000000902;
+    let discord = FakeDiscord::start().await;
+    // Two shards identify at once below: one per bucket.
+    discord.set_max_concurrency(2);
+    let mut left = GuildSpec::new(LEFT, &[1300000000000000901]);
+    left.name = "left".into();
+    discord.add_guild(left);
+    discord.remove_bot_from(LEFT);
+    let mut second = GuildSpec::new(SECOND, &[1300000000000000902])
+        .bot_role(RoleSpec::new(1900000000000000901, "Bots").permissions(MANAGE_WEBHOOKS));
+    second.channel_mut(1300000000000000902).deny_everyone = SEND_MESSAGES;
+    discord.add_guild(second);
+
+    let (mut rx, ready) = identify(&discord, [0, 1]).await;
+    let listed: Vec<&str> = ready["d"]["guilds"]
+        .as_array()
+        .expect("guilds")
+        .iter()
+        .map(|g| {
+            assert_eq!(g["unavailable"], true, "{g}");
+            g["id"].as_str().expect("an id")
+        })
+        .collect();
+    let (first, second) = (GUILD_ID.to_string(), SECOND.to_string());
+    assert_eq!(
+        listed,
+        [first.as_str(), second.as_str()],
+        "not the one it left"
+    );
+    let mut created = vec![];
+    for _ in 0..2 {
+        let d = next_dispatch(&mut rx).await;
+        assert_eq!(d["t"], "GUILD_CREATE");
+        assert!(d["s"].as_u64() > ready["s"].as_u64(), "after READY");
+        created.push(d["d"].clone());
+    }
+    assert_eq!(created[0]["id"], first.as_str());
+    let g = &created[1];
+    assert_eq!(g["id"], second.as_str());
+    let roles: Vec<&str> = g["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .map(|r| r["permissions"].as_str().expect("permissions as a string"))
+        .collect();
+    assert_eq!(roles.len(), 2, "@everyone and the bot's role");
+    assert_eq!(roles[1], MANAGE_WEBHOOKS.to_string());
+    let bot = g["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["user"]["id"].as_str() == Some(BOT_ID.to_string().as_str()))
+        .expect("the bot's membership");
+    assert_eq!(bot["roles"], json!(["1900000000000000901"]));
+    assert_eq!(
+        g["channels"][0]["permission_overwrites"],
+        json!([{"id": second, "type": 0, "allow": "0", "deny": SEND_MESSAGES.to_string()}])
+    );
+
+    // A shard sees only its own guilds.
+    let on_one: Vec<u64> = [GUILD_ID, SECOND]
+        .into_iter()
+        .filter(|g| support::discord::on_shard(Some(*g), [1, 2]))
+        .collect();
+    let (_, ready) = identify(&discord, [1, 2]).await;
+    let listed: Vec<u64> = ready["d"]["guilds"]
+        .as_array()
+        .expect("guilds")
+        .iter()
+        .filter_map(|g| g["id"].as_str()?.parse().ok())
+        .collect();
+    assert_eq!(listed, on_one);
+
+    // An outage, then the guild is back.
+    discord.guild_outage(SECOND);
+    let d = next_dispatch(&mut rx).await;
+    assert_eq!(
+        (d["t"].as_str(), d["d"]["unavailable"].as_bool()),
+        (Some("GUILD_DELETE"), Some(true))
+    );
+    discord.guild_back(SECOND);
+    let d = next_dispatch(&mut rx).await;
+    assert_eq!(
+        (d["t"].as_str(), d["d"]["id"].as_str()),
+        (Some("GUILD_CREATE"), Some(second.as_str()))
+    );
 }

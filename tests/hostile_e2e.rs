@@ -131,7 +131,7 @@ async fn hostile_options_get_clear_ephemeral_answers() {
     let p = discord.slash(
         "subscribe",
         json!([{"name": "channel", "type": 7, "value": "1300000000000000001"}, {"name": "template", "type": 3, "value": "{name}".repeat(400)}]),
-        Some(support::discord::resolved_channel(1300000000000000001)),
+        Some(discord.resolved_channel_for(&who, 1300000000000000001)),
         &who,
     );
     ephemeral_and_safe(&discord.callback(&p, T).await.body.unwrap());

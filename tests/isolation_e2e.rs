@@ -14,7 +14,7 @@ use onair::live::Platform;
 use onair::store::{NewSubscription, Store};
 use serde_json::{json, Value};
 use support::bot::TestBot;
-use support::discord::{FakeDiscord, GuildSpec, Invoker, GUILD_ID};
+use support::discord::{FakeDiscord, GuildSpec, Invoker, RoleSpec, GUILD_ID};
 use support::fake_providers::Reply;
 use support::world::World;
 
@@ -74,7 +74,8 @@ fn mentioned_roles(m: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiktok_account_one_server_chose_reaches_only_that_server() {
     let mut b = GuildSpec::new(GUILD_B, &[B_CATCH_ALL, B_PLATFORM_TIKTOK, B_MEMBER_FRITZY]);
-    b.roles.push((B_ROLE, "fans".into(), true));
+    b.roles
+        .push(RoleSpec::new(B_ROLE, "fans").mentionable(true));
     let w = World::builder()
         .jkt()
         .konbini()

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::bot::TestBot;
-use support::discord::{resolved_channel, Invoker, CHANNEL_ID, GUILD_ID};
+use support::discord::{Invoker, CHANNEL_ID, GUILD_ID};
 use support::fake_providers::Reply;
 use support::world::World;
 
@@ -101,14 +101,14 @@ async fn replies_registration_and_announcements_speak_the_locale() {
     let p = discord.slash(
         "subscribe",
         json!([{"name": "channel", "type": 7, "value": "91"}]),
-        Some(resolved_channel(91)),
+        Some(discord.resolved_channel_for(&id_admin, 91)),
         &id_admin,
     );
     discord.answer(&p, T).await;
     let p = discord.slash(
         "subscribe",
         json!([{"name": "channel", "type": 7, "value": "92"}, {"name": "language", "type": 4, "value": 0}]),
-        Some(resolved_channel(92)),
+        Some(discord.resolved_channel_for(&id_admin, 92)),
         &id_admin,
     );
     discord.answer(&p, T).await;

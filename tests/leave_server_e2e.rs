@@ -2,7 +2,8 @@
 //! (GUILD_DELETE without `unavailable`), its subscriptions, pending work
 //! and webhooks go, and nothing more reaches that server's channels or
 //! webhooks; a server that is only unavailable (an outage) keeps
-//! everything. The real bot, the fake Discord, a fake JKT48Connect.
+//! everything, and once it is back (GUILD_CREATE again) the bot announces
+//! there as before. The real bot, the fake Discord, a fake JKT48Connect.
 
 mod support;
 
@@ -132,6 +133,45 @@ async fn removed_from_a_server_nothing_more_reaches_it_but_an_outage_changes_not
         store.list_subscriptions(OUTAGE).await.unwrap().len(),
         1,
         "an outage keeps the subscription"
+    );
+    w.discord.assert_spec_clean();
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_announces_after_the_guild_create_that_follows_ready_and_again_after_an_outage_and_guild_back(
+) {
+    let w = World::builder()
+        .jkt()
+        .var("END_GRACE_SECS", 1)
+        .guild(GuildSpec::new(OUTAGE, &[OUTAGE_CH]))
+        .store()
+        .start()
+        .await;
+    support::bot::subscribe_everything(w.store(), OUTAGE, OUTAGE_CH).await;
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+    // Nobody pushed it: the session's own GUILD_CREATE after READY.
+    w.discord.wait_guild_creates_delivered(OUTAGE, 1, T).await;
+    w.jkt
+        .set(LIVE, Reply::json(json!([member("Fritzy", 510011, 5)])));
+    w.discord
+        .wait_for(T, "Fritzy announced", |d| d.messages(OUTAGE_CH).len() == 1)
+        .await;
+
+    w.discord.guild_outage(OUTAGE);
+    w.discord.guild_back(OUTAGE);
+    w.discord.wait_guild_creates_delivered(OUTAGE, 2, T).await;
+    w.jkt
+        .set(LIVE, Reply::json(json!([member("Gracia", 317727, 1)])));
+    w.discord
+        .wait_for(T, "Gracia announced after the guild is back", |d| {
+            d.messages(OUTAGE_CH).len() == 2
+        })
+        .await;
+    assert_eq!(
+        w.store().list_subscriptions(OUTAGE).await.unwrap().len(),
+        1,
+        "the outage kept the subscription"
     );
     w.discord.assert_spec_clean();
     bot.stop().await;

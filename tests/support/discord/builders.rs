@@ -7,8 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::{
-    ChannelSpec, FakeThread, FakeWebhook, GuildSpec, Inner, StoredMessage, ALL_PERMISSIONS, APP_ID,
-    BOT_ID, GUILD_ID,
+    ChannelSpec, FakeThread, FakeWebhook, GuildSpec, Inner, StoredMessage, APP_ID, BOT_ID, GUILD_ID,
 };
 
 const SAMPLES: &str = concat!(
@@ -69,8 +68,8 @@ pub(super) fn role_objects(g: &GuildSpec) -> Vec<Value> {
         g.everyone_permissions,
         false,
     )];
-    for (id, name, mentionable) in &g.roles {
-        roles.push(role_object(*id, name, 0, *mentionable));
+    for r in &g.roles {
+        roles.push(role_object(r.id, &r.name, r.permissions, r.mentionable));
     }
     roles
 }
@@ -84,12 +83,17 @@ fn role_object(id: u64, name: &str, permissions: u64, mentionable: bool) -> Valu
     })
 }
 
+/// A guild channel with its permission overwrites (ids and bits as
+/// strings, as Discord sends them).
 pub(super) fn channel_object(g: &GuildSpec, c: &ChannelSpec) -> Value {
-    let overwrites = if c.deny_everyone != 0 {
-        json!([{"id": g.id.to_string(), "type": 0, "allow": "0", "deny": c.deny_everyone.to_string()}])
-    } else {
-        json!([])
-    };
+    let overwrites: Vec<Value> = c
+        .effective_overwrites(g.id)
+        .iter()
+        .map(|o| {
+            json!({"id": o.id.to_string(), "type": o.kind,
+                "allow": o.allow.to_string(), "deny": o.deny.to_string()})
+        })
+        .collect();
     json!({
         "id": c.id.to_string(), "type": 0, "guild_id": g.id.to_string(), "name": c.name,
         "position": 0, "permission_overwrites": overwrites, "parent_id": null, "topic": null,
@@ -136,27 +140,48 @@ impl Inner {
         v
     }
 
+    /// `GET /guilds/{id}`: the guild with its roles and owner.
     pub(super) fn guild_json_inner(&self, id: u64) -> Option<Value> {
         let g = self.state().guilds.get(&id).cloned()?;
         let mut d = self.samples["gateway_events"]["guild_create"]["d"].clone();
         d["id"] = g.id.to_string().into();
         d["name"] = g.name.clone().into();
+        d["owner_id"] = g.owner_id.to_string().into();
         d["roles"] = Value::Array(role_objects(&g));
         Some(d)
     }
+
+    /// A GUILD_CREATE's `d`: the guild, its roles, its channels with their
+    /// overwrites, and the bot's membership with its roles.
+    pub(super) fn guild_create_object(&self, g: &GuildSpec) -> Value {
+        let mut d = self.samples["gateway_events"]["guild_create"]["d"].clone();
+        d["id"] = g.id.to_string().into();
+        d["name"] = g.name.clone().into();
+        d["owner_id"] = g.owner_id.to_string().into();
+        d["preferred_locale"] = g.locale.clone().into();
+        d["roles"] = Value::Array(role_objects(g));
+        d["channels"] = Value::Array(g.channels.iter().map(|c| channel_object(g, c)).collect());
+        if let Some(members) = d["members"].as_array_mut() {
+            for m in members {
+                let bot = m["user"]["id"].as_str() == Some(&BOT_ID.to_string());
+                let roles: &[u64] = if bot { &g.bot_roles } else { &[] };
+                m["roles"] = json!(roles.iter().map(u64::to_string).collect::<Vec<_>>());
+            }
+        }
+        d
+    }
 }
 
-/// `resolved` data for a channel option (what Discord sends with it).
-pub fn resolved_channel(channel: u64) -> Value {
+/// `resolved` data for a channel option: the channel, with the invoking
+/// member's `permissions` in it.
+pub(super) fn resolved_channel(channel: u64, permissions: u64) -> Value {
     json!({"channels": {channel.to_string(): {
         "id": channel.to_string(), "name": format!("channel-{channel}"), "type": 0,
-        "permissions": ALL_PERMISSIONS.to_string(), "parent_id": null
+        "permissions": permissions.to_string(), "parent_id": null
     }}})
 }
 
-/// `resolved` data for a channel option and a role option.
-pub fn resolved_channel_and_role(channel: u64, role: u64, mentionable: bool) -> Value {
-    let mut r = resolved_channel(channel);
-    r["roles"] = json!({role.to_string(): role_object(role, "Fans", 0, mentionable)});
-    r
+/// A role as `resolved` data carries it.
+pub(super) fn resolved_role(role: u64, mentionable: bool) -> Value {
+    role_object(role, "Fans", 0, mentionable)
 }

@@ -2,7 +2,10 @@
 //! heartbeats, IDENTIFY (with shards, `max_concurrency` per 5 s and the
 //! day's session starts), RESUME (replaying what a session missed, refused
 //! with op 9 for an unknown session or a gap), and the dispatches a test
-//! pushes, each routed to its guild's shard. A test can make it misbehave
+//! pushes, each routed to its guild's shard. READY lists the shard's
+//! guilds as unavailable and a GUILD_CREATE follows for each (Discord's
+//! lazy loading); an outage's GUILD_DELETE is followed by GUILD_CREATE
+//! when the guild is back (`guild_back`). A test can make it misbehave
 //! as Discord does: op 7 Reconnect, op 9 Invalid Session, heartbeats left
 //! unacknowledged (a zombie connection), any close code, a connection
 //! dropped without a close frame, every connection refused.
@@ -18,8 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use super::builders::{channel_object, role_objects};
-use super::{FakeDiscord, GuildSpec, Inner};
+use super::{FakeDiscord, GuildSpec, Inner, State};
 
 /// Internal signals to every connection, sent down the frames channel.
 const CLOSE: &str = "__close__";
@@ -124,45 +126,11 @@ impl FakeDiscord {
             .await;
     }
 
-    fn next_seq(&self) -> u64 {
-        let mut s = self.state();
-        s.seq += 1;
-        s.seq
-    }
-
-    /// Push a dispatch to every connected gateway session.
+    /// Push a dispatch to every connected gateway session (each forwards
+    /// it if the guild it concerns is on its shard).
     pub fn dispatch(&self, t: &str, d: Value) -> Instant {
-        let frame = json!({"op": 0, "t": t, "s": self.next_seq(), "d": d}).to_string();
-        // What serenity cannot read it drops with a debug line, and the
-        // test would only see a command that never answers: check here.
-        match serde_json::from_str::<serenity::all::GatewayEvent>(&frame) {
-            Ok(serenity::all::GatewayEvent::Dispatch(_, serenity::all::Event::Unknown(_))) => {
-                panic!("serenity would drop this {t} frame as an unknown event\n{frame}")
-            }
-            Ok(_) => {}
-            Err(e) => panic!("serenity would drop this {t} frame: {e}\n{frame}"),
-        }
-        // The guild it concerns routes it to that guild's shard.
-        let guild = d["guild_id"]
-            .as_str()
-            .or_else(|| {
-                matches!(t, "GUILD_CREATE" | "GUILD_DELETE")
-                    .then(|| d["id"].as_str())
-                    .flatten()
-            })
-            .and_then(|g| g.parse::<u64>().ok());
+        let (guild, frame) = self.inner.sequenced(t, d);
         let at = Instant::now();
-        {
-            // Kept for RESUME: a client that reconnects gets what it missed.
-            let mut st = self.state();
-            let seq = st.seq;
-            st.sent_log.push_back((seq, guild, frame.clone()));
-            if st.sent_log.len() > REPLAY_KEPT {
-                if let Some((dropped, _, _)) = st.sent_log.pop_front() {
-                    st.sent_log_dropped_to = dropped;
-                }
-            }
-        }
         let _ = self.inner.frames.send((guild, frame));
         at
     }
@@ -205,6 +173,32 @@ impl FakeDiscord {
         .await;
     }
 
+    /// The gateway's URL (what `/gateway/bot` answers).
+    pub fn gateway_url(&self) -> String {
+        self.inner.gateway_url.clone()
+    }
+
+    /// How many GUILD_CREATEs for `guild` sessions delivered so far.
+    pub fn guild_creates_delivered(&self, guild: u64) -> usize {
+        self.state()
+            .guild_creates_delivered
+            .iter()
+            .filter(|g| **g == guild)
+            .count()
+    }
+
+    /// Wait until sessions delivered `n` GUILD_CREATEs for `guild` in all.
+    pub async fn wait_guild_creates_delivered(&self, guild: u64, n: usize, timeout: Duration) {
+        self.wait_until(timeout, "a GUILD_CREATE delivered", |s| {
+            s.guild_creates_delivered
+                .iter()
+                .filter(|g| **g == guild)
+                .count()
+                >= n
+        })
+        .await;
+    }
+
     /// How many shards `/gateway/bot` recommends (default 1).
     pub fn set_recommended_shards(&self, n: u64) {
         self.state().recommended_shards = n;
@@ -221,16 +215,23 @@ impl FakeDiscord {
             .await;
     }
 
-    /// Announce a guild (its channels, roles and the bot's membership).
+    /// Announce a guild (its channels, roles and the bot's membership),
+    /// as when the bot joins it: the fake knows it from now on.
     pub fn push_guild_create(&self, g: &GuildSpec) {
         self.add_guild(g.clone());
-        let mut d = self.inner.samples["gateway_events"]["guild_create"]["d"].clone();
-        d["id"] = g.id.to_string().into();
-        d["name"] = g.name.clone().into();
-        d["preferred_locale"] = g.locale.clone().into();
-        d["roles"] = Value::Array(role_objects(g));
-        d["channels"] = Value::Array(g.channels.iter().map(|c| channel_object(g, c)).collect());
-        self.dispatch("GUILD_CREATE", d);
+        self.dispatch("GUILD_CREATE", self.inner.guild_create_object(g));
+    }
+
+    /// `guild` is back after an outage (`guild_outage`): Discord sends its
+    /// GUILD_CREATE again.
+    pub fn guild_back(&self, guild: u64) -> Instant {
+        let g = self
+            .state()
+            .guilds
+            .get(&guild)
+            .cloned()
+            .unwrap_or_else(|| panic!("no fake guild {guild}"));
+        self.dispatch("GUILD_CREATE", self.inner.guild_create_object(&g))
     }
 
     /// Close every gateway connection with `code` and `reason` (4007 and
@@ -326,7 +327,66 @@ impl FakeDiscord {
     }
 }
 
+/// A dispatch frame of `t` with the next sequence number, kept for RESUME
+/// with the guild it concerns: (its sequence number, the frame).
+fn log_frame(st: &mut State, t: &str, d: Value, guild: Option<u64>) -> (u64, String) {
+    st.seq += 1;
+    let seq = st.seq;
+    let frame = json!({"op": 0, "t": t, "s": seq, "d": d}).to_string();
+    // What serenity cannot read it drops with a debug line, and the test
+    // would only see a command that never answers: check here.
+    match serde_json::from_str::<serenity::all::GatewayEvent>(&frame) {
+        Ok(serenity::all::GatewayEvent::Dispatch(_, serenity::all::Event::Unknown(_))) => {
+            panic!("serenity would drop this {t} frame as an unknown event\n{frame}")
+        }
+        Ok(_) => {}
+        Err(e) => panic!("serenity would drop this {t} frame: {e}\n{frame}"),
+    }
+    st.sent_log.push_back((seq, guild, frame.clone()));
+    if st.sent_log.len() > REPLAY_KEPT {
+        if let Some((dropped, _, _)) = st.sent_log.pop_front() {
+            st.sent_log_dropped_to = dropped;
+        }
+    }
+    (seq, frame)
+}
+
 impl Inner {
+    /// A dispatch frame with the next sequence number, kept for RESUME
+    /// (a client that reconnects gets what it missed), with the guild it
+    /// concerns (which routes it to that guild's shard).
+    fn sequenced(&self, t: &str, d: Value) -> (Option<u64>, String) {
+        let guild = d["guild_id"]
+            .as_str()
+            .or_else(|| {
+                matches!(t, "GUILD_CREATE" | "GUILD_DELETE")
+                    .then(|| d["id"].as_str())
+                    .flatten()
+            })
+            .and_then(|g| g.parse::<u64>().ok());
+        let (_, frame) = log_frame(&mut self.state(), t, d, guild);
+        (guild, frame)
+    }
+
+    /// A session delivered a GUILD_CREATE for `guild`.
+    fn delivered_guild_create(&self, guild: u64) {
+        self.state().guild_creates_delivered.push(guild);
+        self.changed.notify_waiters();
+    }
+
+    /// The guilds on `shard` the bot is in, by id.
+    fn guilds_on(&self, shard: [u64; 2]) -> Vec<GuildSpec> {
+        let s = self.state();
+        let mut gs: Vec<GuildSpec> = s
+            .guilds
+            .values()
+            .filter(|g| !s.left.contains(&g.id) && on_shard(Some(g.id), shard))
+            .cloned()
+            .collect();
+        gs.sort_by_key(|g| g.id);
+        gs
+    }
+
     /// Send a close frame and remember its code.
     async fn close<S>(&self, tx: &mut S, code: u16, reason: &str)
     where
@@ -427,16 +487,46 @@ impl Inner {
                                 if !self.invalid_session(&mut tx, why, false).await { return; }
                                 continue;
                             }
+                            // READY lists the shard's guilds as unavailable;
+                            // a GUILD_CREATE for each follows (lazy loading).
+                            let guilds = self.guilds_on(shard);
                             let mut d = self.samples["gateway_events"]["ready"]["d"].clone();
                             d["resume_gateway_url"] = self.gateway_url.clone().into();
                             d["shard"] = json!(shard);
+                            d["guilds"] = guilds
+                                .iter()
+                                .map(|g| json!({"id": g.id.to_string(), "unavailable": true}))
+                                .collect();
                             let id = format!("fake-session-{}-{}-{}", shard[0], shard[1], self.state().new_id());
                             d["session_id"] = id.clone().into();
-                            let seq = { let mut s = self.state(); s.seq += 1; s.seq };
+                            let creates: Vec<(u64, Value)> = guilds
+                                .iter()
+                                .map(|g| (g.id, self.guild_create_object(g)))
+                                .collect();
+                            // Numbered together: a push cannot fall between
+                            // them (it would be skipped as already sent).
+                            let (seq, creates) = {
+                                let mut s = self.state();
+                                s.seq += 1;
+                                let seq = s.seq;
+                                let frames: Vec<(u64, u64, String)> = creates
+                                    .into_iter()
+                                    .map(|(g, d)| {
+                                        let (seq, f) = log_frame(&mut s, "GUILD_CREATE", d, Some(g));
+                                        (g, seq, f)
+                                    })
+                                    .collect();
+                                (seq, frames)
+                            };
                             let frame = json!({"op": 0, "t": "READY", "s": seq, "d": d}).to_string();
                             if tx.send(WsMessage::text(frame)).await.is_err() { return; }
                             last_sent = seq;
                             ready = true;
+                            for (g, seq, frame) in creates {
+                                if tx.send(WsMessage::text(frame)).await.is_err() { return; }
+                                last_sent = last_sent.max(seq);
+                                self.delivered_guild_create(g);
+                            }
                             {
                                 let mut st = self.state();
                                 st.identified += 1;
@@ -465,18 +555,23 @@ impl Inner {
                                 continue;
                             };
                             shard = resumed_shard;
-                            let missed: Vec<(u64, String)> = self
-                                .state()
-                                .sent_log
-                                .iter()
-                                .filter(|(s, g, _)| *s > from && on_shard(*g, shard))
-                                .map(|(s, _, f)| (*s, f.clone()))
-                                .collect();
+                            // What it missed and RESUMED's number, together:
+                            // a push cannot fall between them.
+                            let (missed, seq) = {
+                                let mut s = self.state();
+                                let missed: Vec<(u64, String)> = s
+                                    .sent_log
+                                    .iter()
+                                    .filter(|(s, g, _)| *s > from && on_shard(*g, shard))
+                                    .map(|(s, _, f)| (*s, f.clone()))
+                                    .collect();
+                                s.seq += 1;
+                                (missed, s.seq)
+                            };
                             for (seq, frame) in missed {
                                 if tx.send(WsMessage::text(frame)).await.is_err() { return; }
                                 last_sent = last_sent.max(seq);
                             }
-                            let seq = { let mut s = self.state(); s.seq += 1; s.seq };
                             let resumed = json!({"op": 0, "t": "RESUMED", "s": seq, "d": {}}).to_string();
                             if tx.send(WsMessage::text(resumed)).await.is_err() { return; }
                             last_sent = last_sent.max(seq);
@@ -520,16 +615,17 @@ impl Inner {
                         }
                         Ok(_) if !ready => {}
                         Ok((guild, _)) if !on_shard(guild, shard) => {}
-                        Ok((_, frame)) => {
-                            let seq = serde_json::from_str::<Value>(&frame)
-                                .ok()
-                                .and_then(|v| v["s"].as_u64())
-                                .unwrap_or(u64::MAX);
+                        Ok((guild, frame)) => {
+                            let v = serde_json::from_str::<Value>(&frame).unwrap_or(Value::Null);
+                            let seq = v["s"].as_u64().unwrap_or(u64::MAX);
                             if seq <= last_sent {
                                 continue;
                             }
                             last_sent = seq;
                             if tx.send(WsMessage::text(frame)).await.is_err() { return }
+                            if let (Some(g), Some("GUILD_CREATE")) = (guild, v["t"].as_str()) {
+                                self.delivered_guild_create(g);
+                            }
                         }
                         Err(broadcast::error::RecvError::Lagged(_)) => {}
                         Err(_) => return,

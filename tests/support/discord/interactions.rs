@@ -1,6 +1,9 @@
 //! Interactions a test pushes through the gateway (slash commands,
 //! autocomplete, buttons, as a server member, in DMs or through a user
-//! install) and reading the bot's answers to them.
+//! install) and reading the bot's answers to them. Each carries what
+//! Discord computes for it: the invoker's permissions in a `resolved`
+//! channel and the bot's in the channel it was sent from
+//! (`app_permissions`), from the guild's roles and overwrites.
 //!
 //! As on Discord, only commands the bot registered are pushed (globally or
 //! in the interaction's guild; pushing another is a test bug and panics,
@@ -14,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::builders::{resolved_channel, resolved_channel_and_role};
+use super::builders::{resolved_channel, resolved_role};
+use super::permissions::permissions_in;
 use super::{FakeDiscord, Recorded, ALL_PERMISSIONS, CHANNEL_ID, GUILD_ID, MANAGE_GUILD, USER_ID};
 
 /// Discord's deadline for the first answer to an interaction.
@@ -58,6 +62,8 @@ pub struct Invoker {
     pub user_id: u64,
     pub guild_id: u64,
     pub channel_id: u64,
+    /// The member's guild-level permissions (the invoker has no roles
+    /// here); in a channel its overwrites apply on top.
     pub permissions: u64,
     pub locale: String,
     pub guild_locale: String,
@@ -86,6 +92,25 @@ pub struct Pushed {
 }
 
 impl FakeDiscord {
+    /// The invoker's permissions in `channel`, as Discord computes them
+    /// for an interaction: their guild-level permissions, then the
+    /// channel's overwrites for @everyone and for them. A channel no fake
+    /// guild has: the guild-level permissions.
+    pub fn invoker_permissions_in(&self, who: &Invoker, channel: u64) -> u64 {
+        let s = self.state();
+        let found = s.guilds.get(&who.guild_id).and_then(|g| {
+            let c = g.channels.iter().find(|c| c.id == channel)?;
+            Some(permissions_in(g, c, who.user_id, &[], who.permissions))
+        });
+        found.unwrap_or(who.permissions)
+    }
+
+    /// `resolved` data for a channel option as Discord sends it to `who`:
+    /// the channel with `who`'s permissions in it.
+    pub fn resolved_channel_for(&self, who: &Invoker, channel: u64) -> Value {
+        resolved_channel(channel, self.invoker_permissions_in(who, channel))
+    }
+
     fn interaction_base(&self, who: &Invoker) -> (Value, u64, String) {
         let mut d = self.inner.samples["gateway_events"]["interaction_create_command"]["d"].clone();
         let id = {
@@ -100,7 +125,15 @@ impl FakeDiscord {
         d["channel"]["id"] = who.channel_id.to_string().into();
         d["channel"]["guild_id"] = who.guild_id.to_string().into();
         d["member"]["user"]["id"] = who.user_id.to_string().into();
-        d["member"]["permissions"] = who.permissions.to_string().into();
+        d["member"]["permissions"] = self
+            .invoker_permissions_in(who, who.channel_id)
+            .to_string()
+            .into();
+        // The bot's permissions there (the sample's for a channel no fake
+        // guild has).
+        if let Some(app) = self.inner.bot_permissions_in(who.channel_id) {
+            d["app_permissions"] = app.to_string().into();
+        }
         d["locale"] = who.locale.clone().into();
         d["guild_locale"] = who.guild_locale.clone().into();
         d["authorizing_integration_owners"] = json!({"0": who.guild_id.to_string()});
@@ -287,7 +320,8 @@ impl FakeDiscord {
     }
 
     /// `/subscribe channel:<channel>` plus `extra` options, with the
-    /// `resolved` data Discord sends (and the role's, when one is given).
+    /// `resolved` data Discord sends (the invoker's permissions in the
+    /// channel, and the role, when one is given).
     pub fn subscribe_command(
         &self,
         channel: u64,
@@ -297,17 +331,11 @@ impl FakeDiscord {
     ) -> Pushed {
         let mut options = vec![json!({"name": "channel", "type": 7, "value": channel.to_string()})];
         options.extend(extra.iter().cloned());
-        let resolved = match role {
-            Some((id, mentionable)) => {
-                options.push(json!({"name": "role", "type": 8, "value": id.to_string()}));
-                resolved_channel_and_role(channel, id, mentionable)
-            }
-            None => resolved_channel(channel),
-        };
-        // Discord computes the invoker's permissions in the chosen channel.
-        let mut resolved = resolved;
-        resolved["channels"][channel.to_string()]["permissions"] =
-            who.permissions.to_string().into();
+        let mut resolved = self.resolved_channel_for(who, channel);
+        if let Some((id, mentionable)) = role {
+            options.push(json!({"name": "role", "type": 8, "value": id.to_string()}));
+            resolved["roles"] = json!({id.to_string(): resolved_role(id, mentionable)});
+        }
         self.slash("subscribe", Value::Array(options), Some(resolved), who)
     }
 

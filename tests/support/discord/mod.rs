@@ -1,9 +1,12 @@
 //! A fake Discord on 127.0.0.1 that the real serenity/poise bot connects
 //! to: REST under `/api/v10` and a JSON gateway websocket. It records every
 //! request, keeps the messages it was sent per channel, checks every JSON
-//! body against Discord's OpenAPI document (`tests/support/spec.rs`), pushes
-//! `GUILD_CREATE` / `INTERACTION_CREATE` on demand and injects faults (429
-//! with Discord's headers and body, 403/404 with Discord's codes, 5xx).
+//! body against Discord's OpenAPI document (`tests/support/spec.rs`), sends
+//! a `GUILD_CREATE` for each of the shard's guilds after READY (and on
+//! demand: a guild joined, a guild back from an outage), pushes
+//! `INTERACTION_CREATE`, refuses what the bot's roles and the channels'
+//! overwrites do not allow, and injects faults (429 with Discord's headers
+//! and body, 403/404 with Discord's codes, 5xx).
 //!
 //! This file holds the public [`FakeDiscord`] handle, what it records and
 //! the state behind it. Each concern has its own file in
@@ -20,7 +23,8 @@
 //!   need an acknowledged interaction whose token is under 15 minutes old);
 //! - `limits.rs`: Discord's rate limits (every route's bucket, the global
 //!   and per-IP limits), their headers and the invalid-request ban;
-//! - `permissions.rs`: permission bits and the bot's permissions in a channel;
+//! - `permissions.rs`: permission bits and a member's permissions in a
+//!   channel (roles, overwrites), by Discord's algorithm;
 //! - `faults.rs`: injected faults and lost answers;
 //! - `builders.rs`: Discord's objects (messages, roles, channels, webhooks,
 //!   errors) built from `tests/data/gateway-samples.json`.
@@ -51,8 +55,6 @@ use faults::FaultRule;
 // uses a different part of it (as `#![allow(dead_code)]` in
 // `tests/support/mod.rs` says for the items themselves).
 #[allow(unused_imports)]
-pub use builders::{resolved_channel, resolved_channel_and_role};
-#[allow(unused_imports)]
 pub use faults::{Fault, Loss};
 #[allow(unused_imports)]
 pub use gateway::{on_shard, IDENTIFY_WINDOW};
@@ -62,9 +64,9 @@ pub use interactions::{Invoker, Pushed, INTERACTION_DEADLINE, INTERACTION_TOKEN_
 pub use limits::{Scope, GLOBAL_PER_SECOND, INVALID_BAN};
 #[allow(unused_imports)]
 pub use permissions::{
-    ADMINISTRATOR, ALL_PERMISSIONS, CREATE_PUBLIC_THREADS, EMBED_LINKS, MANAGE_GUILD,
-    MANAGE_THREADS, MANAGE_WEBHOOKS, MENTION_EVERYONE, READ_MESSAGE_HISTORY, SEND_MESSAGES,
-    VIEW_CHANNEL,
+    permissions_in, ADMINISTRATOR, ALL_PERMISSIONS, CREATE_PUBLIC_THREADS, EMBED_LINKS,
+    EVERY_PERMISSION, MANAGE_GUILD, MANAGE_THREADS, MANAGE_WEBHOOKS, MENTION_EVERYONE,
+    READ_MESSAGE_HISTORY, SEND_MESSAGES, VIEW_CHANNEL,
 };
 
 pub const APP_ID: u64 = 1100000000000000001;
@@ -72,6 +74,9 @@ pub const BOT_ID: u64 = 1100000000000000001;
 pub const GUILD_ID: u64 = 1200000000000000001;
 pub const CHANNEL_ID: u64 = 1300000000000000001;
 pub const USER_ID: u64 = 1400000000000000001;
+/// The owner of every fake guild unless a test says otherwise (someone
+/// who never invokes a command).
+pub const OWNER_ID: u64 = 1400000000000000009;
 
 /// How every interaction token and every channel webhook token the fake
 /// hands out begins: none may ever reach a log.
@@ -159,13 +164,102 @@ pub struct FakeThread {
     pub archived: bool,
 }
 
-/// A channel of a fake guild; `deny_everyone` are permission bits denied to
-/// @everyone in this channel.
+/// A role of a fake guild (besides @everyone, whose id is the guild's).
+#[derive(Debug, Clone)]
+pub struct RoleSpec {
+    pub id: u64,
+    pub name: String,
+    /// Its guild-level permissions.
+    pub permissions: u64,
+    pub mentionable: bool,
+}
+
+impl RoleSpec {
+    /// A role with no permissions, not mentionable.
+    pub fn new(id: u64, name: &str) -> Self {
+        RoleSpec {
+            id,
+            name: name.into(),
+            permissions: 0,
+            mentionable: false,
+        }
+    }
+
+    pub fn permissions(mut self, permissions: u64) -> Self {
+        self.permissions = permissions;
+        self
+    }
+
+    pub fn mentionable(mut self, mentionable: bool) -> Self {
+        self.mentionable = mentionable;
+        self
+    }
+}
+
+/// A channel's permission overwrite as Discord keeps it: for a role
+/// (`kind` 0; @everyone's id is the guild's) or a member (`kind` 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overwrite {
+    pub id: u64,
+    pub kind: u8,
+    pub allow: u64,
+    pub deny: u64,
+}
+
+impl Overwrite {
+    pub fn role(id: u64, allow: u64, deny: u64) -> Self {
+        Overwrite {
+            id,
+            kind: 0,
+            allow,
+            deny,
+        }
+    }
+
+    pub fn member(id: u64, allow: u64, deny: u64) -> Self {
+        Overwrite {
+            id,
+            kind: 1,
+            allow,
+            deny,
+        }
+    }
+}
+
+/// A channel of a fake guild: its permission overwrites, and
+/// `deny_everyone`, bits denied to @everyone (short for that overwrite;
+/// merged into it when both are given).
 #[derive(Debug, Clone)]
 pub struct ChannelSpec {
     pub id: u64,
     pub name: String,
     pub deny_everyone: u64,
+    pub overwrites: Vec<Overwrite>,
+}
+
+impl ChannelSpec {
+    /// A channel without overwrites.
+    pub fn new(id: u64) -> Self {
+        ChannelSpec {
+            id,
+            name: format!("channel-{id}"),
+            deny_everyone: 0,
+            overwrites: vec![],
+        }
+    }
+
+    /// The overwrites as Discord shows them, `deny_everyone` included in
+    /// @everyone's (`guild`'s id).
+    pub fn effective_overwrites(&self, guild: u64) -> Vec<Overwrite> {
+        let mut all = self.overwrites.clone();
+        if self.deny_everyone != 0 {
+            match all.iter_mut().find(|o| o.kind == 0 && o.id == guild) {
+                Some(o) => o.deny |= self.deny_everyone,
+                None => all.insert(0, Overwrite::role(guild, 0, self.deny_everyone)),
+            }
+        }
+        all
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -174,10 +268,15 @@ pub struct GuildSpec {
     pub name: String,
     pub locale: String,
     pub channels: Vec<ChannelSpec>,
-    /// Permissions of @everyone (the bot has no other role).
+    /// Permissions of @everyone.
     pub everyone_permissions: u64,
-    /// Extra roles: (id, name, mentionable).
-    pub roles: Vec<(u64, String, bool)>,
+    /// The other roles.
+    pub roles: Vec<RoleSpec>,
+    /// The roles the bot has (besides @everyone).
+    pub bot_roles: Vec<u64>,
+    /// Who owns the server (has every permission): neither the bot nor
+    /// the default invoker unless a test says so.
+    pub owner_id: u64,
 }
 
 impl GuildSpec {
@@ -186,17 +285,27 @@ impl GuildSpec {
             id,
             name: format!("Guild {id}"),
             locale: "en-US".into(),
-            channels: channels
-                .iter()
-                .map(|c| ChannelSpec {
-                    id: *c,
-                    name: format!("channel-{c}"),
-                    deny_everyone: 0,
-                })
-                .collect(),
+            channels: channels.iter().map(|c| ChannelSpec::new(*c)).collect(),
             everyone_permissions: VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | READ_MESSAGE_HISTORY,
             roles: vec![],
+            bot_roles: vec![],
+            owner_id: OWNER_ID,
         }
+    }
+
+    /// The channel `id`, to change it.
+    pub fn channel_mut(&mut self, id: u64) -> &mut ChannelSpec {
+        self.channels
+            .iter_mut()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no channel {id} in guild {}", self.id))
+    }
+
+    /// Give the bot `role` (added to the guild's roles).
+    pub fn bot_role(mut self, role: RoleSpec) -> Self {
+        self.bot_roles.push(role.id);
+        self.roles.push(role);
+        self
     }
 }
 
@@ -246,6 +355,8 @@ struct State {
     /// them cannot be replayed (Discord answers op 9).
     sent_log_dropped_to: u64,
     identified: usize,
+    /// The guild of every GUILD_CREATE a session delivered, in order.
+    guild_creates_delivered: Vec<u64>,
     /// `[shard_id, shard_count]` of every IDENTIFY, in order.
     identified_shards: Vec<[u64; 2]>,
     /// When each accepted IDENTIFY arrived, with its shard.

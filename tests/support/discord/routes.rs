@@ -674,6 +674,12 @@ impl Inner {
                 else {
                     return (404, discord_error(404, 10008, "Unknown Message"));
                 };
+                if msg.author_id != BOT_ID {
+                    return (
+                        403,
+                        discord_error(403, 50005, "Cannot edit a message authored by another user"),
+                    );
+                }
                 msg.apply_edit(&b);
                 let v = msg.body.clone();
                 drop(s);
@@ -857,8 +863,17 @@ impl Inner {
                 if user.parse::<u64>().ok() != Some(BOT_ID) {
                     m["user"]["bot"] = false.into();
                 }
-                m["roles"] = json!([]);
-                let _ = g;
+                // The bot's roles in that guild; others have none here.
+                let roles: Vec<String> = match (g.parse::<u64>(), user.parse::<u64>()) {
+                    (Ok(g), Ok(BOT_ID)) => self
+                        .state()
+                        .guilds
+                        .get(&g)
+                        .map(|g| g.bot_roles.iter().map(u64::to_string).collect())
+                        .unwrap_or_default(),
+                    _ => vec![],
+                };
+                m["roles"] = json!(roles);
                 ok(m)
             }
             _ => not_found(),
