@@ -314,8 +314,10 @@ fn build(seed: u64, counts: &mut Counts) -> Schedule {
     }
 }
 
+/// The bot at `warn`, or at `ONAIR_CHAOS_LOG`'s level when replaying.
 fn spawn_bot(vars: &HashMap<String, String>, dir: &std::path::Path) -> support::bot::Binary {
-    support::bot::spawn_binary(vars, dir, "warn")
+    let level = std::env::var("ONAIR_CHAOS_LOG").unwrap_or_else(|_| "warn".into());
+    support::bot::spawn_binary(vars, dir, &level)
 }
 
 /// One schedule. `replicas`: a PostgreSQL database to run it on two
@@ -633,6 +635,30 @@ async fn run_schedule(seed: u64, replicas: Option<TestDb>) -> Result<Counts, Str
     if problems.is_empty() {
         Ok(counts)
     } else {
+        if std::env::var_os("ONAIR_CHAOS_DEBUG").is_some() {
+            // Keep what the bots logged, and what Discord saw, to read.
+            let keep = std::env::temp_dir().join(format!("onair-chaos-{seed}"));
+            let _ = std::fs::create_dir_all(&keep);
+            let logs = std::fs::read_dir(dir.path())
+                .into_iter()
+                .flatten()
+                .flatten();
+            for log in logs.filter(|e| e.path().extension().is_some_and(|x| x == "log")) {
+                let _ = std::fs::copy(log.path(), keep.join(log.file_name()));
+            }
+            let seen: Vec<String> = discord
+                .requests()
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{:?} {} {} {} -> {}",
+                        r.at, r.method, r.path, r.query, r.status
+                    )
+                })
+                .collect();
+            let _ = std::fs::write(keep.join("requests.txt"), seen.join("\n"));
+            eprintln!("seed {seed}: logs kept in {}", keep.display());
+        }
         Err(format!("seed {seed}: {}", problems.join("; ")))
     }
 }

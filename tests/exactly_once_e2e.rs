@@ -242,3 +242,32 @@ async fn without_embed_links_a_lost_answer_is_found_by_its_text_and_adopted() {
     w.discord.assert_spec_clean();
     bot.stop().await;
 }
+
+/// Discord stored the post and the connection reset while its answer was
+/// read; the answer's headers said the channel's bucket (1 message per
+/// 2 s here) is spent. The resend waits for the bucket past the 1 s nonce
+/// window, so it must look in the channel first rather than trust a nonce
+/// Discord forgot while it waited: one post, never two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_whose_connection_resets_after_it_was_stored_is_not_posted_twice() {
+    let w = world().await;
+    w.discord.set_channel_limit(1, Duration::from_secs(2));
+    w.discord.lose_after_write(
+        "POST",
+        &format!("/channels/{CH}/messages"),
+        support::discord::Loss::Reset,
+        1,
+    );
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(fritzy_live("2025-04-06T12:03:58.000Z")),
+    );
+    let d = wait_delivery(w.store(), 1, DeliveryStatus::Sent, T).await;
+    w.jkt.wait_more_hits("/api/jkt48/live", 3, T).await;
+    let stored = w.discord.messages(CH);
+    assert_eq!(stored.len(), 1, "one post");
+    assert_eq!(d.message_id, Some(stored[0].id), "the stored post recorded");
+    w.discord.assert_spec_clean();
+    bot.stop().await;
+}

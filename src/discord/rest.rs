@@ -186,6 +186,15 @@ impl DiscordRest {
             .map_err(|e| DiscordError::Transport(format!("bad path: {e}")))
     }
 
+    /// Wait until the channel's message bucket has room.
+    pub async fn wait_to_post(&self, channel_id: u64) {
+        let key = format!("POST channels/{channel_id}/messages");
+        if let Some(wait) = self.buckets.wait_before(&key, std::time::Instant::now()) {
+            tracing::debug!(route = key, ?wait, "bucket spent; waiting for its reset");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     /// POST /channels/{id}/messages; returns the new message id.
     pub async fn create_message(&self, channel_id: u64, body: &Value) -> Result<u64, DiscordError> {
         let url = self.url(&format!("channels/{channel_id}/messages"))?;

@@ -317,6 +317,16 @@ impl Outbox {
             return Ok(Done::Skipped);
         };
         let hook = self.webhooks.for_subscription(sub).await?;
+        // The send's turn and bucket first: whether Discord still
+        // remembers the nonce is decided when the post can leave at once,
+        // not before a wait that could outlast the window.
+        match hook {
+            None => {
+                self.pacing.bot.turn().await;
+                self.discord.wait_to_post(d.channel_id).await;
+            }
+            Some(_) => self.pacing.hooks.turn().await,
+        }
         if let Some(first_attempt) =
             transition::look_first(d, self.options.nonce_window, Utc::now())
         {
@@ -348,10 +358,9 @@ impl Outbox {
         }
         let body = with_marker(post.clone(), &card.marker);
         let Some(hook) = hook else {
-            return self.post_as_bot(d, body).await;
+            return self.send_as_bot(d, body).await;
         };
         let as_member = webhook::as_member(body.clone(), &card.sender);
-        self.pacing.hooks.turn().await;
         self.store
             .attempting(d.id, Utc::now(), Some(hook.id))
             .await?;
@@ -373,9 +382,15 @@ impl Outbox {
         }
     }
 
+    /// Post as the bot, in its turn.
     async fn post_as_bot(&self, d: &Delivery, body: Value) -> Result<Done, DeliveryError> {
-        let body = with_nonce(body, d.id);
         self.pacing.bot.turn().await;
+        self.send_as_bot(d, body).await
+    }
+
+    /// Post as the bot now (its turn taken), with the delivery's nonce.
+    async fn send_as_bot(&self, d: &Delivery, body: Value) -> Result<Done, DeliveryError> {
+        let body = with_nonce(body, d.id);
         self.store.attempting(d.id, Utc::now(), None).await?;
         let message_id = self.discord.create_message(d.channel_id, &body).await?;
         Ok(Done::Posted(message_id))

@@ -50,6 +50,9 @@ pub trait DeliveryStore: Send + Sync {
 #[async_trait::async_trait]
 pub trait DiscordPort: Send + Sync {
     async fn bot_user_id(&self) -> DiscordResult<u64>;
+    /// Wait until the channel's message bucket has room (nothing to wait
+    /// for when it is not known to be spent).
+    async fn wait_to_post(&self, channel_id: u64);
     async fn create_message(&self, channel_id: u64, body: &Value) -> DiscordResult<u64>;
     async fn edit_message(
         &self,
@@ -161,6 +164,9 @@ impl DeliveryStore for Deliveries {
 impl DiscordPort for DiscordRest {
     async fn bot_user_id(&self) -> DiscordResult<u64> {
         DiscordRest::bot_user_id(self).await
+    }
+    async fn wait_to_post(&self, channel_id: u64) {
+        DiscordRest::wait_to_post(self, channel_id).await
     }
     async fn create_message(&self, channel_id: u64, body: &Value) -> DiscordResult<u64> {
         DiscordRest::create_message(self, channel_id, body).await

@@ -211,6 +211,7 @@ impl DiscordPort for ScriptedDiscord {
     async fn bot_user_id(&self) -> D<u64> {
         Ok(BOT)
     }
+    async fn wait_to_post(&self, _channel_id: u64) {}
     async fn create_message(&self, channel_id: u64, body: &Value) -> D<u64> {
         self.record(format!("POST message {channel_id}"), Some(body));
         self.answer()

@@ -271,13 +271,16 @@ fn drop_post(kind: DropKind, reason: &str) -> Vec<Effect> {
 /// Should a post look in the channel before going out again? When an
 /// earlier attempt may have reached Discord and Discord cannot drop the
 /// copy itself: its nonce is forgotten by now, or the attempt went through
-/// a webhook (webhooks take no nonce).
+/// a webhook (webhooks take no nonce). Asked right before the send (after
+/// its turn and its bucket), and a tenth of the window early: the resend
+/// must reach Discord while the nonce is still remembered.
 pub fn look_first(
     d: &Delivery,
     nonce_window: Duration,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let window = chrono::Duration::from_std(nonce_window).unwrap_or(chrono::TimeDelta::MAX);
+    let window = chrono::Duration::from_std(nonce_window - nonce_window / 10)
+        .unwrap_or(chrono::TimeDelta::MAX);
     d.first_attempt_at
         .filter(|t| d.webhook_id.is_some() || now - *t > window)
 }
@@ -944,6 +947,14 @@ mod tests {
             Some(at(0)),
             "nonce forgotten"
         );
+        let nearly = at(0) + chrono::Duration::seconds(55);
+        assert_eq!(
+            look_first(&d, window, nearly),
+            Some(at(0)),
+            "too close to the window's end for the resend to arrive inside it"
+        );
+        let early = at(0) + chrono::Duration::seconds(50);
+        assert_eq!(look_first(&d, window, early), None);
         d.webhook_id = Some(3);
         assert_eq!(
             look_first(&d, window, at(0)),
