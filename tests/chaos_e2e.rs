@@ -368,7 +368,11 @@ async fn run_schedule(seed: u64, replicas: Option<TestDb>) -> Result<Counts, Str
     let (discord, jkt, vars, dir, store) = (&w.discord, &w.jkt, &w.vars, &w.dir, w.store());
     jkt.script("GET /api/jkt48/live", s.replies.clone());
     let script_len = s.replies.len();
-    discord.set_nonce_window(Duration::from_secs(1));
+    // Discord remembers a nonce a little longer than the bot assumes (as
+    // in production: 60 s assumed, a few minutes real). Equal windows
+    // would make a schedule fail when a loaded machine stalls a resend
+    // between its decision and its arrival.
+    discord.set_nonce_window(Duration::from_secs(2));
     // Heartbeats every 2 s, so a zombie connection is noticed within a run.
     discord.set_heartbeat_interval(Duration::from_secs(2));
     if s.registration_failures > 0 {

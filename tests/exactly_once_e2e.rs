@@ -33,6 +33,23 @@ async fn world() -> World {
     w
 }
 
+/// The bot started with Fritzy live and the first post's answer lost (1 s
+/// later, after Discord stored it): the state every lookup test starts in.
+async fn live_with_a_lost_answer(w: &World) -> TestBot {
+    w.discord.lose_answers(CH, 1, Duration::from_secs(1));
+    let bot = TestBot::start(&w.discord, &w.vars).await;
+    w.jkt.set(
+        "GET /api/jkt48/live",
+        Reply::json(fritzy_live("2025-04-06T12:03:58.000Z")),
+    );
+    bot
+}
+
+/// How many message POSTs reached channel CH.
+fn posts_to_ch(d: &FakeDiscord) -> usize {
+    d.request_count(|r| r.method == "POST" && r.path == format!("/api/v10/channels/{CH}/messages"))
+}
+
 /// The fake itself: past its window a nonce no longer dedupes, so a blind
 /// resend would post twice (what the bot's lookup must prevent).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,13 +94,7 @@ async fn a_lost_answer_past_the_nonce_window_is_found_not_reposted() {
     // The first POST is stored by Discord but its answer is lost (1 s
     // later); the retry comes after the 1 s nonce window. Meanwhile fans
     // chat: 150 messages bury the post below any "latest 100".
-    w.discord.lose_answers(CH, 1, Duration::from_secs(1));
-
-    let bot = TestBot::start(&w.discord, &w.vars).await;
-    w.jkt.set(
-        "GET /api/jkt48/live",
-        Reply::json(fritzy_live("2025-04-06T12:03:58.000Z")),
-    );
+    let bot = live_with_a_lost_answer(&w).await;
     w.discord
         .wait_for(T, "Discord to store the post", |d| {
             d.messages(CH).len() == 1
@@ -181,12 +192,7 @@ async fn ended_and_replaced_while_down_one_end_edit_one_new_announcement() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_read_message_history_a_lost_answer_is_not_resent_and_subscriptions_says_why() {
     let w = world().await;
-    w.discord.lose_answers(CH, 1, Duration::from_secs(1));
-    let bot = TestBot::start(&w.discord, &w.vars).await;
-    w.jkt.set(
-        "GET /api/jkt48/live",
-        Reply::json(fritzy_live("2025-04-06T12:03:58.000Z")),
-    );
+    let bot = live_with_a_lost_answer(&w).await;
     w.discord
         .wait_for(T, "Discord to store the post", |d| {
             d.messages(CH).len() == 1
@@ -194,10 +200,7 @@ async fn without_read_message_history_a_lost_answer_is_not_resent_and_subscripti
         .await;
     w.discord.deny_in_channel(CH, READ_MESSAGE_HISTORY);
     wait_delivery(w.store(), 1, DeliveryStatus::Failed, T).await;
-    let posts = w.discord.request_count(|r| {
-        r.method == "POST" && r.path == format!("/api/v10/channels/{CH}/messages")
-    });
-    assert_eq!(posts, 1, "never posted again");
+    assert_eq!(posts_to_ch(&w.discord), 1, "never posted again");
     let looked = w.discord.request_count(|r| {
         r.method == "GET" && r.path == format!("/api/v10/channels/{CH}/messages")
     });
@@ -219,12 +222,7 @@ async fn without_read_message_history_a_lost_answer_is_not_resent_and_subscripti
 async fn without_embed_links_a_lost_answer_is_found_by_its_text_and_adopted() {
     let w = world().await;
     w.discord.deny_in_channel(CH, EMBED_LINKS);
-    w.discord.lose_answers(CH, 1, Duration::from_secs(1));
-    let bot = TestBot::start(&w.discord, &w.vars).await;
-    w.jkt.set(
-        "GET /api/jkt48/live",
-        Reply::json(fritzy_live("2025-04-06T12:03:58.000Z")),
-    );
+    let bot = live_with_a_lost_answer(&w).await;
     wait_delivery(w.store(), 1, DeliveryStatus::Sent, T).await;
     let stored = w.discord.messages(CH);
     assert_eq!(stored.len(), 1, "one post, not a second");
@@ -235,10 +233,7 @@ async fn without_embed_links_a_lost_answer_is_found_by_its_text_and_adopted() {
     );
     let d = w.store().get_delivery(1).await.unwrap().unwrap();
     assert_eq!(d.message_id, Some(stored[0].id), "the earlier post adopted");
-    let posts = w.discord.request_count(|r| {
-        r.method == "POST" && r.path == format!("/api/v10/channels/{CH}/messages")
-    });
-    assert_eq!(posts, 1, "never posted again");
+    assert_eq!(posts_to_ch(&w.discord), 1, "never posted again");
     w.discord.assert_spec_clean();
     bot.stop().await;
 }

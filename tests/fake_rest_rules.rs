@@ -76,33 +76,22 @@ async fn history_pages_come_newest_first_by_before_after_and_around() {
     }
     let all: Vec<u64> = discord.messages(CHANNEL_ID).iter().map(|m| m.id).collect();
     let path = format!("/channels/{CHANNEL_ID}/messages");
-    let (_, newest) = call(&discord, "GET", &format!("{path}?limit=3"), None).await;
-    assert_eq!(ids(&newest), vec![all[9], all[8], all[7]]);
-    let (_, before) = call(
-        &discord,
-        "GET",
-        &format!("{path}?limit=3&before={}", all[5]),
-        None,
-    )
-    .await;
-    assert_eq!(ids(&before), vec![all[4], all[3], all[2]]);
+    let page = |query: String| {
+        let (discord, path) = (&discord, &path);
+        async move {
+            ids(&call(discord, "GET", &format!("{path}?{query}"), None)
+                .await
+                .1)
+        }
+    };
+    assert_eq!(page("limit=3".into()).await, vec![all[9], all[8], all[7]]);
+    let before = page(format!("limit=3&before={}", all[5])).await;
+    assert_eq!(before, vec![all[4], all[3], all[2]]);
     // `after`: the messages right after it (not the newest), newest first.
-    let (_, after) = call(
-        &discord,
-        "GET",
-        &format!("{path}?limit=3&after={}", all[1]),
-        None,
-    )
-    .await;
-    assert_eq!(ids(&after), vec![all[4], all[3], all[2]]);
-    let (_, around) = call(
-        &discord,
-        "GET",
-        &format!("{path}?limit=4&around={}", all[5]),
-        None,
-    )
-    .await;
-    assert_eq!(ids(&around), vec![all[6], all[5], all[4], all[3]]);
+    let after = page(format!("limit=3&after={}", all[1])).await;
+    assert_eq!(after, vec![all[4], all[3], all[2]]);
+    let around = page(format!("limit=4&around={}", all[5])).await;
+    assert_eq!(around, vec![all[6], all[5], all[4], all[3]]);
     let (status, body) = call(
         &discord,
         "GET",
