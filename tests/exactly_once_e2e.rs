@@ -240,9 +240,9 @@ async fn without_embed_links_a_lost_answer_is_found_by_its_text_and_adopted() {
 
 /// Discord stored the post and the connection reset while its answer was
 /// read; the answer's headers said the channel's bucket (1 message per
-/// 2 s here) is spent. The resend waits for the bucket past the 1 s nonce
-/// window, so it must look in the channel first rather than trust a nonce
-/// Discord forgot while it waited: one post, never two.
+/// 2 s here) is spent. The resend comes after the 1 s nonce window and a
+/// wait for the bucket: it looks in the channel first and adopts the
+/// stored post. One post, never two.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_whose_connection_resets_after_it_was_stored_is_not_posted_twice() {
     let w = world().await;
