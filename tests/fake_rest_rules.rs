@@ -296,6 +296,23 @@ async fn invalid_requests_ban_the_ip_past_the_limit_and_a_shared_429_is_not_one(
     let (status, h, _) = send(&discord, "GET", "/users/@me", None, true).await;
     assert_eq!(status, 429, "blocked: even a good request is refused");
     assert_eq!(header(&h, "retry-after"), "3600");
-    // Discord keeps the block for about an hour: so does the fake.
-    assert!(discord.banned());
+}
+
+#[tokio::test]
+async fn a_guild_the_bot_was_removed_from_is_missing_access_to_it() {
+    let discord = FakeDiscord::start().await;
+    let (status, _) = call(&discord, "GET", &format!("/guilds/{GUILD_ID}"), None).await;
+    assert_eq!(status, 200, "a member reads its guild");
+    discord.remove_bot_from(GUILD_ID);
+    for path in [
+        format!("/guilds/{GUILD_ID}"),
+        format!("/guilds/{GUILD_ID}/members/{}", support::discord::BOT_ID),
+    ] {
+        let (status, body) = call(&discord, "GET", &path, None).await;
+        assert_eq!(
+            (status, body["code"].as_u64()),
+            (403, Some(50001)),
+            "{path}"
+        );
+    }
 }

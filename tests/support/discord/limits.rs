@@ -5,7 +5,7 @@
 //! limit of requests without the bot's token (webhooks), with Discord's
 //! `X-RateLimit-*` headers on every answer and its 429 body; and the
 //! invalid-request ban (10,000 answers of 401, 403 or 429 in 10 minutes
-//! block the IP, as Cloudflare does in front of Discord).
+//! block the IP for about an hour, as Cloudflare does in front of Discord).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -23,6 +23,8 @@ pub const GLOBAL_PER_SECOND: usize = 50;
 /// [`INVALID_WINDOW`] and the IP is blocked.
 pub const INVALID_BAN: usize = 10_000;
 pub const INVALID_WINDOW: Duration = Duration::from_secs(600);
+/// How long Cloudflare keeps such an IP blocked (about an hour).
+pub const BAN: Duration = Duration::from_secs(3600);
 
 /// Who a 429 is about (`X-RateLimit-Scope`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,9 +228,12 @@ impl FakeDiscord {
         s.invalid.len()
     }
 
-    /// Whether the fake blocked the bot's IP for too many invalid requests.
+    /// Whether the fake blocks the bot's IP now for too many invalid
+    /// requests.
     pub fn banned(&self) -> bool {
-        self.state().banned
+        self.state()
+            .banned_until
+            .is_some_and(|t| Instant::now() < t)
     }
 }
 
@@ -244,7 +249,7 @@ impl Inner {
         expire(&mut s.invalid, now, INVALID_WINDOW);
         s.invalid.push_back(now);
         if s.invalid.len() >= s.invalid_ban.unwrap_or(INVALID_BAN) {
-            s.banned = true;
+            s.banned_until = Some(now + BAN);
         }
     }
 
@@ -278,10 +283,10 @@ impl Inner {
     pub(super) fn limits(&self, method: &str, segs: &[&str], by_ip: bool) -> Option<Response> {
         let mut guard = self.state();
         let s = &mut *guard;
-        if s.banned {
+        let now = Instant::now();
+        if s.banned_until.is_some_and(|t| now < t) {
             return Some(banned());
         }
-        let now = Instant::now();
         if !exempt_from_global(segs, by_ip) {
             let (limit, window) = if by_ip {
                 (s.ip_limit, &mut s.ip_window)

@@ -384,8 +384,8 @@ struct State {
     invalid: VecDeque<Instant>,
     /// A test's lower ban threshold (Discord: 10,000).
     invalid_ban: Option<usize>,
-    /// The IP is blocked: every request gets Cloudflare's 429.
-    banned: bool,
+    /// The IP is blocked until then: every request gets Cloudflare's 429.
+    banned_until: Option<Instant>,
 
     // Injected faults (faults.rs).
     faults: Vec<FaultRule>,

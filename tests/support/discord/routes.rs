@@ -852,6 +852,13 @@ impl Inner {
     /// A guild and its members.
     fn route_guild(&self, method: &str, segs: &[&str]) -> Answer {
         match (method, segs) {
+            // A guild the bot was removed from is closed to it.
+            ("GET", ["guilds", g, ..])
+                if g.parse::<u64>()
+                    .is_ok_and(|g| self.state().left.contains(&g)) =>
+            {
+                (403, discord_error(403, 50001, "Missing Access"))
+            }
             ("GET", ["guilds", g]) => match g.parse().ok().and_then(|g| self.guild_json_inner(g)) {
                 Some(v) => ok(v),
                 None => (404, discord_error(404, 10004, "Unknown Guild")),
