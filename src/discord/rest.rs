@@ -188,8 +188,13 @@ impl DiscordRest {
 
     /// Wait until the channel's message bucket has room.
     pub async fn wait_to_post(&self, channel_id: u64) {
-        let key = format!("POST channels/{channel_id}/messages");
-        if let Some(wait) = self.buckets.wait_before(&key, std::time::Instant::now()) {
+        self.wait_for_bucket(&format!("POST channels/{channel_id}/messages"))
+            .await;
+    }
+
+    /// Wait while the bucket of the route `key` is spent.
+    async fn wait_for_bucket(&self, key: &str) {
+        if let Some(wait) = self.buckets.wait_before(key, std::time::Instant::now()) {
             tracing::debug!(route = key, ?wait, "bucket spent; waiting for its reset");
             tokio::time::sleep(wait).await;
         }
@@ -366,10 +371,7 @@ impl DiscordRest {
         req: reqwest::RequestBuilder,
         as_bot: bool,
     ) -> Result<Value, DiscordError> {
-        if let Some(wait) = self.buckets.wait_before(key, std::time::Instant::now()) {
-            tracing::debug!(route = key, ?wait, "bucket spent; waiting for its reset");
-            tokio::time::sleep(wait).await;
-        }
+        self.wait_for_bucket(key).await;
         let req = if as_bot {
             req.header(reqwest::header::AUTHORIZATION, self.auth.expose())
         } else {

@@ -308,14 +308,11 @@ fn succeeded(facts: &Facts, done: Done) -> Vec<Effect> {
             closed: false,
         }],
         (_, Done::Skipped) => Vec::new(),
-        (_, Done::NotResent(reason)) => vec![
-            Effect::Drop {
-                kind: DropKind::Unverifiable,
-                reason: reason.to_string(),
-            },
-            Effect::Count(Event::Dropped(DropKind::Unverifiable)),
-            Effect::ShowError(reason.to_string()),
-        ],
+        (_, Done::NotResent(reason)) => {
+            let mut out = drop_post(DropKind::Unverifiable, reason);
+            out.push(Effect::ShowError(reason.to_string()));
+            out
+        }
         (Step::Refresh, Done::TimedOut) => vec![Effect::Count(Event::RefreshDropped)],
         (_, Done::TimedOut) => Vec::new(),
         (Step::Close, _) => {
