@@ -1,6 +1,7 @@
 //! Fault injection: answers a test asks for instead of the route's own
 //! (429s, Discord errors, 5xx, any body), and answers that get lost after
-//! the work was done (a dropped connection).
+//! the work was done (a 502, a reset or a hanging connection), all of the
+//! latter through one kind of rule.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use serde_json::Value;
 use super::builders::discord_error;
 use super::limits::{bucket_of, rate_limited, Scope};
 use super::routes::segments;
-use super::{FakeDiscord, Inner};
+use super::{FakeDiscord, Inner, State};
 
 /// A fault to inject.
 #[derive(Debug, Clone)]
@@ -52,11 +53,49 @@ pub enum Loss {
     Hang(Duration),
 }
 
+/// Which writes a loss rule takes.
+#[derive(Debug, Clone)]
+enum Writes {
+    /// `method` requests whose path starts so.
+    Under { method: String, path_prefix: String },
+    /// New messages in a channel, as the bot or through a webhook.
+    PostsIn(u64),
+    /// Thread starts on a message, in any channel.
+    ThreadStarts,
+}
+
+impl Writes {
+    fn take(&self, s: &State, method: &str, path: &str) -> bool {
+        let segs = segments(path);
+        match self {
+            Writes::Under {
+                method: m,
+                path_prefix,
+            } => m == method && path.starts_with(path_prefix.as_str()),
+            Writes::PostsIn(channel) => {
+                let posted_in = match (method, segs.as_slice()) {
+                    ("POST", ["channels", ch, "messages"]) => ch.parse().ok(),
+                    ("POST", ["webhooks", id, _]) => id
+                        .parse()
+                        .ok()
+                        .and_then(|id: u64| s.webhooks.get(&id))
+                        .map(|w| w.channel_id),
+                    _ => None,
+                };
+                posted_in == Some(*channel)
+            }
+            Writes::ThreadStarts => matches!(
+                (method, segs.as_slice()),
+                ("POST", ["channels", _, "messages", _, "threads"])
+            ),
+        }
+    }
+}
+
 /// A rule losing the answers of matching writes.
 #[derive(Debug, Clone)]
 pub(super) struct LossRule {
-    method: String,
-    path_prefix: String,
+    writes: Writes,
     loss: Loss,
     times: usize,
 }
@@ -99,10 +138,18 @@ impl FakeDiscord {
         });
     }
 
-    /// The next `times` message POSTs to `channel` store the message, then
-    /// lose the answer: a 502 after `delay`.
+    fn lose(&self, writes: Writes, loss: Loss, times: usize) {
+        self.state().losses.push(LossRule {
+            writes,
+            loss,
+            times,
+        });
+    }
+
+    /// The next `times` new messages in `channel` (as the bot or through a
+    /// webhook) are stored, then their answer is lost: a 502 after `delay`.
     pub fn lose_answers(&self, channel: u64, times: usize, delay: Duration) {
-        self.state().lost_answers.push((channel, times, delay));
+        self.lose(Writes::PostsIn(channel), Loss::BadGateway(delay), times);
     }
 
     /// The next `times` successful `method` requests under `path_prefix`
@@ -110,46 +157,28 @@ impl FakeDiscord {
     /// says: an edit applied, a thread started or archived, a webhook's
     /// message stored, and the bot never hears of it.
     pub fn lose_after_write(&self, method: &str, path_prefix: &str, loss: Loss, times: usize) {
-        self.state().losses.push(LossRule {
+        let writes = Writes::Under {
             method: method.into(),
             path_prefix: format!("/api/v10{path_prefix}"),
-            loss,
-            times,
-        });
+        };
+        self.lose(writes, loss, times);
     }
 
     /// The next `n` thread creations start the thread, then answer 502.
     pub fn lose_thread_answers(&self, n: usize) {
-        self.state().lost_thread_answers = n;
+        self.lose(Writes::ThreadStarts, Loss::BadGateway(Duration::ZERO), n);
     }
 }
 
 impl Inner {
-    /// A matching rule for a lost answer on this POST, used up by one.
-    pub(super) fn lose_answer(&self, path: &str) -> Option<Duration> {
-        let segs = segments(path);
-        let mut s = self.state();
-        let ch: u64 = match segs.as_slice() {
-            ["channels", ch, "messages"] => ch.parse().ok()?,
-            // A channel webhook's post loses its answer the same way.
-            ["webhooks", id, _] => s.webhooks.get(&id.parse().ok()?)?.channel_id,
-            _ => return None,
-        };
-        let i = s
-            .lost_answers
-            .iter()
-            .position(|(c, n, _)| *c == ch && *n > 0)?;
-        s.lost_answers[i].1 -= 1;
-        Some(s.lost_answers[i].2)
-    }
-
     /// The loss of this write's answer, if a rule matches (used up by one).
     pub(super) fn loss_for(&self, method: &str, path: &str) -> Option<Loss> {
-        let mut s = self.state();
+        let mut guard = self.state();
+        let s = &mut *guard;
         let i = s
             .losses
             .iter()
-            .position(|l| l.times > 0 && l.method == method && path.starts_with(&l.path_prefix))?;
+            .position(|l| l.times > 0 && l.writes.take(s, method, path))?;
         s.losses[i].times -= 1;
         let loss = s.losses[i].loss;
         if s.losses[i].times == 0 {

@@ -65,11 +65,9 @@ pub(super) struct Bucket {
 pub(super) fn bucket_of(s: &State, method: &str, segs: &[&str]) -> Option<Bucket> {
     let id = |v: &str| v.parse::<u64>().unwrap_or(0);
     let (hash, major, (limit, window)) = match (method, segs) {
-        ("POST", ["channels", c, "messages"]) => (
-            "channel-messages",
-            id(c),
-            s.channel_limit.unwrap_or((5, Duration::from_secs(5))),
-        ),
+        ("POST", ["channels", c, "messages"]) => {
+            ("channel-messages", id(c), (5, Duration::from_secs(5)))
+        }
         ("PATCH" | "DELETE", ["channels", c, "messages", _]) => {
             ("message-edits", id(c), (5, Duration::from_secs(5)))
         }
@@ -91,14 +89,8 @@ pub(super) fn bucket_of(s: &State, method: &str, segs: &[&str]) -> Option<Bucket
         (_, ["applications", ..]) => ("commands", 0, (50, Duration::from_secs(1))),
         _ => return None,
     };
-    if let Some(&(limit, window)) = s.route_limits.get(hash) {
-        return Some(Bucket {
-            hash,
-            major,
-            limit,
-            window,
-        });
-    }
+    // A test's own limit for this bucket, if it set one.
+    let (limit, window) = s.route_limits.get(hash).copied().unwrap_or((limit, window));
     Some(Bucket {
         hash,
         major,
@@ -192,7 +184,7 @@ impl FakeDiscord {
 
     /// At most `n` messages per `window` per channel, 429 past it.
     pub fn set_channel_limit(&self, n: usize, window: Duration) {
-        self.state().channel_limit = Some((n, window));
+        self.set_route_limit("channel-messages", n, window);
     }
 
     /// The bucket `hash` (see the module) allows `n` requests per `window`

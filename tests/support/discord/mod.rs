@@ -367,7 +367,6 @@ struct State {
     gateway: gateway::Rules,
 
     // Rate limits (limits.rs).
-    channel_limit: Option<(usize, Duration)>,
     /// Limits a test set on buckets, by hash.
     route_limits: HashMap<&'static str, (usize, Duration)>,
     /// (bucket hash, major parameter) -> requests in its window.
@@ -389,11 +388,6 @@ struct State {
 
     // Injected faults (faults.rs).
     faults: Vec<FaultRule>,
-    /// POSTs to these channels store the message, then lose the answer
-    /// (502 after the delay), as a dropped connection would.
-    lost_answers: Vec<(u64, usize, Duration)>,
-    /// Thread creations that start the thread, then lose the answer.
-    lost_thread_answers: usize,
     /// Writes whose answer is lost after the work is done.
     losses: Vec<faults::LossRule>,
 }
@@ -471,8 +465,8 @@ impl FakeDiscord {
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
                 next_id: 0,
-                // Discord's limits, on by default.
-                channel_limit: Some((5, Duration::from_secs(5))),
+                // Discord's global and per-IP limits, on by default (every
+                // route's bucket is, always).
                 global_limit: Some(limits::GLOBAL_PER_SECOND),
                 ip_limit: Some(limits::GLOBAL_PER_SECOND),
                 ..State::default()
